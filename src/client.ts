@@ -1,0 +1,136 @@
+/**
+ * Who is the client, and did it use HTTPS? Forwarding headers are believed only from trusted proxies.
+ * @module
+ */
+
+import { formatIp, inRange, isLoopback, LOOPBACK, parseIp, parseRange, type IpAddress, type IpRange } from './ip.ts';
+
+/** What the adapter knows about the connection the request arrived on. */
+export interface Peer {
+  /** The socket's remote address (`info.remoteAddr`, `server.requestIP`, `socket.remoteAddress`). */
+  address?: string | undefined;
+  /** The socket's scheme. When absent, the scheme of `request.url` is used. */
+  scheme?: 'http' | 'https' | undefined;
+  /** Set by the Workers adapter: the request came through Cloudflare's edge, which sets `CF-Connecting-IP`. */
+  platform?: 'cloudflare' | undefined;
+}
+
+/** The resolved client: every later stage keys on `ip`. */
+export interface Client {
+  /** Canonical client address, or `unknown` when the runtime gave none. */
+  readonly ip: string;
+  readonly scheme: 'http' | 'https';
+  /** True when `ip` or `scheme` came from a forwarding header of a trusted proxy. */
+  readonly forwarded: boolean;
+  /** True when the request arrived directly (no trusted forwarding) from a loopback address. */
+  readonly directLoopback: boolean;
+}
+
+/** Options of `policy.clientIp`. */
+export interface ClientIpOptions {
+  /**
+   * Peers whose forwarding headers are believed: CIDR ranges or addresses, `loopback`, and
+   * `cloudflare` (believe `CF-Connecting-IP` on Workers).
+   * @default []
+   */
+  trustedProxies?: readonly string[];
+  /**
+   * Which forwarding header carries the chain. Pick the one your proxy appends to; a header the
+   * proxy passes through untouched is written by the client.
+   * @default 'x-forwarded-for'
+   */
+  header?: 'x-forwarded-for' | 'forwarded';
+}
+
+/** Returns the problem with a trusted-proxy entry, or undefined when it is valid. */
+export function checkTrustedProxy(entry: string): string | undefined {
+  if (entry === 'loopback' || entry === 'cloudflare') return undefined;
+  return parseRange(entry) ? undefined : `"${entry}" is not a CIDR range, an address, "loopback" or "cloudflare"`;
+}
+
+export type ClientResolver = (headers: Headers, peer: Peer, url: URL) => Client;
+
+/** Compiles `policy.clientIp` into a resolver. */
+export function compileClientResolver(options: ClientIpOptions = {}): ClientResolver {
+  const ranges: IpRange[] = [];
+  let trustCloudflare = false;
+  for (const entry of options.trustedProxies ?? []) {
+    if (entry === 'cloudflare') trustCloudflare = true;
+    else if (entry === 'loopback') ranges.push(...LOOPBACK);
+    else ranges.push(parseRange(entry)!);
+  }
+  const useForwarded = options.header === 'forwarded';
+  const trusted = (address: IpAddress) => ranges.some((range) => inRange(address, range));
+
+  return function resolveClient(headers, peer, url) {
+    const socketScheme = peer.scheme ?? (url.protocol === 'https:' ? 'https' : 'http');
+
+    if (peer.platform === 'cloudflare') {
+      // On Workers there is no socket; Cloudflare's edge overwrites CF-Connecting-IP, so it is
+      // the client address when the policy says it runs behind Cloudflare.
+      const cf = trustCloudflare ? parseIp(headers.get('cf-connecting-ip') ?? '') : undefined;
+      return { ip: cf ? formatIp(cf) : 'unknown', scheme: socketScheme, forwarded: cf !== undefined, directLoopback: false };
+    }
+
+    const peerAddress = peer.address === undefined ? undefined : parseIp(peer.address);
+    if (!peerAddress) return { ip: 'unknown', scheme: socketScheme, forwarded: false, directLoopback: false };
+    if (!trusted(peerAddress)) {
+      return { ip: formatIp(peerAddress), scheme: socketScheme, forwarded: false, directLoopback: isLoopback(peerAddress) };
+    }
+
+    const chain = useForwarded ? forwardedChain(headers.get('forwarded')) : xffChain(headers);
+    // The client is the right-most hop that is not a trusted proxy: every hop right of it was
+    // appended by a proxy we trust, everything left of it may be written by the client.
+    let client = peerAddress;
+    for (let i = chain.hops.length - 1; i >= 0; i--) {
+      const hop = chain.hops[i];
+      if (hop === undefined) break; // an unparseable hop: stop at the last proxy we believed
+      client = hop;
+      if (!trusted(hop)) break;
+    }
+    const scheme = chain.proto ?? socketScheme;
+    const forwarded = client !== peerAddress || chain.proto !== undefined;
+    return { ip: formatIp(client), scheme, forwarded, directLoopback: !forwarded && isLoopback(peerAddress) };
+  };
+}
+
+interface Chain {
+  hops: (IpAddress | undefined)[];
+  proto: 'http' | 'https' | undefined;
+}
+
+/** Fails closed: any hop that reports plain HTTP, or a value we cannot read, makes the scheme http. */
+function schemeOf(values: string[]): 'http' | 'https' | undefined {
+  if (values.length === 0) return undefined;
+  return values.every((value) => value.trim().toLowerCase() === 'https') ? 'https' : 'http';
+}
+
+function xffChain(headers: Headers): Chain {
+  const xff = headers.get('x-forwarded-for');
+  const proto = headers.get('x-forwarded-proto');
+  return {
+    hops: xff === null ? [] : xff.split(',').map((hop) => parseIp(hop)),
+    proto: schemeOf(proto === null ? [] : proto.split(',')),
+  };
+}
+
+/** RFC 7239 `Forwarded: for=192.0.2.60;proto=http, for="[2001:db8::1]:4711"`. */
+function forwardedChain(header: string | null): Chain {
+  const hops: (IpAddress | undefined)[] = [];
+  const protos: string[] = [];
+  if (header !== null) {
+    for (const element of header.split(',')) {
+      let hop: IpAddress | undefined;
+      for (const pair of element.split(';')) {
+        const eq = pair.indexOf('=');
+        if (eq < 0) continue;
+        const name = pair.slice(0, eq).trim().toLowerCase();
+        const value = pair.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+        if (name === 'for') hop = parseIp(value);
+        else if (name === 'proto') protos.push(value);
+      }
+      hops.push(hop);
+    }
+  }
+  return { hops, proto: schemeOf(protos) };
+}

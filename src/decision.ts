@@ -1,0 +1,103 @@
+/**
+ * Decisions: what the engine concluded about a request, as a value.
+ * @module
+ */
+
+import type { Client } from './client.ts';
+import type { Principal } from './stages/authn.ts';
+
+/** Stable reason codes: the problem `type`, the log line and the tests share them. */
+export const REASONS = {
+  'request.malformed_path': { status: 400, title: 'Bad request' },
+  'route.not_found': { status: 404, title: 'Not found' },
+  'route.method_not_allowed': { status: 405, title: 'Method not allowed' },
+  'transport.https_required': { status: 403, title: 'HTTPS required' },
+  'transport.https_redirect': { status: 308, title: 'Use HTTPS' },
+  'cors.origin_denied': { status: 403, title: 'Forbidden' },
+  'cors.method_denied': { status: 403, title: 'Forbidden' },
+  'cors.preflight': { status: 204, title: 'No content' },
+  'version.sunset': { status: 410, title: 'Gone' },
+  'authn.required': { status: 401, title: 'Unauthorized' },
+  'authn.invalid': { status: 401, title: 'Unauthorized' },
+  'internal.error': { status: 500, title: 'Internal server error' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+/** A reason code, e.g. `route.not_found`. Stages added later extend this set. */
+export type ReasonCode = keyof typeof REASONS | (string & {});
+
+/** One step of the pipeline, as recorded in the trace. */
+export interface TraceEntry {
+  stage: string;
+  outcome: 'pass' | 'deny' | 'answer' | 'skip';
+  /** Reason code or a short human note. Never a credential. */
+  detail?: string;
+}
+
+interface DecisionBase {
+  /** Request id, also sent as `X-Request-Id` and logged. */
+  readonly requestId: string;
+  readonly client: Client;
+  /** The route pattern that matched, when one did. */
+  readonly route: string | undefined;
+  /** The rule ids / reason codes that decided this. */
+  readonly reasons: readonly string[];
+  readonly trace: readonly TraceEntry[];
+  /** Headers to set on whatever response goes out (security, CORS, versioning). */
+  readonly headers: Headers;
+}
+
+/** The request may proceed to the handler or origin. */
+export interface Allow extends DecisionBase {
+  readonly kind: 'allow';
+  readonly route: string;
+  readonly params: Readonly<Record<string, string>>;
+  readonly principal: Principal;
+  /**
+   * The request to hand on: the original, minus headers a downstream server might misread
+   * (`X-HTTP-Method-Override` and friends).
+   */
+  readonly request: Request;
+}
+
+/** The engine answers the request itself: a denial, a redirect, or a CORS preflight. */
+export interface Deny extends DecisionBase {
+  readonly kind: 'deny';
+  readonly status: number;
+  readonly reason: ReasonCode;
+  /** The public problem body (RFC 9457). `null` for bodiless answers (204 preflight). */
+  readonly problem: Problem | null;
+}
+
+/** A decision is a value: allow or deny, never an exception. */
+export type Decision = Allow | Deny;
+
+/** RFC 9457 problem details, as sent to the caller. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  code: string;
+  requestId: string;
+  detail?: string;
+  trace?: readonly TraceEntry[];
+}
+
+export const isAllow = (decision: Decision): decision is Allow => decision.kind === 'allow';
+export const isDeny = (decision: Decision): decision is Deny => decision.kind === 'deny';
+
+/** The problem `type` URI for a reason code. */
+export const problemType = (reason: string) => `https://portcullis.dev/problems/${reason}`;
+
+/** The status and title of a reason code (500 for an unknown one: fail closed, say little). */
+export function reasonInfo(reason: string): { status: number; title: string } {
+  return (REASONS as Record<string, { status: number; title: string }>)[reason] ?? REASONS['internal.error'];
+}
+
+/** Turns a denial into the Response the caller receives. */
+export function denialResponse(decision: Deny): Response {
+  const headers = new Headers(decision.headers);
+  if (decision.problem === null) return new Response(null, { status: decision.status, headers });
+  headers.set('content-type', 'application/problem+json');
+  headers.set('cache-control', 'no-store');
+  return new Response(JSON.stringify(decision.problem), { status: decision.status, headers });
+}

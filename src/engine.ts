@@ -1,0 +1,280 @@
+/**
+ * The engine: compiles a policy once, then evaluates requests through the pipeline of DESIGN.md.
+ * @module
+ */
+
+import { compileClientResolver, type Client, type Peer } from './client.ts';
+import {
+  denialResponse,
+  problemType,
+  reasonInfo,
+  type Allow,
+  type Decision,
+  type Deny,
+  type Problem,
+  type TraceEntry,
+} from './decision.ts';
+import { jsonLineSink, type SecurityEvent, type SecuritySink } from './log.ts';
+import { definePolicy } from './policy/define.ts';
+import type { Policy, RoutePolicy } from './policy/types.ts';
+import { normalizePath, parsePattern, RouteTable, type ParsedPattern } from './router.ts';
+import { compileAuthn, type AuthnEnv, type AuthnResult } from './stages/authn.ts';
+import { compileCors, isPreflight } from './stages/cors.ts';
+import { compileSecurityHeaders, REMOVED_RESPONSE_HEADERS } from './stages/headers.ts';
+import { compileVersions, findVersion } from './stages/versioning.ts';
+
+/** What the core may use from the outside world. Tests pin the clock through `now`. */
+export interface EngineEnv {
+  /** Current time in epoch milliseconds. @default Date.now */
+  now?: () => number;
+  /** A fresh request id. @default crypto.randomUUID */
+  randomId?: () => string;
+  /** Outbound fetch (JWKS, introspection, Upstash). @default globalThis.fetch */
+  fetch?: typeof fetch;
+  /** Security event sink. @default one JSON line per event on stdout */
+  log?: SecuritySink;
+}
+
+/** What the adapter knows about this request beyond the `Request` itself. */
+export interface EvaluateContext {
+  /** The connection: remote address and scheme. */
+  peer?: Peer;
+  /**
+   * The request target exactly as received (`incoming.url` on Node). `Request.url` has already
+   * been through a URL parser that resolves `..` and `%2e%2e`, hiding them; the raw target lets
+   * the engine refuse them. @default the path of `request.url`
+   */
+  rawTarget?: string;
+}
+
+/** A handler for allowed requests: the app, or a forwarder to the origin. */
+export type Handler = (request: Request, decision: Allow) => Response | Promise<Response>;
+
+/** A compiled policy. */
+export interface Engine {
+  readonly policy: Policy;
+  /** Runs the pipeline. Never throws: an unexpected error becomes a 500 denial. */
+  evaluate(request: Request, context?: EvaluateContext): Promise<Decision>;
+  /** Evaluates, calls `handler` when allowed, and returns the response with the policy's headers. */
+  handle(request: Request, context: EvaluateContext, handler: Handler): Promise<Response>;
+  /** Applies the decision's headers to a handler's response (and strips the ones that leak). */
+  finalize(response: Response, decision: Decision): Response;
+}
+
+interface CompiledRoute {
+  pattern: string;
+  parsed: ParsedPattern;
+  authenticate: (request: Request, env: AuthnEnv) => Promise<AuthnResult>;
+}
+
+/** Request headers that make some servers act on a different method than the one we checked. */
+const METHOD_OVERRIDE_HEADERS = ['x-http-method-override', 'x-http-method', 'x-method-override'];
+
+/**
+ * Compiles a policy into an engine. The policy is validated (as by `definePolicy`) if it was not.
+ *
+ * @example
+ * ```ts
+ * const engine = createEngine(policy);
+ * const decision = await engine.evaluate(new Request('https://api.example.com/v1/health'));
+ * if (decision.kind === 'deny') console.log(decision.status, decision.reason);
+ * ```
+ */
+export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
+  definePolicy(policy);
+  const now = env.now ?? Date.now;
+  const randomId = env.randomId ?? (() => crypto.randomUUID());
+  const log = env.log ?? jsonLineSink;
+  const authnEnv: AuthnEnv = { now, fetch: env.fetch ?? ((...args) => fetch(...args)) };
+
+  const resolveClient = compileClientResolver(policy.clientIp);
+  const requireHttps = policy.transport?.requireHttps ?? true;
+  const allowLoopbackHttp = policy.transport?.allowLoopbackHttp ?? false;
+  const securityHeaders = compileSecurityHeaders(policy.headers, policy.transport);
+  const cors = policy.cors && compileCors(policy.cors);
+  const versions = compileVersions(policy.versions);
+  const maxPathLength = policy.routing?.maxPathLength ?? 2048;
+  const methods = policy.authn ?? {};
+  const table = new RouteTable<CompiledRoute>(
+    Object.entries(policy.routes).map(([pattern, route]: [string, RoutePolicy]) => {
+      const parsed = parsePattern(pattern) as ParsedPattern;
+      return { pattern, parsed, route: { pattern, parsed, authenticate: compileAuthn(route.authn, methods) } };
+    }),
+    { headFromGet: policy.routing?.headFromGet ?? false },
+  );
+
+  function record(event: SecurityEvent) {
+    try {
+      log(event);
+    } catch {
+      // A broken log sink must not turn a denial into an allow or a crash.
+    }
+  }
+
+  async function evaluate(request: Request, context: EvaluateContext = {}): Promise<Decision> {
+    const requestId = randomId();
+    const trace: TraceEntry[] = [];
+    const headers = new Headers(securityHeaders);
+    headers.set('x-request-id', requestId);
+    // Every response of a CORS policy varies by Origin, errors included, or a cache may serve one
+    // origin's answer to another.
+    if (cors) headers.append('vary', 'Origin');
+    let client: Client = { ip: 'unknown', scheme: 'http', forwarded: false, directLoopback: false };
+    let route: string | undefined;
+    let path = '';
+
+    const deny = (reason: string, extra: { status?: number; stage: string; principal?: string }): Deny => {
+      trace.push({ stage: extra.stage, outcome: extra.status === 204 ? 'answer' : 'deny', detail: reason });
+      const { status: defaultStatus, title } = reasonInfo(reason);
+      const status = extra.status ?? defaultStatus;
+      const problem: Problem | null =
+        status === 204 ? null : { type: problemType(reason), title, status, code: reason, requestId };
+      if (problem && policy.dev) problem.trace = trace;
+      if (status >= 300) {
+        emit({ event: 'portcullis.deny', reason, status, principal: extra.principal });
+      }
+      return { kind: 'deny', status, reason, reasons: [reason], problem, requestId, client, route, trace, headers };
+    };
+
+    const emit = (event: Pick<SecurityEvent, 'event' | 'reason' | 'status' | 'error' | 'principal'>) =>
+      record({ time: new Date(now()).toISOString(), requestId, method: request.method, path, route: route ?? null, clientIp: client.ip, ...event });
+
+    try {
+      const url = new URL(request.url);
+      // 1. Normalize: the client, then the path.
+      client = resolveClient(request.headers, context.peer ?? {}, url);
+      const target = context.rawTarget ?? url.pathname;
+      const normalized = normalizePath(target, maxPathLength);
+      path = normalized.ok ? `/${normalized.segments.map(encodeURIComponent).join('/')}` : '(malformed)';
+      if (!normalized.ok) return deny('request.malformed_path', { stage: 'normalize' });
+      trace.push({ stage: 'normalize', outcome: 'pass', detail: `client ${client.ip} over ${client.scheme}` });
+
+      // 2. Transport.
+      if (requireHttps && client.scheme === 'http' && !(allowLoopbackHttp && client.directLoopback)) {
+        if (request.method === 'GET' || request.method === 'HEAD') {
+          // The port is dropped: the plain-HTTP port is not the HTTPS one.
+          headers.set('location', `https://${url.hostname}${url.pathname}${url.search}`);
+          return deny('transport.https_redirect', { stage: 'transport' });
+        }
+        return deny('transport.https_required', { stage: 'transport' });
+      }
+
+      // 3. CORS: preflights are answered here, before authentication.
+      const allowOrigin = cors?.allowOrigin(request.headers.get('origin'));
+      if (cors && isPreflight(request)) {
+        headers.append('vary', 'Access-Control-Request-Method, Access-Control-Request-Headers');
+        if (allowOrigin === undefined) return deny('cors.origin_denied', { stage: 'cors' });
+        const allowed = table.allowedFor(normalized.segments);
+        if (!allowed) return deny('route.not_found', { stage: 'cors' });
+        const requested = request.headers.get('access-control-request-method')!;
+        if (!allowed.includes(requested)) return deny('cors.method_denied', { stage: 'cors' });
+        for (const [name, value] of cors.preflightHeaders(allowOrigin, allowed, request.headers.get('access-control-request-headers'))) {
+          headers.set(name, value);
+        }
+        return deny('cors.preflight', { stage: 'cors', status: 204 });
+      }
+      if (cors && allowOrigin !== undefined) {
+        for (const [name, value] of cors.responseHeaders(allowOrigin)) headers.set(name, value);
+      }
+      trace.push({ stage: 'cors', outcome: cors ? 'pass' : 'skip', detail: cors ? (allowOrigin ? `origin ${allowOrigin}` : 'no allowed origin') : undefined });
+
+      // 4. Route. Method-override headers are ignored: the method is the request line's.
+      const match = table.match(request.method, normalized.segments);
+      if (match.kind === 'not_found') return deny('route.not_found', { stage: 'route' });
+      if (match.kind === 'method_not_allowed') {
+        headers.set('allow', match.allow.join(', '));
+        return deny('route.method_not_allowed', { stage: 'route' });
+      }
+      const compiled = match.entry.route;
+      route = compiled.pattern;
+      trace.push({ stage: 'route', outcome: 'pass', detail: route });
+
+      // Versioning: deprecation headers, and 410 once the sunset has passed.
+      const version = findVersion(versions, normalized.segments);
+      if (version) {
+        for (const [name, value] of version.headers) headers.set(name, value);
+        if (version.sunsetAt !== undefined && now() >= version.sunsetAt) return deny('version.sunset', { stage: 'version' });
+        trace.push({ stage: 'version', outcome: 'pass', detail: `/${version.prefix.join('/')}` });
+      }
+
+      // 6. Authentication.
+      const authn = await compiled.authenticate(request, authnEnv);
+      if (!authn.ok) {
+        headers.set('www-authenticate', authn.challenge);
+        return deny(authn.reason, { stage: 'authn' });
+      }
+      trace.push({ stage: 'authn', outcome: 'pass', detail: `${authn.principal.method}:${authn.principal.id}` });
+
+      return {
+        kind: 'allow',
+        requestId,
+        client,
+        route,
+        params: match.params,
+        principal: authn.principal,
+        request: stripMethodOverride(request),
+        reasons: [],
+        trace,
+        headers,
+      } satisfies Allow;
+    } catch (error) {
+      emit({ event: 'portcullis.error', reason: 'internal.error', status: 500, error: describe(error) });
+      headers.delete('location');
+      headers.delete('www-authenticate');
+      trace.push({ stage: 'engine', outcome: 'deny', detail: 'internal.error' });
+      const problem: Problem = { type: problemType('internal.error'), title: 'Internal server error', status: 500, code: 'internal.error', requestId };
+      return { kind: 'deny', status: 500, reason: 'internal.error', reasons: ['internal.error'], problem, requestId, client, route, trace, headers };
+    }
+  }
+
+  function finalize(response: Response, decision: Decision): Response {
+    // Responses from fetch() have immutable headers; copy once.
+    const out = new Response(response.body, response);
+    for (const name of REMOVED_RESPONSE_HEADERS) out.headers.delete(name);
+    // The gateway is the CORS authority: an origin's own Access-Control-* headers do not pass.
+    for (const name of [...out.headers.keys()]) {
+      if (name.startsWith('access-control-')) out.headers.delete(name);
+    }
+    for (const [name, value] of decision.headers) {
+      if (name === 'vary') out.headers.append('vary', value);
+      else out.headers.set(name, value);
+    }
+    return out;
+  }
+
+  async function handle(request: Request, context: EvaluateContext, handler: Handler): Promise<Response> {
+    const decision = await evaluate(request, context);
+    if (decision.kind === 'deny') return denialResponse(decision);
+    try {
+      return finalize(await handler(decision.request, decision), decision);
+    } catch (error) {
+      record({
+        time: new Date(now()).toISOString(),
+        event: 'portcullis.error',
+        requestId: decision.requestId,
+        reason: 'internal.error',
+        status: 500,
+        method: request.method,
+        path: new URL(request.url).pathname,
+        route: decision.route,
+        clientIp: decision.client.ip,
+        error: describe(error),
+      });
+      const problem: Problem = { type: problemType('internal.error'), title: 'Internal server error', status: 500, code: 'internal.error', requestId: decision.requestId };
+      return denialResponse({ ...decision, kind: 'deny', status: 500, reason: 'internal.error', problem });
+    }
+  }
+
+  return { policy, evaluate, handle, finalize };
+}
+
+function stripMethodOverride(request: Request): Request {
+  if (!METHOD_OVERRIDE_HEADERS.some((name) => request.headers.has(name))) return request;
+  const headers = new Headers(request.headers);
+  for (const name of METHOD_OVERRIDE_HEADERS) headers.delete(name);
+  return new Request(request, { headers });
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}

@@ -1,0 +1,27 @@
+/**
+ * portcullis: an API security policy engine for the Fetch API.
+ * @module
+ */
+
+export { definePolicy, formatPath } from './policy/define.ts';
+export type {
+  CorsPolicy,
+  HeadersPolicy,
+  Policy,
+  RoutePattern,
+  RoutePolicy,
+  RoutingPolicy,
+  TransportPolicy,
+  VersionPolicy,
+} from './policy/types.ts';
+export { createEngine } from './engine.ts';
+export type { Engine, EngineEnv, EvaluateContext, Handler } from './engine.ts';
+export { denialResponse, isAllow, isDeny, problemType, REASONS } from './decision.ts';
+export type { Allow, Decision, Deny, Problem, ReasonCode, TraceEntry } from './decision.ts';
+export type { Client, ClientIpOptions, Peer } from './client.ts';
+export { canonicalIp } from './ip.ts';
+export { ANONYMOUS } from './stages/authn.ts';
+export type { AuthnEnv, AuthnMethod, AuthnOutcome, Principal } from './stages/authn.ts';
+export type { SecurityEvent, SecuritySink } from './log.ts';
+export { jsonLineSink } from './log.ts';
+export { PolicyError } from './errors.ts';

@@ -1,0 +1,27 @@
+/**
+ * Structured security events: one JSON object per denial, with nothing secret in it.
+ * @module
+ */
+
+/** One security event. It never holds a token, password, cookie, API key or query string. */
+export interface SecurityEvent {
+  time: string;
+  event: 'portcullis.deny' | 'portcullis.error';
+  requestId: string;
+  reason: string;
+  status: number;
+  method: string;
+  /** The normalized path, without the query string (queries can carry credentials). */
+  path: string;
+  route: string | null;
+  clientIp: string;
+  principal?: string;
+  /** Server-side detail of an unexpected error (`portcullis.error` only). Never sent to the caller. */
+  error?: string;
+}
+
+/** Where events go. */
+export type SecuritySink = (event: SecurityEvent) => void;
+
+/** The default sink: one JSON line per event on standard output. */
+export const jsonLineSink: SecuritySink = (event) => console.log(JSON.stringify(event));

@@ -1,0 +1,211 @@
+/**
+ * `definePolicy`: validates a policy object once, at definition, and names the offending path.
+ * @module
+ */
+
+import * as v from 'valibot';
+import { checkTrustedProxy } from '../client.ts';
+import { PolicyError } from '../errors.ts';
+import { parsePattern } from '../router.ts';
+import { isAuthnMethod } from '../stages/authn.ts';
+import type { Policy } from './types.ts';
+
+const isoDate = v.pipe(
+  v.string(),
+  v.check(
+    (value) => /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/.test(value) && !Number.isNaN(Date.parse(value)),
+    'must be an ISO 8601 date, e.g. "2027-01-31" or "2027-01-31T00:00:00Z"',
+  ),
+);
+const headerValue = v.pipe(v.string(), v.regex(/^[\t\x20-\x7e]*$/, 'must be printable ASCII (a header value)'));
+const headerName = v.pipe(v.string(), v.regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'must be an HTTP header name'));
+const exactOrigin = v.pipe(
+  v.string(),
+  v.check((value) => {
+    if (value === '*') return true;
+    try {
+      const url = new URL(value);
+      return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === value;
+    } catch {
+      return false;
+    }
+  }, 'must be an exact origin such as "https://app.example.com" (scheme and host, no path, no trailing slash, no wildcard)'),
+);
+const seconds = v.pipe(v.number(), v.integer('must be an integer number of seconds'), v.minValue(0));
+const offOr = <T extends v.GenericSchema>(schema: T) => v.optional(v.union([v.literal(false), schema]));
+
+const RouteSchema = v.strictObject({
+  authn: v.union(
+    [v.literal('anonymous'), v.pipe(v.array(v.string()), v.minLength(1, 'must name at least one method'))],
+    'must be "anonymous" or a list of method names from policy.authn',
+  ),
+  description: v.optional(v.string()),
+});
+
+const PolicySchema = v.strictObject({
+  clientIp: v.optional(
+    v.strictObject({
+      trustedProxies: v.optional(v.array(v.string())),
+      header: v.optional(v.picklist(['x-forwarded-for', 'forwarded'])),
+    }),
+  ),
+  transport: v.optional(
+    v.strictObject({
+      requireHttps: v.optional(v.boolean()),
+      allowLoopbackHttp: v.optional(v.boolean()),
+      hsts: offOr(
+        v.strictObject({
+          maxAge: seconds,
+          includeSubDomains: v.optional(v.boolean()),
+          preload: v.optional(v.boolean()),
+        }),
+      ),
+    }),
+  ),
+  authn: v.optional(
+    v.record(
+      v.pipe(v.string(), v.regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'must be a name such as "user"'), v.notValue('anonymous', '"anonymous" is reserved')),
+      v.custom(isAuthnMethod, 'must be an authentication method made by jwt(), apiKey() or oauth2Introspection()'),
+    ),
+  ),
+  cors: v.optional(
+    v.strictObject({
+      origins: v.pipe(v.array(exactOrigin), v.minLength(1, 'must list at least one origin')),
+      credentials: v.optional(v.boolean()),
+      maxAge: v.optional(seconds),
+      allowHeaders: v.optional(v.array(headerName)),
+      exposeHeaders: v.optional(v.array(headerName)),
+    }),
+  ),
+  headers: v.optional(
+    v.strictObject({
+      contentSecurityPolicy: offOr(headerValue),
+      frameOptions: offOr(v.picklist(['DENY', 'SAMEORIGIN'])),
+      referrerPolicy: offOr(headerValue),
+      permissionsPolicy: offOr(headerValue),
+      crossOriginOpenerPolicy: offOr(headerValue),
+      crossOriginResourcePolicy: offOr(headerValue),
+    }),
+  ),
+  versions: v.optional(
+    v.record(
+      v.pipe(v.string(), v.regex(/^(\/[A-Za-z0-9._~-]+)+$/, 'must be a path prefix such as "/v1"')),
+      v.strictObject({
+        deprecation: v.optional(isoDate),
+        sunset: v.optional(isoDate),
+        link: v.optional(v.pipe(v.string(), v.url('must be an absolute URL'), headerValue)),
+      }),
+    ),
+  ),
+  routing: v.optional(
+    v.strictObject({
+      headFromGet: v.optional(v.boolean()),
+      maxPathLength: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65536))),
+    }),
+  ),
+  dev: v.optional(v.boolean()),
+  routes: v.record(v.string(), RouteSchema),
+});
+
+/** `routes["GET /v1/users/:id"].authn[1]` from a list of keys. */
+export function formatPath(keys: readonly (string | number)[]): string {
+  let out = '';
+  for (const key of keys) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else if (/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key)) out += out === '' ? key : `.${key}`;
+    else out += `[${JSON.stringify(key)}]`;
+  }
+  return out;
+}
+
+type Issue = { path: string; message: string };
+
+/** valibot's messages, reworded where they would puzzle a policy author. */
+function describeIssue(issue: v.BaseIssue<unknown>): string {
+  if (issue.type === 'strict_object') {
+    if (issue.expected === 'never') return 'unknown key (a typo, or an option this version does not have)';
+    if (issue.received === 'undefined') {
+      return issue.expected === '"authn"'
+        ? 'is required: every route names the authentication it accepts (a list of methods, or "anonymous")'
+        : 'is required';
+    }
+  }
+  return issue.message;
+}
+
+/** Checks that need more than one field: references between parts of the policy. */
+function crossChecks(policy: Policy): Issue[] {
+  const issues: Issue[] = [];
+  const methods = policy.authn ?? {};
+
+  for (const [i, entry] of (policy.clientIp?.trustedProxies ?? []).entries()) {
+    const problem = checkTrustedProxy(entry);
+    if (problem) issues.push({ path: formatPath(['clientIp', 'trustedProxies', i]), message: problem });
+  }
+
+  const cors = policy.cors;
+  if (cors?.origins.includes('*')) {
+    if (cors.origins.length > 1) issues.push({ path: 'cors.origins', message: '"*" cannot be combined with other origins' });
+    if (cors.credentials) {
+      issues.push({ path: 'cors.credentials', message: 'credentials cannot be allowed for every origin ("*"): list the exact origins' });
+    }
+  }
+
+  for (const [prefix, version] of Object.entries(policy.versions ?? {})) {
+    if (version.deprecation && version.sunset && Date.parse(version.sunset) < Date.parse(version.deprecation)) {
+      issues.push({ path: formatPath(['versions', prefix, 'sunset']), message: 'is before the deprecation date' });
+    }
+  }
+
+  const seen = new Map<string, string>();
+  for (const [pattern, route] of Object.entries(policy.routes)) {
+    const parsed = parsePattern(pattern);
+    if (typeof parsed === 'string') {
+      issues.push({ path: formatPath(['routes', pattern]), message: parsed });
+      continue;
+    }
+    // "GET /users/:id" and "GET /users/:name" are the same route spelled twice.
+    const shape = `${parsed.method} ${parsed.segments.map((s) => ('param' in s ? ':' : s.literal)).join('/')}`;
+    const twin = seen.get(shape);
+    if (twin) issues.push({ path: formatPath(['routes', pattern]), message: `matches the same requests as "${twin}"` });
+    seen.set(shape, pattern);
+
+    if (route.authn !== 'anonymous') {
+      route.authn.forEach((name, i) => {
+        if (name !== 'anonymous' && !(name in methods)) {
+          issues.push({
+            path: formatPath(['routes', pattern, 'authn', i]),
+            message: `no authentication method named "${name}" in policy.authn`,
+          });
+        }
+      });
+    }
+  }
+  return issues;
+}
+
+/**
+ * Validates a policy and returns it unchanged. Throws a `PolicyError` naming every problem's path.
+ *
+ * @example
+ * ```ts
+ * export default definePolicy({
+ *   cors: { origins: ['https://app.example.com'], credentials: true },
+ *   routes: { 'GET /v1/health': { authn: 'anonymous' } },
+ * });
+ * ```
+ */
+export function definePolicy<const P extends Policy>(policy: P): P {
+  const result = v.safeParse(PolicySchema, policy);
+  if (!result.success) {
+    throw new PolicyError(
+      result.issues.map((issue) => ({
+        path: formatPath((issue.path ?? []).map((item) => item.key as string | number)),
+        message: describeIssue(issue),
+      })),
+    );
+  }
+  const issues = crossChecks(policy);
+  if (issues.length) throw new PolicyError(issues);
+  return policy;
+}

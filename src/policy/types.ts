@@ -1,0 +1,124 @@
+/**
+ * The policy object: what a team writes, reviews and tests.
+ * @module
+ */
+
+import type { ClientIpOptions } from '../client.ts';
+import type { AuthnMethod } from '../stages/authn.ts';
+
+/** `"GET /v1/users/:id"`: an HTTP method, a space, a path pattern with `:param` segments. */
+export type RoutePattern = `${string} /${string}`;
+
+/** One route's rules. */
+export interface RoutePolicy {
+  /**
+   * The authentication methods this route accepts, by name from `policy.authn`, tried in order;
+   * or `'anonymous'` for a public route. Required: there is no default.
+   */
+  authn: 'anonymous' | readonly string[];
+  /** A human description, shown by `explain` and the OpenAPI export. */
+  description?: string;
+}
+
+/** `policy.transport`. */
+export interface TransportPolicy {
+  /**
+   * Plain-HTTP requests are redirected (308, GET/HEAD) or refused (403, other methods).
+   * @default true
+   */
+  requireHttps?: boolean;
+  /**
+   * Accept plain HTTP on a direct connection from a loopback address (local development, the demo).
+   * A request a proxy forwarded is never exempt.
+   * @default false
+   */
+  allowLoopbackHttp?: boolean;
+  /**
+   * `Strict-Transport-Security`; `false` to omit it.
+   * @default { maxAge: 31536000, includeSubDomains: true }
+   */
+  hsts?: false | { maxAge: number; includeSubDomains?: boolean; preload?: boolean };
+}
+
+/** `policy.cors`: an exact-origin allowlist. */
+export interface CorsPolicy {
+  /** Exact origins (`https://app.example.com`), or `['*']` for a public API without credentials. */
+  origins: readonly string[];
+  /**
+   * Send `Access-Control-Allow-Credentials: true` (cookies, `Authorization` from browsers).
+   * @default false
+   */
+  credentials?: boolean;
+  /**
+   * Preflight cache lifetime in seconds.
+   * @default 600
+   */
+  maxAge?: number;
+  /**
+   * Request headers a cross-origin caller may send (beyond the CORS-safelisted ones).
+   * @default ['authorization', 'content-type']
+   */
+  allowHeaders?: readonly string[];
+  /** Response headers cross-origin scripts may read. RateLimit headers are added when routes are limited. */
+  exposeHeaders?: readonly string[];
+}
+
+/** `policy.headers`: security headers set on every response. `false` removes one. */
+export interface HeadersPolicy {
+  /** @default "default-src 'none'; frame-ancestors 'none'" */
+  contentSecurityPolicy?: string | false;
+  /** @default 'DENY' */
+  frameOptions?: 'DENY' | 'SAMEORIGIN' | false;
+  /** @default 'no-referrer' */
+  referrerPolicy?: string | false;
+  /** @default 'accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()' */
+  permissionsPolicy?: string | false;
+  /** @default 'same-origin' */
+  crossOriginOpenerPolicy?: string | false;
+  /** @default 'same-origin' */
+  crossOriginResourcePolicy?: string | false;
+}
+
+/** One entry of `policy.versions`, keyed by path prefix (`/v0`). */
+export interface VersionPolicy {
+  /** When the version was (or will be) deprecated: an ISO 8601 date (`Deprecation: @<epoch>`). */
+  deprecation?: string;
+  /** When it stops answering (410 Gone from then on): an ISO 8601 date. */
+  sunset?: string;
+  /** A document for migrating off this version (`Link: <…>; rel="deprecation"`). */
+  link?: string;
+}
+
+/** Options of the route table. */
+export interface RoutingPolicy {
+  /**
+   * Answer `HEAD` with the rules of the `GET` route of the same path. Off by default: a HEAD that
+   * no route names gets 405.
+   * @default false
+   */
+  headFromGet?: boolean;
+  /**
+   * Longest accepted request target, in characters.
+   * @default 2048
+   */
+  maxPathLength?: number;
+}
+
+/** A whole policy. */
+export interface Policy {
+  /** Client address and scheme resolution. */
+  clientIp?: ClientIpOptions;
+  transport?: TransportPolicy;
+  /** Named authentication methods that routes refer to. */
+  authn?: Readonly<Record<string, AuthnMethod>>;
+  cors?: CorsPolicy;
+  headers?: HeadersPolicy;
+  versions?: Readonly<Record<string, VersionPolicy>>;
+  routing?: RoutingPolicy;
+  /**
+   * Development mode: denials show the decision trace to the caller. Never in production.
+   * @default false
+   */
+  dev?: boolean;
+  routes: Readonly<Record<RoutePattern, RoutePolicy>>;
+}

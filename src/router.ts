@@ -1,0 +1,172 @@
+/**
+ * The route table: `"METHOD /path/:param"` patterns and strict path normalization.
+ *
+ * The gateway and the origin must read a path the same way, or a path that one side sees as
+ * `/public` and the other as `/admin` walks past the policy. So every spelling that servers
+ * disagree on (encoded slashes, backslashes, dot segments, empty segments, `;` parameters, NUL)
+ * is refused with 400 instead of being "fixed".
+ * @module
+ */
+
+/** HTTP methods a route may name. */
+export const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+export type Method = (typeof METHODS)[number];
+
+/** A route pattern, parsed. */
+export interface ParsedPattern {
+  method: Method;
+  path: string;
+  /** Literal segments as strings, params as `{ param }`. */
+  segments: ({ literal: string } | { param: string })[];
+  params: string[];
+}
+
+const SEGMENT_LITERAL = /^[A-Za-z0-9\-._~!$&'()*+,=@]+$/;
+const PARAM = /^:[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Parses `"GET /v1/users/:id"`; returns an error message instead of throwing. */
+export function parsePattern(pattern: string): ParsedPattern | string {
+  const space = pattern.indexOf(' ');
+  if (space < 0) return 'a route is "METHOD /path", e.g. "GET /v1/users/:id"';
+  const method = pattern.slice(0, space);
+  const path = pattern.slice(space + 1);
+  if (!(METHODS as readonly string[]).includes(method)) return `unknown method "${method}" (one of ${METHODS.join(', ')})`;
+  if (!path.startsWith('/')) return `the path "${path}" must start with /`;
+  const segments: ParsedPattern['segments'] = [];
+  const params: string[] = [];
+  if (path !== '/') {
+    for (const segment of path.slice(1).split('/')) {
+      if (segment.startsWith(':')) {
+        if (!PARAM.test(segment)) return `"${segment}" is not a valid param name`;
+        const name = segment.slice(1);
+        if (params.includes(name)) return `param ":${name}" appears twice`;
+        params.push(name);
+        segments.push({ param: name });
+      } else if (segment === '.' || segment === '..' || !SEGMENT_LITERAL.test(segment)) {
+        return `"${segment}" is not a valid path segment`;
+      } else {
+        segments.push({ literal: segment });
+      }
+    }
+  }
+  return { method: method as Method, path, segments, params };
+}
+
+/** Result of normalizing a request target. */
+export type NormalizedPath = { ok: true; segments: string[] } | { ok: false; why: string };
+
+/**
+ * Splits a raw request path into decoded segments, refusing every ambiguous spelling.
+ * `target` is the path as received (before any URL parser resolved dot segments).
+ */
+export function normalizePath(target: string, maxLength: number): NormalizedPath {
+  if (target.length > maxLength) return { ok: false, why: 'path too long' };
+  let path = target;
+  const absolute = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/.exec(path);
+  if (absolute) path = path.slice(absolute[0].length) || '/';
+  const end = path.search(/[?#]/);
+  if (end >= 0) path = path.slice(0, end);
+  if (!path.startsWith('/')) return { ok: false, why: 'path must start with /' };
+  if (path === '/') return { ok: true, segments: [] };
+  // Raw characters outside printable ASCII, backslashes and `;` parameters.
+  if (/[^\x21-\x7e]|\\|;/.test(path)) return { ok: false, why: 'forbidden character in path' };
+  const segments: string[] = [];
+  for (const raw of path.slice(1).split('/')) {
+    if (raw === '') return { ok: false, why: 'empty path segment' };
+    let segment: string;
+    try {
+      segment = decodeURIComponent(raw);
+    } catch {
+      return { ok: false, why: 'malformed percent-encoding' };
+    }
+    // Decoding must not create a separator, a control character, or a dot segment.
+    if (/[/\\;\x00-\x1f\x7f]/.test(segment)) return { ok: false, why: 'encoded separator or control character' };
+    if (segment === '.' || segment === '..') return { ok: false, why: 'dot segment' };
+    segments.push(segment);
+  }
+  return { ok: true, segments };
+}
+
+/** A compiled route with its policy attached. */
+export interface RouteEntry<R> {
+  pattern: string;
+  parsed: ParsedPattern;
+  route: R;
+}
+
+export type Match<R> =
+  | { kind: 'found'; entry: RouteEntry<R>; params: Record<string, string> }
+  | { kind: 'method_not_allowed'; allow: string[] }
+  | { kind: 'not_found' };
+
+interface Node<R> {
+  literals: Map<string, Node<R>>;
+  param: Node<R> | undefined;
+  routes: Map<string, RouteEntry<R>>;
+}
+
+const newNode = <R>(): Node<R> => ({ literals: new Map(), param: undefined, routes: new Map() });
+
+/** A segment trie: literal segments win over params, matching is case-sensitive and exact. */
+export class RouteTable<R> {
+  readonly #root = newNode<R>();
+  readonly #headFromGet: boolean;
+
+  constructor(entries: Iterable<RouteEntry<R>>, options: { headFromGet: boolean }) {
+    this.#headFromGet = options.headFromGet;
+    for (const entry of entries) {
+      let node = this.#root;
+      for (const segment of entry.parsed.segments) {
+        if ('literal' in segment) {
+          let next = node.literals.get(segment.literal);
+          if (!next) node.literals.set(segment.literal, (next = newNode()));
+          node = next;
+        } else {
+          node = node.param ??= newNode();
+        }
+      }
+      node.routes.set(entry.parsed.method, entry);
+    }
+  }
+
+  /** Finds the route for a method and normalized path segments. */
+  match(method: string, segments: readonly string[]): Match<R> {
+    const values: string[] = [];
+    const node = this.#walk(this.#root, segments, 0, values);
+    if (!node) return { kind: 'not_found' };
+    const entry = node.routes.get(method) ?? (method === 'HEAD' && this.#headFromGet ? node.routes.get('GET') : undefined);
+    if (!entry) return { kind: 'method_not_allowed', allow: this.#allowed(node) };
+    const params: Record<string, string> = Object.create(null);
+    entry.parsed.params.forEach((name, i) => (params[name] = values[i]!));
+    return { kind: 'found', entry, params };
+  }
+
+  /** The methods a path answers, as listed in `Allow`. */
+  allowedFor(segments: readonly string[]): string[] | undefined {
+    const node = this.#walk(this.#root, segments, 0, []);
+    return node && this.#allowed(node);
+  }
+
+  #allowed(node: Node<R>): string[] {
+    const methods = [...node.routes.keys()];
+    if (this.#headFromGet && methods.includes('GET') && !methods.includes('HEAD')) methods.push('HEAD');
+    return methods.sort();
+  }
+
+  #walk(node: Node<R>, segments: readonly string[], i: number, values: string[]): Node<R> | undefined {
+    if (i === segments.length) return node.routes.size > 0 ? node : undefined;
+    const segment = segments[i]!;
+    const literal = node.literals.get(segment);
+    if (literal) {
+      const found = this.#walk(literal, segments, i + 1, values);
+      if (found) return found;
+    }
+    if (node.param) {
+      values.push(segment);
+      const found = this.#walk(node.param, segments, i + 1, values);
+      if (found) return found;
+      values.pop();
+    }
+    return undefined;
+  }
+}

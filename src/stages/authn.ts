@@ -1,0 +1,77 @@
+/**
+ * Authentication: the route's accepted methods, tried in order.
+ * @module
+ */
+
+/** Who made the request. */
+export interface Principal {
+  /** Stable id (`sub` of a token, the key's principal), or `anonymous`. */
+  readonly id: string;
+  /** The name of the `policy.authn` method that authenticated it, or `anonymous`. */
+  readonly method: string;
+  readonly roles: readonly string[];
+  readonly scopes: readonly string[];
+  /** Verified claims / key metadata. */
+  readonly claims: Readonly<Record<string, unknown>>;
+}
+
+/** What one method concluded. */
+export type AuthnOutcome =
+  /** Credentials of this kind were valid. */
+  | { kind: 'success'; principal: Omit<Principal, 'method'> }
+  /** No credentials of this kind: the next method is tried. */
+  | { kind: 'absent' }
+  /** Credentials were present and wrong: 401 with this reason code (e.g. `authn.token_expired`). */
+  | { kind: 'failure'; reason: string };
+
+/** What a method may use while authenticating (clock, fetch) — the engine's environment. */
+export interface AuthnEnv {
+  now(): number;
+  fetch: typeof fetch;
+}
+
+/** An authentication method, made by a factory such as `jwt()` or `apiKey()`. */
+export interface AuthnMethod {
+  readonly kind: string;
+  /** The `WWW-Authenticate` challenge, e.g. `Bearer realm="api"`. */
+  readonly challenge: string;
+  authenticate(request: Request, env: AuthnEnv): Promise<AuthnOutcome>;
+}
+
+/** The principal of a public route. */
+export const ANONYMOUS: Principal = Object.freeze({
+  id: 'anonymous',
+  method: 'anonymous',
+  roles: Object.freeze([]),
+  scopes: Object.freeze([]),
+  claims: Object.freeze({}),
+});
+
+export function isAuthnMethod(value: unknown): value is AuthnMethod {
+  const method = value as AuthnMethod | null;
+  return typeof method === 'object' && method !== null && typeof method.kind === 'string' &&
+    typeof method.challenge === 'string' && typeof method.authenticate === 'function';
+}
+
+export type AuthnResult = { ok: true; principal: Principal } | { ok: false; reason: string; challenge: string };
+
+/** Compiles a route's `authn` list into one function. */
+export function compileAuthn(accepted: 'anonymous' | readonly string[], methods: Readonly<Record<string, AuthnMethod>>) {
+  if (accepted === 'anonymous') return async (): Promise<AuthnResult> => ({ ok: true, principal: ANONYMOUS });
+  // `['user', 'anonymous']`: a token is optional, but a bad token is still refused.
+  const optional = accepted.includes('anonymous');
+  const chain = accepted.filter((name) => name !== 'anonymous').map((name) => ({ name, method: methods[name]! }));
+  const challenge = [...new Set(chain.map(({ method }) => method.challenge))].join(', ');
+  return async function authenticate(request: Request, env: AuthnEnv): Promise<AuthnResult> {
+    let failure: string | undefined;
+    for (const { name, method } of chain) {
+      const outcome = await method.authenticate(request, env);
+      if (outcome.kind === 'success') return { ok: true, principal: { ...outcome.principal, method: name } };
+      // A wrong credential of one kind does not stop a right credential of another kind, but it
+      // decides the reason when nothing succeeds.
+      if (outcome.kind === 'failure') failure ??= outcome.reason;
+    }
+    if (failure === undefined && optional) return { ok: true, principal: ANONYMOUS };
+    return { ok: false, reason: failure ?? 'authn.required', challenge };
+  };
+}

@@ -1,0 +1,36 @@
+/**
+ * API versions by path prefix: `Deprecation` (RFC 9745), `Sunset` (RFC 8594), `Link`, and 410 after sunset.
+ * @module
+ */
+
+import type { VersionPolicy } from '../policy/types.ts';
+
+export interface CompiledVersion {
+  prefix: string[];
+  headers: [string, string][];
+  /** Epoch ms after which the version answers 410. */
+  sunsetAt: number | undefined;
+}
+
+/** Compiles `policy.versions`, longest prefix first. */
+export function compileVersions(versions: Readonly<Record<string, VersionPolicy>> = {}): CompiledVersion[] {
+  return Object.entries(versions)
+    .map(([prefix, version]) => {
+      const headers: [string, string][] = [];
+      if (version.deprecation !== undefined) {
+        headers.push(['deprecation', `@${Math.floor(Date.parse(version.deprecation) / 1000)}`]);
+      }
+      const sunsetAt = version.sunset === undefined ? undefined : Date.parse(version.sunset);
+      if (sunsetAt !== undefined) headers.push(['sunset', new Date(sunsetAt).toUTCString()]);
+      if (version.link !== undefined) {
+        headers.push(['link', `<${version.link}>; rel="${version.deprecation !== undefined ? 'deprecation' : 'sunset'}"`]);
+      }
+      return { prefix: prefix.split('/').filter(Boolean), headers, sunsetAt };
+    })
+    .sort((a, b) => b.prefix.length - a.prefix.length);
+}
+
+/** The version whose prefix the (normalized) path starts with, segment by segment. */
+export function findVersion(versions: readonly CompiledVersion[], segments: readonly string[]) {
+  return versions.find((version) => version.prefix.every((part, i) => segments[i] === part));
+}
