@@ -9,6 +9,7 @@ import type { Principal } from './stages/authn.ts';
 /** Stable reason codes: the problem `type`, the log line and the tests share them. */
 export const REASONS = {
   'request.malformed_path': { status: 400, title: 'Bad request' },
+  'request.malformed': { status: 400, title: 'Bad request' },
   'route.not_found': { status: 404, title: 'Not found' },
   'route.method_not_allowed': { status: 405, title: 'Method not allowed' },
   'transport.https_required': { status: 403, title: 'HTTPS required' },
@@ -19,6 +20,7 @@ export const REASONS = {
   'version.sunset': { status: 410, title: 'Gone' },
   'authn.required': { status: 401, title: 'Unauthorized' },
   'authn.invalid': { status: 401, title: 'Unauthorized' },
+  'origin.unavailable': { status: 502, title: 'Bad gateway' },
   'internal.error': { status: 500, title: 'Internal server error' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
@@ -100,4 +102,14 @@ export function denialResponse(decision: Deny): Response {
   headers.set('content-type', 'application/problem+json');
   headers.set('cache-control', 'no-store');
   return new Response(JSON.stringify(decision.problem), { status: decision.status, headers });
+}
+
+/** A problem+json response for a reason code, for answers made outside the pipeline (an origin that is down). */
+export function problemResponse(reason: string, requestId: string): Response {
+  const { status, title } = reasonInfo(reason);
+  const problem: Problem = { type: problemType(reason), title, status, code: reason, requestId };
+  return new Response(JSON.stringify(problem), {
+    status,
+    headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store' },
+  });
 }

@@ -59,6 +59,8 @@ export interface Engine {
   handle(request: Request, context: EvaluateContext, handler: Handler): Promise<Response>;
   /** Applies the decision's headers to a handler's response (and strips the ones that leak). */
   finalize(response: Response, decision: Decision): Response;
+  /** A 400 denial for a request the runtime could not even parse (bad request target or Host). Logged. */
+  reject(context?: EvaluateContext & { method?: string }): Deny;
 }
 
 interface CompiledRoute {
@@ -111,67 +113,93 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     }
   }
 
-  async function evaluate(request: Request, context: EvaluateContext = {}): Promise<Decision> {
+  /** Per-request state shared by the stages and the denial builder. */
+  interface Exchange {
+    requestId: string;
+    method: string;
+    trace: TraceEntry[];
+    headers: Headers;
+    client: Client;
+    route: string | undefined;
+    path: string;
+  }
+
+  function begin(method: string): Exchange {
     const requestId = randomId();
-    const trace: TraceEntry[] = [];
     const headers = new Headers(securityHeaders);
     headers.set('x-request-id', requestId);
     // Every response of a CORS policy varies by Origin, errors included, or a cache may serve one
     // origin's answer to another.
     if (cors) headers.append('vary', 'Origin');
-    let client: Client = { ip: 'unknown', scheme: 'http', forwarded: false, directLoopback: false };
-    let route: string | undefined;
-    let path = '';
+    const client: Client = { ip: 'unknown', scheme: 'http', forwarded: false, directLoopback: false };
+    return { requestId, method, trace: [], headers, client, route: undefined, path: '' };
+  }
 
-    const deny = (reason: string, extra: { status?: number; stage: string; principal?: string }): Deny => {
-      trace.push({ stage: extra.stage, outcome: extra.status === 204 ? 'answer' : 'deny', detail: reason });
-      const { status: defaultStatus, title } = reasonInfo(reason);
-      const status = extra.status ?? defaultStatus;
-      const problem: Problem | null =
-        status === 204 ? null : { type: problemType(reason), title, status, code: reason, requestId };
-      if (problem && policy.dev) problem.trace = trace;
-      if (status >= 300) {
-        emit({ event: 'portcullis.deny', reason, status, principal: extra.principal });
-      }
-      return { kind: 'deny', status, reason, reasons: [reason], problem, requestId, client, route, trace, headers };
-    };
+  function emit(x: Exchange, event: Pick<SecurityEvent, 'event' | 'reason' | 'status' | 'error' | 'principal'>) {
+    const { requestId, method, path, client } = x;
+    record({ time: new Date(now()).toISOString(), requestId, method, path, route: x.route ?? null, clientIp: client.ip, ...event });
+  }
 
-    const emit = (event: Pick<SecurityEvent, 'event' | 'reason' | 'status' | 'error' | 'principal'>) =>
-      record({ time: new Date(now()).toISOString(), requestId, method: request.method, path, route: route ?? null, clientIp: client.ip, ...event });
+  /** A denial (or, with `answer`, a bodiless answer such as a preflight's 204). `error` stays in the log. */
+  function deny(x: Exchange, reason: string, stage: string, options: { answer?: 204; error?: unknown } = {}): Deny {
+    const { requestId, client, route, trace, headers } = x;
+    trace.push({ stage, outcome: options.answer ? 'answer' : 'deny', detail: reason });
+    const { status: reasonStatus, title } = reasonInfo(reason);
+    const status = options.answer ?? reasonStatus;
+    let problem: Problem | null = null;
+    if (!options.answer) {
+      problem = { type: problemType(reason), title, status, code: reason, requestId };
+      if (policy.dev) problem.trace = trace;
+      const error = options.error === undefined ? undefined : describe(options.error);
+      emit(x, { event: error === undefined ? 'portcullis.deny' : 'portcullis.error', reason, status, error });
+    }
+    return { kind: 'deny', status, reason, reasons: [reason], problem, requestId, client, route, trace, headers };
+  }
+
+  function reject(context: EvaluateContext & { method?: string } = {}): Deny {
+    const x = begin(context.method ?? 'UNKNOWN');
+    x.client = resolveClient(new Headers(), context.peer ?? {}, new URL('http://invalid/'));
+    x.path = '(malformed)';
+    return deny(x, 'request.malformed', 'normalize');
+  }
+
+  async function evaluate(request: Request, context: EvaluateContext = {}): Promise<Decision> {
+    const x = begin(request.method);
+    const { headers, trace } = x;
 
     try {
       const url = new URL(request.url);
       // 1. Normalize: the client, then the path.
-      client = resolveClient(request.headers, context.peer ?? {}, url);
+      x.client = resolveClient(request.headers, context.peer ?? {}, url);
       const target = context.rawTarget ?? url.pathname;
       const normalized = normalizePath(target, maxPathLength);
-      path = normalized.ok ? `/${normalized.segments.map(encodeURIComponent).join('/')}` : '(malformed)';
-      if (!normalized.ok) return deny('request.malformed_path', { stage: 'normalize' });
-      trace.push({ stage: 'normalize', outcome: 'pass', detail: `client ${client.ip} over ${client.scheme}` });
+      x.path = normalized.ok ? `/${normalized.segments.map(encodeURIComponent).join('/')}` : '(malformed)';
+      if (!normalized.ok) return deny(x, 'request.malformed_path', 'normalize');
+      trace.push({ stage: 'normalize', outcome: 'pass', detail: `client ${x.client.ip} over ${x.client.scheme}` });
 
       // 2. Transport.
-      if (requireHttps && client.scheme === 'http' && !(allowLoopbackHttp && client.directLoopback)) {
+      if (requireHttps && x.client.scheme === 'http' && !(allowLoopbackHttp && x.client.directLoopback)) {
         if (request.method === 'GET' || request.method === 'HEAD') {
           // The port is dropped: the plain-HTTP port is not the HTTPS one.
           headers.set('location', `https://${url.hostname}${url.pathname}${url.search}`);
-          return deny('transport.https_redirect', { stage: 'transport' });
+          return deny(x, 'transport.https_redirect', 'transport');
         }
-        return deny('transport.https_required', { stage: 'transport' });
+        return deny(x, 'transport.https_required', 'transport');
       }
 
       // 3. CORS: preflights are answered here, before authentication.
       const allowOrigin = cors?.allowOrigin(request.headers.get('origin'));
       if (cors && isPreflight(request)) {
         headers.append('vary', 'Access-Control-Request-Method, Access-Control-Request-Headers');
-        if (allowOrigin === undefined) return deny('cors.origin_denied', { stage: 'cors' });
+        if (allowOrigin === undefined) return deny(x, 'cors.origin_denied', 'cors');
         const allowed = table.allowedFor(normalized.segments);
-        if (!allowed) return deny('route.not_found', { stage: 'cors' });
+        if (!allowed) return deny(x, 'route.not_found', 'cors');
         const requested = request.headers.get('access-control-request-method')!;
-        if (!allowed.includes(requested)) return deny('cors.method_denied', { stage: 'cors' });
+        if (!allowed.includes(requested)) return deny(x, 'cors.method_denied', 'cors');
         for (const [name, value] of cors.preflightHeaders(allowOrigin, allowed, request.headers.get('access-control-request-headers'))) {
           headers.set(name, value);
         }
-        return deny('cors.preflight', { stage: 'cors', status: 204 });
+        return deny(x, 'cors.preflight', 'cors', { answer: 204 });
       }
       if (cors && allowOrigin !== undefined) {
         for (const [name, value] of cors.responseHeaders(allowOrigin)) headers.set(name, value);
@@ -180,20 +208,20 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
 
       // 4. Route. Method-override headers are ignored: the method is the request line's.
       const match = table.match(request.method, normalized.segments);
-      if (match.kind === 'not_found') return deny('route.not_found', { stage: 'route' });
+      if (match.kind === 'not_found') return deny(x, 'route.not_found', 'route');
       if (match.kind === 'method_not_allowed') {
         headers.set('allow', match.allow.join(', '));
-        return deny('route.method_not_allowed', { stage: 'route' });
+        return deny(x, 'route.method_not_allowed', 'route');
       }
       const compiled = match.entry.route;
-      route = compiled.pattern;
-      trace.push({ stage: 'route', outcome: 'pass', detail: route });
+      x.route = compiled.pattern;
+      trace.push({ stage: 'route', outcome: 'pass', detail: compiled.pattern });
 
       // Versioning: deprecation headers, and 410 once the sunset has passed.
       const version = findVersion(versions, normalized.segments);
       if (version) {
         for (const [name, value] of version.headers) headers.set(name, value);
-        if (version.sunsetAt !== undefined && now() >= version.sunsetAt) return deny('version.sunset', { stage: 'version' });
+        if (version.sunsetAt !== undefined && now() >= version.sunsetAt) return deny(x, 'version.sunset', 'version');
         trace.push({ stage: 'version', outcome: 'pass', detail: `/${version.prefix.join('/')}` });
       }
 
@@ -201,15 +229,15 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
       const authn = await compiled.authenticate(request, authnEnv);
       if (!authn.ok) {
         headers.set('www-authenticate', authn.challenge);
-        return deny(authn.reason, { stage: 'authn' });
+        return deny(x, authn.reason, 'authn');
       }
       trace.push({ stage: 'authn', outcome: 'pass', detail: `${authn.principal.method}:${authn.principal.id}` });
 
       return {
         kind: 'allow',
-        requestId,
-        client,
-        route,
+        requestId: x.requestId,
+        client: x.client,
+        route: compiled.pattern,
         params: match.params,
         principal: authn.principal,
         request: stripMethodOverride(request),
@@ -218,12 +246,10 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
         headers,
       } satisfies Allow;
     } catch (error) {
-      emit({ event: 'portcullis.error', reason: 'internal.error', status: 500, error: describe(error) });
+      // Fail closed, say nothing: the detail goes to the log only.
       headers.delete('location');
       headers.delete('www-authenticate');
-      trace.push({ stage: 'engine', outcome: 'deny', detail: 'internal.error' });
-      const problem: Problem = { type: problemType('internal.error'), title: 'Internal server error', status: 500, code: 'internal.error', requestId };
-      return { kind: 'deny', status: 500, reason: 'internal.error', reasons: ['internal.error'], problem, requestId, client, route, trace, headers };
+      return deny(x, 'internal.error', 'engine', { error });
     }
   }
 
@@ -248,24 +274,12 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     try {
       return finalize(await handler(decision.request, decision), decision);
     } catch (error) {
-      record({
-        time: new Date(now()).toISOString(),
-        event: 'portcullis.error',
-        requestId: decision.requestId,
-        reason: 'internal.error',
-        status: 500,
-        method: request.method,
-        path: new URL(request.url).pathname,
-        route: decision.route,
-        clientIp: decision.client.ip,
-        error: describe(error),
-      });
-      const problem: Problem = { type: problemType('internal.error'), title: 'Internal server error', status: 500, code: 'internal.error', requestId: decision.requestId };
-      return denialResponse({ ...decision, kind: 'deny', status: 500, reason: 'internal.error', problem });
+      const x: Exchange = { ...decision, method: request.method, path: new URL(request.url).pathname, trace: [...decision.trace] };
+      return denialResponse(deny(x, 'internal.error', 'handler', { error }));
     }
   }
 
-  return { policy, evaluate, handle, finalize };
+  return { policy, evaluate, handle, finalize, reject };
 }
 
 function stripMethodOverride(request: Request): Request {

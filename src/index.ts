@@ -25,3 +25,6 @@ export type { AuthnEnv, AuthnMethod, AuthnOutcome, Principal } from './stages/au
 export type { SecurityEvent, SecuritySink } from './log.ts';
 export { jsonLineSink } from './log.ts';
 export { PolicyError } from './errors.ts';
+export { forwardTo } from './proxy.ts';
+export type { ForwardOptions } from './proxy.ts';
+export { problemResponse } from './decision.ts';

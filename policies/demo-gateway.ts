@@ -1,0 +1,87 @@
+/**
+ * `npm start`: the demo origin on a private loopback port, and the portcullis gateway in front of it.
+ * @module
+ */
+
+import { randomBytes } from 'node:crypto';
+import { serve as serveOrigin } from '@hono/node-server';
+import { exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
+import { forwardTo } from '../src/index.ts';
+import { serve } from '../adapters/node.ts';
+import { demoConfig, demoPolicy } from './demo.ts';
+import { createDemoOrigin, GATEWAY_SECRET_HEADER } from './demo-origin.ts';
+
+export interface DemoOptions {
+  env: Record<string, string | undefined>;
+  /** Gateway port; 0 picks a free one. */
+  port: number;
+  handleSignals?: boolean;
+  log?: (event: unknown) => void;
+}
+
+/** Loads `DEMO_SIGNING_KEY` (a private ES256 JWK) or makes a fresh key pair. */
+async function signingKeys(env: Record<string, string | undefined>) {
+  let privateJwk: JWK;
+  if (env.DEMO_SIGNING_KEY) {
+    privateJwk = JSON.parse(env.DEMO_SIGNING_KEY) as JWK;
+  } else {
+    const pair = await generateKeyPair('ES256', { extractable: true });
+    privateJwk = await exportJWK(pair.privateKey);
+  }
+  const { d: _private, ...publicFields } = privateJwk;
+  const kid = `demo-${Date.now().toString(36)}`;
+  const publicJwk: JWK = { ...publicFields, kid: privateJwk.kid ?? kid, alg: 'ES256', use: 'sig' };
+  const signingKey = (await importJWK({ ...privateJwk, alg: 'ES256' }, 'ES256')) as CryptoKey;
+  return { signingKey, publicJwk };
+}
+
+/** Starts origin and gateway; returns their URLs and a close function. */
+export async function startDemo(options: DemoOptions) {
+  const { signingKey, publicJwk } = await signingKeys(options.env);
+  const gatewaySecret = randomBytes(32).toString('base64url');
+  const origin = createDemoOrigin({ signingKey, publicJwk, gatewaySecret });
+
+  // The origin listens on a loopback port nobody is told about; it refuses calls without the secret.
+  const originServer = await new Promise<ReturnType<typeof serveOrigin>>((resolve) => {
+    const server = serveOrigin({ fetch: origin.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(server));
+  });
+  const originPort = (originServer.address() as { port: number }).port;
+
+  const config = demoConfig(options.env);
+  const gateway = await serve(
+    demoPolicy(config),
+    forwardTo(`http://127.0.0.1:${originPort}`, { headers: { [GATEWAY_SECRET_HEADER]: gatewaySecret } }),
+    { port: options.port, handleSignals: options.handleSignals ?? false, env: options.log ? { log: options.log as never } : {} },
+  );
+
+  return {
+    url: gateway.url,
+    config,
+    async close() {
+      await gateway.close();
+      await new Promise((resolve) => originServer.close(resolve));
+    },
+  };
+}
+
+const isMain = import.meta.url === `file://${process.argv[1]}`;
+if (isMain) {
+  const demo = await startDemo({ env: process.env, port: Number(process.env.PORT ?? 8787) });
+  const stop = () => void demo.close().then(() => process.exit(0));
+  process.on('SIGTERM', stop).on('SIGINT', stop);
+  console.error(
+    [
+      `portcullis demo gateway listening on ${demo.url}`,
+      '',
+      '  users (POST /v1/auth/login {"username","password"}):',
+      '    alice / correct horse battery staple   (u_alice, role user)',
+      '    bob   / hunter2 hunter2 hunter2        (u_bob, role admin)',
+      `  CORS origins: ${demo.config.allowedOrigins.join(', ')}`,
+      `  trusted proxies: ${demo.config.trustedProxies.join(', ') || '(none)'}`,
+      '',
+      `  try: curl -i ${demo.url}/v1/health`,
+      '',
+      'Security events follow as JSON lines on stdout.',
+    ].join('\n'),
+  );
+}
