@@ -20,6 +20,9 @@ export const REASONS = {
   'version.sunset': { status: 410, title: 'Gone' },
   'authn.required': { status: 401, title: 'Unauthorized' },
   'authn.invalid': { status: 401, title: 'Unauthorized' },
+  'authn.invalid_request': { status: 400, title: 'Bad request' },
+  'authn.keys_unavailable': { status: 503, title: 'Service unavailable' },
+  'authn.unavailable': { status: 503, title: 'Service unavailable' },
   'origin.unavailable': { status: 502, title: 'Bad gateway' },
   'internal.error': { status: 500, title: 'Internal server error' },
 } as const satisfies Record<string, { status: number; title: string }>;
@@ -90,9 +93,19 @@ export const isDeny = (decision: Decision): decision is Deny => decision.kind ==
 /** The problem `type` URI for a reason code. */
 export const problemType = (reason: string) => `https://portcullis.dev/problems/${reason}`;
 
+/** Reason families: every `authn.*` code not listed above is a 401, every `authz.*` a 403. */
+const FAMILIES: Record<string, { status: number; title: string }> = {
+  authn: REASONS['authn.invalid'],
+  authz: { status: 403, title: 'Forbidden' },
+};
+
 /** The status and title of a reason code (500 for an unknown one: fail closed, say little). */
 export function reasonInfo(reason: string): { status: number; title: string } {
-  return (REASONS as Record<string, { status: number; title: string }>)[reason] ?? REASONS['internal.error'];
+  return (
+    (REASONS as Record<string, { status: number; title: string }>)[reason] ??
+    FAMILIES[reason.slice(0, reason.indexOf('.'))] ??
+    REASONS['internal.error']
+  );
 }
 
 /** Turns a denial into the Response the caller receives. */

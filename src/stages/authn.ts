@@ -55,23 +55,35 @@ export function isAuthnMethod(value: unknown): value is AuthnMethod {
 
 export type AuthnResult = { ok: true; principal: Principal } | { ok: false; reason: string; challenge: string };
 
+/** The RFC 6750 / RFC 9470 `error` of a failure reason, for `WWW-Authenticate`. */
+function challengeError(reason: string): string | undefined {
+  if (reason === 'authn.invalid_request') return 'invalid_request';
+  if (reason === 'authn.mfa_required') return 'insufficient_user_authentication';
+  if (reason === 'authn.keys_unavailable' || reason === 'authn.unavailable') return undefined;
+  return 'invalid_token';
+}
+
 /** Compiles a route's `authn` list into one function. */
 export function compileAuthn(accepted: 'anonymous' | readonly string[], methods: Readonly<Record<string, AuthnMethod>>) {
   if (accepted === 'anonymous') return async (): Promise<AuthnResult> => ({ ok: true, principal: ANONYMOUS });
   // `['user', 'anonymous']`: a token is optional, but a bad token is still refused.
   const optional = accepted.includes('anonymous');
   const chain = accepted.filter((name) => name !== 'anonymous').map((name) => ({ name, method: methods[name]! }));
-  const challenge = [...new Set(chain.map(({ method }) => method.challenge))].join(', ');
+  const plain = [...new Set(chain.map(({ method }) => method.challenge))].join(', ');
   return async function authenticate(request: Request, env: AuthnEnv): Promise<AuthnResult> {
-    let failure: string | undefined;
+    let failure: { reason: string; method: AuthnMethod } | undefined;
     for (const { name, method } of chain) {
       const outcome = await method.authenticate(request, env);
       if (outcome.kind === 'success') return { ok: true, principal: { ...outcome.principal, method: name } };
       // A wrong credential of one kind does not stop a right credential of another kind, but it
       // decides the reason when nothing succeeds.
-      if (outcome.kind === 'failure') failure ??= outcome.reason;
+      if (outcome.kind === 'failure') failure ??= { reason: outcome.reason, method };
     }
-    if (failure === undefined && optional) return { ok: true, principal: ANONYMOUS };
-    return { ok: false, reason: failure ?? 'authn.required', challenge };
+    if (!failure) return optional ? { ok: true, principal: ANONYMOUS } : { ok: false, reason: 'authn.required', challenge: plain };
+    const error = challengeError(failure.reason);
+    const challenge = [
+      ...new Set(chain.map(({ method }) => (method === failure.method && error ? `${method.challenge}, error="${error}"` : method.challenge))),
+    ].join(', ');
+    return { ok: false, reason: failure.reason, challenge };
   };
 }

@@ -1,0 +1,319 @@
+/**
+ * `jwt()`: bearer JWTs verified by jose, with the checks jose leaves to its caller, and a
+ * verified-token cache that never extends a token's life.
+ * @module
+ */
+
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  customFetch,
+  decodeProtectedHeader,
+  errors,
+  jwksCache,
+  jwtVerify,
+  type ExportedJWKSCache,
+  type JSONWebKeySet,
+  type JWK,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+} from 'jose';
+import { policyError } from '../errors.ts';
+import type { AuthnEnv, AuthnMethod, AuthnOutcome, Principal } from '../stages/authn.ts';
+import { bearerToken } from './bearer.ts';
+import { claimList, readClaim } from './claims.ts';
+import { Lru } from './lru.ts';
+
+const HMAC = ['HS256', 'HS384', 'HS512'] as const;
+const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
+type Algorithm = (typeof HMAC)[number] | (typeof ASYMMETRIC)[number];
+
+/** Options of `jwt()`. Exactly one key source: `secret`, `jwks` (local) or `jwksUrl` (remote). */
+export interface JwtOptions {
+  /** Shared secret for HS256/384/512; at least 32 bytes. */
+  secret?: string | Uint8Array;
+  /** A public JWK or a local JWKS. */
+  jwks?: JWK | JSONWebKeySet;
+  /** A remote JWKS URL (cached, refetched when an unknown `kid` appears, after a cooldown). */
+  jwksUrl?: string;
+  /** Accepted algorithms. Required: no default, `none` never, HMAC and public-key algorithms never mixed. */
+  algorithms: readonly Algorithm[];
+  /** Accepted `iss` value(s). Required. */
+  issuer: string | readonly string[];
+  /** Accepted `aud` value(s). Required. */
+  audience: string | readonly string[];
+  /** Required `typ` header, e.g. `at+jwt` (RFC 9068). */
+  typ?: string;
+  /**
+   * Accept tokens without `exp`. Tokens that never expire cannot be revoked by time; opt in loudly.
+   * @default false
+   */
+  dangerouslyAllowMissingExp?: boolean;
+  /** Allowed clock skew in seconds. @default 5 */
+  clockTolerance?: number;
+  /** Reject tokens whose `iat` is older than this many seconds (requires `iat`). */
+  maxTokenAge?: number;
+  /** Longest total lifetime (`exp - iat`) in seconds. @default 86400 */
+  maxLifetime?: number;
+  /** Claims that must be present. */
+  requiredClaims?: readonly string[];
+  /** Where roles are read, a dotted path (`realm_access.roles`). @default 'roles' */
+  rolesClaim?: string;
+  /** Where scopes are read: a space-delimited string (`scope`) or an array (`scp`). @default 'scope' */
+  scopesClaim?: string;
+  /** Require multi-factor authentication: an `amr` value from the list, or `acr` from the list. */
+  requireMfa?: boolean | { amr?: readonly string[]; acr?: readonly string[] };
+  /** Longest token accepted, in bytes, checked before anything is decoded. @default 8192 */
+  maxTokenBytes?: number;
+  /** Verified tokens remembered (LRU) until their `exp`; 0 turns the cache off. @default 10000 */
+  cacheSize?: number;
+  /** `realm` in `WWW-Authenticate`. @default 'api' */
+  realm?: string;
+  /** Remote JWKS fetch timeout in ms. @default 5000 */
+  jwksTimeoutMs?: number;
+}
+
+const DEFAULT_MFA_AMR = ['mfa', 'otp', 'hwk', 'swk', 'sms', 'fpt', 'face', 'iris', 'retina', 'vbm'];
+
+interface CachedToken {
+  principal: Omit<Principal, 'method'>;
+  exp: number | undefined;
+  nbf: number | undefined;
+  iat: number | undefined;
+  /** For remote key sets: the key that verified it and the key set's fetch time then. */
+  kid: string | undefined;
+  keysFetchedAt: number | undefined;
+}
+
+/** JWTs in compact form: three base64url parts, nothing else (no padding, no spaces). */
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+/**
+ * Bearer JWT authentication.
+ *
+ * @example
+ * ```ts
+ * const user = jwt({
+ *   jwksUrl: 'https://id.example.com/.well-known/jwks.json',
+ *   algorithms: ['ES256'],
+ *   issuer: 'https://id.example.com',
+ *   audience: 'api',
+ * });
+ * ```
+ * @see https://www.rfc-editor.org/rfc/rfc8725 JWT best current practices
+ */
+export function jwt(options: JwtOptions): AuthnMethod {
+  const at = (field: string) => `jwt().${field}`;
+  const algorithms = options.algorithms as readonly string[] | undefined;
+  if (!Array.isArray(algorithms) || algorithms.length === 0) policyError(at('algorithms'), 'is required: list the accepted algorithms, e.g. ["ES256"]');
+  for (const alg of algorithms) {
+    if (![...HMAC, ...ASYMMETRIC].includes(alg as Algorithm)) policyError(at('algorithms'), `"${alg}" is not an accepted algorithm`);
+  }
+  const hmac = algorithms.filter((alg) => (HMAC as readonly string[]).includes(alg));
+  if (hmac.length && hmac.length !== algorithms.length) {
+    policyError(at('algorithms'), 'mixes HMAC and public-key algorithms: a public key must never be usable as an HMAC secret');
+  }
+  const sources = [options.secret, options.jwks, options.jwksUrl].filter((source) => source !== undefined);
+  if (sources.length !== 1) policyError(at('secret'), 'give exactly one key source: secret, jwks or jwksUrl');
+  if (options.secret !== undefined && !hmac.length) policyError(at('secret'), 'a shared secret needs HMAC algorithms (HS256, HS384, HS512)');
+  if (options.secret === undefined && hmac.length) policyError(at('algorithms'), 'HMAC algorithms need a shared secret, not public keys');
+  if (!options.issuer || (Array.isArray(options.issuer) && !options.issuer.length)) policyError(at('issuer'), 'is required');
+  if (!options.audience || (Array.isArray(options.audience) && !options.audience.length)) policyError(at('audience'), 'is required');
+  for (const field of ['clockTolerance', 'maxTokenAge', 'maxLifetime', 'maxTokenBytes', 'cacheSize', 'jwksTimeoutMs'] as const) {
+    const value = options[field];
+    if (value !== undefined && (!Number.isFinite(value) || value < 0)) policyError(at(field), 'must be a non-negative number');
+  }
+
+  let secret: Uint8Array | undefined;
+  if (options.secret !== undefined) {
+    secret = typeof options.secret === 'string' ? new TextEncoder().encode(options.secret) : options.secret;
+    if (secret.byteLength < 32) policyError(at('secret'), 'is shorter than 32 bytes: an HMAC secret must be at least as long as the hash');
+  }
+
+  let getKey: JWTVerifyGetKey | undefined;
+  let remote: ReturnType<typeof createRemoteJWKSet> | undefined;
+  const keyCache = {} as ExportedJWKSCache;
+  let fetcher: typeof fetch | undefined;
+  if (options.jwks !== undefined) {
+    const set: JSONWebKeySet = 'keys' in options.jwks ? (options.jwks as JSONWebKeySet) : { keys: [options.jwks as JWK] };
+    for (const [i, key] of set.keys.entries()) {
+      if ('d' in key || 'k' in key) policyError(`${at('jwks')}.keys[${i}]`, 'is a private or symmetric key: give public keys only');
+    }
+    getKey = createLocalJWKSet(set);
+  } else if (options.jwksUrl !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(options.jwksUrl);
+    } catch {
+      policyError(at('jwksUrl'), 'is not a URL');
+    }
+    remote = createRemoteJWKSet(url, {
+      timeoutDuration: options.jwksTimeoutMs ?? 5000,
+      // jose writes each successful fetch here; a change of `uat` tells the token cache the key set moved.
+      [jwksCache]: keyCache,
+      // The engine's fetch (tests and Workers supply their own).
+      [customFetch]: async (input, init) => {
+        try {
+          return await (fetcher ?? fetch)(input, init);
+        } catch (cause) {
+          throw new KeysUnavailable(cause);
+        }
+      },
+    });
+    getKey = remote;
+  }
+
+  const verifyOptions = {
+    algorithms: [...algorithms],
+    issuer: options.issuer as string | string[],
+    audience: options.audience as string | string[],
+    typ: options.typ,
+    clockTolerance: options.clockTolerance ?? 5,
+    maxTokenAge: options.maxTokenAge,
+    requiredClaims: [...(options.dangerouslyAllowMissingExp ? [] : ['exp']), 'sub', ...(options.requiredClaims ?? [])],
+  };
+  const tolerance = verifyOptions.clockTolerance;
+  const maxLifetime = options.maxLifetime ?? 86400;
+  const maxBytes = options.maxTokenBytes ?? 8192;
+  const rolesClaim = options.rolesClaim ?? 'roles';
+  const scopesClaim = options.scopesClaim ?? 'scope';
+  const mfa = options.requireMfa === true ? { amr: DEFAULT_MFA_AMR } : options.requireMfa || undefined;
+  const cache = new Lru<string, CachedToken>(options.cacheSize ?? 10_000);
+  const realm = options.realm ?? 'api';
+
+  /** Time checks run on every request, cached or not. */
+  function timeProblem(claims: { exp?: number; nbf?: number; iat?: number }, nowSec: number): string | undefined {
+    if (claims.exp !== undefined && nowSec - tolerance >= claims.exp) return 'authn.token_expired';
+    if (claims.nbf !== undefined && nowSec + tolerance < claims.nbf) return 'authn.token_not_yet_valid';
+    if (claims.iat !== undefined && nowSec + tolerance < claims.iat) return 'authn.token_issued_in_future';
+    if (options.maxTokenAge !== undefined && claims.iat !== undefined && nowSec - claims.iat > options.maxTokenAge + tolerance) {
+      return 'authn.token_too_old';
+    }
+    return undefined;
+  }
+
+  function cachedStillValid(entry: CachedToken): boolean {
+    if (!remote) return true;
+    // Never outlive a key's removal: when the key set was refetched since this token was verified,
+    // the token's key must still be in it; a stale key set is refreshed by a full verification.
+    if (!remote.fresh) return false;
+    if (keyCache.uat === entry.keysFetchedAt) return true;
+    const present = keyCache.jwks?.keys.some((key) => key.kid === entry.kid) ?? false;
+    if (present) entry.keysFetchedAt = keyCache.uat;
+    return present;
+  }
+
+  async function verify(token: string, env: AuthnEnv): Promise<AuthnOutcome> {
+    const nowSec = Math.floor(env.now() / 1000);
+    const hit = cache.get(token);
+    if (hit) {
+      if (cachedStillValid(hit)) {
+        const problem = timeProblem(hit, nowSec);
+        if (problem) {
+          cache.delete(token);
+          return { kind: 'failure', reason: problem };
+        }
+        return { kind: 'success', principal: hit.principal };
+      }
+      cache.delete(token);
+    }
+
+    // Headers that point at keys chosen by the token's author are refused outright: the key must
+    // come from the policy, never from the token.
+    let header: ReturnType<typeof decodeProtectedHeader>;
+    try {
+      header = decodeProtectedHeader(token);
+    } catch {
+      return { kind: 'failure', reason: 'authn.malformed_token' };
+    }
+    if ('jku' in header || 'x5u' in header || 'jwk' in header || 'x5c' in header) {
+      return { kind: 'failure', reason: 'authn.forbidden_header' };
+    }
+
+    fetcher = env.fetch;
+    let payload: JWTPayload;
+    try {
+      const result = await jwtVerify(token, (secret ?? getKey) as JWTVerifyGetKey, { ...verifyOptions, currentDate: new Date(env.now()) });
+      payload = result.payload;
+    } catch (error) {
+      return { kind: 'failure', reason: reasonFor(error) };
+    }
+
+    // jose checks that time claims are numbers; a signed `exp: 1e400` parses as Infinity.
+    for (const claim of ['exp', 'nbf', 'iat'] as const) {
+      if (payload[claim] !== undefined && !Number.isFinite(payload[claim])) return { kind: 'failure', reason: 'authn.claim_invalid' };
+    }
+    const problem = timeProblem(payload, nowSec);
+    if (problem) return { kind: 'failure', reason: problem };
+    if (payload.exp !== undefined && payload.iat !== undefined && payload.exp - payload.iat > maxLifetime) {
+      return { kind: 'failure', reason: 'authn.lifetime_too_long' };
+    }
+    if (typeof payload.sub !== 'string' || payload.sub === '') return { kind: 'failure', reason: 'authn.claim_invalid' };
+    if (mfa) {
+      const amr = claimList(payload.amr);
+      const acr = typeof payload.acr === 'string' ? payload.acr : undefined;
+      const ok = (mfa.amr ?? []).some((value) => amr.includes(value)) || (acr !== undefined && (mfa.acr ?? []).includes(acr));
+      if (!ok) return { kind: 'failure', reason: 'authn.mfa_required' };
+    }
+
+    const principal = {
+      id: payload.sub,
+      roles: claimList(readClaim(payload, rolesClaim)),
+      scopes: claimList(readClaim(payload, scopesClaim)),
+      claims: Object.freeze({ ...payload }),
+    };
+    cache.set(token, {
+      principal,
+      exp: payload.exp,
+      nbf: payload.nbf,
+      iat: payload.iat,
+      kid: header.kid,
+      keysFetchedAt: keyCache.uat,
+    });
+    return { kind: 'success', principal };
+  }
+
+  return {
+    kind: 'jwt',
+    challenge: `Bearer realm="${realm}"`,
+    async authenticate(request: Request, env: AuthnEnv): Promise<AuthnOutcome> {
+      const extracted = bearerToken(request.headers);
+      if (extracted.kind === 'absent') return { kind: 'absent' };
+      if (extracted.kind === 'invalid') return { kind: 'failure', reason: 'authn.invalid_request' };
+      const token = extracted.token;
+      if (token.length > maxBytes) return { kind: 'failure', reason: 'authn.token_too_large' };
+      if (!COMPACT_JWS.test(token)) return { kind: 'failure', reason: 'authn.malformed_token' };
+      return verify(token, env);
+    },
+  };
+}
+
+/** The remote key set could not be fetched: the token cannot be checked, so it is not accepted. */
+class KeysUnavailable extends Error {
+  constructor(cause: unknown) {
+    super('JWKS fetch failed', { cause });
+  }
+}
+
+/** Every jose failure is a 401 with a precise reason; nothing becomes a 500. */
+function reasonFor(error: unknown): string {
+  if (error instanceof errors.JWTExpired) return 'authn.token_expired';
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    if (error.claim === 'iss') return 'authn.wrong_issuer';
+    if (error.claim === 'aud') return 'authn.wrong_audience';
+    if (error.claim === 'nbf') return 'authn.token_not_yet_valid';
+    if (error.claim === 'iat' && error.reason === 'check_failed') return 'authn.token_too_old';
+    if (error.claim === 'typ') return 'authn.wrong_type';
+    return 'authn.claim_invalid';
+  }
+  if (error instanceof errors.JWSSignatureVerificationFailed) return 'authn.bad_signature';
+  if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) return 'authn.unknown_key';
+  if (error instanceof errors.JOSEAlgNotAllowed) return 'authn.alg_not_allowed';
+  if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid || error instanceof KeysUnavailable) {
+    return 'authn.keys_unavailable';
+  }
+  if (error instanceof errors.JOSEError) return 'authn.invalid_token';
+  // jose throws a plain TypeError on key/algorithm confusion (an HS token against a public key),
+  // and fetch errors surface as TypeError too: all are "this token is not acceptable".
+  return 'authn.invalid_token';
+}
