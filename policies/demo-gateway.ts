@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { serve as serveOrigin } from '@hono/node-server';
 import { exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
-import { forwardTo } from '../src/index.ts';
+import { forwardTo, generateApiKey, hashApiKey } from '../src/index.ts';
 import { serve } from '../adapters/node.ts';
 import { demoConfig, demoPolicy } from './demo.ts';
 import { createDemoOrigin, GATEWAY_SECRET_HEADER } from './demo-origin.ts';
@@ -48,8 +48,9 @@ export async function startDemo(options: DemoOptions) {
   const originPort = (originServer.address() as { port: number }).port;
 
   const config = demoConfig(options.env);
+  const apiKey = options.env.DEMO_API_KEY ?? (await generateApiKey('pk_demo_')).key;
   const gateway = await serve(
-    demoPolicy(config),
+    demoPolicy(config, { publicJwk, apiKeyHash: await hashApiKey(apiKey) }),
     forwardTo(`http://127.0.0.1:${originPort}`, { headers: { [GATEWAY_SECRET_HEADER]: gatewaySecret } }),
     { port: options.port, handleSignals: options.handleSignals ?? false, env: options.log ? { log: options.log as never } : {} },
   );
@@ -57,6 +58,7 @@ export async function startDemo(options: DemoOptions) {
   return {
     url: gateway.url,
     config,
+    apiKey,
     async close() {
       await gateway.close();
       await new Promise((resolve) => originServer.close(resolve));
@@ -76,6 +78,7 @@ if (isMain) {
       '  users (POST /v1/auth/login {"username","password"}):',
       '    alice / correct horse battery staple   (u_alice, role user)',
       '    bob   / hunter2 hunter2 hunter2        (u_bob, role admin)',
+      `  demo API key (X-API-Key, GET /v1/reports): ${demo.apiKey}`,
       `  CORS origins: ${demo.config.allowedOrigins.join(', ')}`,
       `  trusted proxies: ${demo.config.trustedProxies.join(', ') || '(none)'}`,
       '',

@@ -4,7 +4,10 @@
  * @module
  */
 
-import { definePolicy } from '../src/index.ts';
+import type { JWK } from 'jose';
+import * as v from 'valibot';
+import { apiKey, definePolicy, jwt } from '../src/index.ts';
+import { DEMO_AUDIENCE, DEMO_ISSUER } from './demo-origin.ts';
 
 /** What the demo reads from its environment. */
 export interface DemoConfig {
@@ -24,21 +27,55 @@ export function demoConfig(env: Record<string, string | undefined>): DemoConfig 
   };
 }
 
+/** `POST /v1/auth/login` */
+export const LoginBody = v.strictObject({
+  username: v.pipe(v.string(), v.minLength(1), v.maxLength(100)),
+  password: v.pipe(v.string(), v.minLength(1), v.maxLength(1000)),
+});
+
+/** `PATCH /v1/users/:id`: only these two fields; anything else (`role`, `isAdmin`) is a 422. */
+export const UserPatch = v.strictObject({
+  name: v.optional(v.pipe(v.string(), v.minLength(2), v.maxLength(100))),
+  email: v.optional(v.pipe(v.string(), v.email())),
+});
+
+/** Owner or admin. */
+const ownerOrAdmin = [{ roles: ['admin'] }, { owner: { param: 'id' } }];
+
+/** The keys the demo policy trusts. */
+export interface DemoKeys {
+  /** The public half of the key the demo login signs tokens with. */
+  publicJwk: JWK;
+  /** SHA-256 hex of the demo service's API key (the key itself is never stored). */
+  apiKeyHash: string;
+}
+
 /** The demo policy for a configuration. */
-export function demoPolicy(config: DemoConfig) {
+export function demoPolicy(config: DemoConfig, keys: DemoKeys) {
   return definePolicy({
     clientIp: { trustedProxies: config.trustedProxies },
     // HTTPS everywhere, except a developer talking to the demo directly on 127.0.0.1.
     transport: { requireHttps: true, allowLoopbackHttp: true, hsts: { maxAge: 31536000, includeSubDomains: true } },
     cors: { origins: config.allowedOrigins, credentials: true, maxAge: 86400, allowHeaders: ['authorization', 'content-type', 'x-api-key'] },
+    authn: {
+      user: jwt({ jwks: { keys: [keys.publicJwk] }, algorithms: ['ES256'], issuer: DEMO_ISSUER, audience: DEMO_AUDIENCE }),
+      service: apiKey({ header: 'x-api-key', keys: { [keys.apiKeyHash]: { principal: 'svc_demo', scopes: ['reports:read'], name: 'demo service' } } }),
+    },
     headers: { contentSecurityPolicy: "default-src 'none'; frame-ancestors 'none'", frameOptions: 'DENY' },
     versions: {
       '/v0': { deprecation: '2026-06-01T00:00:00Z', sunset: '2027-06-01T00:00:00Z', link: 'https://demo.portcullis.dev/docs/migrate-to-v1' },
     },
+    roleHierarchy: { admin: ['user'] },
+    limits: { maxBodyBytes: 64 * 1024 },
     routes: {
       'GET /v1/health': { authn: 'anonymous' },
       'GET /.well-known/jwks.json': { authn: 'anonymous' },
-      'POST /v1/auth/login': { authn: 'anonymous' },
+      'POST /v1/auth/login': { authn: 'anonymous', body: LoginBody },
+      'GET /v1/users/:id': { authn: ['user'], allow: ownerOrAdmin },
+      'PATCH /v1/users/:id': { authn: ['user'], allow: ownerOrAdmin, body: UserPatch },
+      'DELETE /v1/users/:id': { authn: ['user'], allow: [{ roles: ['admin'] }] },
+      'GET /v1/reports': { authn: ['service', 'user'], allow: [{ scopes: ['reports:read'] }, { roles: ['admin'] }] },
+      'GET /v0/users/:id': { authn: ['user'], allow: ownerOrAdmin },
     },
   });
 }

@@ -4,7 +4,9 @@
  */
 
 import type { Client } from './client.ts';
+import type { FieldError } from './schema.ts';
 import type { Principal } from './stages/authn.ts';
+import type { ValidatedInput } from './stages/validate.ts';
 
 /** Stable reason codes: the problem `type`, the log line and the tests share them. */
 export const REASONS = {
@@ -18,6 +20,12 @@ export const REASONS = {
   'cors.method_denied': { status: 403, title: 'Forbidden' },
   'cors.preflight': { status: 204, title: 'No content' },
   'version.sunset': { status: 410, title: 'Gone' },
+  'validate.invalid': { status: 422, title: 'Unprocessable content' },
+  'validate.unsupported_media_type': { status: 415, title: 'Unsupported media type' },
+  'validate.body_too_large': { status: 413, title: 'Content too large' },
+  'validate.malformed_body': { status: 400, title: 'Bad request' },
+  'validate.forbidden_key': { status: 400, title: 'Bad request' },
+  'validate.too_deep': { status: 400, title: 'Bad request' },
   'authn.required': { status: 401, title: 'Unauthorized' },
   'authn.invalid': { status: 401, title: 'Unauthorized' },
   'authn.invalid_request': { status: 400, title: 'Bad request' },
@@ -57,6 +65,8 @@ export interface Allow extends DecisionBase {
   readonly route: string;
   readonly params: Readonly<Record<string, string>>;
   readonly principal: Principal;
+  /** The schemas' output for params, query, headers and body. */
+  readonly input: ValidatedInput;
   /**
    * The request to hand on: the original, minus headers a downstream server might misread
    * (`X-HTTP-Method-Override` and friends).
@@ -84,6 +94,8 @@ export interface Problem {
   code: string;
   requestId: string;
   detail?: string;
+  /** RFC 9457 extension: one entry per invalid field (422). */
+  errors?: readonly FieldError[];
   trace?: readonly TraceEntry[];
 }
 

@@ -18,7 +18,10 @@ import { jsonLineSink, type SecurityEvent, type SecuritySink } from './log.ts';
 import { definePolicy } from './policy/define.ts';
 import type { Policy, RoutePolicy } from './policy/types.ts';
 import { normalizePath, parsePattern, RouteTable, type ParsedPattern } from './router.ts';
-import { compileAuthn, type AuthnEnv, type AuthnResult } from './stages/authn.ts';
+import type { FieldError } from './schema.ts';
+import { compileAuthn, type AuthnEnv } from './stages/authn.ts';
+import { compileAuthz, compileHierarchy } from './stages/authz.ts';
+import { compileValidation } from './stages/validate.ts';
 import { compileCors, isPreflight } from './stages/cors.ts';
 import { compileSecurityHeaders, REMOVED_RESPONSE_HEADERS } from './stages/headers.ts';
 import { compileVersions, findVersion } from './stages/versioning.ts';
@@ -66,7 +69,9 @@ export interface Engine {
 interface CompiledRoute {
   pattern: string;
   parsed: ParsedPattern;
-  authenticate: (request: Request, env: AuthnEnv) => Promise<AuthnResult>;
+  authenticate: ReturnType<typeof compileAuthn>;
+  authorize: ReturnType<typeof compileAuthz>;
+  validate: ReturnType<typeof compileValidation>;
 }
 
 /** Request headers that make some servers act on a different method than the one we checked. */
@@ -97,10 +102,19 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
   const versions = compileVersions(policy.versions);
   const maxPathLength = policy.routing?.maxPathLength ?? 2048;
   const methods = policy.authn ?? {};
+  const expandRoles = compileHierarchy(policy.roleHierarchy);
   const table = new RouteTable<CompiledRoute>(
     Object.entries(policy.routes).map(([pattern, route]: [string, RoutePolicy]) => {
       const parsed = parsePattern(pattern) as ParsedPattern;
-      return { pattern, parsed, route: { pattern, parsed, authenticate: compileAuthn(route.authn, methods) } };
+      const compiled: CompiledRoute = {
+        pattern,
+        parsed,
+        authenticate: compileAuthn(route.authn, methods),
+        // Anonymous routes without rules admit everyone; authenticated ones must say (definePolicy checks).
+        authorize: compileAuthz(route.allow ?? 'authenticated', expandRoles),
+        validate: compileValidation(route, policy.limits),
+      };
+      return { pattern, parsed, route: compiled };
     }),
     { headFromGet: policy.routing?.headFromGet ?? false },
   );
@@ -141,19 +155,28 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
   }
 
   /** A denial (or, with `answer`, a bodiless answer such as a preflight's 204). `error` stays in the log. */
-  function deny(x: Exchange, reason: string, stage: string, options: { answer?: 204; error?: unknown } = {}): Deny {
+  function deny(
+    x: Exchange,
+    reason: string,
+    stage: string,
+    options: { answer?: 204; error?: unknown; reasons?: string[]; detail?: string; errors?: FieldError[] } = {},
+  ): Deny {
     const { requestId, client, route, trace, headers } = x;
-    trace.push({ stage, outcome: options.answer ? 'answer' : 'deny', detail: reason });
+    const reasons = options.reasons ?? [reason];
+    trace.push({ stage, outcome: options.answer ? 'answer' : 'deny', detail: reasons.join('; ') });
     const { status: reasonStatus, title } = reasonInfo(reason);
     const status = options.answer ?? reasonStatus;
     let problem: Problem | null = null;
     if (!options.answer) {
       problem = { type: problemType(reason), title, status, code: reason, requestId };
+      // Authorization failures say only "forbidden" to the caller; which rule failed is in the trace.
+      if (options.detail !== undefined && !reason.startsWith('authz.')) problem.detail = options.detail;
+      if (options.errors) problem.errors = options.errors;
       if (policy.dev) problem.trace = trace;
       const error = options.error === undefined ? undefined : describe(options.error);
       emit(x, { event: error === undefined ? 'portcullis.deny' : 'portcullis.error', reason, status, error });
     }
-    return { kind: 'deny', status, reason, reasons: [reason], problem, requestId, client, route, trace, headers };
+    return { kind: 'deny', status, reason, reasons, problem, requestId, client, route, trace, headers };
   }
 
   function reject(context: EvaluateContext & { method?: string } = {}): Deny {
@@ -231,7 +254,18 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
         headers.set('www-authenticate', authn.challenge);
         return deny(x, authn.reason, 'authn');
       }
-      trace.push({ stage: 'authn', outcome: 'pass', detail: `${authn.principal.method}:${authn.principal.id}` });
+      const principal = authn.principal;
+      trace.push({ stage: 'authn', outcome: 'pass', detail: `${principal.method}:${principal.id}` });
+
+      // 8. Authorization.
+      const authz = await compiled.authorize({ principal, params: match.params, query: url.searchParams, request, env: authnEnv });
+      if (!authz.ok) return deny(x, 'authz.denied', 'authz', { reasons: authz.failures });
+      trace.push({ stage: 'authz', outcome: 'pass', detail: authz.rule });
+
+      // 9. Input validation.
+      const valid = await compiled.validate(request, url, match.params, expandRoles(principal.roles));
+      if (!valid.ok) return deny(x, valid.reason, 'validate', { detail: valid.detail, errors: valid.errors });
+      trace.push({ stage: 'validate', outcome: 'pass' });
 
       return {
         kind: 'allow',
@@ -239,8 +273,9 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
         client: x.client,
         route: compiled.pattern,
         params: match.params,
-        principal: authn.principal,
-        request: stripMethodOverride(request),
+        principal,
+        input: valid.input,
+        request: stripMethodOverride(valid.request),
         reasons: [],
         trace,
         headers,

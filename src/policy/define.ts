@@ -7,6 +7,7 @@ import * as v from 'valibot';
 import { checkTrustedProxy } from '../client.ts';
 import { PolicyError } from '../errors.ts';
 import { parsePattern } from '../router.ts';
+import { isStandardSchema } from '../schema.ts';
 import { isAuthnMethod } from '../stages/authn.ts';
 import type { Policy } from './types.ts';
 
@@ -34,11 +35,40 @@ const exactOrigin = v.pipe(
 const seconds = v.pipe(v.number(), v.integer('must be an integer number of seconds'), v.minValue(0));
 const offOr = <T extends v.GenericSchema>(schema: T) => v.optional(v.union([v.literal(false), schema]));
 
+const names = (what: string) => v.pipe(v.array(v.pipe(v.string(), v.minLength(1))), v.minLength(1, `must list at least one ${what}`));
+const schema = v.custom(isStandardSchema, 'must be a Standard Schema (a valibot, zod or arktype schema)');
+const bytes = v.pipe(v.number(), v.integer('must be a whole number of bytes'), v.minValue(0));
+
+const AllowRuleSchema = v.pipe(
+  v.strictObject({
+    roles: v.optional(names('role')),
+    scopes: v.optional(names('scope')),
+    owner: v.optional(v.strictObject({ param: v.string(), claim: v.optional(v.pipe(v.string(), v.minLength(1))) })),
+    check: v.optional(v.custom<(context: never) => unknown>((value) => typeof value === 'function', 'must be a function (context) => boolean')),
+    name: v.optional(v.string()),
+  }),
+  v.check(
+    (rule) => rule.roles !== undefined || rule.scopes !== undefined || rule.owner !== undefined || rule.check !== undefined,
+    'an empty rule would admit everyone: give roles, scopes, owner or check',
+  ),
+);
+
 const RouteSchema = v.strictObject({
   authn: v.union(
     [v.literal('anonymous'), v.pipe(v.array(v.string()), v.minLength(1, 'must name at least one method'))],
     'must be "anonymous" or a list of method names from policy.authn',
   ),
+  allow: v.optional(v.union([v.literal('authenticated'), v.pipe(v.array(AllowRuleSchema), v.minLength(1, 'must list at least one rule'))])),
+  params: v.optional(schema),
+  query: v.optional(schema),
+  headers: v.optional(schema),
+  body: v.optional(schema),
+  contentTypes: v.optional(
+    v.pipe(v.array(v.pipe(v.string(), v.regex(/^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+$/, 'must be a lowercase media type such as "application/json"'))), v.minLength(1)),
+  ),
+  maxBodyBytes: v.optional(bytes),
+  unknownKeys: v.optional(v.picklist(['reject', 'strip'])),
+  fieldRoles: v.optional(v.record(v.string(), names('role'))),
   description: v.optional(v.string()),
 });
 
@@ -101,6 +131,13 @@ const PolicySchema = v.strictObject({
     v.strictObject({
       headFromGet: v.optional(v.boolean()),
       maxPathLength: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65536))),
+    }),
+  ),
+  roleHierarchy: v.optional(v.record(v.string(), v.array(v.string()))),
+  limits: v.optional(
+    v.strictObject({
+      maxBodyBytes: v.optional(bytes),
+      maxJsonDepth: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1000))),
     }),
   ),
   dev: v.optional(v.boolean()),
@@ -170,6 +207,23 @@ function crossChecks(policy: Policy): Issue[] {
     if (twin) issues.push({ path: formatPath(['routes', pattern]), message: `matches the same requests as "${twin}"` });
     seen.set(shape, pattern);
 
+    const at = (...keys: (string | number)[]) => formatPath(['routes', pattern, ...keys]);
+    if (route.authn !== 'anonymous' && route.allow === undefined) {
+      issues.push({
+        path: at('allow'),
+        message: 'is required on an authenticated route (deny by default): list who may call, or say "authenticated" to admit every authenticated caller',
+      });
+    }
+    if (Array.isArray(route.allow)) {
+      route.allow.forEach((rule, i) => {
+        if (rule.owner && !parsed.params.includes(rule.owner.param)) issues.push({ path: at('allow', i, 'owner', 'param'), message: 'no such path param' });
+        if (rule.owner && route.authn === 'anonymous') issues.push({ path: at('allow', i, 'owner'), message: 'an anonymous route has no principal to own anything' });
+      });
+    }
+    if (route.fieldRoles && !route.body) issues.push({ path: at('fieldRoles'), message: 'needs a body schema to check fields against' });
+    if ((route.body || route.contentTypes) && (parsed.method === 'GET' || parsed.method === 'HEAD')) {
+      issues.push({ path: at(route.body ? 'body' : 'contentTypes'), message: `a ${parsed.method} request has no body` });
+    }
     if (route.authn !== 'anonymous') {
       route.authn.forEach((name, i) => {
         if (name !== 'anonymous' && !(name in methods)) {

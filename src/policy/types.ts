@@ -4,7 +4,9 @@
  */
 
 import type { ClientIpOptions } from '../client.ts';
+import type { StandardSchemaV1 } from '../schema.ts';
 import type { AuthnMethod } from '../stages/authn.ts';
+import type { AllowRule } from '../stages/authz.ts';
 
 /** `"GET /v1/users/:id"`: an HTTP method, a space, a path pattern with `:param` segments. */
 export type RoutePattern = `${string} /${string}`;
@@ -16,8 +18,44 @@ export interface RoutePolicy {
    * or `'anonymous'` for a public route. Required: there is no default.
    */
   authn: 'anonymous' | readonly string[];
+  /**
+   * Who may call: alternatives, the first that holds admits. Required on authenticated routes;
+   * `'authenticated'` admits every principal the route's authn accepts, and must be said explicitly.
+   */
+  allow?: 'authenticated' | readonly AllowRule[];
+  /** Schema of the path params (strings in; the output replaces them). */
+  params?: StandardSchemaV1;
+  /** Schema of the query: an object of strings (a repeated key gives an array). */
+  query?: StandardSchemaV1;
+  /** Schema of the request headers, lowercase names. Unlisted headers are not an error. */
+  headers?: StandardSchemaV1;
+  /** Schema of the body. A route without `body` (and without `contentTypes`) accepts no body. */
+  body?: StandardSchemaV1;
+  /** Accepted body media types. @default ['application/json'] when `body` is set */
+  contentTypes?: readonly string[];
+  /** Largest body, in bytes, enforced while reading. @default policy.limits.maxBodyBytes */
+  maxBodyBytes?: number;
+  /**
+   * Keys the schema did not declare, in `body` and `query`: refused with 422, or stripped (the
+   * origin gets the schema's output either way).
+   * @default 'reject'
+   */
+  unknownKeys?: 'reject' | 'strip';
+  /**
+   * Fields only some roles may set (mass assignment): body field → roles allowed to write it,
+   * e.g. `{ role: ['admin'], isAdmin: ['admin'] }`. Dotted paths reach nested fields.
+   */
+  fieldRoles?: Readonly<Record<string, readonly string[]>>;
   /** A human description, shown by `explain` and the OpenAPI export. */
   description?: string;
+}
+
+/** `policy.limits`. */
+export interface LimitsPolicy {
+  /** Default body cap for routes that take a body. @default 102400 (100 KiB) */
+  maxBodyBytes?: number;
+  /** Deepest JSON nesting accepted. @default 32 */
+  maxJsonDepth?: number;
 }
 
 /** `policy.transport`. */
@@ -111,6 +149,9 @@ export interface Policy {
   transport?: TransportPolicy;
   /** Named authentication methods that routes refer to. */
   authn?: Readonly<Record<string, AuthnMethod>>;
+  /** Role hierarchy, declared once: `{ admin: ['user'] }` means an admin also has every right of a user. */
+  roleHierarchy?: Readonly<Record<string, readonly string[]>>;
+  limits?: LimitsPolicy;
   cors?: CorsPolicy;
   headers?: HeadersPolicy;
   versions?: Readonly<Record<string, VersionPolicy>>;

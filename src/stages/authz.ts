@@ -1,0 +1,88 @@
+/**
+ * Authorization: a route's `allow` alternatives, each a set of conditions that must all hold.
+ * @module
+ */
+
+import { readClaim } from '../authn/claims.ts';
+import type { AuthnEnv, Principal } from './authn.ts';
+
+/** What a custom check may look at. */
+export interface CheckContext {
+  readonly principal: Principal;
+  readonly params: Readonly<Record<string, string>>;
+  readonly query: URLSearchParams;
+  readonly request: Request;
+  /** The engine's clock and fetch, for lookups (resource owner from a database or service). */
+  readonly env: AuthnEnv;
+}
+
+/** One alternative of `allow`: every condition given must hold. */
+export interface AllowRule {
+  /** The principal has at least one of these roles (after the role hierarchy is applied). */
+  roles?: readonly string[];
+  /** The principal has every one of these scopes. */
+  scopes?: readonly string[];
+  /** Ownership (BOLA): the path param equals the principal's claim (`sub`, i.e. the principal id, by default). */
+  owner?: { param: string; claim?: string };
+  /** A custom predicate; a throw or a rejection denies. */
+  check?: (context: CheckContext) => boolean | Promise<boolean>;
+  /** A name for the trace and the log. @default `allow[<index>]` */
+  name?: string;
+}
+
+/** Expands a role hierarchy (`{ admin: ['user'] }`) into role → every role it implies, itself included. */
+export function compileHierarchy(hierarchy: Readonly<Record<string, readonly string[]>> = {}): (roles: readonly string[]) => Set<string> {
+  const closure = new Map<string, Set<string>>();
+  const expand = (role: string, seen: Set<string>) => {
+    if (seen.has(role)) return;
+    seen.add(role);
+    for (const implied of hierarchy[role] ?? []) expand(implied, seen);
+  };
+  for (const role of Object.keys(hierarchy)) {
+    const seen = new Set<string>();
+    expand(role, seen);
+    closure.set(role, seen);
+  }
+  return (roles) => {
+    const out = new Set<string>();
+    for (const role of roles) for (const implied of closure.get(role) ?? [role]) out.add(implied);
+    return out;
+  };
+}
+
+export type AuthzResult = { ok: true; rule: string } | { ok: false; failures: string[]; error?: unknown };
+
+/** Compiles a route's `allow` list. `'authenticated'` admits every principal the route's authn accepted. */
+export function compileAuthz(allow: 'authenticated' | readonly AllowRule[], expandRoles: (roles: readonly string[]) => Set<string>) {
+  if (allow === 'authenticated') return async (): Promise<AuthzResult> => ({ ok: true, rule: 'authenticated' });
+  const rules = allow.map((rule, i) => ({ ...rule, name: rule.name ?? `allow[${i}]` }));
+  return async function authorize(context: CheckContext): Promise<AuthzResult> {
+    const failures: string[] = [];
+    const roles = expandRoles(context.principal.roles);
+    for (const rule of rules) {
+      const why = await failureOf(rule, context, roles);
+      if (why === undefined) return { ok: true, rule: rule.name };
+      failures.push(`${rule.name}: ${why}`);
+    }
+    return { ok: false, failures };
+  };
+}
+
+async function failureOf(rule: AllowRule, context: CheckContext, roles: Set<string>): Promise<string | undefined> {
+  if (rule.roles && !rule.roles.some((role) => roles.has(role))) return 'authz.role_missing';
+  if (rule.scopes && !rule.scopes.every((scope) => context.principal.scopes.includes(scope))) return 'authz.scope_missing';
+  if (rule.owner) {
+    const claim = rule.owner.claim ?? 'sub';
+    const owner = claim === 'sub' ? context.principal.id : readClaim(context.principal.claims, claim);
+    // Anonymous principals own nothing; the comparison is exact (no case folding, no trimming).
+    if (context.principal.id === 'anonymous' || typeof owner !== 'string' || owner !== context.params[rule.owner.param]) return 'authz.not_owner';
+  }
+  if (rule.check) {
+    try {
+      if ((await rule.check(context)) !== true) return 'authz.check_failed';
+    } catch {
+      return 'authz.check_error';
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,120 @@
+/**
+ * Input validation: params, query, headers and body against the route's schemas. The output of
+ * the schemas is what the handler or origin receives.
+ * @module
+ */
+
+import { parseBody } from '../body.ts';
+import type { LimitsPolicy, RoutePolicy } from '../policy/types.ts';
+import { droppedKeys, runSchema, type FieldError, type StandardSchemaV1 } from '../schema.ts';
+
+/** The validated input, as the handler receives it. */
+export interface ValidatedInput {
+  params: unknown;
+  query: unknown;
+  headers: unknown;
+  /** The schema's output for the body; `undefined` on routes without a body. */
+  body: unknown;
+}
+
+export type ValidationResult =
+  | { ok: true; input: ValidatedInput; request: Request }
+  | { ok: false; reason: string; detail?: string; errors?: FieldError[] };
+
+export const DEFAULT_MAX_BODY_BYTES = 100 * 1024;
+export const DEFAULT_MAX_JSON_DEPTH = 32;
+
+/** Query parameters as an object: one value → string, a repeated key → array of strings. */
+export function queryObject(params: URLSearchParams): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [key, value] of params) {
+    const existing = Object.hasOwn(out, key) ? out[key] : undefined;
+    out[key] = existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value];
+  }
+  return out;
+}
+
+/** Does the (dotted) field exist as an own property of the value? */
+function hasField(value: unknown, path: string): boolean {
+  let current = value;
+  for (const key of path.split('.')) {
+    if (typeof current !== 'object' || current === null || !Object.hasOwn(current, key)) return false;
+    current = (current as Record<string, unknown>)[key];
+  }
+  return true;
+}
+
+/** Compiles a route's validation. `roles` are the principal's roles after the hierarchy. */
+export function compileValidation(route: RoutePolicy, limits: LimitsPolicy = {}) {
+  const contentTypes = route.contentTypes ?? (route.body ? ['application/json'] : undefined);
+  const maxBytes = route.maxBodyBytes ?? limits.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const maxDepth = limits.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
+  const strip = route.unknownKeys === 'strip';
+  const fieldRoles = Object.entries(route.fieldRoles ?? {});
+
+  /** Runs a schema and applies the unknown-key rule. */
+  async function check(schema: StandardSchemaV1 | undefined, value: unknown, part: string, unknownKeys: boolean) {
+    if (!schema) return { ok: true as const, value };
+    const result = await runSchema(schema, value, part);
+    if (!result.ok || !unknownKeys || strip) return result;
+    const dropped = droppedKeys(value, result.value);
+    if (!dropped.length) return result;
+    return { ok: false as const, errors: dropped.map((pointer) => ({ in: part, pointer, detail: 'unknown key' })) };
+  }
+
+  return async function validate(
+    request: Request,
+    url: URL,
+    params: Readonly<Record<string, string>>,
+    roles: ReadonlySet<string>,
+  ): Promise<ValidationResult> {
+    const errors: FieldError[] = [];
+    const paramsOut = await check(route.params, params, 'params', false);
+    const queryOut = await check(route.query, route.query ? queryObject(url.searchParams) : undefined, 'query', true);
+    const headersOut = await check(route.headers, route.headers ? Object.fromEntries(request.headers) : undefined, 'headers', false);
+    for (const result of [paramsOut, queryOut, headersOut]) if (!result.ok) errors.push(...result.errors);
+
+    let body: unknown;
+    let forward = request;
+    const hasMethodBody = request.method !== 'GET' && request.method !== 'HEAD';
+    if (contentTypes && hasMethodBody) {
+      const parsed = await parseBody(request, { types: contentTypes, maxBytes, maxDepth });
+      if (!parsed.ok) return { ok: false, reason: parsed.reason, detail: parsed.detail };
+      const bodyOut = await check(route.body, parsed.value, 'body', true);
+      if (!bodyOut.ok) errors.push(...bodyOut.errors);
+      else body = bodyOut.value;
+      if (!errors.length) {
+        // The body was read once; the origin gets the schema's output (JSON) or the bytes read.
+        const isJson = route.body !== undefined && (parsed.type === 'application/json' || parsed.type.endsWith('+json'));
+        const payload = isJson ? JSON.stringify(body) : parsed.bytes;
+        const headers = new Headers(request.headers);
+        headers.delete('content-length');
+        headers.delete('transfer-encoding');
+        forward = new Request(request.url, { method: request.method, headers, body: payload as BodyInit, signal: request.signal });
+      }
+    } else if (hasMethodBody && request.body !== null) {
+      // A route that declares no body accepts none: an unexpected body is refused, not forwarded.
+      const declared = request.headers.get('content-length');
+      if (request.headers.has('transfer-encoding') || (declared !== null && declared !== '0')) {
+        return { ok: false, reason: 'validate.unsupported_media_type', detail: 'this route accepts no body' };
+      }
+      const reader = request.body.getReader();
+      const { done, value } = await reader.read();
+      if (!done && value.byteLength > 0) {
+        await reader.cancel().catch(() => {});
+        return { ok: false, reason: 'validate.unsupported_media_type', detail: 'this route accepts no body' };
+      }
+      forward = new Request(request.url, { method: request.method, headers: request.headers, signal: request.signal });
+    }
+
+    if (errors.length) return { ok: false, reason: 'validate.invalid', errors };
+
+    for (const [field, allowed] of fieldRoles) {
+      if (hasField(body, field) && !allowed.some((role) => roles.has(role))) {
+        return { ok: false, reason: 'authz.field_forbidden', detail: field };
+      }
+    }
+    const value = (result: { ok: boolean; value?: unknown }) => result.value;
+    return { ok: true, input: { params: value(paramsOut), query: value(queryOut), headers: value(headersOut), body }, request: forward };
+  };
+}
