@@ -15,6 +15,17 @@ export interface DemoConfig {
   allowedOrigins: string[];
   /** CIDRs (or `loopback`) whose forwarding headers are believed. */
   trustedProxies: string[];
+  /** Requests per 15 minutes per principal (per IP when anonymous). */
+  rateLimit: number;
+  /** Failed logins per 15 minutes per client IP. */
+  loginRateLimit: number;
+}
+
+function positive(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1) throw new TypeError(`${name} must be a positive whole number, got "${value}"`);
+  return number;
 }
 
 /** Reads `ALLOWED_ORIGINS` and `TRUSTED_PROXIES` (comma-separated) with the DEMO.md defaults. */
@@ -24,6 +35,8 @@ export function demoConfig(env: Record<string, string | undefined>): DemoConfig 
   return {
     allowedOrigins: list(env.ALLOWED_ORIGINS, 'https://app.example.com'),
     trustedProxies: list(env.TRUSTED_PROXIES, 'loopback'),
+    rateLimit: positive('RATE_LIMIT', env.RATE_LIMIT, 100),
+    loginRateLimit: positive('LOGIN_RATE_LIMIT', env.LOGIN_RATE_LIMIT, 5),
   };
 }
 
@@ -66,16 +79,21 @@ export function demoPolicy(config: DemoConfig, keys: DemoKeys) {
       '/v0': { deprecation: '2026-06-01T00:00:00Z', sunset: '2027-06-01T00:00:00Z', link: 'https://demo.portcullis.dev/docs/migrate-to-v1' },
     },
     roleHierarchy: { admin: ['user'] },
+    rateLimits: {
+      api: { limit: config.rateLimit, window: '15m', by: 'principal' },
+      // Brute-force protection: only failed logins count, per client address.
+      login: { limit: config.loginRateLimit, window: '15m', by: 'ip', count: 'failures', failureStatuses: [401] },
+    },
     limits: { maxBodyBytes: 64 * 1024 },
     routes: {
-      'GET /v1/health': { authn: 'anonymous' },
-      'GET /.well-known/jwks.json': { authn: 'anonymous' },
-      'POST /v1/auth/login': { authn: 'anonymous', body: LoginBody },
-      'GET /v1/users/:id': { authn: ['user'], allow: ownerOrAdmin },
-      'PATCH /v1/users/:id': { authn: ['user'], allow: ownerOrAdmin, body: UserPatch },
-      'DELETE /v1/users/:id': { authn: ['user'], allow: [{ roles: ['admin'] }] },
-      'GET /v1/reports': { authn: ['service', 'user'], allow: [{ scopes: ['reports:read'] }, { roles: ['admin'] }] },
-      'GET /v0/users/:id': { authn: ['user'], allow: ownerOrAdmin },
+      'GET /v1/health': { authn: 'anonymous', rateLimit: ['api'] },
+      'GET /.well-known/jwks.json': { authn: 'anonymous', rateLimit: ['api'] },
+      'POST /v1/auth/login': { authn: 'anonymous', rateLimit: ['login', 'api'], body: LoginBody },
+      'GET /v1/users/:id': { authn: ['user'], allow: ownerOrAdmin, rateLimit: ['api'] },
+      'PATCH /v1/users/:id': { authn: ['user'], allow: ownerOrAdmin, rateLimit: ['api'], body: UserPatch },
+      'DELETE /v1/users/:id': { authn: ['user'], allow: [{ roles: ['admin'] }], rateLimit: ['api'] },
+      'GET /v1/reports': { authn: ['service', 'user'], allow: [{ scopes: ['reports:read'] }, { roles: ['admin'] }], rateLimit: ['api'] },
+      'GET /v0/users/:id': { authn: ['user'], allow: ownerOrAdmin, rateLimit: ['api'] },
     },
   });
 }

@@ -32,6 +32,8 @@ export const REASONS = {
   'authn.keys_unavailable': { status: 503, title: 'Service unavailable' },
   'authn.unavailable': { status: 503, title: 'Service unavailable' },
   'origin.unavailable': { status: 502, title: 'Bad gateway' },
+  'ratelimit.exceeded': { status: 429, title: 'Too many requests' },
+  'ratelimit.unavailable': { status: 503, title: 'Service unavailable' },
   'internal.error': { status: 500, title: 'Internal server error' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
@@ -55,8 +57,13 @@ interface DecisionBase {
   /** The rule ids / reason codes that decided this. */
   readonly reasons: readonly string[];
   readonly trace: readonly TraceEntry[];
-  /** Headers to set on whatever response goes out (security, CORS, versioning). */
+  /** Headers to set on whatever response goes out (security, CORS, versioning, RateLimit). */
   readonly headers: Headers;
+  /**
+   * Call once with the final response status: buckets that count only failures (login) take
+   * their unit now. `engine.handle` does this itself; a no-op when no such bucket applies.
+   */
+  readonly settle: (status: number) => Promise<void>;
 }
 
 /** The request may proceed to the handler or origin. */

@@ -22,6 +22,10 @@ import type { FieldError } from './schema.ts';
 import { compileAuthn, type AuthnEnv } from './stages/authn.ts';
 import { compileAuthz, compileHierarchy } from './stages/authz.ts';
 import { compileValidation } from './stages/validate.ts';
+import { ANONYMOUS, type Principal } from './stages/authn.ts';
+import { checkBuckets, compileBucket, rateLimitHeaders, withTimeout, type CompiledBucket, type KeyContext } from './stages/ratelimit.ts';
+import { memoryStore } from './stores/memory.ts';
+import type { RateLimitResult, RateLimitStore } from './stores/types.ts';
 import { compileCors, isPreflight } from './stages/cors.ts';
 import { compileSecurityHeaders, REMOVED_RESPONSE_HEADERS } from './stages/headers.ts';
 import { compileVersions, findVersion } from './stages/versioning.ts';
@@ -36,6 +40,8 @@ export interface EngineEnv {
   fetch?: typeof fetch;
   /** Security event sink. @default one JSON line per event on stdout */
   log?: SecuritySink;
+  /** Where rate-limit counters live. @default memoryStore() — per process (per isolate on Workers) */
+  rateLimitStore?: RateLimitStore;
 }
 
 /** What the adapter knows about this request beyond the `Request` itself. */
@@ -48,6 +54,11 @@ export interface EvaluateContext {
    * the engine refuse them. @default the path of `request.url`
    */
   rawTarget?: string;
+  /**
+   * Keeps the runtime alive for work after the response (store writes, failure counting):
+   * `ctx.waitUntil` on Workers. Without it, `handle` awaits that work before returning.
+   */
+  waitUntil?: (promise: Promise<unknown>) => void;
 }
 
 /** A handler for allowed requests: the app, or a forwarder to the origin. */
@@ -72,6 +83,9 @@ interface CompiledRoute {
   authenticate: ReturnType<typeof compileAuthn>;
   authorize: ReturnType<typeof compileAuthz>;
   validate: ReturnType<typeof compileValidation>;
+  /** Buckets that run before authentication (by ip / route) and after it. */
+  preAuth: CompiledBucket[];
+  postAuth: CompiledBucket[];
 }
 
 /** Request headers that make some servers act on a different method than the one we checked. */
@@ -98,11 +112,16 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
   const requireHttps = policy.transport?.requireHttps ?? true;
   const allowLoopbackHttp = policy.transport?.allowLoopbackHttp ?? false;
   const securityHeaders = compileSecurityHeaders(policy.headers, policy.transport);
-  const cors = policy.cors && compileCors(policy.cors);
+  // Scripts may read the RateLimit headers of a limited API.
+  const cors = policy.cors && compileCors(policy.cors, policy.rateLimits ? ['ratelimit', 'ratelimit-policy', 'retry-after'] : []);
   const versions = compileVersions(policy.versions);
   const maxPathLength = policy.routing?.maxPathLength ?? 2048;
   const methods = policy.authn ?? {};
   const expandRoles = compileHierarchy(policy.roleHierarchy);
+  const store = env.rateLimitStore ?? memoryStore();
+  const onStoreError = policy.rateLimiting?.onStoreError ?? 'deny';
+  const storeTimeoutMs = policy.rateLimiting?.storeTimeoutMs ?? 1000;
+  const buckets = new Map(Object.entries(policy.rateLimits ?? {}).map(([name, bucket]) => [name, compileBucket(name, bucket)]));
   const table = new RouteTable<CompiledRoute>(
     Object.entries(policy.routes).map(([pattern, route]: [string, RoutePolicy]) => {
       const parsed = parsePattern(pattern) as ParsedPattern;
@@ -113,6 +132,8 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
         // Anonymous routes without rules admit everyone; authenticated ones must say (definePolicy checks).
         authorize: compileAuthz(route.allow ?? 'authenticated', expandRoles),
         validate: compileValidation(route, policy.limits),
+        preAuth: (route.rateLimit ?? []).map((name) => buckets.get(name)!).filter((bucket) => bucket.preAuth),
+        postAuth: (route.rateLimit ?? []).map((name) => buckets.get(name)!).filter((bucket) => !bucket.preAuth),
       };
       return { pattern, parsed, route: compiled };
     }),
@@ -136,9 +157,13 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     client: Client;
     route: string | undefined;
     path: string;
+    principal?: string;
+    /** Buckets this request took from (or, for failure buckets, checked). */
+    touched: { bucket: CompiledBucket; key: string; result: RateLimitResult }[];
+    waitUntil: ((promise: Promise<unknown>) => void) | undefined;
   }
 
-  function begin(method: string): Exchange {
+  function begin(method: string, waitUntil?: (promise: Promise<unknown>) => void): Exchange {
     const requestId = randomId();
     const headers = new Headers(securityHeaders);
     headers.set('x-request-id', requestId);
@@ -146,12 +171,62 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     // origin's answer to another.
     if (cors) headers.append('vary', 'Origin');
     const client: Client = { ip: 'unknown', scheme: 'http', forwarded: false, directLoopback: false };
-    return { requestId, method, trace: [], headers, client, route: undefined, path: '' };
+    return { requestId, method, trace: [], headers, client, route: undefined, path: '', touched: [], waitUntil };
   }
 
-  function emit(x: Exchange, event: Pick<SecurityEvent, 'event' | 'reason' | 'status' | 'error' | 'principal'>) {
-    const { requestId, method, path, client } = x;
-    record({ time: new Date(now()).toISOString(), requestId, method, path, route: x.route ?? null, clientIp: client.ip, ...event });
+  function emit(x: Exchange, event: Pick<SecurityEvent, 'event' | 'reason' | 'status' | 'error'>) {
+    const { requestId, method, path, client, principal } = x;
+    record({ time: new Date(now()).toISOString(), requestId, method, path, route: x.route ?? null, clientIp: client.ip, principal, ...event });
+  }
+
+  /** Store work that may finish after the response: handed to waitUntil, or at least never unhandled. */
+  function background(x: Exchange, work: Promise<unknown> | undefined) {
+    if (!work) return;
+    const guarded = work.catch((error) => emit(x, { event: 'portcullis.error', reason: 'ratelimit.store_error', error: describe(error) }));
+    x.waitUntil?.(guarded);
+  }
+
+  /** Settles failure-counting buckets once the response status is known (login brute force). */
+  function settler(x: Exchange): (status: number) => Promise<void> {
+    const failureBuckets = x.touched.filter(({ bucket }) => bucket.failuresOnly);
+    if (!failureBuckets.length) return async () => {};
+    let settled = false;
+    return async (status) => {
+      if (settled) return;
+      settled = true;
+      const counted = failureBuckets.filter(({ bucket }) => bucket.failureStatuses.includes(status));
+      await Promise.all(
+        counted.map(async ({ bucket, key }) => {
+          const result = await withTimeout(store.consume(bucket, key, now()), storeTimeoutMs);
+          background(x, result.pending);
+        }),
+      ).catch((error) => emit(x, { event: 'portcullis.error', reason: 'ratelimit.store_error', error: describe(error) }));
+    };
+  }
+
+  /** Takes from the route's buckets; a denial when one is empty (or the store fails and the policy says deny). */
+  async function limit(x: Exchange, list: readonly CompiledBucket[], context: KeyContext): Promise<Deny | undefined> {
+    if (!list.length) return undefined;
+    const at = now();
+    let results: Exchange['touched'];
+    try {
+      results = await checkBuckets(store, list, context, at, storeTimeoutMs);
+    } catch (error) {
+      if (onStoreError === 'deny') return deny(x, 'ratelimit.unavailable', 'ratelimit', { error });
+      emit(x, { event: 'portcullis.error', reason: 'ratelimit.store_error', error: describe(error) });
+      x.trace.push({ stage: 'ratelimit', outcome: 'pass', detail: 'store failed; let through (onStoreError: allow)' });
+      return undefined;
+    }
+    for (const { result } of results) background(x, result.pending);
+    x.touched.push(...results);
+    for (const [name, value] of rateLimitHeaders(x.touched, at)) x.headers.set(name, value);
+    const blocked = results.find(({ result }) => !result.success);
+    if (!blocked) {
+      x.trace.push({ stage: 'ratelimit', outcome: 'pass', detail: results.map(({ bucket, result }) => `${bucket.name}: ${result.remaining} left`).join(', ') });
+      return undefined;
+    }
+    x.headers.set('retry-after', String(Math.max(1, Math.ceil((blocked.result.reset - at) / 1000))));
+    return deny(x, 'ratelimit.exceeded', 'ratelimit', { reasons: [`ratelimit.exceeded: ${blocked.bucket.name}`] });
   }
 
   /** A denial (or, with `answer`, a bodiless answer such as a preflight's 204). `error` stays in the log. */
@@ -176,7 +251,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
       const error = options.error === undefined ? undefined : describe(options.error);
       emit(x, { event: error === undefined ? 'portcullis.deny' : 'portcullis.error', reason, status, error });
     }
-    return { kind: 'deny', status, reason, reasons, problem, requestId, client, route, trace, headers };
+    return { kind: 'deny', status, reason, reasons, problem, requestId, client, route, trace, headers, settle: settler(x) };
   }
 
   function reject(context: EvaluateContext & { method?: string } = {}): Deny {
@@ -187,7 +262,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
   }
 
   async function evaluate(request: Request, context: EvaluateContext = {}): Promise<Decision> {
-    const x = begin(request.method);
+    const x = begin(request.method, context.waitUntil);
     const { headers, trace } = x;
 
     try {
@@ -248,6 +323,11 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
         trace.push({ stage: 'version', outcome: 'pass', detail: `/${version.prefix.join('/')}` });
       }
 
+      // 5. Pre-auth rate buckets (per IP / route): they protect authentication itself.
+      const keyContext = { client: x.client, principal: ANONYMOUS as Principal, route: compiled.pattern, params: match.params, request };
+      const preLimited = await limit(x, compiled.preAuth, keyContext);
+      if (preLimited) return preLimited;
+
       // 6. Authentication.
       const authn = await compiled.authenticate(request, authnEnv);
       if (!authn.ok) {
@@ -255,7 +335,12 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
         return deny(x, authn.reason, 'authn');
       }
       const principal = authn.principal;
-      trace.push({ stage: 'authn', outcome: 'pass', detail: `${principal.method}:${principal.id}` });
+      x.principal = `${principal.method}:${principal.id}`;
+      trace.push({ stage: 'authn', outcome: 'pass', detail: x.principal });
+
+      // 7. Per-principal rate buckets.
+      const postLimited = await limit(x, compiled.postAuth, { ...keyContext, principal });
+      if (postLimited) return postLimited;
 
       // 8. Authorization.
       const authz = await compiled.authorize({ principal, params: match.params, query: url.searchParams, request, env: authnEnv });
@@ -279,6 +364,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
         reasons: [],
         trace,
         headers,
+        settle: settler(x),
       } satisfies Allow;
     } catch (error) {
       // Fail closed, say nothing: the detail goes to the log only.
@@ -305,11 +391,25 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
 
   async function handle(request: Request, context: EvaluateContext, handler: Handler): Promise<Response> {
     const decision = await evaluate(request, context);
-    if (decision.kind === 'deny') return denialResponse(decision);
+    const settle = async (response: Response) => {
+      const settling = decision.settle(response.status);
+      if (context.waitUntil) context.waitUntil(settling);
+      else await settling;
+      return response;
+    };
+    if (decision.kind === 'deny') return settle(denialResponse(decision));
     try {
-      return finalize(await handler(decision.request, decision), decision);
+      return await settle(finalize(await handler(decision.request, decision), decision));
     } catch (error) {
-      const x: Exchange = { ...decision, method: request.method, path: new URL(request.url).pathname, trace: [...decision.trace] };
+      const x: Exchange = {
+        ...decision,
+        principal: `${decision.principal.method}:${decision.principal.id}`,
+        method: request.method,
+        path: new URL(request.url).pathname,
+        trace: [...decision.trace],
+        touched: [],
+        waitUntil: context.waitUntil,
+      };
       return denialResponse(deny(x, 'internal.error', 'handler', { error }));
     }
   }

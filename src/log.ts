@@ -9,12 +9,14 @@ export interface SecurityEvent {
   event: 'portcullis.deny' | 'portcullis.error';
   requestId: string;
   reason: string;
-  status: number;
+  /** The status sent; absent for events that decided no response (a store error let through). */
+  status?: number;
   method: string;
   /** The normalized path, without the query string (queries can carry credentials). */
   path: string;
   route: string | null;
   clientIp: string;
+  /** `method:id` of the authenticated principal, once known. */
   principal?: string;
   /** Server-side detail of an unexpected error (`portcullis.error` only). Never sent to the caller. */
   error?: string;

@@ -108,8 +108,9 @@ export function apiKey(options: ApiKeyOptions): AuthnMethod {
       if (options.prefix !== undefined && !presented.startsWith(options.prefix)) return { kind: 'failure', reason: 'authn.key_wrong_environment' };
       // The presented key is hashed before lookup, so no comparison ever runs on the secret itself.
       let record: ApiKeyRecord | undefined;
+      const hash = await sha256Hex(presented);
       try {
-        record = await lookup(await hashApiKey(presented), env);
+        record = await lookup(hash, env);
       } catch {
         return { kind: 'failure', reason: 'authn.unavailable' };
       }
@@ -122,7 +123,8 @@ export function apiKey(options: ApiKeyOptions): AuthnMethod {
           id: record.principal,
           roles: record.roles ?? [],
           scopes: record.scopes ?? [],
-          claims: Object.freeze({ keyName: record.name }),
+          // keyId (a prefix of the hash, never the key) lets rate limits count per key.
+          claims: Object.freeze({ keyName: record.name, keyId: hash.slice(0, 16) }),
         },
       };
     },

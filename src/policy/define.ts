@@ -8,6 +8,7 @@ import { checkTrustedProxy } from '../client.ts';
 import { PolicyError } from '../errors.ts';
 import { parsePattern } from '../router.ts';
 import { isStandardSchema } from '../schema.ts';
+import { parseDuration } from './duration.ts';
 import { isAuthnMethod } from '../stages/authn.ts';
 import type { Policy } from './types.ts';
 
@@ -69,6 +70,7 @@ const RouteSchema = v.strictObject({
   maxBodyBytes: v.optional(bytes),
   unknownKeys: v.optional(v.picklist(['reject', 'strip'])),
   fieldRoles: v.optional(v.record(v.string(), names('role'))),
+  rateLimit: v.optional(names('bucket')),
   description: v.optional(v.string()),
 });
 
@@ -138,6 +140,31 @@ const PolicySchema = v.strictObject({
     v.strictObject({
       maxBodyBytes: v.optional(bytes),
       maxJsonDepth: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1000))),
+    }),
+  ),
+  rateLimits: v.optional(
+    v.record(
+      v.pipe(v.string(), v.regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'must be a name such as "login"')),
+      v.strictObject({
+        limit: v.pipe(v.number(), v.integer('must be a whole number of requests'), v.minValue(1)),
+        window: v.pipe(v.string(), v.check((value) => parseDuration(value) !== undefined, 'must be a window such as "15m", "1h", "30s", "1d" or "500ms"')),
+        by: v.optional(
+          v.union([
+            v.picklist(['ip', 'principal', 'apiKey', 'route']),
+            v.custom<(context: never) => string>((value) => typeof value === 'function', 'must be a function'),
+          ], 'must be "ip", "principal", "apiKey", "route" or a function (context) => string'),
+        ),
+        algorithm: v.optional(v.picklist(['fixed-window', 'sliding-window', 'token-bucket'])),
+        count: v.optional(v.picklist(['all', 'failures'])),
+        failureStatuses: v.optional(v.pipe(v.array(v.pipe(v.number(), v.integer(), v.minValue(100), v.maxValue(599))), v.minLength(1))),
+        ipv6Prefix: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(128))),
+      }),
+    ),
+  ),
+  rateLimiting: v.optional(
+    v.strictObject({
+      onStoreError: v.optional(v.picklist(['deny', 'allow'])),
+      storeTimeoutMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
     }),
   ),
   dev: v.optional(v.boolean()),
@@ -220,6 +247,9 @@ function crossChecks(policy: Policy): Issue[] {
         if (rule.owner && route.authn === 'anonymous') issues.push({ path: at('allow', i, 'owner'), message: 'an anonymous route has no principal to own anything' });
       });
     }
+    route.rateLimit?.forEach((name, i) => {
+      if (!(name in (policy.rateLimits ?? {}))) issues.push({ path: at('rateLimit', i), message: `no bucket named "${name}" in policy.rateLimits` });
+    });
     if (route.fieldRoles && !route.body) issues.push({ path: at('fieldRoles'), message: 'needs a body schema to check fields against' });
     if ((route.body || route.contentTypes) && (parsed.method === 'GET' || parsed.method === 'HEAD')) {
       issues.push({ path: at(route.body ? 'body' : 'contentTypes'), message: `a ${parsed.method} request has no body` });

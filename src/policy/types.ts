@@ -7,6 +7,7 @@ import type { ClientIpOptions } from '../client.ts';
 import type { StandardSchemaV1 } from '../schema.ts';
 import type { AuthnMethod } from '../stages/authn.ts';
 import type { AllowRule } from '../stages/authz.ts';
+import type { RateLimitingPolicy, RateLimitPolicy } from '../stages/ratelimit.ts';
 
 /** `"GET /v1/users/:id"`: an HTTP method, a space, a path pattern with `:param` segments. */
 export type RoutePattern = `${string} /${string}`;
@@ -23,6 +24,8 @@ export interface RoutePolicy {
    * `'authenticated'` admits every principal the route's authn accepts, and must be said explicitly.
    */
   allow?: 'authenticated' | readonly AllowRule[];
+  /** Names of `policy.rateLimits` buckets this route takes from (several: e.g. per IP and per principal). */
+  rateLimit?: readonly string[];
   /** Schema of the path params (strings in; the output replaces them). */
   params?: StandardSchemaV1;
   /** Schema of the query: an object of strings (a repeated key gives an array). */
@@ -152,6 +155,9 @@ export interface Policy {
   /** Role hierarchy, declared once: `{ admin: ['user'] }` means an admin also has every right of a user. */
   roleHierarchy?: Readonly<Record<string, readonly string[]>>;
   limits?: LimitsPolicy;
+  /** Named rate-limit buckets that routes refer to. */
+  rateLimits?: Readonly<Record<string, RateLimitPolicy>>;
+  rateLimiting?: RateLimitingPolicy;
   cors?: CorsPolicy;
   headers?: HeadersPolicy;
   versions?: Readonly<Record<string, VersionPolicy>>;

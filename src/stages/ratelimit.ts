@@ -1,0 +1,144 @@
+/**
+ * Rate limiting: named buckets applied per route, keyed by client, principal, API key, route or a
+ * custom function, with IETF RateLimit headers.
+ * @module
+ */
+
+import type { Client } from '../client.ts';
+import { formatIp, parseIp } from '../ip.ts';
+import { parseDuration } from '../policy/duration.ts';
+import type { BucketSpec, RateLimitResult, RateLimitStore } from '../stores/types.ts';
+import type { Principal } from './authn.ts';
+
+/** What a custom key function sees. */
+export interface KeyContext {
+  readonly client: Client;
+  readonly principal: Principal;
+  readonly route: string;
+  readonly params: Readonly<Record<string, string>>;
+  readonly request: Request;
+}
+
+/** One named bucket of `policy.rateLimits`. */
+export interface RateLimitPolicy {
+  /** Requests per window. */
+  limit: number;
+  /** `"15m"`, `"1h"`, `"30s"`, `"1d"`, `"500ms"`. */
+  window: string;
+  /**
+   * What one counter is for. `ip` and `route` buckets run before authentication (they protect it);
+   * the others run after it. `principal` falls back to the client address for anonymous callers.
+   * @default 'principal'
+   */
+  by?: 'ip' | 'principal' | 'apiKey' | 'route' | ((context: KeyContext) => string);
+  /** @default 'sliding-window' */
+  algorithm?: 'fixed-window' | 'sliding-window' | 'token-bucket';
+  /**
+   * `failures`: only responses with a status in `failureStatuses` count, settled after the response
+   * (brute-force protection for login: successful logins cost nothing).
+   * @default 'all'
+   */
+  count?: 'all' | 'failures';
+  /** @default [401, 403] */
+  failureStatuses?: readonly number[];
+  /** IPv6 clients are grouped by this prefix: one subscriber usually holds a whole /64. @default 64 */
+  ipv6Prefix?: number;
+}
+
+/** `policy.rateLimiting`: what happens when the store fails. */
+export interface RateLimitingPolicy {
+  /** Store down or slow: refuse with 503 (`deny`), or let requests through (`allow`). Logged either way. @default 'deny' */
+  onStoreError?: 'deny' | 'allow';
+  /** Longest wait for the store, ms. @default 1000 */
+  storeTimeoutMs?: number;
+}
+
+export interface CompiledBucket extends BucketSpec {
+  readonly preAuth: boolean;
+  readonly failuresOnly: boolean;
+  readonly failureStatuses: readonly number[];
+  key(context: KeyContext): string;
+}
+
+/** The key of the client's address: IPv6 grouped by prefix, so rotating inside a /64 buys nothing. */
+function ipKey(ip: string, prefix: number): string {
+  const address = parseIp(ip);
+  if (!address || address.family === 4) return ip;
+  const mask = ((1n << BigInt(prefix)) - 1n) << BigInt(128 - prefix);
+  return `${formatIp({ family: 6, value: address.value & mask })}/${prefix}`;
+}
+
+/** Compiles one bucket (the policy was validated, so the window parses). */
+export function compileBucket(name: string, policy: RateLimitPolicy): CompiledBucket {
+  const by = policy.by ?? 'principal';
+  const prefix = policy.ipv6Prefix ?? 64;
+  const clientKey = (context: KeyContext) => `ip:${ipKey(context.client.ip, prefix)}`;
+  const key =
+    typeof by === 'function'
+      ? (context: KeyContext) => `fn:${by(context)}`
+      : by === 'ip'
+        ? clientKey
+        : by === 'route'
+          ? (context: KeyContext) => `route:${context.route}`
+          : by === 'apiKey'
+            ? (context: KeyContext) => {
+                const keyId = context.principal.claims.keyId;
+                return typeof keyId === 'string' ? `key:${keyId}` : clientKey(context);
+              }
+            : (context: KeyContext) =>
+                context.principal.id === 'anonymous' ? clientKey(context) : `p:${context.principal.method}:${context.principal.id}`;
+  return {
+    name,
+    limit: policy.limit,
+    windowMs: parseDuration(policy.window)!,
+    algorithm: policy.algorithm ?? 'sliding-window',
+    preAuth: by === 'ip' || by === 'route',
+    failuresOnly: policy.count === 'failures',
+    failureStatuses: policy.failureStatuses ?? [401, 403],
+    key,
+  };
+}
+
+/** Store failure or timeout. */
+export class StoreUnavailable extends Error {
+  override readonly name = 'StoreUnavailable';
+}
+
+/** Runs a store call with a timeout; a slow store is a failed store. */
+export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StoreUnavailable(`rate-limit store did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The IETF RateLimit-Policy / RateLimit header values for the buckets a request touched. */
+export function rateLimitHeaders(entries: readonly { bucket: CompiledBucket; result: RateLimitResult }[], now: number): [string, string][] {
+  if (!entries.length) return [];
+  const policy = entries.map(({ bucket }) => `"${bucket.name}";q=${bucket.limit};w=${Math.ceil(bucket.windowMs / 1000)}`).join(', ');
+  const state = entries
+    .map(({ bucket, result }) => `"${bucket.name}";r=${result.remaining};t=${Math.max(0, Math.ceil((result.reset - now) / 1000))}`)
+    .join(', ');
+  return [
+    ['ratelimit-policy', policy],
+    ['ratelimit', state],
+  ];
+}
+
+/** Takes (or, for failure buckets, checks) one unit from each bucket. */
+export async function checkBuckets(
+  store: RateLimitStore,
+  buckets: readonly CompiledBucket[],
+  context: KeyContext,
+  now: number,
+  timeoutMs: number,
+): Promise<{ bucket: CompiledBucket; key: string; result: RateLimitResult }[]> {
+  return Promise.all(
+    buckets.map(async (bucket) => {
+      const key = bucket.key(context);
+      const call = bucket.failuresOnly ? store.peek(bucket, key, now) : store.consume(bucket, key, now);
+      return { bucket, key, result: await withTimeout(call, timeoutMs) };
+    }),
+  );
+}

@@ -1,0 +1,126 @@
+/**
+ * The default rate-limit store: in this process's memory, bounded, with no timers.
+ *
+ * State lives in three typed arrays indexed by slot; a Map from key to slot keeps the LRU order.
+ * A flood of distinct keys evicts the least recently used key instead of growing memory. On
+ * Workers each isolate has its own store: limits are per isolate, not global.
+ * @module
+ */
+
+import type { BucketSpec, RateLimitResult, RateLimitStore } from './types.ts';
+
+/** Options of `memoryStore()`. */
+export interface MemoryStoreOptions {
+  /** Most keys tracked at once (all buckets together). @default 100000 */
+  maxKeys?: number;
+}
+
+/** A memory store, with its current key count for monitoring. */
+export interface MemoryStore extends RateLimitStore {
+  readonly size: number;
+}
+
+/**
+ * @example
+ * ```ts
+ * const engine = createEngine(policy, { rateLimitStore: memoryStore({ maxKeys: 1_000_000 }) });
+ * ```
+ */
+export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
+  const maxKeys = options.maxKeys ?? 100_000;
+  if (!Number.isInteger(maxKeys) || maxKeys < 1) throw new TypeError('memoryStore: maxKeys must be a positive integer');
+  const slots = new Map<string, number>();
+  let capacity = Math.min(maxKeys, 1024);
+  // Per slot: fixed/sliding window → [window start, count, previous count]; token bucket → [tokens, last refill, -].
+  let a = new Float64Array(capacity);
+  let b = new Float64Array(capacity);
+  let c = new Float64Array(capacity);
+
+  function grow() {
+    capacity = Math.min(maxKeys, capacity * 2);
+    const resize = (old: Float64Array) => {
+      const next = new Float64Array(capacity);
+      next.set(old);
+      return next;
+    };
+    a = resize(a);
+    b = resize(b);
+    c = resize(c);
+  }
+
+  /** The slot of a key, refreshed as most recently used; a new key starts empty. */
+  function slotOf(bucket: BucketSpec, id: string, now: number): number {
+    let slot = slots.get(id);
+    if (slot !== undefined) {
+      slots.delete(id);
+      slots.set(id, slot);
+      return slot;
+    }
+    if (slots.size >= maxKeys) {
+      const [oldest, reused] = slots.entries().next().value as [string, number];
+      slots.delete(oldest);
+      slot = reused;
+    } else {
+      if (slots.size >= capacity) grow();
+      slot = slots.size;
+    }
+    slots.set(id, slot);
+    if (bucket.algorithm === 'token-bucket') {
+      a[slot] = bucket.limit;
+      b[slot] = now;
+    } else {
+      a[slot] = Math.floor(now / bucket.windowMs) * bucket.windowMs;
+      b[slot] = 0;
+      c[slot] = 0;
+    }
+    return slot;
+  }
+
+  /** Brings a slot up to `now` (window roll, token refill) and returns the units in use. */
+  function advance(bucket: BucketSpec, slot: number, now: number): { used: number; reset: number } {
+    const { limit, windowMs } = bucket;
+    if (bucket.algorithm === 'token-bucket') {
+      const rate = limit / windowMs;
+      a[slot] = Math.min(limit, a[slot]! + Math.max(0, now - b[slot]!) * rate);
+      b[slot] = Math.max(b[slot]!, now);
+      const tokens = a[slot]!;
+      const reset = now + Math.ceil((tokens >= 1 ? limit - tokens : 1 - tokens) / rate);
+      return { used: limit - Math.floor(tokens), reset };
+    }
+    const start = Math.floor(now / windowMs) * windowMs;
+    if (start !== a[slot]) {
+      c[slot] = start - a[slot]! === windowMs ? b[slot]! : 0;
+      b[slot] = 0;
+      a[slot] = start;
+    }
+    if (bucket.algorithm === 'fixed-window') return { used: b[slot]!, reset: start + windowMs };
+    // Sliding window: the previous window's count, weighted by how much of it still overlaps.
+    const overlap = 1 - (now - start) / windowMs;
+    return { used: Math.floor(c[slot]! * overlap) + b[slot]!, reset: start + windowMs };
+  }
+
+  function result(bucket: BucketSpec, success: boolean, used: number, reset: number): RateLimitResult {
+    return { success, limit: bucket.limit, remaining: Math.max(0, bucket.limit - used), reset };
+  }
+
+  return {
+    get size() {
+      return slots.size;
+    },
+    async consume(bucket, key, now) {
+      const slot = slotOf(bucket, `${bucket.name}\u0000${key}`, now);
+      const { used, reset } = advance(bucket, slot, now);
+      if (used >= bucket.limit) return result(bucket, false, used, reset);
+      if (bucket.algorithm === 'token-bucket') a[slot] = a[slot]! - 1;
+      else b[slot] = b[slot]! + 1;
+      return result(bucket, true, used + 1, reset);
+    },
+    async peek(bucket, key, now) {
+      const id = `${bucket.name}\u0000${key}`;
+      const slot = slots.get(id);
+      if (slot === undefined) return result(bucket, true, 0, now + bucket.windowMs);
+      const { used, reset } = advance(bucket, slot, now);
+      return result(bucket, used < bucket.limit, used, reset);
+    },
+  };
+}

@@ -1,0 +1,33 @@
+/**
+ * The rate-limit store interface: memory (default) and Upstash/Redis implement it.
+ * @module
+ */
+
+/** A compiled bucket: what a store needs to know to count. */
+export interface BucketSpec {
+  /** The bucket's name in the policy, part of every key. */
+  readonly name: string;
+  readonly limit: number;
+  readonly windowMs: number;
+  readonly algorithm: 'fixed-window' | 'sliding-window' | 'token-bucket';
+}
+
+/** The state of one key of a bucket after (or, for `peek`, without) taking a unit. */
+export interface RateLimitResult {
+  /** The request fits (for `peek`: a request would fit). */
+  readonly success: boolean;
+  readonly limit: number;
+  readonly remaining: number;
+  /** When the bucket is next at full capacity (or the window resets), epoch ms. */
+  readonly reset: number;
+  /** Writes still in flight (Upstash analytics, multi-region sync): hand to `waitUntil`. */
+  readonly pending?: Promise<unknown>;
+}
+
+/** Where counters live. Implementations must be atomic per key under concurrent requests. */
+export interface RateLimitStore {
+  /** Takes one unit from `key` of `bucket` at time `now`. */
+  consume(bucket: BucketSpec, key: string, now: number): Promise<RateLimitResult>;
+  /** Reads `key` without taking a unit (buckets that count only failures check first, settle later). */
+  peek(bucket: BucketSpec, key: string, now: number): Promise<RateLimitResult>;
+}
