@@ -76,7 +76,7 @@ describe('definePolicy', () => {
       ['headers', { routes: health, headers: { xFrameOptions: 'DENY' } }, 'headers.xFrameOptions'],
       ['a version', { routes: health, versions: { '/v0': { sunsetDate: '2027-01-01' } } }, 'versions["/v0"].sunsetDate'],
       ['routing', { routes: health, routing: { caseSensitive: false } }, 'routing.caseSensitive'],
-      ['a route', { routes: { 'GET /v1/health': { authn: 'anonymous', rateLimit: ['api'] } } }, 'routes["GET /v1/health"].rateLimit'],
+      ['a route', { routes: { 'GET /v1/health': { authn: 'anonymous', roles: ['admin'] } } }, 'routes["GET /v1/health"].roles'],
     ])('refuses an unknown key in %s and names it', (_where, policy, path) => {
       expectInvalidAt(policy, path);
     });
