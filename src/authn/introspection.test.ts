@@ -1,0 +1,290 @@
+/**
+ * `oauth2Introspection()` against an RFC 7662 endpoint served by node:http on 127.0.0.1. The
+ * endpoint here is a test double of the HTTP contract only (form in, JSON out); the real
+ * authorization server (oidc-provider) is exercised in test/.
+ */
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { NOW_MS, NOW_SECONDS } from '../../test/fixtures/keys.ts';
+import type { Decision } from '../decision.ts';
+import { createEngine } from '../engine.ts';
+import { PolicyError } from '../errors.ts';
+import { definePolicy } from '../policy/define.ts';
+import { oauth2Introspection, type IntrospectionOptions } from './introspection.ts';
+
+const CLIENT_ID = 'gateway';
+const CLIENT_SECRET = 's3cr3t/with+symbols';
+const CHALLENGE = 'Bearer realm="api"';
+const INVALID_TOKEN = `${CHALLENGE}, error="invalid_token"`;
+
+/** What the endpoint received, per request. */
+interface Received {
+  method: string;
+  headers: IncomingHttpHeaders;
+  form: URLSearchParams;
+}
+
+/** How the endpoint answers: an RFC 7662 JSON body for a token, or a failure mode. */
+type Answer = Record<string, unknown> | 'error500' | 'hang' | 'not-json';
+
+let server: Server;
+let endpoint: string;
+let received: Received[] = [];
+let answers = new Map<string, Answer>();
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk) => (body += chunk));
+    req.on('end', () => {
+      const form = new URLSearchParams(body);
+      received.push({ method: req.method ?? '', headers: req.headers, form });
+      const answer = answers.get(form.get('token') ?? '') ?? { active: false };
+      if (answer === 'hang') return;
+      if (answer === 'error500') {
+        res.writeHead(500, { 'content-type': 'text/plain' }).end('internal error');
+        return;
+      }
+      if (answer === 'not-json') {
+        res.writeHead(200, { 'content-type': 'text/html' }).end('<html>login</html>');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/token/introspection`;
+});
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+beforeEach(() => {
+  received = [];
+  answers = new Map();
+});
+
+/** An engine with `GET /me` accepting `opaque`, on a pinned clock the test may move. */
+function guard(options: Partial<IntrospectionOptions> = {}, clock = { ms: NOW_MS }) {
+  const opaque = oauth2Introspection({ endpoint, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, ...options });
+  const engine = createEngine(
+    definePolicy({
+      transport: { requireHttps: false },
+      authn: { opaque },
+      routes: { 'GET /me': { authn: ['opaque'], allow: 'authenticated' } },
+    }),
+    { now: () => clock.ms, log: () => {} },
+  );
+  return (token?: string) => engine.evaluate(new Request('https://api.test/me', { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } }));
+}
+
+const active = (claims: Record<string, unknown> = {}) => ({
+  active: true,
+  sub: 'user_1',
+  client_id: 'spa',
+  scope: 'orders:read orders:write',
+  exp: NOW_SECONDS + 600,
+  iat: NOW_SECONDS,
+  ...claims,
+});
+
+function expectDenied(decision: Decision, status: number, reason: string, challenge: string | null) {
+  expect(decision.kind).toBe('deny');
+  if (decision.kind !== 'deny') return;
+  expect({ status: decision.status, reason: decision.reason }).toEqual({ status, reason });
+  expect(decision.headers.get('www-authenticate')).toBe(challenge);
+}
+
+function expectAllowed(decision: Decision, id = 'user_1') {
+  expect(decision.kind === 'deny' ? decision.reason : 'allow').toBe('allow');
+  if (decision.kind === 'allow') expect(decision.principal).toMatchObject({ id, method: 'opaque' });
+}
+
+describe('oauth2Introspection()', () => {
+  it('turns an active token into a principal with its scopes and roles', async () => {
+    answers.set('tok_active', active({ roles: ['support'] }));
+    const decision = await guard()('tok_active');
+    expectAllowed(decision);
+    if (decision.kind === 'allow') {
+      expect(decision.principal).toMatchObject({ roles: ['support'], scopes: ['orders:read', 'orders:write'], claims: { client_id: 'spa' } });
+    }
+  });
+
+  it('uses client_id as the principal of a client-credentials token without sub', async () => {
+    answers.set('tok_client', active({ sub: undefined, client_id: 'svc_reports' }));
+    expectAllowed(await guard()('tok_client'), 'svc_reports');
+  });
+
+  it('reads roles and scopes from configured claims', async () => {
+    answers.set('tok', active({ realm_access: { roles: ['admin'] }, scp: ['a', 'b'] }));
+    const decision = await guard({ rolesClaim: 'realm_access.roles', scopesClaim: 'scp' })('tok');
+    expectAllowed(decision);
+    if (decision.kind === 'allow') expect(decision.principal).toMatchObject({ roles: ['admin'], scopes: ['a', 'b'] });
+  });
+
+  it.each<{ name: string; answer: Record<string, unknown>; options?: Partial<IntrospectionOptions> }>([
+    { name: 'an inactive token', answer: { active: false } },
+    { name: 'an answer with active "true" as a string', answer: { ...active(), active: 'true' } },
+    { name: 'an active answer whose exp has passed', answer: active({ exp: NOW_SECONDS }) },
+    { name: 'an active answer not yet valid (nbf)', answer: active({ nbf: NOW_SECONDS + 60 }) },
+    { name: 'an active answer from another issuer', answer: active({ iss: 'https://evil.example' }), options: { issuer: 'https://id.example' } },
+    { name: 'an active answer for another audience', answer: active({ aud: ['other'] }), options: { audience: 'api' } },
+    { name: 'an active answer without any audience when one is required', answer: active(), options: { audience: 'api' } },
+    { name: 'an active answer naming no subject or client', answer: active({ sub: undefined, client_id: undefined }) },
+  ])('refuses $name as inactive', async ({ answer, options }) => {
+    answers.set('tok', answer);
+    expectDenied(await guard(options)('tok'), 401, 'authn.token_inactive', INVALID_TOKEN);
+  });
+
+  it('accepts an answer whose aud contains the required audience', async () => {
+    answers.set('tok', active({ aud: ['api', 'other'], iss: 'https://id.example' }));
+    expectAllowed(await guard({ audience: 'api', issuer: 'https://id.example' })('tok'));
+  });
+
+  it('answers a request without a token with a challenge and no error code, without calling the endpoint', async () => {
+    expectDenied(await guard()(), 401, 'authn.required', CHALLENGE);
+    expect(received).toHaveLength(0);
+  });
+
+  it.each<{ name: string; answer: Answer; options?: Partial<IntrospectionOptions> }>([
+    { name: 'a 500 from the endpoint', answer: 'error500' },
+    { name: 'an answer that is not JSON', answer: 'not-json' },
+    { name: 'an endpoint that does not answer in time', answer: 'hang', options: { timeoutMs: 200 } },
+  ])('fails closed with 503 on $name', async ({ answer, options }) => {
+    answers.set('tok', answer);
+    expectDenied(await guard(options)('tok'), 503, 'authn.unavailable', CHALLENGE);
+  });
+
+  it('fails closed with 503 when the endpoint is unreachable', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    expectDenied(await guard({ endpoint: `http://127.0.0.1:${port}/introspect` })('tok'), 503, 'authn.unavailable', CHALLENGE);
+  });
+
+  it('does not cache a failure: the next request asks again', async () => {
+    answers.set('tok', 'error500');
+    const request = guard();
+    expectDenied(await request('tok'), 503, 'authn.unavailable', CHALLENGE);
+    answers.set('tok', active());
+    expectAllowed(await request('tok'));
+    expect(received).toHaveLength(2);
+  });
+});
+
+describe('oauth2Introspection() request to the endpoint', () => {
+  it('POSTs the token as a form with client_secret_basic authentication', async () => {
+    answers.set('tok_active', active());
+    await guard()('tok_active');
+    expect(received).toHaveLength(1);
+    const [request] = received;
+    expect(request!.method).toBe('POST');
+    expect(request!.headers['content-type']).toBe('application/x-www-form-urlencoded');
+    const basic = Buffer.from(`${encodeURIComponent(CLIENT_ID)}:${encodeURIComponent(CLIENT_SECRET)}`).toString('base64');
+    expect(request!.headers.authorization).toBe(`Basic ${basic}`);
+    expect(Object.fromEntries(request!.form)).toEqual({ token: 'tok_active', token_type_hint: 'access_token' });
+  });
+
+  it('sends client_id and client_secret in the form with client_secret_post, and no Authorization', async () => {
+    answers.set('tok_active', active());
+    await guard({ clientAuth: 'client_secret_post' })('tok_active');
+    const [request] = received;
+    expect(request!.headers.authorization).toBeUndefined();
+    expect(Object.fromEntries(request!.form)).toEqual({ token: 'tok_active', token_type_hint: 'access_token', client_id: CLIENT_ID, client_secret: CLIENT_SECRET });
+  });
+
+});
+
+describe('oauth2Introspection() answer cache', () => {
+  function setup(options: Partial<IntrospectionOptions> = {}) {
+    const clock = { ms: NOW_MS };
+    return { clock, request: guard(options, clock) };
+  }
+
+  it('reuses an answer for cacheTtl when the token lives longer', async () => {
+    answers.set('tok', active({ exp: NOW_SECONDS + 600 }));
+    const { clock, request } = setup({ cacheTtl: 60 });
+    expectAllowed(await request('tok'));
+    clock.ms = NOW_MS + 59_999;
+    expectAllowed(await request('tok'));
+    expect(received).toHaveLength(1);
+    clock.ms = NOW_MS + 60_000;
+    expectAllowed(await request('tok'));
+    expect(received).toHaveLength(2);
+  });
+
+  it('reuses an answer no longer than the token’s exp', async () => {
+    answers.set('tok', active({ exp: NOW_SECONDS + 30 }));
+    const { clock, request } = setup({ cacheTtl: 60 });
+    expectAllowed(await request('tok'));
+    clock.ms = NOW_MS + 29_999;
+    expectAllowed(await request('tok'));
+    expect(received).toHaveLength(1);
+    clock.ms = NOW_MS + 30_000;
+    expectDenied(await request('tok'), 401, 'authn.token_inactive', INVALID_TOKEN);
+    expect(received).toHaveLength(2);
+  });
+
+  it('uses a 60-second cache by default', async () => {
+    answers.set('tok', active({ exp: NOW_SECONDS + 600 }));
+    const { clock, request } = setup();
+    await request('tok');
+    clock.ms = NOW_MS + 59_000;
+    await request('tok');
+    expect(received).toHaveLength(1);
+    clock.ms = NOW_MS + 60_000;
+    await request('tok');
+    expect(received).toHaveLength(2);
+  });
+
+  it('sees a revocation once the cached answer has expired', async () => {
+    answers.set('tok', active());
+    const { clock, request } = setup({ cacheTtl: 10 });
+    expectAllowed(await request('tok'));
+    answers.set('tok', { active: false });
+    clock.ms = NOW_MS + 10_000;
+    expectDenied(await request('tok'), 401, 'authn.token_inactive', INVALID_TOKEN);
+  });
+
+  it('keeps answers per token', async () => {
+    answers.set('tok_a', active({ sub: 'a' }));
+    answers.set('tok_b', active({ sub: 'b' }));
+    const { request } = setup();
+    expectAllowed(await request('tok_a'), 'a');
+    expectAllowed(await request('tok_b'), 'b');
+    expectAllowed(await request('tok_a'), 'a');
+    expect(received).toHaveLength(2);
+  });
+});
+
+describe('oauth2Introspection() definition-time errors', () => {
+  it.each<{ name: string; options: Record<string, unknown>; path: string }>([
+    { name: 'an http endpoint on a remote host', options: { endpoint: 'http://id.example/token/introspection' }, path: 'oauth2Introspection().endpoint' },
+    { name: 'an http endpoint on a host that merely starts with 127.0.0.1', options: { endpoint: 'http://127.0.0.1.evil.example/introspect' }, path: 'oauth2Introspection().endpoint' },
+    { name: 'an endpoint that is not a URL', options: { endpoint: 'introspect' }, path: 'oauth2Introspection().endpoint' },
+    { name: 'an ftp endpoint', options: { endpoint: 'ftp://id.example/introspect' }, path: 'oauth2Introspection().endpoint' },
+    { name: 'no clientId', options: { clientId: '' }, path: 'oauth2Introspection().clientId' },
+    { name: 'no clientSecret', options: { clientSecret: undefined }, path: 'oauth2Introspection().clientSecret' },
+  ])('refuses $name', ({ options, path }) => {
+    let error: unknown;
+    try {
+      oauth2Introspection({ endpoint: 'https://id.example/token/introspection', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, ...options } as IntrospectionOptions);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(PolicyError);
+    expect((error as PolicyError).path).toBe(path);
+  });
+
+  it.each(['https://id.example/token/introspection', 'http://127.0.0.1:9000/introspect', 'http://localhost:9000/introspect', 'http://[::1]:9000/introspect'])(
+    'accepts the endpoint %s',
+    (url) => {
+      expect(() => oauth2Introspection({ endpoint: url, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET })).not.toThrow();
+    },
+  );
+});
