@@ -142,7 +142,9 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
 
   function record(event: SecurityEvent) {
     try {
-      log(event);
+      const written: unknown = log(event);
+      // An async sink that rejects must not become an unhandled rejection that kills the process.
+      if (written instanceof Promise) written.catch(() => {});
     } catch {
       // A broken log sink must not turn a denial into an allow or a crash.
     }

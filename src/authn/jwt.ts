@@ -114,7 +114,10 @@ export function jwt(options: JwtOptions): AuthnMethod {
     policyError(at('algorithms'), 'mixes HMAC and public-key algorithms: a public key must never be usable as an HMAC secret');
   }
   const sources = [options.secret, options.jwks, options.jwksUrl].filter((source) => source !== undefined);
-  if (sources.length !== 1) policyError(at('secret'), 'give exactly one key source: secret, jwks or jwksUrl');
+  if (sources.length !== 1) {
+    const second = (['secret', 'jwks', 'jwksUrl'] as const).filter((key) => options[key] !== undefined)[1] ?? 'secret';
+    policyError(at(second), 'give exactly one key source: secret, jwks or jwksUrl');
+  }
   if (options.secret !== undefined && !hmac.length) policyError(at('secret'), 'a shared secret needs HMAC algorithms (HS256, HS384, HS512)');
   if (options.secret === undefined && hmac.length) policyError(at('algorithms'), 'HMAC algorithms need a shared secret, not public keys');
   if (!options.issuer || (Array.isArray(options.issuer) && !options.issuer.length)) policyError(at('issuer'), 'is required');
@@ -146,6 +149,10 @@ export function jwt(options: JwtOptions): AuthnMethod {
       url = new URL(options.jwksUrl);
     } catch {
       policyError(at('jwksUrl'), 'is not a URL');
+    }
+    const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+      policyError(at('jwksUrl'), 'must be https: keys fetched over plain HTTP can be swapped in transit');
     }
     remote = createRemoteJWKSet(url, {
       timeoutDuration: options.jwksTimeoutMs ?? 5000,
@@ -236,7 +243,7 @@ export function jwt(options: JwtOptions): AuthnMethod {
       const result = await jwtVerify(token, (secret ?? getKey) as JWTVerifyGetKey, { ...verifyOptions, currentDate: new Date(env.now()) });
       payload = result.payload;
     } catch (error) {
-      return { kind: 'failure', reason: reasonFor(error) };
+      return { kind: 'failure', reason: reasonFor(error, nowSec) };
     }
 
     // jose checks that time claims are numbers; a signed `exp: 1e400` parses as Infinity.
@@ -245,7 +252,8 @@ export function jwt(options: JwtOptions): AuthnMethod {
     }
     const problem = timeProblem(payload, nowSec);
     if (problem) return { kind: 'failure', reason: problem };
-    if (payload.exp !== undefined && payload.iat !== undefined && payload.exp - payload.iat > maxLifetime) {
+    // Without iat, the lifetime left is measured from now: a token valid for years is refused either way.
+    if (payload.exp !== undefined && payload.exp - (payload.iat ?? nowSec) > maxLifetime) {
       return { kind: 'failure', reason: 'authn.lifetime_too_long' };
     }
     if (typeof payload.sub !== 'string' || payload.sub === '') return { kind: 'failure', reason: 'authn.claim_invalid' };
@@ -296,13 +304,17 @@ class KeysUnavailable extends Error {
 }
 
 /** Every jose failure is a 401 with a precise reason; nothing becomes a 500. */
-function reasonFor(error: unknown): string {
-  if (error instanceof errors.JWTExpired) return 'authn.token_expired';
+function reasonFor(error: unknown, nowSec: number): string {
+  // jose reports a too-old iat (maxTokenAge) as JWTExpired on the iat claim.
+  if (error instanceof errors.JWTExpired) return error.claim === 'iat' ? 'authn.token_too_old' : 'authn.token_expired';
   if (error instanceof errors.JWTClaimValidationFailed) {
     if (error.claim === 'iss') return 'authn.wrong_issuer';
     if (error.claim === 'aud') return 'authn.wrong_audience';
     if (error.claim === 'nbf') return 'authn.token_not_yet_valid';
-    if (error.claim === 'iat' && error.reason === 'check_failed') return 'authn.token_too_old';
+    if (error.claim === 'iat' && error.reason === 'check_failed') {
+      const iat = error.payload.iat;
+      return typeof iat === 'number' && iat > nowSec ? 'authn.token_issued_in_future' : 'authn.token_too_old';
+    }
     if (error.claim === 'typ') return 'authn.wrong_type';
     return 'authn.claim_invalid';
   }

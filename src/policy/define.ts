@@ -15,7 +15,11 @@ import type { Policy } from './types.ts';
 const isoDate = v.pipe(
   v.string(),
   v.check(
-    (value) => /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/.test(value) && !Number.isNaN(Date.parse(value)),
+    (value) =>
+      /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/.test(value) &&
+      !Number.isNaN(Date.parse(value)) &&
+      // Date.parse rolls 2027-02-30 over to March; the calendar date must exist as written.
+      new Date(`${value.slice(0, 10)}T00:00:00Z`).toISOString().slice(0, 10) === value.slice(0, 10),
     'must be an ISO 8601 date, e.g. "2027-01-31" or "2027-01-31T00:00:00Z"',
   ),
 );
@@ -27,7 +31,7 @@ const exactOrigin = v.pipe(
     if (value === '*') return true;
     try {
       const url = new URL(value);
-      return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === value;
+      return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === value && !url.hostname.includes('*');
     } catch {
       return false;
     }
@@ -125,7 +129,7 @@ const PolicySchema = v.strictObject({
       v.strictObject({
         deprecation: v.optional(isoDate),
         sunset: v.optional(isoDate),
-        link: v.optional(v.pipe(v.string(), v.url('must be an absolute URL'), headerValue)),
+        link: v.optional(v.pipe(v.string(), v.url('must be an absolute URL'), v.regex(/^[^\s<>"]+$/, 'must not contain spaces, quotes or angle brackets (it goes inside Link: <…>)'))),
       }),
     ),
   ),
@@ -183,6 +187,18 @@ export function formatPath(keys: readonly (string | number)[]): string {
 }
 
 type Issue = { path: string; message: string };
+
+/**
+ * A union (`false` or an object) reports one vague issue; when the value matched the object branch
+ * by type, its nested issues (an unknown key inside it) are the ones that name the problem.
+ */
+function innermost(issue: v.BaseIssue<unknown>): v.BaseIssue<unknown>[] {
+  if (issue.type !== 'union' || !issue.issues?.length) return [issue];
+  // Nested issues carry paths relative to the union: prefix them with the union's own path.
+  const nested = issue.issues.filter((sub) => sub.path?.length);
+  if (!nested.length) return [issue];
+  return nested.flatMap((sub) => innermost({ ...sub, path: [...(issue.path ?? []), ...sub.path!] } as v.BaseIssue<unknown>));
+}
 
 /** valibot's messages, reworded where they would puzzle a policy author. */
 function describeIssue(issue: v.BaseIssue<unknown>): string {
@@ -283,7 +299,7 @@ export function definePolicy<const P extends Policy>(policy: P): P {
   const result = v.safeParse(PolicySchema, policy);
   if (!result.success) {
     throw new PolicyError(
-      result.issues.map((issue) => ({
+      result.issues.flatMap(innermost).map((issue) => ({
         path: formatPath((issue.path ?? []).map((item) => item.key as string | number)),
         message: describeIssue(issue),
       })),
