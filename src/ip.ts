@@ -68,23 +68,8 @@ function parseIpv6(text: string): bigint | undefined {
   return groups.reduce((value, group) => (value << 16n) | group, 0n);
 }
 
-/**
- * Parses an address as it appears on the wire: plain, bracketed IPv6, with a port, with a zone id.
- * IPv4-mapped IPv6 becomes the IPv4 address.
- */
-export function parseIp(input: string): IpAddress | undefined {
-  let text = input.trim();
-  if (text.startsWith('[')) {
-    const close = text.indexOf(']');
-    if (close < 0) return undefined;
-    const rest = text.slice(close + 1);
-    if (rest !== '' && !/^:[0-9]{1,5}$/.test(rest)) return undefined;
-    text = text.slice(1, close);
-  } else if (/^[0-9.]+:[0-9]{1,5}$/.test(text)) {
-    text = text.slice(0, text.indexOf(':'));
-  }
-  const zone = text.indexOf('%');
-  if (zone >= 0) text = text.slice(0, zone);
+/** A plain address, exactly: no brackets, port, zone or whitespace. IPv4-mapped IPv6 becomes IPv4. */
+function parsePlain(text: string): IpAddress | undefined {
   if (text.includes(':')) {
     const value = parseIpv6(text);
     if (value === undefined) return undefined;
@@ -93,6 +78,42 @@ export function parseIp(input: string): IpAddress | undefined {
   }
   const value = parseIpv4(text);
   return value === undefined ? undefined : { family: 4, value };
+}
+
+const PORT = /^[0-9]{1,5}$/;
+/** RFC 6874: a zone id is one or more unreserved characters. */
+const ZONE = /^[A-Za-z0-9._~-]+$/;
+
+/**
+ * Parses an address as it appears on the wire: plain, bracketed IPv6, with a port, with a zone id.
+ * IPv4-mapped IPv6 becomes the IPv4 address.
+ */
+export function parseIp(input: string): IpAddress | undefined {
+  let text = input.trim();
+  let port: string | undefined;
+  if (text.startsWith('[')) {
+    const close = text.indexOf(']');
+    if (close < 0) return undefined;
+    const rest = text.slice(close + 1);
+    if (rest !== '') {
+      if (!rest.startsWith(':')) return undefined;
+      port = rest.slice(1);
+    }
+    text = text.slice(1, close);
+    // Brackets hold IPv6 only: `[1.2.3.4]` is not an address.
+    if (!text.includes(':')) return undefined;
+  } else {
+    const match = /^([0-9.]+):([^:]*)$/.exec(text);
+    if (match) [, text = '', port] = match;
+  }
+  if (port !== undefined && !(PORT.test(port) && Number(port) <= 65535)) return undefined;
+  const zone = text.indexOf('%');
+  if (zone >= 0) {
+    // Zone ids belong to IPv6 (`fe80::1%eth0`); `1.2.3.4%eth0` and an empty zone are not addresses.
+    if (!text.slice(0, zone).includes(':') || !ZONE.test(text.slice(zone + 1))) return undefined;
+    text = text.slice(0, zone);
+  }
+  return parsePlain(text);
 }
 
 /** The one spelling of an address: dotted quad, or RFC 5952 IPv6 (lowercase, longest zero run as `::`). */
@@ -132,8 +153,10 @@ export function canonicalIp(input: string): string | undefined {
 /** Parses `10.0.0.0/8`, `2001:db8::/32`, or a bare address (a range of one). Host bits must be zero. */
 export function parseRange(input: string): IpRange | undefined {
   const slash = input.indexOf('/');
-  const address = parseIp(slash < 0 ? input : input.slice(0, slash));
-  if (!address || (slash >= 0 && /[[\]%]/.test(input))) return undefined;
+  const text = slash < 0 ? input : input.slice(0, slash);
+  // A range is written plainly: a port, brackets, a zone or whitespace is a typo, not a range.
+  const address = parsePlain(text);
+  if (!address) return undefined;
   const max = address.family === 4 ? 32 : 128;
   let bits = max;
   if (slash >= 0) {
@@ -141,7 +164,7 @@ export function parseRange(input: string): IpRange | undefined {
     if (!/^(0|[1-9][0-9]{0,2})$/.test(suffix)) return undefined;
     bits = Number(suffix);
     // `::ffff:10.0.0.0/104` is an IPv4 range written as IPv6; bring it to IPv4 bits.
-    if (address.family === 4 && input.slice(0, slash).includes(':')) bits -= 96;
+    if (address.family === 4 && text.includes(':')) bits -= 96;
     if (bits < 0 || bits > max) return undefined;
   }
   const hostMask = (1n << BigInt(max - bits)) - 1n;
