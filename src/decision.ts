@@ -69,7 +69,10 @@ interface DecisionBase {
 /** The request may proceed to the handler or origin. */
 export interface Allow extends DecisionBase {
   readonly kind: 'allow';
+  /** The matched route pattern (`'*'` when report-only mode let an unrouted request through). */
   readonly route: string;
+  /** Set when report-only mode let through a request that enforcement would have refused. */
+  readonly reported?: { readonly reason: string; readonly status: number; readonly reasons: readonly string[] };
   readonly params: Readonly<Record<string, string>>;
   readonly principal: Principal;
   /** The schemas' output for params, query, headers and body. */

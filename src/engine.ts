@@ -83,6 +83,7 @@ interface CompiledRoute {
   authenticate: ReturnType<typeof compileAuthn>;
   authorize: ReturnType<typeof compileAuthz>;
   validate: ReturnType<typeof compileValidation>;
+  reportOnly: boolean;
   /** Buckets that run before authentication (by ip / route) and after it. */
   preAuth: CompiledBucket[];
   postAuth: CompiledBucket[];
@@ -121,6 +122,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
   const store = env.rateLimitStore ?? memoryStore();
   const onStoreError = policy.rateLimiting?.onStoreError ?? 'deny';
   const storeTimeoutMs = policy.rateLimiting?.storeTimeoutMs ?? 1000;
+  const reportOnly = policy.mode === 'report';
   const buckets = new Map(Object.entries(policy.rateLimits ?? {}).map(([name, bucket]) => [name, compileBucket(name, bucket)]));
   const table = new RouteTable<CompiledRoute>(
     Object.entries(policy.routes).map(([pattern, route]: [string, RoutePolicy]) => {
@@ -132,6 +134,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
         // Anonymous routes without rules admit everyone; authenticated ones must say (definePolicy checks).
         authorize: compileAuthz(route.allow ?? 'authenticated', expandRoles),
         validate: compileValidation(route, policy.limits),
+        reportOnly: route.mode === 'report',
         preAuth: (route.rateLimit ?? []).map((name) => buckets.get(name)!).filter((bucket) => bucket.preAuth),
         postAuth: (route.rateLimit ?? []).map((name) => buckets.get(name)!).filter((bucket) => !bucket.preAuth),
       };
@@ -163,6 +166,8 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     /** Buckets this request took from (or, for failure buckets, checked). */
     touched: { bucket: CompiledBucket; key: string; result: RateLimitResult }[];
     waitUntil: ((promise: Promise<unknown>) => void) | undefined;
+    /** Report-only (policy or route): denials are logged as `portcullis.report` and let through. */
+    report: boolean;
   }
 
   function begin(method: string, waitUntil?: (promise: Promise<unknown>) => void): Exchange {
@@ -173,7 +178,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     // origin's answer to another.
     if (cors) headers.append('vary', 'Origin');
     const client: Client = { ip: 'unknown', scheme: 'http', forwarded: false, directLoopback: false };
-    return { requestId, method, trace: [], headers, client, route: undefined, path: '', touched: [], waitUntil };
+    return { requestId, method, trace: [], headers, client, route: undefined, path: '', touched: [], waitUntil, report: reportOnly };
   }
 
   function emit(x: Exchange, event: Pick<SecurityEvent, 'event' | 'reason' | 'status' | 'error'>) {
@@ -222,7 +227,11 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     for (const { result } of results) background(x, result.pending);
     x.touched.push(...results);
     for (const [name, value] of rateLimitHeaders(x.touched, at)) x.headers.set(name, value);
-    const blocked = results.find(({ result }) => !result.success);
+    for (const { bucket } of results.filter(({ bucket, result }) => !result.success && bucket.reportOnly)) {
+      emit(x, { event: 'portcullis.report', reason: 'ratelimit.exceeded', status: 429 });
+      x.trace.push({ stage: 'ratelimit', outcome: 'pass', detail: `ratelimit.exceeded: ${bucket.name} (report only)` });
+    }
+    const blocked = results.find(({ bucket, result }) => !result.success && !bucket.reportOnly);
     if (!blocked) {
       x.trace.push({ stage: 'ratelimit', outcome: 'pass', detail: results.map(({ bucket, result }) => `${bucket.name}: ${result.remaining} left`).join(', ') });
       return undefined;
@@ -251,7 +260,8 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
       if (options.errors) problem.errors = options.errors;
       if (policy.dev) problem.trace = trace;
       const error = options.error === undefined ? undefined : describe(options.error);
-      emit(x, { event: error === undefined ? 'portcullis.deny' : 'portcullis.error', reason, status, error });
+      const event = error !== undefined ? 'portcullis.error' : x.report ? 'portcullis.report' : 'portcullis.deny';
+      emit(x, { event, reason, status, error });
     }
     return { kind: 'deny', status, reason, reasons, problem, requestId, client, route, trace, headers, settle: settler(x) };
   }
@@ -265,6 +275,37 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
 
   async function evaluate(request: Request, context: EvaluateContext = {}): Promise<Decision> {
     const x = begin(request.method, context.waitUntil);
+    const seen: Seen = {};
+    const decision = await pipeline(x, request, context, seen);
+    if (decision.kind === 'allow' || !x.report || decision.problem === null || decision.reason === 'internal.error') return decision;
+    // Report-only: the denial was computed and logged as it would have been; the request goes on.
+    const headers = new Headers(decision.headers);
+    for (const name of ['www-authenticate', 'retry-after', 'location', 'allow']) headers.delete(name);
+    const params = seen.params ?? {};
+    return {
+      kind: 'allow',
+      requestId: x.requestId,
+      client: x.client,
+      route: x.route ?? '*',
+      params,
+      principal: seen.principal ?? ANONYMOUS,
+      input: { params, query: undefined, headers: undefined, body: undefined },
+      request: stripMethodOverride(request),
+      reasons: [],
+      reported: { reason: decision.reason, status: decision.status, reasons: decision.reasons },
+      trace: x.trace,
+      headers,
+      settle: decision.settle,
+    } satisfies Allow;
+  }
+
+  /** What the pipeline learned before a denial, for a report-only let-through. */
+  interface Seen {
+    params?: Readonly<Record<string, string>>;
+    principal?: Principal;
+  }
+
+  async function pipeline(x: Exchange, request: Request, context: EvaluateContext, seen: Seen): Promise<Decision> {
     const { headers, trace } = x;
 
     try {
@@ -315,6 +356,8 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
       }
       const compiled = match.entry.route;
       x.route = compiled.pattern;
+      x.report ||= compiled.reportOnly;
+      seen.params = match.params;
       trace.push({ stage: 'route', outcome: 'pass', detail: compiled.pattern });
 
       // Versioning: deprecation headers, and 410 once the sunset has passed.
@@ -337,6 +380,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
         return deny(x, authn.reason, 'authn');
       }
       const principal = authn.principal;
+      seen.principal = principal;
       x.principal = `${principal.method}:${principal.id}`;
       trace.push({ stage: 'authn', outcome: 'pass', detail: x.principal });
 
@@ -411,6 +455,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
         trace: [...decision.trace],
         touched: [],
         waitUntil: context.waitUntil,
+        report: false,
       };
       return denialResponse(deny(x, 'internal.error', 'handler', { error }));
     }

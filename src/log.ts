@@ -6,7 +6,8 @@
 /** One security event. It never holds a token, password, cookie, API key or query string. */
 export interface SecurityEvent {
   time: string;
-  event: 'portcullis.deny' | 'portcullis.error';
+  /** `report`: a denial that report-only mode let through. */
+  event: 'portcullis.deny' | 'portcullis.report' | 'portcullis.error';
   requestId: string;
   reason: string;
   /** The status sent; absent for events that decided no response (a store error let through). */

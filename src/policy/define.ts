@@ -75,6 +75,7 @@ const RouteSchema = v.strictObject({
   unknownKeys: v.optional(v.picklist(['reject', 'strip'])),
   fieldRoles: v.optional(v.record(v.string(), names('role'))),
   rateLimit: v.optional(names('bucket')),
+  mode: v.optional(v.picklist(['enforce', 'report'])),
   description: v.optional(v.string()),
 });
 
@@ -162,6 +163,7 @@ const PolicySchema = v.strictObject({
         count: v.optional(v.picklist(['all', 'failures'])),
         failureStatuses: v.optional(v.pipe(v.array(v.pipe(v.number(), v.integer(), v.minValue(100), v.maxValue(599))), v.minLength(1))),
         ipv6Prefix: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(128))),
+        mode: v.optional(v.picklist(['enforce', 'report'])),
       }),
     ),
   ),
@@ -171,6 +173,7 @@ const PolicySchema = v.strictObject({
       storeTimeoutMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
     }),
   ),
+  mode: v.optional(v.picklist(['enforce', 'report'])),
   dev: v.optional(v.boolean()),
   routes: v.record(v.string(), RouteSchema),
 });

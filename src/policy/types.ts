@@ -49,6 +49,11 @@ export interface RoutePolicy {
    * e.g. `{ role: ['admin'], isAdmin: ['admin'] }`. Dotted paths reach nested fields.
    */
   fieldRoles?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * `report`: this route's denials are logged as `portcullis.report` and the request is let
+   * through — roll a rule out on live traffic before enforcing it. @default the policy's mode
+   */
+  mode?: 'enforce' | 'report';
   /** A human description, shown by `explain` and the OpenAPI export. */
   description?: string;
 }
@@ -162,6 +167,11 @@ export interface Policy {
   headers?: HeadersPolicy;
   versions?: Readonly<Record<string, VersionPolicy>>;
   routing?: RoutingPolicy;
+  /**
+   * `report`: nothing is refused; every denial is computed and logged (`portcullis.report`) as it
+   * would have been, like CSP's report-only mode. @default 'enforce'
+   */
+  mode?: 'enforce' | 'report';
   /**
    * Development mode: denials show the decision trace to the caller. Never in production.
    * @default false

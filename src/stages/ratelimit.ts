@@ -43,6 +43,8 @@ export interface RateLimitPolicy {
   failureStatuses?: readonly number[];
   /** IPv6 clients are grouped by this prefix: one subscriber usually holds a whole /64. @default 64 */
   ipv6Prefix?: number;
+  /** `report`: an exceeded bucket is logged (`portcullis.report`) but does not refuse. @default 'enforce' */
+  mode?: 'enforce' | 'report';
 }
 
 /** `policy.rateLimiting`: what happens when the store fails. */
@@ -57,6 +59,7 @@ export interface CompiledBucket extends BucketSpec {
   readonly preAuth: boolean;
   readonly failuresOnly: boolean;
   readonly failureStatuses: readonly number[];
+  readonly reportOnly: boolean;
   key(context: KeyContext): string;
 }
 
@@ -95,6 +98,7 @@ export function compileBucket(name: string, policy: RateLimitPolicy): CompiledBu
     preAuth: by === 'ip' || by === 'route',
     failuresOnly: policy.count === 'failures',
     failureStatuses: policy.failureStatuses ?? [401, 403],
+    reportOnly: policy.mode === 'report',
     key,
   };
 }

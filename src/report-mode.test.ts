@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import type { SecurityEvent } from './index.ts';
+import { createEngine, definePolicy } from './index.ts';
+
+const FIXED = Date.parse('2026-11-24T12:00:00Z');
+const sink = () => {
+  const events: SecurityEvent[] = [];
+  return { events, log: (event: SecurityEvent) => void events.push(event) };
+};
+const denyAll = { kind: 'test', challenge: 'Bearer realm="api"', authenticate: async () => ({ kind: 'absent' as const }) };
+
+describe('report-only mode', () => {
+  it('lets a request through that the policy would refuse, and logs what it would have done', async () => {
+    const { events, log } = sink();
+    const engine = createEngine(
+      definePolicy({ mode: 'report', transport: { requireHttps: false }, authn: { user: denyAll }, routes: { 'GET /me': { authn: ['user'], allow: 'authenticated' } } }),
+      { now: () => FIXED, log },
+    );
+    const decision = await engine.evaluate(new Request('https://api.test/me'));
+    expect(decision.kind).toBe('allow');
+    expect(decision.kind === 'allow' && decision.reported).toEqual({ reason: 'authn.required', status: 401, reasons: ['authn.required'] });
+    expect(decision.headers.get('www-authenticate')).toBeNull();
+    expect(events).toMatchObject([{ event: 'portcullis.report', reason: 'authn.required', status: 401, route: 'GET /me' }]);
+  });
+
+  it('reports only the routes in report mode and enforces the rest', async () => {
+    const { events, log } = sink();
+    const engine = createEngine(
+      definePolicy({
+        transport: { requireHttps: false },
+        authn: { user: denyAll },
+        routes: {
+          'GET /new': { authn: ['user'], allow: 'authenticated', mode: 'report' },
+          'GET /old': { authn: ['user'], allow: 'authenticated' },
+        },
+      }),
+      { now: () => FIXED, log },
+    );
+    expect((await engine.evaluate(new Request('https://api.test/new'))).kind).toBe('allow');
+    const old = await engine.evaluate(new Request('https://api.test/old'));
+    expect(old.kind === 'deny' && old.status).toBe(401);
+    expect(events.map((event) => event.event)).toEqual(['portcullis.report', 'portcullis.deny']);
+  });
+
+  it('logs an exceeded report-only bucket without refusing, while an enforced bucket still refuses', async () => {
+    const { events, log } = sink();
+    const engine = createEngine(
+      definePolicy({
+        transport: { requireHttps: false },
+        rateLimits: {
+          trial: { limit: 1, window: '1m', by: 'ip', mode: 'report' },
+          hard: { limit: 2, window: '1m', by: 'ip' },
+        },
+        routes: { 'GET /x': { authn: 'anonymous', rateLimit: ['trial', 'hard'] } },
+      }),
+      { now: () => FIXED, log },
+    );
+    const send = () => engine.evaluate(new Request('https://api.test/x'), { peer: { address: '203.0.113.9' } });
+    expect((await send()).kind).toBe('allow');
+    expect((await send()).kind).toBe('allow');
+    const third = await send();
+    expect(third.kind === 'deny' && third.status).toBe(429);
+    expect(events.filter((event) => event.event === 'portcullis.report')).toHaveLength(2);
+  });
+
+  it('still refuses with a 500 when the engine itself fails', async () => {
+    const broken = { kind: 'test', challenge: 'Bearer', authenticate: async () => { throw new Error('boom'); } };
+    const engine = createEngine(
+      definePolicy({ mode: 'report', transport: { requireHttps: false }, authn: { user: broken }, routes: { 'GET /me': { authn: ['user'], allow: 'authenticated' } } }),
+      { now: () => FIXED, log: () => {} },
+    );
+    const decision = await engine.evaluate(new Request('https://api.test/me'));
+    expect(decision.kind === 'deny' && decision.status).toBe(500);
+  });
+});
