@@ -133,7 +133,8 @@ describe('apiKey() with a static key map', () => {
     const headers = new Headers();
     headers.append('x-api-key', KEY);
     headers.append('x-api-key', KEY);
-    expectDenied(await guard({ service: service() })(headers), 401, 'authn.key_malformed', INVALID);
+    // Like two Authorization headers: an invalid request (400), not a bad key.
+    expectDenied(await guard({ service: service() })(headers), 400, 'authn.invalid_request', `${CHALLENGE}, error="invalid_request"`);
   });
 
   it('accepts both keys of a principal during rotation', async () => {

@@ -104,6 +104,7 @@ export function apiKey(options: ApiKeyOptions): AuthnMethod {
       if (presented === null && query !== undefined) presented = new URL(request.url).searchParams.get(query);
       if (presented === null) return { kind: 'absent' };
       // Headers.get joins repeated headers with ", ": two keys are an invalid request, not a choice.
+      if (presented.includes(',')) return { kind: 'failure', reason: 'authn.invalid_request' };
       if (!KEY_CHARS.test(presented)) return { kind: 'failure', reason: 'authn.key_malformed' };
       if (options.prefix !== undefined && !presented.startsWith(options.prefix)) return { kind: 'failure', reason: 'authn.key_wrong_environment' };
       // The presented key is hashed before lookup, so no comparison ever runs on the secret itself.

@@ -80,8 +80,7 @@ interface CachedToken {
   exp: number | undefined;
   nbf: number | undefined;
   iat: number | undefined;
-  /** For remote key sets: the key that verified it and the key set's fetch time then. */
-  kid: string | undefined;
+  /** For remote key sets: when the key set that verified it was fetched. */
   keysFetchedAt: number | undefined;
 }
 
@@ -201,13 +200,9 @@ export function jwt(options: JwtOptions): AuthnMethod {
 
   function cachedStillValid(entry: CachedToken): boolean {
     if (!remote) return true;
-    // Never outlive a key's removal: when the key set was refetched since this token was verified,
-    // the token's key must still be in it; a stale key set is refreshed by a full verification.
-    if (!remote.fresh) return false;
-    if (keyCache.uat === entry.keysFetchedAt) return true;
-    const present = keyCache.jwks?.keys.some((key) => key.kid === entry.kid) ?? false;
-    if (present) entry.keysFetchedAt = keyCache.uat;
-    return present;
+    // Never outlive a key's removal or replacement: once the key set was refetched (or went stale),
+    // the token is verified again against the keys as they are now.
+    return remote.fresh && keyCache.uat === entry.keysFetchedAt;
   }
 
   async function verify(token: string, env: AuthnEnv): Promise<AuthnOutcome> {
@@ -243,7 +238,7 @@ export function jwt(options: JwtOptions): AuthnMethod {
       const result = await jwtVerify(token, (secret ?? getKey) as JWTVerifyGetKey, { ...verifyOptions, currentDate: new Date(env.now()) });
       payload = result.payload;
     } catch (error) {
-      return { kind: 'failure', reason: reasonFor(error, nowSec) };
+      return { kind: 'failure', reason: reasonFor(error, nowSec, remote !== undefined) };
     }
 
     // jose checks that time claims are numbers; a signed `exp: 1e400` parses as Infinity.
@@ -275,7 +270,6 @@ export function jwt(options: JwtOptions): AuthnMethod {
       exp: payload.exp,
       nbf: payload.nbf,
       iat: payload.iat,
-      kid: header.kid,
       keysFetchedAt: keyCache.uat,
     });
     return { kind: 'success', principal };
@@ -304,7 +298,7 @@ class KeysUnavailable extends Error {
 }
 
 /** Every jose failure is a 401 with a precise reason; nothing becomes a 500. */
-function reasonFor(error: unknown, nowSec: number): string {
+function reasonFor(error: unknown, nowSec: number, remoteKeys: boolean): string {
   // jose reports a too-old iat (maxTokenAge) as JWTExpired on the iat claim.
   if (error instanceof errors.JWTExpired) return error.claim === 'iat' ? 'authn.token_too_old' : 'authn.token_expired';
   if (error instanceof errors.JWTClaimValidationFailed) {
@@ -324,6 +318,8 @@ function reasonFor(error: unknown, nowSec: number): string {
   if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid || error instanceof KeysUnavailable) {
     return 'authn.keys_unavailable';
   }
+  // jose's generic error on a remote set: a non-200 answer or a body that is not JSON.
+  if (remoteKeys && error instanceof errors.JOSEError && error.code === 'ERR_JOSE_GENERIC') return 'authn.keys_unavailable';
   if (error instanceof errors.JOSEError) return 'authn.invalid_token';
   // jose throws a plain TypeError on key/algorithm confusion (an HS token against a public key),
   // and fetch errors surface as TypeError too: all are "this token is not acceptable".
