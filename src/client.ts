@@ -50,35 +50,48 @@ export function checkTrustedProxy(entry: string): string | undefined {
 
 export type ClientResolver = (headers: Headers, peer: Peer, url: URL) => Client;
 
-/** Compiles `policy.clientIp` into a resolver. */
+/**
+ * Compiles `policy.clientIp` into a resolver. Throws a `TypeError` on an entry `definePolicy` would refuse.
+ * @example
+ * const resolveClient = compileClientResolver({ trustedProxies: ['loopback'] });
+ * resolveClient(request.headers, { address: '127.0.0.1' }, new URL(request.url)).ip;
+ */
 export function compileClientResolver(options: ClientIpOptions = {}): ClientResolver {
   const ranges: IpRange[] = [];
   let trustCloudflare = false;
   for (const entry of options.trustedProxies ?? []) {
     if (entry === 'cloudflare') trustCloudflare = true;
     else if (entry === 'loopback') ranges.push(...LOOPBACK);
-    else ranges.push(parseRange(entry)!);
+    else {
+      const range = parseRange(entry);
+      if (!range) throw new TypeError(`clientIp.trustedProxies: ${checkTrustedProxy(entry)}`);
+      ranges.push(range);
+    }
   }
-  const useForwarded = options.header === 'forwarded';
+  const header = options.header ?? 'x-forwarded-for';
+  if (header !== 'x-forwarded-for' && header !== 'forwarded') {
+    throw new TypeError(`clientIp.header: "${String(header)}" is not "x-forwarded-for" or "forwarded"`);
+  }
   const trusted = (address: IpAddress) => ranges.some((range) => inRange(address, range));
 
   return function resolveClient(headers, peer, url) {
     const socketScheme = peer.scheme ?? (url.protocol === 'https:' ? 'https' : 'http');
+    const peerAddress = peer.address === undefined ? undefined : parseIp(peer.address);
 
     if (peer.platform === 'cloudflare') {
       // On Workers there is no socket; Cloudflare's edge overwrites CF-Connecting-IP, so it is
       // the client address when the policy says it runs behind Cloudflare.
       const cf = trustCloudflare ? parseIp(headers.get('cf-connecting-ip') ?? '') : undefined;
-      return { ip: cf ? formatIp(cf) : 'unknown', scheme: socketScheme, forwarded: cf !== undefined, directLoopback: false };
+      if (cf) return { ip: formatIp(cf), scheme: socketScheme, forwarded: true, directLoopback: false };
+      return { ip: peerAddress ? formatIp(peerAddress) : 'unknown', scheme: socketScheme, forwarded: false, directLoopback: false };
     }
 
-    const peerAddress = peer.address === undefined ? undefined : parseIp(peer.address);
     if (!peerAddress) return { ip: 'unknown', scheme: socketScheme, forwarded: false, directLoopback: false };
     if (!trusted(peerAddress)) {
       return { ip: formatIp(peerAddress), scheme: socketScheme, forwarded: false, directLoopback: isLoopback(peerAddress) };
     }
 
-    const chain = useForwarded ? forwardedChain(headers.get('forwarded')) : xffChain(headers);
+    const chain = header === 'forwarded' ? forwardedChain(headers.get('forwarded')) : xffChain(headers);
     // The client is the right-most hop that is not a trusted proxy: every hop right of it was
     // appended by a proxy we trust, everything left of it may be written by the client.
     let client = peerAddress;
@@ -90,7 +103,10 @@ export function compileClientResolver(options: ClientIpOptions = {}): ClientReso
     }
     const scheme = chain.proto ?? socketScheme;
     const forwarded = client !== peerAddress || chain.proto !== undefined;
-    return { ip: formatIp(client), scheme, forwarded, directLoopback: !forwarded && isLoopback(peerAddress) };
+    // A trusted proxy that sent a forwarding header stands between us and the client, even when
+    // its hops are unreadable (`for=unknown`): such a request is not a direct loopback connection.
+    const direct = chain.hops.length === 0 && chain.proto === undefined;
+    return { ip: formatIp(client), scheme, forwarded, directLoopback: direct && isLoopback(peerAddress) };
   };
 }
 
@@ -121,13 +137,19 @@ function forwardedChain(header: string | null): Chain {
   if (header !== null) {
     for (const element of header.split(',')) {
       let hop: IpAddress | undefined;
+      let seenFor = false;
       for (const pair of element.split(';')) {
         const eq = pair.indexOf('=');
         if (eq < 0) continue;
         const name = pair.slice(0, eq).trim().toLowerCase();
         const value = pair.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
-        if (name === 'for') hop = parseIp(value);
-        else if (name === 'proto') protos.push(value);
+        // RFC 7239: a parameter occurs at most once per element; a second `for` makes the hop unreadable.
+        if (name === 'for') {
+          hop = seenFor ? undefined : parseIp(value);
+          seenFor = true;
+        } else if (name === 'proto') {
+          protos.push(value);
+        }
       }
       hops.push(hop);
     }
