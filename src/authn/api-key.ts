@@ -99,6 +99,7 @@ export function apiKey(options: ApiKeyOptions): AuthnMethod {
   return {
     kind: 'apiKey',
     challenge: `ApiKey realm="${options.realm ?? 'api'}", header="${header}"`,
+    meta: Object.freeze({ header, queryParam: query, prefix: options.prefix, lookup: options.resolve ? 'resolve' : 'static' }),
     async authenticate(request: Request, env: AuthnEnv): Promise<AuthnOutcome> {
       let presented = request.headers.get(header);
       if (presented === null && query !== undefined) presented = new URL(request.url).searchParams.get(query);

@@ -99,6 +99,7 @@ export function oauth2Introspection(options: IntrospectionOptions): AuthnMethod 
   return {
     kind: 'oauth2Introspection',
     challenge: `Bearer realm="${options.realm ?? 'api'}"`,
+    meta: Object.freeze({ endpoint: endpoint.href, clientAuth: options.clientAuth ?? 'client_secret_basic', audience: options.audience, issuer: options.issuer }),
     async authenticate(request: Request, env: AuthnEnv): Promise<AuthnOutcome> {
       const extracted = bearerToken(request.headers);
       if (extracted.kind === 'absent') return { kind: 'absent' };

@@ -278,6 +278,20 @@ export function jwt(options: JwtOptions): AuthnMethod {
   return {
     kind: 'jwt',
     challenge: `Bearer realm="${realm}"`,
+    meta: Object.freeze({
+      algorithms: [...algorithms],
+      issuer: options.issuer,
+      audience: options.audience,
+      keySource: secret ? 'secret' : options.jwksUrl !== undefined ? 'jwksUrl' : 'jwks',
+      jwksUrl: options.jwksUrl,
+      secretBytes: secret?.byteLength,
+      typ: options.typ,
+      requireExp: !options.dangerouslyAllowMissingExp,
+      maxLifetime,
+      requireMfa: Boolean(mfa),
+      rolesClaim,
+      scopesClaim,
+    }),
     async authenticate(request: Request, env: AuthnEnv): Promise<AuthnOutcome> {
       const extracted = bearerToken(request.headers);
       if (extracted.kind === 'absent') return { kind: 'absent' };

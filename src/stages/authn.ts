@@ -35,6 +35,8 @@ export interface AuthnMethod {
   readonly kind: string;
   /** The `WWW-Authenticate` challenge, e.g. `Bearer realm="api"`. */
   readonly challenge: string;
+  /** The method's settings, without secrets: for lint, explain, OpenAPI and the test kit. */
+  readonly meta?: Readonly<Record<string, unknown>>;
   authenticate(request: Request, env: AuthnEnv): Promise<AuthnOutcome>;
 }
 

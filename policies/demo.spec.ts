@@ -1,0 +1,54 @@
+/**
+ * The demo policy, specified: every rule of ../shared/DEMO.md that the policy decides, as a table.
+ * Runs under `npx portcullis test policies` and under vitest (policies/specs.test.ts).
+ */
+import { hashApiKey } from '../src/index.ts';
+import { defineSpec } from '../src/testing/index.ts';
+import { demoConfig, demoPolicy } from './demo.ts';
+
+const SERVICE_KEY = 'pk_demo_spec_0123456789abcdefghij';
+const alice = { sub: 'u_alice', roles: ['user'] };
+const bob = { sub: 'u_bob', roles: ['admin'] };
+
+export default defineSpec({
+  name: 'demo gateway policy',
+  // Pinned: v0 is deprecated today and gone after its sunset (2027-06-01).
+  kit: { now: '2026-11-24T12:00:00Z' },
+  policy: async (kit) => demoPolicy(demoConfig({ RATE_LIMIT: '1000' }), { publicJwk: kit.publicJwk, apiKeyHash: await hashApiKey(SERVICE_KEY) }),
+  cases: [
+    { request: 'GET /v1/health', expect: 200 },
+    { request: 'GET /.well-known/jwks.json', expect: 200 },
+    { request: 'GET /v1/nope', expect: 404, reason: 'route.not_found' },
+    { request: 'POST /v1/health', expect: 405, reason: 'route.method_not_allowed', headers: { allow: 'GET' } },
+    { request: 'GET /v1/users/u_alice', expect: 401, reason: 'authn.required', headers: { 'www-authenticate': 'Bearer realm="api"' } },
+    { request: 'GET /v1/users/u_alice', as: alice, expect: 200 },
+    { name: 'alice cannot read bob (BOLA)', request: 'GET /v1/users/u_bob', as: alice, expect: 403, reason: 'authz.denied' },
+    { name: 'an admin reads anyone', request: 'GET /v1/users/u_alice', as: bob, expect: 200 },
+    { name: 'a token for another audience', request: 'GET /v1/users/u_alice', as: { ...alice, aud: 'another-api' }, expect: 401, reason: 'authn.wrong_audience' },
+    { name: 'an expired token', request: 'GET /v1/users/u_alice', as: { ...alice, iat: 1795000000, exp: 1795000600 }, expect: 401, reason: 'authn.token_expired' },
+    { request: { method: 'PATCH', path: '/v1/users/u_alice', body: { name: 'Alice L.' } }, as: alice, expect: 200 },
+    { name: 'mass assignment of role', request: { method: 'PATCH', path: '/v1/users/u_alice', body: { role: 'admin' } }, as: alice, expect: 422, reason: 'validate.invalid' },
+    { name: 'alice patches bob', request: { method: 'PATCH', path: '/v1/users/u_bob', body: { name: 'Bobby' } }, as: alice, expect: 403, reason: 'authz.denied' },
+    { request: 'DELETE /v1/users/u_bob', as: alice, expect: 403, reason: 'authz.denied' },
+    { request: 'DELETE /v1/users/u_alice', as: bob, expect: 200 },
+    { name: 'reports with the service key', request: 'GET /v1/reports', as: { apiKey: SERVICE_KEY }, expect: 200 },
+    { name: 'reports with a wrong key', request: 'GET /v1/reports', as: { apiKey: 'pk_demo_wrong_0123456789abcdefghij' }, expect: 401, reason: 'authn.key_unknown' },
+    { request: 'GET /v1/reports', as: alice, expect: 403, reason: 'authz.denied' },
+    { request: 'GET /v1/reports', as: bob, expect: 200 },
+    { name: 'v0 is deprecated but served', request: 'GET /v0/users/u_alice', as: alice, expect: 200, headers: { sunset: 'Tue, 01 Jun 2027 00:00:00 GMT' } },
+    { name: 'v0 carries its Deprecation date', request: 'GET /v0/users/u_alice', as: alice, expect: 200, headers: { deprecation: '@1780272000' } },
+    {
+      name: 'a preflight from the allowed origin',
+      request: { method: 'OPTIONS', path: '/v1/users/u_alice', headers: { origin: 'https://app.example.com', 'access-control-request-method': 'PATCH' } },
+      expect: 204,
+      reason: 'cors.preflight',
+      headers: { 'access-control-allow-origin': 'https://app.example.com', 'access-control-allow-credentials': 'true' },
+    },
+    {
+      name: 'a preflight from a look-alike origin',
+      request: { method: 'OPTIONS', path: '/v1/users/u_alice', headers: { origin: 'https://app.example.com.evil.test', 'access-control-request-method': 'GET' } },
+      expect: 403,
+      headers: { 'access-control-allow-origin': null },
+    },
+  ],
+});

@@ -1,0 +1,266 @@
+/**
+ * `portcullis/testing`: unit-test policies like code. Sign test tokens with a throwaway key the
+ * policy under test trusts, make API keys, pin the clock, and run table-driven cases against a
+ * policy without any server — from vitest, `bun test`, `deno test` or `portcullis test`.
+ *
+ * @example
+ * ```ts
+ * const spec = defineSpec({
+ *   name: 'users API',
+ *   policy: (kit) => usersPolicy({ jwks: kit.jwks }),
+ *   cases: [{ request: 'GET /v1/users/u_bob', as: { sub: 'u_alice', roles: ['user'] }, expect: 403, reason: 'authz.denied' }],
+ * });
+ * const report = await runSpec(spec); // report.failed lists each failure with its trace
+ * ```
+ * @module
+ */
+
+import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
+import { generateApiKey } from '../authn/api-key.ts';
+import type { Decision } from '../decision.ts';
+import { createEngine, type Engine } from '../engine.ts';
+import type { SecurityEvent } from '../log.ts';
+import type { Policy } from '../policy/types.ts';
+import { memoryStore } from '../stores/memory.ts';
+
+/** The pinned time of a test kit unless one is given: a fixed instant, so cases never depend on the day they run. */
+export const DEFAULT_TEST_TIME = '2030-01-01T00:00:00Z';
+
+/** A throwaway signing key, a pinned clock, and helpers to make credentials. */
+export interface TestKit {
+  /** The pinned clock, epoch ms. Move it with `advance`. */
+  readonly now: () => number;
+  advance(ms: number): void;
+  /** The public key a test policy trusts (`jwt({ jwks: kit.jwks, … })`). */
+  readonly jwks: { keys: JWK[] };
+  readonly publicJwk: JWK;
+  /** Signs a JWT with the kit's key; `iat`/`exp` come from the pinned clock unless given. */
+  sign(claims: Record<string, unknown>, options?: { expiresIn?: number; header?: Record<string, unknown> }): Promise<string>;
+  /** A new API key and its SHA-256 hash (for the policy's key map). */
+  apiKey(prefix?: string): Promise<{ key: string; hash: string }>;
+  /**
+   * A fetch that serves the kit's JWKS for every URL in `jwksUrls` and refuses everything else:
+   * policies with a remote `jwksUrl` trust the kit's key without any network.
+   */
+  readonly fetch: typeof fetch;
+  /** JWKS URLs the kit answers for (added by `runSpec` from the policy's jwt methods). */
+  readonly jwksUrls: Set<string>;
+}
+
+/** Options of `createTestKit`. */
+export interface TestKitOptions {
+  /** The pinned time. @default DEFAULT_TEST_TIME */
+  now?: string | number | Date;
+  /** @default 'ES256' */
+  algorithm?: 'ES256' | 'RS256' | 'EdDSA';
+}
+
+/** Makes a test kit with a fresh key pair. */
+export async function createTestKit(options: TestKitOptions = {}): Promise<TestKit> {
+  const algorithm = options.algorithm ?? 'ES256';
+  const pair = await generateKeyPair(algorithm, { extractable: true });
+  const publicJwk: JWK = { ...(await exportJWK(pair.publicKey)), kid: 'portcullis-test', alg: algorithm, use: 'sig' };
+  const jwks = { keys: [publicJwk] };
+  let time = new Date(options.now ?? DEFAULT_TEST_TIME).getTime();
+  if (Number.isNaN(time)) throw new TypeError(`createTestKit: "${String(options.now)}" is not a time`);
+  const jwksUrls = new Set<string>();
+  return {
+    now: () => time,
+    advance: (ms) => void (time += ms),
+    jwks,
+    publicJwk,
+    jwksUrls,
+    async sign(claims, signOptions = {}) {
+      const iat = typeof claims.iat === 'number' ? claims.iat : Math.floor(time / 1000);
+      const payload = { iat, exp: iat + (signOptions.expiresIn ?? 300), ...claims };
+      return new SignJWT(payload)
+        .setProtectedHeader({ alg: algorithm, kid: publicJwk.kid!, typ: 'JWT', ...signOptions.header })
+        .sign(pair.privateKey);
+    },
+    apiKey: (prefix = 'pk_test_') => generateApiKey(prefix),
+    async fetch(input) {
+      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+      if (jwksUrls.has(url)) return Response.json(jwks);
+      return new Response('the test kit answers only for JWKS URLs', { status: 599 });
+    },
+  };
+}
+
+/** Who the request is from. */
+export type CaseIdentity =
+  /** JWT claims, signed by the kit (`iss`/`aud` default to the route's first jwt method's). */
+  | Record<string, unknown>
+  | { apiKey: string; header?: string }
+  | 'anonymous';
+
+/** One table row: a request, who sends it, and the expected outcome. */
+export interface PolicyCase {
+  /** Shown in the report. @default the request line */
+  name?: string;
+  /** `'GET /v1/users/u_bob'`, or the parts. */
+  request: string | { method?: string; path: string; headers?: Record<string, string>; body?: string | object };
+  as?: CaseIdentity;
+  /** The client address. @default '203.0.113.10' */
+  clientIp?: string;
+  /** Expected status: 200 means allowed (the handler would run). */
+  expect: number;
+  /** Expected reason code of a denial (`authz.denied`), or `'allow'`. */
+  reason?: string;
+  /** Expected response headers (`null`: must be absent). */
+  headers?: Readonly<Record<string, string | null>>;
+}
+
+/** A policy with its cases, as a spec file default-exports it. */
+export interface PolicySpec {
+  name: string;
+  /** The policy, or a function of the kit (so it can trust the kit's key and API keys). */
+  policy: Policy | ((kit: TestKit) => Policy | Promise<Policy>);
+  kit?: TestKitOptions;
+  /** The cases, or a function of the kit (to mint API keys first). */
+  cases: readonly PolicyCase[] | ((kit: TestKit) => readonly PolicyCase[] | Promise<readonly PolicyCase[]>);
+}
+
+/** Identity for type inference in spec files. */
+export function defineSpec(spec: PolicySpec): PolicySpec {
+  return spec;
+}
+
+/** One case's outcome. */
+export interface CaseResult {
+  name: string;
+  ok: boolean;
+  /** What differed, with the decision trace. */
+  message?: string;
+  decision: Decision;
+}
+
+/** A spec's outcome. A spec that ran no case has failed: an empty table proves nothing. */
+export interface SpecReport {
+  name: string;
+  ok: boolean;
+  results: CaseResult[];
+  failed: CaseResult[];
+}
+
+function requestLine(request: PolicyCase['request']): string {
+  return typeof request === 'string' ? request : `${request.method ?? 'GET'} ${request.path}`;
+}
+
+/** Builds the Request a case describes. */
+async function buildRequest(engine: Engine, kit: TestKit, testCase: PolicyCase): Promise<Request> {
+  const parts = typeof testCase.request === 'string' ? parseLine(testCase.request) : testCase.request;
+  const headers = new Headers(parts.headers);
+  const identity = testCase.as;
+  if (identity && identity !== 'anonymous') {
+    if ('apiKey' in identity && typeof identity.apiKey === 'string') {
+      headers.set((identity.header as string | undefined) ?? apiKeyHeader(engine) ?? 'x-api-key', identity.apiKey);
+    } else {
+      const defaults = jwtDefaults(engine);
+      headers.set('authorization', `Bearer ${await kit.sign({ ...defaults, ...identity })}`);
+    }
+  }
+  let body: string | undefined;
+  if (parts.body !== undefined) {
+    body = typeof parts.body === 'string' ? parts.body : JSON.stringify(parts.body);
+    if (!headers.has('content-type')) headers.set('content-type', 'application/json');
+  }
+  const method = parts.method ?? 'GET';
+  return new Request(new URL(parts.path, 'https://api.test'), { method, headers, body });
+}
+
+function parseLine(line: string): Exclude<PolicyCase['request'], string> {
+  const match = /^([A-Z]+) (\/\S*)$/.exec(line.trim());
+  if (!match) throw new TypeError(`a case request is "METHOD /path", got "${line}"`);
+  return { method: match[1]!, path: match[2]! };
+}
+
+/** `iss`/`aud` of the policy's first jwt method, so `as: { sub, roles }` is enough. */
+function jwtDefaults(engine: Engine): Record<string, unknown> {
+  for (const method of Object.values(engine.policy.authn ?? {})) {
+    if (method.kind === 'jwt' && method.meta) {
+      const first = (value: unknown) => (Array.isArray(value) ? value[0] : value);
+      return { iss: first(method.meta.issuer), aud: first(method.meta.audience) };
+    }
+  }
+  return {};
+}
+
+function apiKeyHeader(engine: Engine): string | undefined {
+  const method = Object.values(engine.policy.authn ?? {}).find((m) => m.kind === 'apiKey');
+  return method?.meta?.header as string | undefined;
+}
+
+/** Compares a decision with a case's expectation; returns what differs. */
+function compare(testCase: PolicyCase, decision: Decision): string[] {
+  const problems: string[] = [];
+  const status = decision.kind === 'allow' ? 200 : decision.status;
+  if (status !== testCase.expect) problems.push(`expected status ${testCase.expect}, got ${status}`);
+  const reason = decision.kind === 'allow' ? 'allow' : decision.reason;
+  if (testCase.reason !== undefined && reason !== testCase.reason) problems.push(`expected reason ${testCase.reason}, got ${reason}`);
+  for (const [name, value] of Object.entries(testCase.headers ?? {})) {
+    const actual = decision.headers.get(name);
+    if (actual !== value) problems.push(`expected header ${name}: ${value ?? '(absent)'}, got ${actual ?? '(absent)'}`);
+  }
+  return problems;
+}
+
+/** Formats a decision's trace for a failure message. */
+export function formatTrace(decision: Decision): string {
+  return decision.trace.map((entry) => `    ${entry.stage.padEnd(9)} ${entry.outcome.padEnd(6)} ${entry.detail ?? ''}`.trimEnd()).join('\n');
+}
+
+/** Runs every case of a spec against a fresh engine on the kit's pinned clock. */
+export async function runSpec(spec: PolicySpec): Promise<SpecReport> {
+  const kit = await createTestKit(spec.kit);
+  const policy = typeof spec.policy === 'function' ? await spec.policy(kit) : spec.policy;
+  for (const method of Object.values(policy.authn ?? {})) {
+    if (typeof method.meta?.jwksUrl === 'string') kit.jwksUrls.add(method.meta.jwksUrl);
+  }
+  const events: SecurityEvent[] = [];
+  const engine = createEngine(policy, {
+    now: kit.now,
+    fetch: kit.fetch,
+    randomId: (() => {
+      let n = 0;
+      return () => `test-${++n}`;
+    })(),
+    log: (event) => void events.push(event),
+    rateLimitStore: memoryStore(),
+  });
+  const cases = typeof spec.cases === 'function' ? await spec.cases(kit) : spec.cases;
+  const results: CaseResult[] = [];
+  for (const testCase of cases) {
+    const name = testCase.name ?? `${requestLine(testCase.request)}${testCase.as ? ` as ${describeIdentity(testCase.as)}` : ''} → ${testCase.expect}`;
+    const request = await buildRequest(engine, kit, testCase);
+    const decision = await engine.evaluate(request, { peer: { address: testCase.clientIp ?? '203.0.113.10', scheme: 'https' } });
+    const problems = compare(testCase, decision);
+    results.push({
+      name,
+      ok: problems.length === 0,
+      decision,
+      message: problems.length ? `${problems.join('; ')}\n  trace:\n${formatTrace(decision)}` : undefined,
+    });
+  }
+  const failed = results.filter((result) => !result.ok);
+  return { name: spec.name, ok: results.length > 0 && failed.length === 0, results, failed };
+}
+
+function describeIdentity(identity: CaseIdentity): string {
+  if (identity === 'anonymous') return 'anonymous';
+  if ('apiKey' in identity) return 'API key';
+  return String(identity.sub ?? 'a token');
+}
+
+/**
+ * Throws one error listing every failed case with its trace (for test runners that want a throw).
+ * @example
+ * ```ts
+ * it('demo policy', async () => assertSpec(await runSpec(spec)));
+ * ```
+ */
+export function assertSpec(report: SpecReport): void {
+  if (report.results.length === 0) throw new Error(`${report.name}: no case ran — a spec without cases proves nothing`);
+  if (report.failed.length) {
+    throw new Error(`${report.name}: ${report.failed.length} of ${report.results.length} cases failed\n` + report.failed.map((r) => `✗ ${r.name}\n  ${r.message}`).join('\n'));
+  }
+}
