@@ -62,8 +62,14 @@ export type NormalizedPath = { ok: true; segments: string[] } | { ok: false; why
 export function normalizePath(target: string, maxLength: number): NormalizedPath {
   if (target.length > maxLength) return { ok: false, why: 'path too long' };
   let path = target;
-  const absolute = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/.exec(path);
-  if (absolute) path = path.slice(absolute[0].length) || '/';
+  const absolute = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)/.exec(path);
+  if (absolute) {
+    // URL parsers read `http:///v1/health` as host `v1` and path `/health`, and `\` in the authority
+    // as `/`: we would route one path and forward another.
+    if (!/^[\x21-\x5b\x5d-\x7e]+$/.test(absolute[1]!)) return { ok: false, why: 'malformed authority' };
+    path = path.slice(absolute[0].length);
+    if (!path.startsWith('/')) path = `/${path}`; // `http://host?q` is the root
+  }
   const end = path.search(/[?#]/);
   if (end >= 0) path = path.slice(0, end);
   if (!path.startsWith('/')) return { ok: false, why: 'path must start with /' };
@@ -80,7 +86,7 @@ export function normalizePath(target: string, maxLength: number): NormalizedPath
       return { ok: false, why: 'malformed percent-encoding' };
     }
     // Decoding must not create a separator, a control character, or a dot segment.
-    if (/[/\\;\x00-\x1f\x7f]/.test(segment)) return { ok: false, why: 'encoded separator or control character' };
+    if (/[/\\;\x00-\x1f\x7f-\x9f]/.test(segment)) return { ok: false, why: 'encoded separator or control character' };
     if (segment === '.' || segment === '..') return { ok: false, why: 'dot segment' };
     segments.push(segment);
   }
@@ -103,6 +109,12 @@ interface Node<R> {
   literals: Map<string, Node<R>>;
   param: Node<R> | undefined;
   routes: Map<string, RouteEntry<R>>;
+}
+
+interface Candidate<R> {
+  node: Node<R>;
+  /** The path's values for the params on the way to `node`, in order. */
+  values: string[];
 }
 
 const newNode = <R>(): Node<R> => ({ literals: new Map(), param: undefined, routes: new Map() });
@@ -129,44 +141,57 @@ export class RouteTable<R> {
     }
   }
 
-  /** Finds the route for a method and normalized path segments. */
+  /**
+   * Finds the route for a method and normalized path segments. Literal segments win over params,
+   * per method: with `GET /users/me` and `DELETE /users/:id`, `DELETE /users/me` is the second route,
+   * as the origin's router sees it.
+   */
   match(method: string, segments: readonly string[]): Match<R> {
-    const values: string[] = [];
-    const node = this.#walk(this.#root, segments, 0, values);
-    if (!node) return { kind: 'not_found' };
-    const entry = node.routes.get(method) ?? (method === 'HEAD' && this.#headFromGet ? node.routes.get('GET') : undefined);
-    if (!entry) return { kind: 'method_not_allowed', allow: this.#allowed(node) };
-    const params: Record<string, string> = Object.create(null);
-    entry.parsed.params.forEach((name, i) => (params[name] = values[i]!));
-    return { kind: 'found', entry, params };
+    const candidates = this.#candidates(segments);
+    if (candidates.length === 0) return { kind: 'not_found' };
+    for (const { node, values } of candidates) {
+      const entry = node.routes.get(method) ?? (method === 'HEAD' && this.#headFromGet ? node.routes.get('GET') : undefined);
+      if (!entry) continue;
+      const params: Record<string, string> = Object.create(null);
+      entry.parsed.params.forEach((name, i) => (params[name] = values[i]!));
+      return { kind: 'found', entry, params };
+    }
+    return { kind: 'method_not_allowed', allow: this.#allowed(candidates) };
   }
 
   /** The methods a path answers, as listed in `Allow`. */
   allowedFor(segments: readonly string[]): string[] | undefined {
-    const node = this.#walk(this.#root, segments, 0, []);
-    return node && this.#allowed(node);
+    const candidates = this.#candidates(segments);
+    return candidates.length === 0 ? undefined : this.#allowed(candidates);
   }
 
-  #allowed(node: Node<R>): string[] {
-    const methods = [...node.routes.keys()];
-    if (this.#headFromGet && methods.includes('GET') && !methods.includes('HEAD')) methods.push('HEAD');
-    return methods.sort();
+  #allowed(candidates: readonly Candidate<R>[]): string[] {
+    const methods = new Set(candidates.flatMap(({ node }) => [...node.routes.keys()]));
+    if (this.#headFromGet && methods.has('GET')) methods.add('HEAD');
+    return [...methods].sort();
   }
 
-  #walk(node: Node<R>, segments: readonly string[], i: number, values: string[]): Node<R> | undefined {
-    if (i === segments.length) return node.routes.size > 0 ? node : undefined;
-    const segment = segments[i]!;
-    const literal = node.literals.get(segment);
-    if (literal) {
-      const found = this.#walk(literal, segments, i + 1, values);
-      if (found) return found;
-    }
-    if (node.param) {
-      values.push(segment);
-      const found = this.#walk(node.param, segments, i + 1, values);
-      if (found) return found;
-      values.pop();
-    }
-    return undefined;
+  /** Every node with routes that the segments reach, most specific (literals first) first. */
+  #candidates(segments: readonly string[]): Candidate<R>[] {
+    const found: Candidate<R>[] = [];
+    const values: string[] = [];
+    // Each trie node is reached by one path only, so the walk is linear in the size of the table.
+    const walk = (node: Node<R>, i: number) => {
+      if (i === segments.length) {
+        if (node.routes.size > 0) found.push({ node, values: [...values] });
+        return;
+      }
+      const segment = segments[i]!;
+      const literal = node.literals.get(segment);
+      if (literal) walk(literal, i + 1);
+      // A param never binds an empty segment: `/users/` is not `/users/:id` with id "".
+      if (node.param && segment !== '') {
+        values.push(segment);
+        walk(node.param, i + 1);
+        values.pop();
+      }
+    };
+    walk(this.#root, 0);
+    return found;
   }
 }
