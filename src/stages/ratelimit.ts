@@ -138,11 +138,15 @@ export async function checkBuckets(
   now: number,
   timeoutMs: number,
 ): Promise<{ bucket: CompiledBucket; key: string; result: RateLimitResult }[]> {
-  return Promise.all(
-    buckets.map(async (bucket) => {
-      const key = bucket.key(context);
-      const call = bucket.failuresOnly ? store.peek(bucket, key, now) : store.consume(bucket, key, now);
-      return { bucket, key, result: await withTimeout(call, timeoutMs) };
-    }),
-  );
+  const checks = buckets.map((bucket) => {
+    const key = bucket.key(context);
+    const call = bucket.failuresOnly ? store.peek(bucket, key, now) : store.consume(bucket, key, now);
+    const guarded = store.inProcess ? call : withTimeout(call, timeoutMs);
+    guarded.catch(() => {}); // handled below, in order; never an unhandled rejection meanwhile
+    return { bucket, key, call: guarded };
+  });
+  const out: { bucket: CompiledBucket; key: string; result: RateLimitResult }[] = [];
+  // Started together above; awaited in order (a rejection surfaces as the store failure).
+  for (const { bucket, key, call } of checks) out.push({ bucket, key, result: await call });
+  return out;
 }

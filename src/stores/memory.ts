@@ -104,6 +104,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   }
 
   return {
+    inProcess: true,
     get size() {
       return slots.size;
     },

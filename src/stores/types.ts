@@ -26,6 +26,8 @@ export interface RateLimitResult {
 
 /** Where counters live. Implementations must be atomic per key under concurrent requests. */
 export interface RateLimitStore {
+  /** In-process and synchronous at heart: it cannot hang, so the engine skips its store timeout. */
+  readonly inProcess?: boolean;
   /** Takes one unit from `key` of `bucket` at time `now`. */
   consume(bucket: BucketSpec, key: string, now: number): Promise<RateLimitResult>;
   /** Reads `key` without taking a unit (buckets that count only failures check first, settle later). */
