@@ -4,6 +4,7 @@
  */
 
 import type { Client } from './client.ts';
+import type { HeaderList } from './header-list.ts';
 import type { FieldError } from './schema.ts';
 import type { Principal } from './stages/authn.ts';
 import type { ValidatedInput } from './stages/validate.ts';
@@ -58,7 +59,7 @@ interface DecisionBase {
   readonly reasons: readonly string[];
   readonly trace: readonly TraceEntry[];
   /** Headers to set on whatever response goes out (security, CORS, versioning, RateLimit). */
-  readonly headers: Headers;
+  readonly headers: HeaderList;
   /**
    * Call once with the final response status: buckets that count only failures (login) take
    * their unit now. `engine.handle` does this itself; a no-op when no such bucket applies.
@@ -132,7 +133,7 @@ export function reasonInfo(reason: string): { status: number; title: string } {
 
 /** Turns a denial into the Response the caller receives. */
 export function denialResponse(decision: Deny): Response {
-  const headers = new Headers(decision.headers);
+  const headers = new Headers([...decision.headers]);
   if (decision.problem === null) return new Response(null, { status: decision.status, headers });
   headers.set('content-type', 'application/problem+json');
   headers.set('cache-control', 'no-store');

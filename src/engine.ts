@@ -27,6 +27,7 @@ import { checkBuckets, compileBucket, rateLimitHeaders, withTimeout, type Compil
 import { memoryStore } from './stores/memory.ts';
 import type { RateLimitResult, RateLimitStore } from './stores/types.ts';
 import { compileCors, isPreflight } from './stages/cors.ts';
+import { HeaderList } from './header-list.ts';
 import { compileSecurityHeaders, REMOVED_RESPONSE_HEADERS } from './stages/headers.ts';
 import { compileVersions, findVersion } from './stages/versioning.ts';
 
@@ -158,7 +159,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     requestId: string;
     method: string;
     trace: TraceEntry[];
-    headers: Headers;
+    headers: HeaderList;
     client: Client;
     route: string | undefined;
     path: string;
@@ -172,7 +173,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
 
   function begin(method: string, waitUntil?: (promise: Promise<unknown>) => void): Exchange {
     const requestId = randomId();
-    const headers = new Headers(securityHeaders);
+    const headers = new HeaderList(securityHeaders);
     headers.set('x-request-id', requestId);
     // Every response of a CORS policy varies by Origin, errors included, or a cache may serve one
     // origin's answer to another.
@@ -279,7 +280,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     const decision = await pipeline(x, request, context, seen);
     if (decision.kind === 'allow' || !x.report || decision.problem === null || decision.reason === 'internal.error') return decision;
     // Report-only: the denial was computed and logged as it would have been; the request goes on.
-    const headers = new Headers(decision.headers);
+    const headers = decision.headers.clone();
     for (const name of ['www-authenticate', 'retry-after', 'location', 'allow']) headers.delete(name);
     const params = seen.params ?? {};
     return {

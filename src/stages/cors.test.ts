@@ -36,7 +36,7 @@ function setup(cors: CorsPolicy = { origins: [APP], credentials: true, maxAge: 8
   async function send(url: string, init: RequestInit = {}, rawTarget?: string) {
     const request = new Request(url, init);
     const decision = await engine.evaluate(request, { peer: { address: '127.0.0.1' }, rawTarget: rawTarget ?? new URL(url).pathname });
-    const response = decision.kind === 'deny' ? denialResponse(decision) : new Response('ok', { headers: decision.headers });
+    const response = decision.kind === 'deny' ? denialResponse(decision) : new Response('ok', { headers: [...decision.headers] });
     return { decision, response };
   }
 

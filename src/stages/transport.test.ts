@@ -30,7 +30,7 @@ async function send(policy: Omit<Policy, 'routes'>, url: string, init: RequestIn
   const { engine } = engineFor(policy);
   const { pathname, search } = new URL(url);
   const decision = await engine.evaluate(new Request(url, init), { peer, rawTarget: pathname + search });
-  const response = decision.kind === 'deny' ? denialResponse(decision) : new Response('ok', { headers: decision.headers });
+  const response = decision.kind === 'deny' ? denialResponse(decision) : new Response('ok', { headers: [...decision.headers] });
   return { decision, response };
 }
 

@@ -30,7 +30,7 @@ function setup(versions: Record<string, VersionPolicy> = { '/v0': V0 }, now = FI
   const engine = createEngine(policy, { now: () => now, randomId: () => 'req-1', log: (e) => events.push(e) });
   const send = async (path: string) => {
     const decision = await engine.evaluate(new Request(`https://api.example.com${path}`), { ...PEER, rawTarget: path });
-    const response = decision.kind === 'deny' ? denialResponse(decision) : new Response('ok', { headers: decision.headers });
+    const response = decision.kind === 'deny' ? denialResponse(decision) : new Response('ok', { headers: [...decision.headers] });
     return { decision, response };
   };
   return { engine, events, send };
