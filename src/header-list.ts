@@ -9,8 +9,10 @@ export class HeaderList implements Iterable<[string, string]> {
   readonly #pairs: [string, string][];
 
   /** Names must be lowercase (the engine only uses literal lowercase names). */
-  constructor(pairs: Iterable<readonly [string, string]> = []) {
-    this.#pairs = Array.from(pairs, ([name, value]) => [name, value]);
+  constructor(pairs: readonly (readonly [string, string])[] = []) {
+    const copy: [string, string][] = new Array(pairs.length);
+    for (let i = 0; i < pairs.length; i++) copy[i] = [pairs[i]![0], pairs[i]![1]];
+    this.#pairs = copy;
   }
 
   get(name: string): string | null {
