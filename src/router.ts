@@ -79,14 +79,16 @@ export function normalizePath(target: string, maxLength: number): NormalizedPath
   const segments: string[] = [];
   for (const raw of path.slice(1).split('/')) {
     if (raw === '') return { ok: false, why: 'empty path segment' };
-    let segment: string;
-    try {
-      segment = decodeURIComponent(raw);
-    } catch {
-      return { ok: false, why: 'malformed percent-encoding' };
+    let segment = raw;
+    if (raw.includes('%')) {
+      try {
+        segment = decodeURIComponent(raw);
+      } catch {
+        return { ok: false, why: 'malformed percent-encoding' };
+      }
+      // Decoding must not create a separator, a control character, or a dot segment.
+      if (/[/\\;\x00-\x1f\x7f-\x9f]/.test(segment)) return { ok: false, why: 'encoded separator or control character' };
     }
-    // Decoding must not create a separator, a control character, or a dot segment.
-    if (/[/\\;\x00-\x1f\x7f-\x9f]/.test(segment)) return { ok: false, why: 'encoded separator or control character' };
     if (segment === '.' || segment === '..') return { ok: false, why: 'dot segment' };
     segments.push(segment);
   }

@@ -72,11 +72,17 @@ export function compileAuthn(accepted: 'anonymous' | readonly string[], methods:
   const optional = accepted.includes('anonymous');
   const chain = accepted.filter((name) => name !== 'anonymous').map((name) => ({ name, method: methods[name]! }));
   const plain = [...new Set(chain.map(({ method }) => method.challenge))].join(', ');
+  // Methods return the same principal object for a cached credential; so does this route.
+  const named = new WeakMap<object, Principal>();
   return async function authenticate(request: Request, env: AuthnEnv): Promise<AuthnResult> {
     let failure: { reason: string; method: AuthnMethod } | undefined;
     for (const { name, method } of chain) {
       const outcome = await method.authenticate(request, env);
-      if (outcome.kind === 'success') return { ok: true, principal: { ...outcome.principal, method: name } };
+      if (outcome.kind === 'success') {
+        let principal = named.get(outcome.principal);
+        if (principal?.method !== name) named.set(outcome.principal, (principal = Object.freeze({ ...outcome.principal, method: name })));
+        return { ok: true, principal };
+      }
       // A wrong credential of one kind does not stop a right credential of another kind, but it
       // decides the reason when nothing succeeds.
       if (outcome.kind === 'failure') failure ??= { reason: outcome.reason, method };

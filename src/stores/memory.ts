@@ -35,6 +35,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   let a = new Float64Array(capacity);
   let b = new Float64Array(capacity);
   let c = new Float64Array(capacity);
+  // When each slot was last moved to the young end of the LRU order (an insertion counter).
+  let moved = new Uint32Array(capacity);
+  let tick = 0;
 
   function grow() {
     capacity = Math.min(maxKeys, capacity * 2);
@@ -46,14 +49,21 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     a = resize(a);
     b = resize(b);
     c = resize(c);
+    const nextMoved = new Uint32Array(capacity);
+    nextMoved.set(moved);
+    moved = nextMoved;
   }
 
   /** The slot of a key, refreshed as most recently used; a new key starts empty. */
   function slotOf(bucket: BucketSpec, id: string, now: number): number {
     let slot = slots.get(id);
     if (slot !== undefined) {
-      slots.delete(id);
-      slots.set(id, slot);
+      // Re-inserting moves a key to the young end; keys used within the young half stay put.
+      if (tick - moved[slot]! > maxKeys / 2) {
+        slots.delete(id);
+        slots.set(id, slot);
+        moved[slot] = ++tick;
+      }
       return slot;
     }
     if (slots.size >= maxKeys) {
@@ -65,6 +75,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       slot = slots.size;
     }
     slots.set(id, slot);
+    moved[slot] = ++tick;
     if (bucket.algorithm === 'token-bucket') {
       a[slot] = bucket.limit;
       b[slot] = now;
