@@ -98,7 +98,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       const reset = now + Math.ceil((tokens >= 1 ? limit - tokens : 1 - tokens) / rate);
       return { used: limit - Math.floor(tokens), reset };
     }
-    const start = Math.floor(now / windowMs) * windowMs;
+    // A clock stepping backwards (an NTP correction) stays in the current window: rolling back to an
+    // earlier one would start its count from zero.
+    const start = Math.max(a[slot]!, Math.floor(now / windowMs) * windowMs);
     if (start !== a[slot]) {
       c[slot] = start - a[slot]! === windowMs ? b[slot]! : 0;
       b[slot] = 0;
@@ -106,7 +108,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     }
     if (bucket.algorithm === 'fixed-window') return { used: b[slot]!, reset: start + windowMs };
     // Sliding window: the previous window's count, weighted by how much of it still overlaps.
-    const overlap = 1 - (now - start) / windowMs;
+    const overlap = 1 - Math.max(0, now - start) / windowMs;
     return { used: Math.floor(c[slot]! * overlap) + b[slot]!, reset: start + windowMs };
   }
 
