@@ -1,0 +1,49 @@
+/**
+ * Bun adapter: wraps a fetch handler for `Bun.serve`, with the client address from
+ * `server.requestIP(request)`.
+ *
+ * Bun parses the request target into `request.url` before any handler runs, resolving `.`, `..`
+ * and `%2e%2e` segments and turning `\` into `/`; the engine checks the path Bun resolved, which is
+ * also the path the handler sees. Encoded slashes, `//`, `;` and NUL still reach the engine and are
+ * refused with 400.
+ * @module
+ */
+
+import type { Server } from 'bun';
+import { createEngine, type Engine, type EngineEnv, type Handler, type Policy } from '../src/index.ts';
+
+/** Options of `guard`. */
+export interface GuardOptions {
+  /** Clock, ids, fetch, log sink and rate-limit store for the engine (ignored when an Engine is passed). */
+  env?: EngineEnv;
+}
+
+/** The part of Bun's `Server` the adapter uses. */
+export type BunServer = Pick<Server<unknown>, 'requestIP'>;
+
+/** A `Bun.serve` fetch handler. */
+export type BunFetch = (request: Request, server: BunServer) => Promise<Response>;
+
+/**
+ * Guards `handler` with the policy: `Bun.serve({ fetch: guard(policy, handler) })`. Allowed
+ * requests reach `handler` with the decision; the policy's headers are set on its response.
+ *
+ * @example
+ * ```ts
+ * import { guard } from 'portcullis/bun';
+ * const server = Bun.serve({
+ *   hostname: '127.0.0.1',
+ *   port: 8787,
+ *   fetch: guard(policy, (request, decision) => Response.json({ hello: decision.principal.id })),
+ * });
+ * ```
+ * @see https://bun.sh/docs/api/http#server-requestip-request
+ */
+export function guard(policy: Policy | Engine, handler: Handler, options: GuardOptions = {}): BunFetch {
+  const engine = 'evaluate' in policy ? policy : createEngine(policy, options.env);
+  return function portcullisFetch(request, server) {
+    // null for a Unix socket or a closed connection: the client address is then unknown.
+    const address = server.requestIP(request)?.address;
+    return engine.handle(request, { peer: { address } }, handler);
+  };
+}

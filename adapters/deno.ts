@@ -1,0 +1,52 @@
+/**
+ * Deno adapter: wraps a fetch handler for `Deno.serve`, with the client address from
+ * `info.remoteAddr`.
+ *
+ * The types below are the part of `Deno.ServeHandlerInfo` the adapter reads, declared here so this
+ * file needs no Deno globals; `deno check` of a server that passes `guard(…)` to `Deno.serve`
+ * (test/conformance/servers/deno.ts, run by `npm run typecheck`) proves they match Deno's own.
+ *
+ * Deno parses the request target into `request.url` before any handler runs, resolving `.`, `..`
+ * and `%2e%2e` segments; the engine checks the path Deno resolved, which is also the path the
+ * handler sees. Encoded slashes, `//`, `;` and NUL still reach the engine and are refused with 400.
+ * @module
+ */
+
+import { createEngine, type Engine, type EngineEnv, type Handler, type Policy } from '../src/index.ts';
+
+/** Options of `guard`. */
+export interface GuardOptions {
+  /** Clock, ids, fetch, log sink and rate-limit store for the engine (ignored when an Engine is passed). */
+  env?: EngineEnv;
+}
+
+/** `Deno.NetAddr` (TCP/UDP) or `Deno.UnixAddr`, as far as the adapter reads them. */
+export type DenoAddr = { transport: 'tcp' | 'udp'; hostname: string; port: number } | { transport: 'unix' | 'unixpacket'; path: string } | { transport: 'vsock' };
+
+/** The part of `Deno.ServeHandlerInfo` the adapter reads. */
+export interface DenoServeInfo {
+  remoteAddr: DenoAddr;
+}
+
+/** A `Deno.serve` handler. */
+export type DenoFetch = (request: Request, info: DenoServeInfo) => Promise<Response>;
+
+/**
+ * Guards `handler` with the policy: `Deno.serve(guard(policy, handler))`. Allowed requests reach
+ * `handler` with the decision; the policy's headers are set on its response.
+ *
+ * @example
+ * ```ts
+ * import { guard } from 'portcullis/deno';
+ * Deno.serve({ hostname: '127.0.0.1', port: 8787 }, guard(policy, (request, decision) => Response.json({ hello: decision.principal.id })));
+ * ```
+ * @see https://docs.deno.com/api/deno/~/Deno.ServeHandlerInfo
+ */
+export function guard(policy: Policy | Engine, handler: Handler, options: GuardOptions = {}): DenoFetch {
+  const engine = 'evaluate' in policy ? policy : createEngine(policy, options.env);
+  return function portcullisFetch(request, info) {
+    // A Unix socket has no client address: it is then unknown.
+    const address = 'hostname' in info.remoteAddr ? info.remoteAddr.hostname : undefined;
+    return engine.handle(request, { peer: { address } }, handler);
+  };
+}

@@ -1,0 +1,179 @@
+/**
+ * Hono adapter: `portcullis(policy)` middleware.
+ *
+ * Hono routes the request to a handler; the policy's route table still decides whether it may run
+ * (the policy is the source of truth, so a Hono route the policy does not name is a 404). Allowed
+ * requests reach the handler with the principal, the validated input and the decision on `c.var`,
+ * and with the body the validation read put back, so `await c.req.json()` works. The decision's
+ * headers are applied to whatever response goes out, including one made by `app.onError`.
+ * @module
+ */
+
+import type { Context, MiddlewareHandler } from 'hono';
+import type { GetConnInfo } from 'hono/conninfo';
+import {
+  createEngine,
+  denialResponse,
+  type Allow,
+  type Engine,
+  type EngineEnv,
+  type EvaluateContext,
+  type InferOutput,
+  type Policy,
+  type Principal,
+  type RoutePolicy,
+} from '../src/index.ts';
+
+/** Options of `portcullis`. */
+export interface PortcullisOptions {
+  /**
+   * The runtime's connection info, for the client address: `getConnInfo` from `hono/bun`,
+   * `hono/deno`, `@hono/node-server/conninfo` or `hono/cloudflare-workers` (which reads
+   * `CF-Connecting-IP`, set by Cloudflare's edge: use it only on Workers). Without it the client
+   * address is unknown: IP rate limits share one bucket and `allowLoopbackHttp` never applies.
+   */
+  getConnInfo?: GetConnInfo;
+  /** Clock, ids, fetch, log sink and rate-limit store for the engine (ignored when an Engine is passed). */
+  env?: EngineEnv;
+}
+
+/** `"GET /v1/users/:id"` → `'id'`. */
+type ParamNames<Path extends string> = Path extends `${string}:${infer Name}/${infer Rest}`
+  ? Name | ParamNames<`/${Rest}`>
+  : Path extends `${string}:${infer Name}`
+    ? Name
+    : never;
+
+type PathOf<Pattern> = Pattern extends `${string} ${infer Path}` ? Path : string;
+
+type Output<Schema, Otherwise> = Schema extends { '~standard': unknown } ? InferOutput<Schema> : Otherwise;
+
+/** The body of an allowed request: the schema's output, or the parsed body of a route that declares only media types. */
+type BodyOf<R> = R extends { body: infer Schema }
+  ? Output<Schema, undefined>
+  : R extends { contentTypes: readonly string[] }
+    ? unknown
+    : undefined;
+
+/** A report-only route lets invalid input through: nothing in it is validated then. */
+type Reported<P, R, T> = P extends { mode: 'report' } ? T | undefined : R extends { mode: 'report' } ? T | undefined : T;
+
+/** The validated input of one route, tagged with its pattern. */
+export type RouteInput<P extends Policy, K extends keyof P['routes']> = K extends string
+  ? {
+      readonly route: K;
+      readonly params: Output<P['routes'][K] extends { params: infer S } ? S : undefined, Readonly<Record<ParamNames<PathOf<K>>, string>>>;
+      readonly query: Reported<P, P['routes'][K], Output<P['routes'][K] extends { query: infer S } ? S : undefined, undefined>>;
+      readonly headers: Reported<P, P['routes'][K], Output<P['routes'][K] extends { headers: infer S } ? S : undefined, undefined>>;
+      readonly body: Reported<P, P['routes'][K], BodyOf<P['routes'][K]>>;
+    }
+  : never;
+
+/** In report-only mode a request no route matches is let through as `'*'`. */
+type UnroutedInput = {
+  readonly route: '*';
+  readonly params: Readonly<Record<string, string>>;
+  readonly query: undefined;
+  readonly headers: undefined;
+  readonly body: undefined;
+};
+
+/** `c.var.input`: a union over the policy's routes, narrowed by `input.route` (or by `routeInput`). */
+export type PolicyInput<P extends Policy> =
+  | { [K in keyof P['routes']]: RouteInput<P, K> }[keyof P['routes']]
+  | (P extends { mode: 'report' } ? UnroutedInput : P['routes'][keyof P['routes']] extends infer R ? (R extends { mode: 'report' } ? UnroutedInput : never) : never);
+
+/** What the middleware puts on `c.var`. */
+export interface PortcullisVariables<P extends Policy = Policy> {
+  principal: Principal;
+  input: PolicyInput<P>;
+  decision: Allow;
+}
+
+/**
+ * The Hono `Env` of an app behind `portcullis(policy)`: `new Hono<PortcullisEnv<typeof policy>>()`.
+ * Merge your own bindings: `PortcullisEnv<typeof policy> & { Bindings: { DB: D1Database } }`.
+ */
+export type PortcullisEnv<P extends Policy = Policy> = { Variables: PortcullisVariables<P> };
+
+/**
+ * The validated input of the route the handler serves, typed from that route's schemas. Throws
+ * when the policy matched another route: a Hono route and a policy route that disagree are a bug.
+ *
+ * @example
+ * ```ts
+ * users.patch('/:id', (c) => {
+ *   const { body } = routeInput(c, 'PATCH /v1/users/:id'); // { name?: string; email?: string }
+ *   return c.json(body);
+ * });
+ * ```
+ */
+export function routeInput<I extends { readonly route: string }, K extends I['route']>(
+  c: { var: { input: I } },
+  route: K,
+): Extract<I, { readonly route: K }> {
+  const input = c.var.input;
+  if (input.route !== route) throw new Error(`routeInput: this request matched the policy route "${input.route}", not "${route}"`);
+  return input as Extract<I, { readonly route: K }>;
+}
+
+/**
+ * Guards every route after it with the policy. Mount it first, before anything that reads the body.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from 'hono';
+ * import { getConnInfo } from 'hono/bun';
+ * import { portcullis, type PortcullisEnv } from 'portcullis/hono';
+ *
+ * const app = new Hono<PortcullisEnv<typeof policy>>();
+ * app.use(portcullis(policy, { getConnInfo }));
+ * app.get('/v1/users/:id', (c) => c.json({ caller: c.var.principal.id }));
+ * ```
+ * @see https://hono.dev/docs/helpers/conninfo
+ */
+export function portcullis<P extends Policy>(policy: P | Engine, options: PortcullisOptions = {}): MiddlewareHandler<PortcullisEnv<P>> {
+  const engine = 'evaluate' in policy ? policy : createEngine(policy, options.env);
+  const getConnInfo = options.getConnInfo;
+
+  return async function portcullisMiddleware(c, next) {
+    const waitUntil = waitUntilOf(c);
+    const context: EvaluateContext = { peer: { address: getConnInfo?.(c).remote.address }, waitUntil };
+    const decision = await engine.evaluate(c.req.raw, context);
+    if (decision.kind === 'deny') {
+      const response = denialResponse(decision);
+      await settle(decision.settle(response.status), waitUntil);
+      return response;
+    }
+
+    c.set('principal', decision.principal);
+    c.set('input', { route: decision.route, ...decision.input } as PolicyInput<P>);
+    c.set('decision', decision);
+    // The engine may have read the body to validate it: the handler gets the request it forwards
+    // (the body it checked, method-override headers gone), never a second, unchecked read.
+    c.req.raw = decision.request;
+    c.req.bodyCache = {};
+    await next();
+    // `c.res =` would merge the old response's headers back in; replace the response outright.
+    const finalized = engine.finalize(c.res, decision);
+    c.res = undefined;
+    c.res = finalized;
+    await settle(decision.settle(finalized.status), waitUntil);
+  };
+}
+
+/** `executionCtx.waitUntil` on Workers (and Hono on runtimes that pass one); the getter throws elsewhere. */
+function waitUntilOf(c: Context): EvaluateContext['waitUntil'] {
+  let ctx: { waitUntil(promise: Promise<unknown>): void } | undefined;
+  try {
+    ctx = c.executionCtx;
+  } catch {
+    return undefined;
+  }
+  return (promise) => ctx.waitUntil(promise);
+}
+
+async function settle(settling: Promise<void>, waitUntil: EvaluateContext['waitUntil']) {
+  if (waitUntil) waitUntil(settling);
+  else await settling;
+}
