@@ -1,0 +1,190 @@
+/**
+ * The gateway's word to its origin: a short-lived, HMAC-signed JWT naming the principal of one
+ * request (as Cloudflare Access's `Cf-Access-Jwt-Assertion` and Google IAP's
+ * `x-goog-iap-jwt-assertion` do for theirs).
+ *
+ * Why signed and not a shared-secret header: a secret header proves only that the caller knows the
+ * secret, says nothing the origin can check about *who* the principal is, and travels (and gets
+ * logged) on every request. The signature binds principal, request id, time, method, target and
+ * origin together; the key never leaves the gateway and the origin; a captured assertion is good
+ * for one method + target on one origin for `ttlSeconds`.
+ * @module
+ */
+
+import { errors, jwtVerify, SignJWT } from 'jose';
+import type { Allow } from './decision.ts';
+
+/** The request header that carries the assertion. */
+export const IDENTITY_HEADER = 'x-portcullis-identity';
+/** The JWT `typ`: an assertion is never mistaken for (or accepted as) an access token. */
+export const IDENTITY_TYP = 'portcullis-identity+jwt';
+const ISSUER = 'portcullis';
+const ALGORITHM = 'HS256';
+/** HS256 keys shorter than the hash output are guessable offline from one captured assertion. */
+const MIN_KEY_BYTES = 32;
+
+/** An HMAC key: a string of at least 32 characters (its UTF-8 bytes are the key), bytes, or a CryptoKey. */
+export type IdentityKey = string | Uint8Array | CryptoKey;
+
+/** Options of the gateway side (`forwardTo({ identity })`). */
+export interface IdentityOptions {
+  /** The shared HMAC key (e.g. `openssl rand -base64 32`, kept in a secret binding). */
+  key: IdentityKey;
+  /** @default 'x-portcullis-identity' */
+  header?: string;
+  /** Seconds an assertion is valid. @default 60 */
+  ttlSeconds?: number;
+  /** Clock in epoch milliseconds. @default Date.now */
+  now?: () => number;
+}
+
+/** The claims of an assertion. */
+export interface Identity {
+  /** The principal's id (`anonymous` on public routes). */
+  sub: string;
+  /** The `policy.authn` method that authenticated it. */
+  authn: string;
+  roles: string[];
+  scopes: string[];
+  /** The client address the gateway resolved. */
+  client_ip: string;
+  /** The request id (`X-Request-Id`): unique per request, so an origin may refuse a replay. */
+  jti: string;
+  /** The method and request target (path and query) it was issued for. */
+  req_method: string;
+  req_target: string;
+  /** The origin it was issued for (`https://origin.example.com`). */
+  aud: string;
+  iss: string;
+  iat: number;
+  exp: number;
+}
+
+/** Why `verifyIdentity` refused. */
+export type IdentityFailure =
+  /** No assertion (the request did not come through the gateway), or more than one. */
+  | 'identity.missing'
+  /** Bad signature, wrong key, `typ`, `iss`, `aud`, or a malformed token. */
+  | 'identity.invalid'
+  /** Past `exp`, or issued in the future. */
+  | 'identity.expired'
+  /** Valid, but issued for another method or request target: a replay. */
+  | 'identity.wrong_request';
+
+/** Options of the origin side. */
+export interface VerifyIdentityOptions {
+  key: IdentityKey;
+  /** @default 'x-portcullis-identity' */
+  header?: string;
+  /** Required `aud`: the origin as the gateway addresses it (its `ORIGIN_URL`). Unchecked when absent. */
+  audience?: string;
+  /** Allowed clock skew in seconds. @default 5 */
+  clockTolerance?: number;
+  /** Clock in epoch milliseconds. @default Date.now */
+  now?: () => number;
+}
+
+/** Imports the key once: a string or bytes become a non-extractable HMAC-SHA-256 CryptoKey. Throws a `TypeError` on a short key. */
+function importIdentityKey(key: IdentityKey, name: string): Promise<CryptoKey> {
+  if (typeof key === 'object' && !(key instanceof Uint8Array)) return Promise.resolve(key);
+  const bytes = typeof key === 'string' ? new TextEncoder().encode(key) : new Uint8Array(key);
+  if (bytes.byteLength < MIN_KEY_BYTES) throw new TypeError(`${name}: at least ${MIN_KEY_BYTES} bytes are required, got ${bytes.byteLength}`);
+  const imported = crypto.subtle.importKey('raw', bytes, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
+  // A failed import surfaces at the first use, not as an unhandled rejection at setup.
+  imported.catch(() => {});
+  return imported;
+}
+
+/** The request target as the origin will see it: path and query. */
+function targetOf(url: URL): string {
+  return url.pathname + url.search;
+}
+
+/**
+ * Compiles the gateway side: a function that signs the assertion for an allowed request. Throws a
+ * `TypeError` on a short key, so that a bad secret fails at setup.
+ *
+ * @example
+ * ```ts
+ * const sign = identitySigner({ key: env.PORTCULLIS_IDENTITY_KEY });
+ * headers.set('x-portcullis-identity', await sign(decision, 'GET', new URL('https://origin.example.com/v1/me')));
+ * ```
+ */
+export function identitySigner(options: IdentityOptions): (decision: Allow, method: string, target: URL) => Promise<string> {
+  const ttl = options.ttlSeconds ?? 60;
+  if (!Number.isInteger(ttl) || ttl < 1 || ttl > 3600) throw new TypeError(`identity.ttlSeconds: a whole number of seconds from 1 to 3600, got ${ttl}`);
+  const key = importIdentityKey(options.key, 'identity.key');
+  const now = options.now ?? Date.now;
+
+  return async function signIdentity(decision, method, target) {
+    const { principal } = decision;
+    const issuedAt = Math.floor(now() / 1000);
+    const claims: Omit<Identity, 'sub' | 'jti' | 'aud' | 'iss' | 'iat' | 'exp'> = {
+      authn: principal.method,
+      roles: [...principal.roles],
+      scopes: [...principal.scopes],
+      client_ip: decision.client.ip,
+      req_method: method,
+      req_target: targetOf(target),
+    };
+    return new SignJWT({ ...claims })
+      .setProtectedHeader({ alg: ALGORITHM, typ: IDENTITY_TYP })
+      .setIssuer(ISSUER)
+      .setAudience(target.origin)
+      .setSubject(principal.id)
+      .setJti(decision.requestId)
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(issuedAt + ttl)
+      .sign(await key);
+  };
+}
+
+/** What `identityVerifier` concludes about one request. */
+export type IdentityResult = { ok: true; identity: Identity } | { ok: false; reason: IdentityFailure };
+
+/**
+ * Compiles the origin side: a function that verifies the assertion on a request that came through
+ * the gateway. A request without a valid one did not, whatever else it carries. Throws a
+ * `TypeError` on a short key.
+ *
+ * @example
+ * ```ts
+ * const verify = identityVerifier({ key: process.env.PORTCULLIS_IDENTITY_KEY!, audience: 'https://origin.example.com' });
+ * const result = await verify(request);
+ * if (!result.ok) return new Response(null, { status: 403 });
+ * console.log(result.identity.sub, result.identity.roles);
+ * ```
+ */
+export function identityVerifier(options: VerifyIdentityOptions): (request: Request) => Promise<IdentityResult> {
+  const key = importIdentityKey(options.key, 'identity.key');
+  const header = options.header ?? IDENTITY_HEADER;
+  const tolerance = options.clockTolerance ?? 5;
+  const now = options.now ?? Date.now;
+
+  return async function verifyIdentity(request) {
+    const token = request.headers.get(header);
+    // Headers joins repeated fields with ", "; a compact JWS has no comma.
+    if (token === null || token === '' || token.includes(',')) return { ok: false, reason: 'identity.missing' };
+    let identity: Identity;
+    try {
+      const { payload } = await jwtVerify(token, await key, {
+        algorithms: [ALGORITHM],
+        typ: IDENTITY_TYP,
+        issuer: ISSUER,
+        audience: options.audience,
+        clockTolerance: tolerance,
+        currentDate: new Date(now()),
+        requiredClaims: ['sub', 'jti', 'iat', 'exp', 'req_method', 'req_target'],
+      });
+      identity = payload as unknown as Identity;
+    } catch (error) {
+      return { ok: false, reason: error instanceof errors.JWTExpired ? 'identity.expired' : 'identity.invalid' };
+    }
+    // jose checks a future `iat` only together with maxTokenAge.
+    if (identity.iat > Math.floor(now() / 1000) + tolerance) return { ok: false, reason: 'identity.expired' };
+    if (identity.req_method !== request.method || identity.req_target !== targetOf(new URL(request.url))) {
+      return { ok: false, reason: 'identity.wrong_request' };
+    }
+    return { ok: true, identity };
+  };
+}
