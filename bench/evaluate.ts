@@ -1,0 +1,83 @@
+/**
+ * In-process cost of `engine.evaluate()` for the bench scenario, warm (a token seen before) and
+ * cold (a new token every request), against `jose.jwtVerify` with an imported CryptoKey alone —
+ * the floor that no verifier of a new ES256 token goes below. Median µs per request over many
+ * timed batches; the Requests of a batch are built before its clock starts.
+ * Prints one JSON line: `{ "warm_us", "cold_us", "jose_us" }`.
+ * @module
+ */
+
+import { exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose';
+import { createEngine, type Engine } from '../src/index.ts';
+import { AUDIENCE, ISSUER, ORIGIN, PATH } from './scenario.ts';
+import { benchPolicy } from './stacks/policy.ts';
+
+const WARM_BATCHES = 100;
+const WARM_BATCH = 500;
+const COLD_BATCHES = 40;
+const COLD_BATCH = 100;
+
+const pair = await generateKeyPair('ES256', { extractable: true });
+const publicJwk = { ...(await exportJWK(pair.publicKey)), kid: 'bench', alg: 'ES256' };
+const sign = (jti: string) =>
+  new SignJWT({ roles: ['user'] })
+    .setProtectedHeader({ alg: 'ES256', kid: 'bench', typ: 'JWT' })
+    .setIssuer(ISSUER)
+    .setAudience(AUDIENCE)
+    .setSubject('42')
+    .setIssuedAt()
+    .setExpirationTime('1h')
+    .setJti(jti)
+    .sign(pair.privateKey);
+
+const engine: Engine = createEngine(benchPolicy({ alg: 'ES256', publicJwk }));
+const context = { peer: { address: '127.0.0.1', scheme: 'http' as const }, rawTarget: PATH };
+const request = (token: string) =>
+  new Request(`http://127.0.0.1${PATH}`, { headers: { authorization: `Bearer ${token}`, origin: ORIGIN, host: '127.0.0.1' } });
+
+const median = (samples: number[]) => {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return Number(sorted[Math.floor(sorted.length / 2)]!.toFixed(2));
+};
+
+/** µs per request of evaluating one batch of fresh Requests. */
+async function timeEvaluate(tokens: string[]): Promise<number> {
+  const requests = tokens.map(request);
+  const start = performance.now();
+  for (const each of requests) {
+    const decision = await engine.evaluate(each, context);
+    if (decision.kind !== 'allow') throw new Error(`evaluate denied: ${decision.reason}`);
+  }
+  return ((performance.now() - start) * 1000) / requests.length;
+}
+
+async function timeJose(tokens: string[]): Promise<number> {
+  const start = performance.now();
+  for (const token of tokens) await jwtVerify(token, pair.publicKey, { issuer: ISSUER, audience: AUDIENCE, algorithms: ['ES256'] });
+  return ((performance.now() - start) * 1000) / tokens.length;
+}
+
+// Warm: one token, verified once and then served from the engine's verified-token cache.
+const warmToken = await sign('warm');
+const warmTokens = Array.from({ length: WARM_BATCH }, () => warmToken);
+for (let i = 0; i < 20; i++) await timeEvaluate(warmTokens);
+const warm: number[] = [];
+for (let i = 0; i < WARM_BATCHES; i++) warm.push(await timeEvaluate(warmTokens));
+
+// Cold: every request a token never seen before. The warm-up fills the verified-token cache
+// (10,000 by default) so that the timed batches run with LRU eviction, as a server would.
+const warmUp: string[] = [];
+for (let i = 0; i < 10_000; i++) warmUp.push(await sign(`warm-up-${i}`));
+for (let i = 0; i < warmUp.length; i += COLD_BATCH) await timeEvaluate(warmUp.slice(i, i + COLD_BATCH));
+for (let i = 0; i < 5; i++) await timeJose(warmUp.slice(i * COLD_BATCH, (i + 1) * COLD_BATCH));
+const cold: number[] = [];
+const jose: number[] = [];
+for (let i = 0; i < COLD_BATCHES; i++) {
+  const tokens: string[] = [];
+  for (let j = 0; j < COLD_BATCH; j++) tokens.push(await sign(`cold-${i}-${j}`));
+  // Alternate, so that noise falls on both alike.
+  jose.push(await timeJose(tokens));
+  cold.push(await timeEvaluate(tokens));
+}
+
+console.log(JSON.stringify({ warm_us: median(warm), cold_us: median(cold), jose_us: median(jose) }));

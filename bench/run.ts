@@ -1,0 +1,408 @@
+/**
+ * `npm run bench`: the side-by-side benchmark of issue 8.
+ *
+ * Every stack is a separate process on 127.0.0.1, loaded by autocannon from this process with the
+ * same connections and durations, in interleaved slices (A B C D E, B C D E A, …) so that machine
+ * noise hits all stacks alike. Then the in-process figures (evaluate, jose floor, memory store) in
+ * fresh processes of their own. Prints a table and writes bench/results.json.
+ *
+ * Environment: BENCH_SECONDS (measured seconds per stack in the main ES256 run, default 12; the
+ * HS256 and cold-token runs are scaled from it), BENCH_CONNECTIONS (default 32), BENCH_STACKS
+ * (comma-separated subset), BENCH_RUNS (subset of `es256,cold,hs256,inprocess`), BENCH_PROFILE
+ * (comma-separated stacks to run under `node --cpu-prof`, profiles in bench/profiles/).
+ * `node --import tsx bench/profile-top.ts <profile>` summarises a profile.
+ * @module
+ */
+
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
+import { AUDIENCE, HOST, ISSUER, ORIGIN, PATH, type Alg, type StackKey } from './scenario.ts';
+
+const STACKS = ['bare', 'hono', 'express', 'portcullis-node', 'portcullis-hono'] as const;
+type StackName = (typeof STACKS)[number];
+const COLD_STACKS: StackName[] = ['portcullis-node', 'hono'];
+const BASELINES: StackName[] = ['bare', 'hono', 'express'];
+const PORTCULLIS: StackName[] = ['portcullis-node', 'portcullis-hono'];
+
+const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+const SLICE_S = 3;
+const seconds = positive('BENCH_SECONDS', 12);
+const connections = positive('BENCH_CONNECTIONS', 32);
+const mainRounds = Math.max(1, Math.round(seconds / SLICE_S));
+const hsRounds = Math.max(1, Math.round(mainRounds / 2));
+const coldRounds = Math.max(1, Math.round((mainRounds * 3) / 4));
+const selected = list('BENCH_STACKS', [...STACKS]) as StackName[];
+const profiled = new Set(list('BENCH_PROFILE', []));
+const runs = new Set(list('BENCH_RUNS', ['es256', 'cold', 'hs256', 'inprocess']));
+for (const name of [...selected, ...profiled]) {
+  if (!STACKS.includes(name as StackName)) throw new TypeError(`unknown stack "${name}"; stacks: ${STACKS.join(', ')}`);
+}
+/**
+ * Distinct tokens of the cold run, used in turn. More than the verified-token cache holds (10,000
+ * by default), so that with LRU eviction no token is still cached when it comes round again.
+ */
+const COLD_POOL = 25_000;
+
+function positive(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!(value > 0)) throw new TypeError(`${name} must be a positive number, got "${raw}"`);
+  return value;
+}
+
+function list(name: string, fallback: string[]): string[] {
+  const raw = process.env[name];
+  return raw ? raw.split(',').map((item) => item.trim()).filter(Boolean) : fallback;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keys and tokens: the private key never leaves this process.
+
+interface Signer {
+  key: StackKey;
+  sign(claims: { sub: string; roles: string[]; jti?: string }): Promise<string>;
+}
+
+async function signer(alg: Alg): Promise<Signer> {
+  let signingKey: CryptoKey | Uint8Array;
+  let key: StackKey;
+  if (alg === 'ES256') {
+    const pair = await generateKeyPair('ES256', { extractable: true });
+    signingKey = pair.privateKey;
+    const publicJwk: JWK = { ...(await exportJWK(pair.publicKey)), kid: 'bench', alg: 'ES256', use: 'sig' };
+    key = { alg, publicJwk };
+  } else {
+    const secret = randomBytes(32).toString('base64url');
+    signingKey = new TextEncoder().encode(secret);
+    key = { alg, secret };
+  }
+  return {
+    key,
+    sign: ({ sub, roles, jti }) => {
+      const jwt = new SignJWT({ roles })
+        .setProtectedHeader(alg === 'ES256' ? { alg, kid: 'bench', typ: 'JWT' } : { alg, typ: 'JWT' })
+        .setIssuer(ISSUER)
+        .setAudience(AUDIENCE)
+        .setSubject(sub)
+        .setIssuedAt()
+        .setExpirationTime('1h');
+      if (jti) jwt.setJti(jti);
+      return jwt.sign(signingKey);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stack processes.
+
+interface Stack {
+  name: StackName;
+  url: string;
+  child: ChildProcess;
+}
+
+async function start(name: StackName, key: StackKey): Promise<Stack> {
+  const execArgv = ['--import', 'tsx'];
+  if (profiled.has(name)) {
+    // One folder per run: node writes a profile per thread (tsx's loader has one of its own).
+    const dir = here(`./profiles/${name}-${key.alg}-${Date.now()}`);
+    mkdirSync(dir, { recursive: true });
+    execArgv.push('--cpu-prof', `--cpu-prof-dir=${dir}`);
+  }
+  const child = fork(here(`./stacks/${name}.ts`), [], {
+    execArgv,
+    env: { ...process.env, NODE_ENV: 'production', BENCH_KEY: JSON.stringify(key) },
+    // Security events of the smoke checks' denials go to stdout: not part of the report.
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name}: no port after 30 s`)), 30_000);
+    child.once('message', (message) => {
+      clearTimeout(timer);
+      resolve((message as { port: number }).port);
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited with ${code} before listening`));
+    });
+  });
+  child.removeAllListeners('exit');
+  return { name, url: `http://${HOST}:${port}`, child };
+}
+
+async function stop(stack: Stack): Promise<void> {
+  if (stack.child.exitCode !== null) return;
+  const exited = new Promise<void>((resolve) => stack.child.once('exit', () => resolve()));
+  stack.child.send('stop');
+  const timer = setTimeout(() => stack.child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Smoke checks: every stack does the same work, or the comparison means nothing.
+
+interface Tokens {
+  owner: string;
+  stranger: string;
+  admin: string;
+}
+
+async function check(stack: Stack, tokens: Tokens): Promise<void> {
+  const get = (path: string, token?: string) =>
+    fetch(stack.url + path, { headers: { origin: ORIGIN, ...(token ? { authorization: `Bearer ${token}` } : {}) } });
+  const fail = (what: string) => {
+    throw new Error(`${stack.name}: ${what}`);
+  };
+  const ok = await get(PATH, tokens.owner);
+  const body = await ok.json();
+  if (ok.status !== 200 || body?.id !== '42') fail(`GET ${PATH} answered ${ok.status} ${JSON.stringify(body)}`);
+  if (stack.name === 'bare') return;
+  if (ok.headers.get('access-control-allow-origin') !== ORIGIN) fail('no CORS header for the allowed origin');
+  if (ok.headers.get('x-content-type-options') !== 'nosniff') fail('no security headers');
+  const expect = async (path: string, token: string | undefined, wanted: (status: number) => boolean, what: string) => {
+    const response = await get(path, token);
+    await response.arrayBuffer();
+    if (!wanted(response.status)) fail(`${what}: answered ${response.status}`);
+  };
+  await expect('/users/7?fields=name', tokens.owner, (status) => status === 403, 'another user');
+  await expect('/users/7?fields=name', tokens.admin, (status) => status === 200, 'an admin');
+  await expect('/users/42?fields=name&role=admin', tokens.owner, (status) => status === 400 || status === 422, 'an unknown query key');
+  await expect(PATH, undefined, (status) => status === 401, 'no token');
+  await expect(PATH, tokens.stranger.slice(0, -4) + 'AAAA', (status) => status === 401, 'a forged signature');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load.
+
+interface Tally {
+  requests: number;
+  seconds: number;
+  latencies: number[];
+  non2xx: number;
+  errors: number;
+}
+
+const tallies = new Map<string, Tally>();
+
+function tally(key: string): Tally {
+  let found = tallies.get(key);
+  if (!found) tallies.set(key, (found = { requests: 0, seconds: 0, latencies: [], non2xx: 0, errors: 0 }));
+  return found;
+}
+
+/** One slice of load on one stack; `record` false for warm-up. */
+async function load(stack: Stack, duration: number, token: string | (() => string), record: string | undefined): Promise<void> {
+  const headers = { origin: ORIGIN, authorization: typeof token === 'string' ? `Bearer ${token}` : '' };
+  const options: autocannon.Options = { url: stack.url + PATH, connections, duration, headers };
+  if (typeof token !== 'string') {
+    // A new token on every request: the request is rebuilt each time (the same cost for every stack).
+    options.requests = [
+      {
+        setupRequest: (request) => {
+          request.headers = { ...request.headers, authorization: `Bearer ${token()}` };
+          return request;
+        },
+      },
+    ];
+  }
+  const into = record ? tally(record) : undefined;
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(options, (error, result) => (error ? reject(error) : resolve(result)));
+    // Latencies in ms as floats (autocannon's own histogram keeps whole milliseconds).
+    instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
+      if (!into) return;
+      if (statusCode >= 200 && statusCode < 300) into.latencies.push(responseTime);
+      else into.non2xx++;
+    });
+  });
+  if (!into) return;
+  into.requests += result['2xx'];
+  into.seconds += result.duration;
+  into.errors += result.errors + result.timeouts;
+}
+
+interface Figures {
+  rps: number;
+  p50_ms: number;
+  p99_ms: number;
+}
+
+function figures(key: string): Figures & { requests: number; non2xx: number; errors: number } {
+  const { requests, seconds, latencies, non2xx, errors } = tally(key);
+  const sorted = Float64Array.from(latencies).sort();
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+  const round = (value: number, digits: number) => Number(value.toFixed(digits));
+  return { rps: Math.round(requests / seconds), p50_ms: round(at(0.5), 2), p99_ms: round(at(0.99), 2), requests, non2xx, errors };
+}
+
+/** Rounds of slices over `stacks`, each round starting one stack later. */
+async function rounds(stacks: Stack[], rounds: number, token: string | (() => string), label: string): Promise<void> {
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < stacks.length; i++) {
+      const stack = stacks[(round + i) % stacks.length]!;
+      process.stderr.write(`  ${label} round ${round + 1}/${rounds}: ${stack.name}\n`);
+      await load(stack, SLICE_S, token, `${label}:${stack.name}`);
+    }
+  }
+}
+
+async function warmUp(stacks: Stack[], duration: number, token: string | (() => string)): Promise<void> {
+  for (const stack of stacks) await load(stack, duration, token, undefined);
+}
+
+// ---------------------------------------------------------------------------------------------
+// In-process figures, each in a fresh process.
+
+function runScript(file: string, execArgv: string[]): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const child = fork(here(file), [], { execArgv: [...execArgv, '--import', 'tsx'], stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+    let out = '';
+    child.stdout!.on('data', (chunk) => (out += chunk));
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`${file} exited with ${code}`));
+      const last = out.trim().split('\n').at(-1) ?? '';
+      resolve(JSON.parse(last) as Record<string, unknown>);
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function phase(alg: Alg, label: string, mainRoundCount: number, withCold: boolean) {
+  const keys = await signer(alg);
+  const tokens: Tokens = {
+    owner: await keys.sign({ sub: '42', roles: ['user'] }),
+    stranger: await keys.sign({ sub: '7', roles: ['user'] }),
+    admin: await keys.sign({ sub: '7', roles: ['admin'] }),
+  };
+  process.stderr.write(`${alg}: starting ${selected.join(', ')}\n`);
+  const stacks = await Promise.all(selected.map((name) => start(name, keys.key)));
+  try {
+    for (const stack of stacks) await check(stack, tokens);
+    process.stderr.write(`${alg}: smoke checks passed; warming up\n`);
+    if (runs.has(label)) {
+      await warmUp(stacks, 2, tokens.owner);
+      await rounds(stacks, mainRoundCount, tokens.owner, label);
+    }
+    const cold = stacks.filter((stack) => COLD_STACKS.includes(stack.name));
+    if (withCold && cold.length) {
+      process.stderr.write(`${alg}: signing ${COLD_POOL} distinct tokens for the cold run\n`);
+      const pool: string[] = [];
+      for (let i = 0; i < COLD_POOL; i++) pool.push(await keys.sign({ sub: '42', roles: ['user'], jti: `cold-${i}` }));
+      let next = 0;
+      const rotate = () => pool[next++ % pool.length]!;
+      await warmUp(cold, 1, rotate);
+      await rounds(cold, coldRounds, rotate, `${label}-cold`);
+    }
+  } finally {
+    await Promise.all(stacks.map(stop));
+  }
+}
+
+const startedAt = Date.now();
+const loadAtStart = loadavg()[0]!;
+if (loadAtStart > 0.5) {
+  process.stderr.write(`warning: load average ${loadAtStart.toFixed(1)} before the start: other processes share these cores, expect noise\n`);
+}
+process.stderr.write(
+  `portcullis bench: ${connections} connections, ${SLICE_S} s slices; ES256 ${mainRounds} rounds, cold ${coldRounds}, HS256 ${hsRounds}\n`,
+);
+if (runs.has('es256') || runs.has('cold')) await phase('ES256', 'es256', mainRounds, runs.has('cold'));
+if (runs.has('hs256')) await phase('HS256', 'hs256', hsRounds, false);
+
+let evaluate: Record<string, unknown> = { warm_us: null, cold_us: null, jose_us: null };
+let memoryBytesPerKey: unknown = null;
+if (runs.has('inprocess')) {
+  process.stderr.write('in-process: engine.evaluate() and jose.jwtVerify\n');
+  evaluate = await runScript('./evaluate.ts', []);
+  process.stderr.write('in-process: memory store at 1,000,000 keys\n');
+  memoryBytesPerKey = (await runScript('./memory.ts', ['--expose-gc'])).bytes_per_key;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report.
+
+function section(label: string, names: readonly StackName[]) {
+  const stacks: Record<string, Figures> = {};
+  for (const name of names) {
+    if (!tallies.has(`${label}:${name}`)) continue;
+    const { rps, p50_ms, p99_ms, non2xx, errors } = figures(`${label}:${name}`);
+    if (non2xx || errors) throw new Error(`${label} ${name}: ${non2xx} non-2xx answers and ${errors} errors under load`);
+    stacks[name] = { rps, p50_ms, p99_ms };
+  }
+  const ratios: Record<string, Record<string, number>> = {};
+  for (const ours of PORTCULLIS) {
+    if (!stacks[ours]) continue;
+    ratios[ours] = {};
+    for (const base of BASELINES) {
+      if (stacks[base]) ratios[ours][base] = Number((stacks[ours].rps / stacks[base].rps).toFixed(2));
+    }
+    if (!Object.keys(ratios[ours]).length) delete ratios[ours];
+  }
+  return { stacks, ratios };
+}
+
+function table(title: string, stacks: Record<string, Figures>, ratios: Record<string, Record<string, number>>) {
+  if (!Object.keys(stacks).length) return '';
+  const lines = [`\n${title}`, `${'stack'.padEnd(18)}${'req/s'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}`];
+  for (const [name, { rps, p50_ms, p99_ms }] of Object.entries(stacks)) {
+    lines.push(`${name.padEnd(18)}${String(rps).padStart(9)}${p50_ms.toFixed(2).padStart(9)}${p99_ms.toFixed(2).padStart(9)}`);
+  }
+  for (const [ours, against] of Object.entries(ratios)) {
+    lines.push(`${ours} req/s ÷ ` + Object.entries(against).map(([base, ratio]) => `${base} ${ratio.toFixed(2)}×`).join(', '));
+  }
+  return lines.join('\n');
+}
+
+const es256 = section('es256', STACKS);
+const hs256 = section('hs256', STACKS);
+const coldStacks = section('es256-cold', COLD_STACKS).stacks;
+const cold: { stacks: Record<string, Figures>; ratios: Record<string, Record<string, number>>; pool: number } = {
+  stacks: coldStacks,
+  ratios:
+    coldStacks['portcullis-node'] && coldStacks.hono
+      ? { 'portcullis-node': { hono: Number((coldStacks['portcullis-node'].rps / coldStacks.hono.rps).toFixed(2)) } }
+      : {},
+  pool: COLD_POOL,
+};
+
+const results = {
+  stacks: es256.stacks,
+  evaluate,
+  memory_store_bytes_per_key: memoryBytesPerKey,
+  ratios: es256.ratios,
+  hs256,
+  cold,
+  meta: {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: availableParallelism(),
+    load_average_at_start: Number(loadAtStart.toFixed(2)),
+    connections,
+    slice_s: SLICE_S,
+    rounds: { es256: mainRounds, hs256: hsRounds, cold: coldRounds },
+    total_s: Math.round((Date.now() - startedAt) / 1000),
+  },
+};
+
+const tables = [
+  table(`ES256, warm token (${mainRounds * SLICE_S} s per stack, ${connections} connections)`, es256.stacks, es256.ratios),
+  table(`ES256, a new token every request (${coldRounds * SLICE_S} s per stack, pool of ${COLD_POOL})`, cold.stacks, cold.ratios),
+  table(`HS256, warm token (${hsRounds * SLICE_S} s per stack)`, hs256.stacks, hs256.ratios),
+];
+console.log(tables.filter(Boolean).join('\n'));
+const us = (value: unknown) => (typeof value === 'number' ? `${value.toFixed(2)} µs` : 'skipped');
+console.log(
+  `\nin-process, median per request: evaluate() warm ${us(evaluate.warm_us)}, cold ${us(evaluate.cold_us)}; jose.jwtVerify ${us(evaluate.jose_us)}`,
+);
+console.log(`memory store: ${typeof memoryBytesPerKey === 'number' ? `${memoryBytesPerKey} bytes per key at 1,000,000 keys` : 'skipped'}`);
+writeFileSync(here('./results.json'), `${JSON.stringify(results, null, 2)}\n`);
+console.log(`\nwrote bench/results.json (${results.meta.total_s} s)`);
