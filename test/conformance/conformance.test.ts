@@ -1,0 +1,43 @@
+/**
+ * One suite, every runtime: the cases of cases.ts, in order, against a fresh server per runtime.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cases, COMMON_HEADERS, type Case } from './cases.ts';
+import type { RawResponse, Runtime } from './runtime.ts';
+import { runtimes } from './runtimes.ts';
+
+/** What differs between a response and a case's expectation, as readable lines. */
+function differences(response: RawResponse, expected: Case['expect']): string[] {
+  const problems: string[] = [];
+  const statuses = ([] as number[]).concat(expected.status);
+  if (!statuses.includes(response.status)) problems.push(`status ${response.status}, expected ${statuses.join(' or ')}`);
+  for (const [name, want] of Object.entries({ ...COMMON_HEADERS, ...expected.headers })) {
+    const got = response.headers.get(name);
+    const ok = want === null ? got === null : want instanceof RegExp ? got !== null && want.test(got) : got === want;
+    if (!ok) problems.push(`header ${name}: ${got === null ? 'absent' : JSON.stringify(got)}, expected ${want === null ? 'absent' : String(want)}`);
+  }
+  for (const secret of expected.bodyExcludes ?? []) {
+    if (response.body.includes(secret)) problems.push(`body contains "${secret}"`);
+  }
+  return problems;
+}
+
+describe.each(runtimes)('$name', (runtime: Runtime) => {
+  let server: Awaited<ReturnType<Runtime['start']>> | undefined;
+
+  beforeAll(async () => {
+    server = await runtime.start();
+  }, 60_000);
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it.each(cases)('$name', async ({ request, expect: expected }) => {
+    if (!server) throw new Error(`${runtime.name} did not start`);
+    const response = await server.send(request);
+    const context = `${request.method} ${request.target} → ${response.status} ${response.body.slice(0, 300)}`;
+    expect(differences(response, expected), context).toEqual([]);
+    if (expected.json) expect(JSON.parse(response.body), context).toMatchObject(expected.json);
+  });
+});

@@ -1,0 +1,92 @@
+/**
+ * The policy every runtime serves in the conformance suite, and the fixed application behind it.
+ *
+ * It trusts one fixed ES256 key and one API key (test/conformance/keys.json, test-only), and has
+ * something of each stage: HTTPS except direct loopback, CORS, an IP rate limit small enough to
+ * exhaust, a failures-only login bucket (so adapters must settle), schemas, ownership, versioning.
+ * @module
+ */
+
+import * as v from 'valibot';
+import { apiKey, definePolicy, jwt, type Handler } from 'portcullis';
+import keys from './keys.json' with { type: 'json' };
+
+export const ISSUER = 'https://id.conformance.test';
+export const AUDIENCE = 'conformance';
+export const ALLOWED_ORIGIN = 'https://app.example.com';
+
+/** `PATCH /v1/users/:id`: these two fields only; `role` or `isAdmin` is a 422 (mass assignment). */
+export const UserPatch = v.strictObject({
+  name: v.optional(v.pipe(v.string(), v.minLength(2), v.maxLength(100))),
+  email: v.optional(v.pipe(v.string(), v.email())),
+});
+
+export const LoginBody = v.strictObject({ username: v.string(), password: v.string() });
+
+const ownerOrAdmin = [{ roles: ['admin'] }, { owner: { param: 'id' } }];
+
+export const policy = definePolicy({
+  // No forwarding header is believed: the socket address is the client.
+  clientIp: { trustedProxies: [] },
+  transport: { requireHttps: true, allowLoopbackHttp: true, hsts: { maxAge: 31536000, includeSubDomains: true } },
+  cors: { origins: [ALLOWED_ORIGIN], credentials: true, maxAge: 600, allowHeaders: ['authorization', 'content-type', 'x-api-key'] },
+  authn: {
+    user: jwt({ jwks: { keys: [keys.es256.public] }, algorithms: ['ES256'], issuer: ISSUER, audience: AUDIENCE }),
+    service: apiKey({ header: 'x-api-key', keys: { [keys.apiKey.hash]: { principal: 'svc_reports', scopes: ['reports:read'] } } }),
+  },
+  roleHierarchy: { admin: ['user'] },
+  rateLimits: {
+    burst: { limit: 2, window: '1m', by: 'ip' },
+    login: { limit: 2, window: '1m', by: 'ip', count: 'failures', failureStatuses: [401] },
+  },
+  limits: { maxBodyBytes: 1024 },
+  versions: {
+    '/v0': { deprecation: '2026-01-01T00:00:00Z', sunset: '2099-01-01T00:00:00Z', link: 'https://docs.example.com/migrate-to-v1' },
+    '/legacy': { sunset: '2020-01-01T00:00:00Z' },
+  },
+  routes: {
+    'GET /v1/health': { authn: 'anonymous' },
+    'GET /v1/users/:id': { authn: ['user'], allow: ownerOrAdmin },
+    'PATCH /v1/users/:id': { authn: ['user'], allow: ownerOrAdmin, body: UserPatch },
+    'DELETE /v1/users/:id': { authn: ['user'], allow: [{ roles: ['admin'] }] },
+    'GET /v1/reports': { authn: ['service', 'user'], allow: [{ scopes: ['reports:read'] }, { roles: ['admin'] }] },
+    'GET /v1/limited': { authn: 'anonymous', rateLimit: ['burst'] },
+    'POST /v1/login': { authn: 'anonymous', rateLimit: ['login'], body: LoginBody },
+    'GET /v1/boom': { authn: 'anonymous' },
+    'GET /v0/users/:id': { authn: ['user'], allow: ownerOrAdmin },
+    'GET /legacy/ping': { authn: 'anonymous' },
+  },
+});
+
+/** The one password `POST /v1/login` accepts. */
+export const PASSWORD = 'correct horse battery staple';
+
+/** Headers an application leaks; every adapter must strip them (and the handler's own CORS). */
+const LEAKY_HEADERS = { 'x-powered-by': 'Express', server: 'leaky/1.0', 'access-control-allow-origin': '*' };
+
+/** What the application says about a request, given who the policy says the caller is. */
+export interface EchoInput {
+  principal: string;
+  params: Readonly<Record<string, string>>;
+}
+
+/**
+ * The fixed application behind the policy, as a plain function of the request: the same code
+ * runs in every runtime's handler, in the Hono routes and in an origin behind a gateway.
+ * `GET /v1/boom` throws (the secret in the message must never reach the caller), `POST /v1/login`
+ * answers 401 to a wrong password, everything else echoes `{ principal, params, body }`.
+ */
+export async function echo(request: Request, { principal, params }: EchoInput): Promise<Response> {
+  const { pathname } = new URL(request.url);
+  if (pathname === '/v1/boom') throw new Error('kaboom: db password is hunter2');
+  const text = await request.text();
+  const body: unknown = text === '' ? null : JSON.parse(text);
+  if (pathname === '/v1/login') {
+    const ok = (body as { password?: unknown }).password === PASSWORD;
+    return Response.json({ ok }, { status: ok ? 200 : 401, headers: LEAKY_HEADERS });
+  }
+  return Response.json({ principal, params, body }, { headers: LEAKY_HEADERS });
+}
+
+/** `echo` as a portcullis `Handler` (Node, Bun, Deno). */
+export const echoHandler: Handler = (request, decision) => echo(request, { principal: decision.principal.id, params: decision.params });
