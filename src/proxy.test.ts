@@ -10,6 +10,11 @@ import { forwardTo, type ForwardOptions } from './proxy.ts';
 
 /** Sends `headers` through a gateway (peer 198.51.100.4, public route) and returns what the origin received. */
 async function forwarded(headers: Record<string, string>, options: ForwardOptions = {}) {
+  return (await exchange(headers, options)).request;
+}
+
+/** The request the origin received and the response the client got, for an origin answering `answer`. */
+async function exchange(headers: Record<string, string>, options: ForwardOptions = {}, answer = () => new Response('ok')) {
   const received: Request[] = [];
   const engine = createEngine(definePolicy({ routes: { 'GET /v1/things': { authn: 'anonymous' } } }), {
     now: () => NOW_MS,
@@ -20,12 +25,11 @@ async function forwarded(headers: Record<string, string>, options: ForwardOption
     ...options,
     fetch: async (input, init) => {
       received.push(new Request(input, init));
-      return new Response('ok');
+      return answer();
     },
   });
   const response = await engine.handle(new Request('https://api.test/v1/things?x=1', { headers }), { peer: { address: '198.51.100.4' } }, forward);
-  expect(response.status).toBe(200);
-  return received[0]!;
+  return { request: received[0]!, response };
 }
 
 describe('forwardTo drops what the client says about itself', () => {
@@ -72,5 +76,33 @@ describe('forwardTo drops what the client says about itself', () => {
   it('while the configured headers (a shared secret) replace inbound ones', async () => {
     const request = await forwarded({ 'x-gateway-secret': 'guess' }, { headers: { 'x-gateway-secret': 's3cret' } });
     expect(request.headers.get('x-gateway-secret')).toBe('s3cret');
+  });
+});
+
+describe('forwardTo says nothing of an origin error', () => {
+  const leaky = (status: number, headers: Record<string, string> = {}) => () =>
+    new Response('Error: connect ECONNREFUSED postgres://app:hunter2@db:5432\n    at Pool.connect', { status, headers: { 'content-type': 'text/plain', ...headers } });
+
+  it.each([
+    [500, 500, 'internal.error'],
+    [502, 502, 'origin.unavailable'],
+    [503, 502, 'origin.unavailable'],
+    [504, 502, 'origin.unavailable'],
+  ])('an origin %i becomes a %i %s problem', async (status, expected, code) => {
+    const { response } = await exchange({}, {}, leaky(status, { 'retry-after': '30' }));
+    expect(response.status).toBe(expected);
+    expect(response.headers.get('content-type')).toBe('application/problem+json');
+    expect(response.headers.get('retry-after')).toBe('30');
+    expect(await response.json()).toEqual({ type: `https://portcullis.dev/problems/${code}`, title: expect.any(String), status: expected, code, requestId: 'req-1' });
+  });
+
+  it("relays it as it is with originErrors: 'pass'", async () => {
+    const { response } = await exchange({}, { originErrors: 'pass' }, leaky(500));
+    expect([response.status, await response.text()]).toEqual([500, expect.stringContaining('ECONNREFUSED')]);
+  });
+
+  it('relays a 4xx as it is: the origin\'s own answer to the request', async () => {
+    const { response } = await exchange({}, {}, () => Response.json({ error: 'no such thing' }, { status: 404 }));
+    expect([response.status, await response.json()]).toEqual([404, { error: 'no such thing' }]);
   });
 });

@@ -23,6 +23,13 @@ export interface ForwardOptions {
   identity?: IdentityOptions;
   /** More inbound headers to drop: any header your origin reads as identity or routing. */
   stripHeaders?: readonly string[];
+  /**
+   * An origin's 5xx body can carry a stack trace or a connection string. `mask` answers a problem
+   * that says nothing instead: `internal.error` (500) for a 500, `origin.unavailable` (502, with
+   * the origin's Retry-After) for any other 5xx. `pass` relays the origin's answer as it is.
+   * @default 'mask'
+   */
+  originErrors?: 'mask' | 'pass';
 }
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection, not the message. */
@@ -91,6 +98,7 @@ export function forwardTo(origin: string, options: ForwardOptions = {}): Handler
         // Node's fetch needs this to stream a request body.
         ...(hasBody ? { duplex: 'half' } : {}),
       } as RequestInit);
+      if (response.status >= 500 && options.originErrors !== 'pass') return await masked(response, decision.requestId);
       const out = new Response(response.body, response);
       for (const name of (out.headers.get('connection') ?? '').split(',')) if (name.trim()) out.headers.delete(name.trim());
       for (const name of HOP_BY_HOP) out.headers.delete(name);
@@ -99,4 +107,12 @@ export function forwardTo(origin: string, options: ForwardOptions = {}): Handler
       return problemResponse('origin.unavailable', decision.requestId);
     }
   };
+}
+
+async function masked(response: Response, requestId: string): Promise<Response> {
+  await response.body?.cancel().catch(() => {});
+  const problem = problemResponse(response.status === 500 ? 'internal.error' : 'origin.unavailable', requestId);
+  const retryAfter = response.headers.get('retry-after');
+  if (retryAfter !== null) problem.headers.set('retry-after', retryAfter);
+  return problem;
 }
