@@ -55,11 +55,30 @@ export interface TestKitOptions {
   algorithm?: 'ES256' | 'RS256' | 'EdDSA';
 }
 
-/** Makes a test kit with a fresh key pair. */
+/**
+ * One throwaway key pair per algorithm and process. Kits share it on purpose: a policy object with
+ * a remote `jwksUrl` keeps the key set it fetched, so a second spec (or a second run of the same
+ * spec) against the same policy object must sign with the same key.
+ */
+const testKeys = new Map<string, Promise<{ pair: CryptoKeyPair; publicJwk: JWK }>>();
+
+function testKey(algorithm: string) {
+  let key = testKeys.get(algorithm);
+  if (!key) {
+    key = (async () => {
+      const pair = await generateKeyPair(algorithm, { extractable: true });
+      const publicJwk: JWK = { ...(await exportJWK(pair.publicKey)), kid: `portcullis-test-${algorithm.toLowerCase()}`, alg: algorithm, use: 'sig' };
+      return { pair, publicJwk };
+    })();
+    testKeys.set(algorithm, key);
+  }
+  return key;
+}
+
+/** Makes a test kit: the process's throwaway key for the algorithm, a pinned clock. */
 export async function createTestKit(options: TestKitOptions = {}): Promise<TestKit> {
   const algorithm = options.algorithm ?? 'ES256';
-  const pair = await generateKeyPair(algorithm, { extractable: true });
-  const publicJwk: JWK = { ...(await exportJWK(pair.publicKey)), kid: 'portcullis-test', alg: algorithm, use: 'sig' };
+  const { pair, publicJwk } = await testKey(algorithm);
   const jwks = { keys: [publicJwk] };
   let time = new Date(options.now ?? DEFAULT_TEST_TIME).getTime();
   if (Number.isNaN(time)) throw new TypeError(`createTestKit: "${String(options.now)}" is not a time`);
@@ -140,14 +159,29 @@ export interface SpecReport {
   ok: boolean;
   results: CaseResult[];
   failed: CaseResult[];
+  /**
+   * Per route of the policy: how many cases it allowed and denied. A route with no allowed or no
+   * denied case is not fully specified.
+   */
+  coverage: RouteCoverage[];
+}
+
+/** How well a spec exercises one route. */
+export interface RouteCoverage {
+  route: string;
+  allowed: number;
+  denied: number;
 }
 
 function requestLine(request: PolicyCase['request']): string {
   return typeof request === 'string' ? request : `${request.method ?? 'GET'} ${request.path}`;
 }
 
-/** Builds the Request a case describes. */
-async function buildRequest(engine: Engine, kit: TestKit, testCase: PolicyCase): Promise<Request> {
+/**
+ * Builds the Request a case describes: `as` claims become a bearer token signed by the kit (with the
+ * `iss`/`aud` of the policy's first jwt method unless given), `{ apiKey }` goes in the key header.
+ */
+export async function buildCaseRequest(engine: Engine, kit: TestKit, testCase: Pick<PolicyCase, 'request' | 'as'>): Promise<Request> {
   const parts = typeof testCase.request === 'string' ? parseLine(testCase.request) : testCase.request;
   const headers = new Headers(parts.headers);
   const identity = testCase.as;
@@ -209,29 +243,29 @@ export function formatTrace(decision: Decision): string {
   return decision.trace.map((entry) => `    ${entry.stage.padEnd(9)} ${entry.outcome.padEnd(6)} ${entry.detail ?? ''}`.trimEnd()).join('\n');
 }
 
+/**
+ * An engine for a policy on the kit's pinned clock: the kit's fetch serves its JWKS for every
+ * jwksUrl of the policy, request ids are `test-1`, `test-2` …, rate limits live in a fresh memory store.
+ */
+export function createTestEngine(policy: Policy, kit: TestKit, log: (event: SecurityEvent) => void = () => {}): Engine {
+  for (const method of Object.values(policy.authn ?? {})) {
+    if (typeof method.meta?.jwksUrl === 'string') kit.jwksUrls.add(method.meta.jwksUrl);
+  }
+  let n = 0;
+  return createEngine(policy, { now: kit.now, fetch: kit.fetch, randomId: () => `test-${++n}`, log, rateLimitStore: memoryStore() });
+}
+
 /** Runs every case of a spec against a fresh engine on the kit's pinned clock. */
 export async function runSpec(spec: PolicySpec): Promise<SpecReport> {
   const kit = await createTestKit(spec.kit);
   const policy = typeof spec.policy === 'function' ? await spec.policy(kit) : spec.policy;
-  for (const method of Object.values(policy.authn ?? {})) {
-    if (typeof method.meta?.jwksUrl === 'string') kit.jwksUrls.add(method.meta.jwksUrl);
-  }
   const events: SecurityEvent[] = [];
-  const engine = createEngine(policy, {
-    now: kit.now,
-    fetch: kit.fetch,
-    randomId: (() => {
-      let n = 0;
-      return () => `test-${++n}`;
-    })(),
-    log: (event) => void events.push(event),
-    rateLimitStore: memoryStore(),
-  });
+  const engine = createTestEngine(policy, kit, (event) => void events.push(event));
   const cases = typeof spec.cases === 'function' ? await spec.cases(kit) : spec.cases;
   const results: CaseResult[] = [];
   for (const testCase of cases) {
     const name = testCase.name ?? `${requestLine(testCase.request)}${testCase.as ? ` as ${describeIdentity(testCase.as)}` : ''} → ${testCase.expect}`;
-    const request = await buildRequest(engine, kit, testCase);
+    const request = await buildCaseRequest(engine, kit, testCase);
     const decision = await engine.evaluate(request, { peer: { address: testCase.clientIp ?? '203.0.113.10', scheme: 'https' } });
     const problems = compare(testCase, decision);
     results.push({
@@ -242,7 +276,12 @@ export async function runSpec(spec: PolicySpec): Promise<SpecReport> {
     });
   }
   const failed = results.filter((result) => !result.ok);
-  return { name: spec.name, ok: results.length > 0 && failed.length === 0, results, failed };
+  const coverage = Object.keys(policy.routes).map((route) => ({
+    route,
+    allowed: results.filter((result) => result.decision.route === route && result.decision.kind === 'allow').length,
+    denied: results.filter((result) => result.decision.route === route && result.decision.kind === 'deny').length,
+  }));
+  return { name: spec.name, ok: results.length > 0 && failed.length === 0, results, failed, coverage };
 }
 
 function describeIdentity(identity: CaseIdentity): string {
