@@ -1,0 +1,285 @@
+/**
+ * The `portcullis` command: argv, file loading and printing. What it prints is computed by the
+ * library (portcullis/lint, portcullis/openapi, portcullis/testing), so it can be tested without a process.
+ *
+ * Exit codes: 0 fine; 1 lint errors, failed or missing spec cases; 2 usage error or a file that
+ * does not load.
+ * @module
+ */
+
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { relative, resolve, sep } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { PolicyError } from '../src/errors.ts';
+import { ALL_RULES, formatFindings, INVALID_POLICY_RULE, lintPolicy, OWASP_API_TOP_10, parsePath, summarize, toJsonReport, toSarif, type LintFinding, type LintTarget } from '../src/lint/index.ts';
+import { toOpenApi } from '../src/openapi/index.ts';
+import { explain, formatExplanation, kitOptionsOf, policySourceOf, resolvePolicy, type PolicySource } from '../src/testing/explain.ts';
+import { createTestKit, runSpec, type CaseIdentity, type PolicySpec } from '../src/testing/index.ts';
+
+const USAGE = `portcullis — policies as code
+
+Usage:
+  portcullis lint <policy-file> [--format text|json|sarif] [--target node|workers|deno|bun] [--now ISO] [--out file]
+  portcullis test <dir> [--require-coverage]
+  portcullis explain <policy-file> "<METHOD> <url>" [--header 'Name: value']… [--as '<claims json>'|anonymous]
+                     [--api-key KEY] [--body '<json>'] [--ip 203.0.113.7] [--now ISO] [--json]
+  portcullis openapi <policy-file> [--out file] [--title T] [--api-version V] [--server URL]…
+
+A policy file default-exports the policy, a function (kit) => policy (the CLI calls it with a
+throwaway test kit, whose key signs explain's --as tokens), or a spec (defineSpec).
+
+Exit codes: 0 fine; 1 lint errors or failed spec cases; 2 usage errors and files that do not load.`;
+
+class UsageError extends Error {}
+
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
+/** Imports a TypeScript or JavaScript module by path (tsx's loader is registered by the launcher). */
+async function importFile(file: string): Promise<Record<string, unknown>> {
+  const path = resolve(file);
+  try {
+    statSync(path);
+  } catch {
+    throw new UsageError(`${file}: no such file`);
+  }
+  return (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+}
+
+/** The policy source a file exports, or the PolicyError its definePolicy threw while loading. */
+async function loadSource(file: string): Promise<PolicySource> {
+  try {
+    return policySourceOf(await importFile(file), file);
+  } catch (error) {
+    if (error instanceof TypeError && !(error instanceof PolicyError)) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+/** A path as SARIF and editors want it: relative to the working directory, forward slashes. */
+const displayPath = (file: string) => relative(process.cwd(), resolve(file)).split(sep).join('/');
+
+function write(text: string, out: string | undefined) {
+  if (out) writeFileSync(out, text.endsWith('\n') ? text : `${text}\n`);
+  else process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+async function lint(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { format: { type: 'string', default: 'text' }, target: { type: 'string', default: 'node' }, now: { type: 'string' }, out: { type: 'string' } },
+  });
+  const [file, ...extra] = positionals;
+  if (!file || extra.length) throw new UsageError('lint takes one policy file');
+  const format = values.format!;
+  if (!['text', 'json', 'sarif'].includes(format)) throw new UsageError(`--format is text, json or sarif, not "${format}"`);
+  const target = values.target as LintTarget;
+  if (!['node', 'workers', 'deno', 'bun'].includes(target)) throw new UsageError(`--target is node, workers, deno or bun, not "${target}"`);
+  if (values.now !== undefined && Number.isNaN(Date.parse(values.now))) throw new UsageError(`--now "${values.now}" is not an ISO 8601 time`);
+
+  let findings: LintFinding[];
+  try {
+    const source = await loadSource(file);
+    const policy = await resolvePolicy(source, await createTestKit(kitOptionsOf(source)));
+    findings = lintPolicy(policy, { now: values.now, target });
+  } catch (error) {
+    // definePolicy threw while the file loaded: its issues are the findings.
+    if (!(error instanceof PolicyError)) throw error;
+    const owasp = OWASP_API_TOP_10[INVALID_POLICY_RULE.owasp];
+    findings = error.issues.map((issue) => ({ rule: INVALID_POLICY_RULE.id, severity: 'error', path: issue.path, keys: parsePath(issue.path), message: issue.message, fix: INVALID_POLICY_RULE.fix, owasp }));
+  }
+  const source = { file: displayPath(file), text: readFileSync(resolve(file), 'utf8') };
+  const output =
+    format === 'json'
+      ? JSON.stringify(toJsonReport(findings, source), null, 2)
+      : format === 'sarif'
+        ? JSON.stringify(toSarif(findings, { ...source, toolVersion: version }), null, 2)
+        : formatFindings(findings, source);
+  write(output, values.out);
+  return summarize(findings).errors ? 1 : 0;
+}
+
+/** `*.spec.ts` files under a directory, sorted, skipping node_modules and dot directories. */
+function specFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory() && entry.name !== 'node_modules' && !entry.name.startsWith('.')) out.push(...specFiles(path));
+    else if (entry.isFile() && entry.name.endsWith('.spec.ts')) out.push(path);
+  }
+  return out;
+}
+
+async function test(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { 'require-coverage': { type: 'boolean', default: false } } });
+  const [dir, ...extra] = positionals;
+  if (!dir || extra.length) throw new UsageError('test takes one directory');
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    // reported below
+  }
+  if (!isDir) throw new UsageError(`${dir}: not a directory`);
+  const files = specFiles(dir.replace(/\/+$/, ''));
+  let passed = 0;
+  let failed = 0;
+  let gaps = 0;
+  for (const file of files) {
+    const spec = (await importFile(file)).default as PolicySpec | undefined;
+    if (!spec || typeof spec !== 'object' || !('cases' in spec)) {
+      console.log(`✗ ${displayPath(file)}: the default export is not a spec (defineSpec({ name, policy, cases }))`);
+      failed++;
+      continue;
+    }
+    const report = await runSpec(spec);
+    console.log(`${displayPath(file)} — ${report.name}`);
+    for (const result of report.results) {
+      console.log(`  ${result.ok ? '✓' : '✗'} ${result.name}`);
+      if (!result.ok) console.log(`    ${result.message!.replaceAll('\n', '\n    ')}`);
+    }
+    if (!report.results.length) console.log('  ✗ no case ran: a spec without cases proves nothing');
+    passed += report.results.length - report.failed.length;
+    failed += report.failed.length + (report.results.length ? 0 : 1);
+    const uncovered = report.coverage.filter((route) => !route.allowed || !route.denied);
+    gaps += uncovered.length;
+    for (const route of uncovered) {
+      const missing = [!route.allowed && 'allowed', !route.denied && 'denied'].filter(Boolean).join(' or ');
+      console.log(`  ! ${route.route}: no ${missing} case`);
+    }
+    if (!uncovered.length && report.coverage.length) console.log(`  every route (${report.coverage.length}) has an allowed and a denied case`);
+  }
+  if (!files.length) console.log(`✗ no *.spec.ts file under ${dir}`);
+  const coverageFails = values['require-coverage'] && gaps > 0;
+  console.log(`\n${passed} passed, ${failed} failed${gaps ? ` (${gaps} route${gaps === 1 ? '' : 's'} not fully specified)` : ''}`);
+  return failed || passed === 0 || coverageFails ? 1 : 0;
+}
+
+function parseHeader(text: string): [string, string] {
+  const colon = text.indexOf(':');
+  if (colon <= 0) throw new UsageError(`--header "${text}" is not "Name: value"`);
+  return [text.slice(0, colon).trim(), text.slice(colon + 1).trim()];
+}
+
+function parseIdentity(text: string | undefined, apiKey: string | undefined): CaseIdentity | undefined {
+  if (apiKey !== undefined) return { apiKey };
+  if (text === undefined) return undefined;
+  if (text === 'anonymous') return 'anonymous';
+  try {
+    const claims = JSON.parse(text) as unknown;
+    if (typeof claims === 'object' && claims !== null && !Array.isArray(claims)) return claims as CaseIdentity;
+  } catch {
+    // reported below
+  }
+  throw new UsageError(`--as takes JSON claims such as '{"sub":"u_alice","roles":["user"]}', or "anonymous"`);
+}
+
+async function explainCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      header: { type: 'string', short: 'H', multiple: true },
+      as: { type: 'string' },
+      'api-key': { type: 'string' },
+      body: { type: 'string' },
+      ip: { type: 'string' },
+      now: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const [file, request, ...extra] = positionals;
+  if (!file || !request || extra.length) throw new UsageError('explain takes a policy file and one "METHOD url" argument');
+  if (values.now !== undefined && Number.isNaN(Date.parse(values.now))) throw new UsageError(`--now "${values.now}" is not an ISO 8601 time`);
+  const source = await loadSource(file);
+  let explanation;
+  try {
+    explanation = await explain(source, {
+      request,
+      headers: (values.header ?? []).map(parseHeader),
+      as: parseIdentity(values.as, values['api-key']),
+      body: values.body,
+      clientIp: values.ip,
+      now: values.now,
+    });
+  } catch (error) {
+    if (error instanceof TypeError && !(error instanceof PolicyError)) throw new UsageError(error.message);
+    throw error;
+  }
+  if (values.json) {
+    const { decision } = explanation;
+    const { settle: _settle, request: _request, headers, ...rest } = decision as typeof decision & { request?: Request };
+    console.log(JSON.stringify({ ...explanation, decision: { ...rest, headers: Object.fromEntries(headers) } }, null, 2));
+  } else {
+    console.log(formatExplanation(explanation));
+  }
+  return 0;
+}
+
+async function openapi(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { out: { type: 'string' }, title: { type: 'string' }, 'api-version': { type: 'string' }, server: { type: 'string', multiple: true } },
+  });
+  const [file, ...extra] = positionals;
+  if (!file || extra.length) throw new UsageError('openapi takes one policy file');
+  const source = await loadSource(file);
+  const policy = await resolvePolicy(source, await createTestKit(kitOptionsOf(source)));
+  const document = toOpenApi(policy, { title: values.title, version: values['api-version'], servers: values.server });
+  write(JSON.stringify(document, null, 2), values.out);
+  if (values.out) console.error(`wrote ${values.out}: ${Object.keys(document.paths as object).length} paths`);
+  return 0;
+}
+
+function rules(): number {
+  for (const rule of ALL_RULES) {
+    const owasp = OWASP_API_TOP_10[rule.owasp];
+    console.log(`${rule.id.padEnd(34)} ${rule.severity.padEnd(7)} ${owasp.id.padEnd(9)} ${rule.title}`);
+  }
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'lint':
+      return lint(rest);
+    case 'test':
+      return test(rest);
+    case 'explain':
+      return explainCommand(rest);
+    case 'openapi':
+      return openapi(rest);
+    case 'rules':
+      return rules();
+    case '--version':
+    case '-v':
+      console.log(version);
+      return 0;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  if (error instanceof UsageError || String((error as { code?: unknown } | null)?.code).startsWith('ERR_PARSE_ARGS')) {
+    console.error(`portcullis: ${(error as Error).message}\n\n${USAGE}`);
+  } else if (error instanceof PolicyError) {
+    console.error(`portcullis: the policy is invalid (definePolicy):\n${error.message}`);
+  } else {
+    console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  }
+  process.exitCode = 2;
+}
+// Engines may hold timers (caches, stores); the command is done.
+process.exit(process.exitCode);
