@@ -37,6 +37,9 @@ export default defineSpec({
     { request: 'GET /v1/reports', as: bob, expect: 200 },
     { name: 'v0 is deprecated but served', request: 'GET /v0/users/u_alice', as: alice, expect: 200, headers: { sunset: 'Tue, 01 Jun 2027 00:00:00 GMT' } },
     { name: 'v0 carries its Deprecation date', request: 'GET /v0/users/u_alice', as: alice, expect: 200, headers: { deprecation: '@1780272000' } },
+    { name: 'v0 keeps the v1 ownership rule', request: 'GET /v0/users/u_bob', as: alice, expect: 403, reason: 'authz.denied' },
+    { name: 'a login attempt reaches the origin', request: { method: 'POST', path: '/v1/auth/login', body: { username: 'alice', password: 'correct horse battery staple' } }, expect: 200 },
+    { name: 'a login with extra fields', request: { method: 'POST', path: '/v1/auth/login', body: { username: 'alice', password: 'x', role: 'admin' } }, expect: 422, reason: 'validate.invalid' },
     {
       name: 'a preflight from the allowed origin',
       request: { method: 'OPTIONS', path: '/v1/users/u_alice', headers: { origin: 'https://app.example.com', 'access-control-request-method': 'PATCH' } },

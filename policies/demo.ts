@@ -6,7 +6,8 @@
 
 import type { JWK } from 'jose';
 import * as v from 'valibot';
-import { apiKey, definePolicy, jwt } from '../src/index.ts';
+import { apiKey, definePolicy, hashApiKey, jwt } from '../src/index.ts';
+import type { TestKit } from '../src/testing/index.ts';
 import { DEMO_AUDIENCE, DEMO_ISSUER } from './demo-origin.ts';
 
 /** What the demo reads from its environment. */
@@ -96,4 +97,15 @@ export function demoPolicy(config: DemoConfig, keys: DemoKeys) {
       'GET /v0/users/:id': { authn: ['user'], allow: ownerOrAdmin, rateLimit: ['api'] },
     },
   });
+}
+
+/** The API key the CLI's copy of the demo policy accepts (`explain --api-key`); never a real key. */
+export const DEMO_EXAMPLE_API_KEY = 'pk_demo_example_0123456789abcdef';
+
+/**
+ * For `portcullis lint | explain | openapi policies/demo.ts`: the demo policy with the DEMO.md
+ * defaults, trusting the CLI's throwaway test key (explain's `--as` tokens) and DEMO_EXAMPLE_API_KEY.
+ */
+export default async function demoPolicyForCli(kit: TestKit) {
+  return demoPolicy(demoConfig({}), { publicJwk: kit.publicJwk, apiKeyHash: await hashApiKey(DEMO_EXAMPLE_API_KEY) });
 }
