@@ -5,8 +5,9 @@
 
 import { randomBytes } from 'node:crypto';
 import { serve as serveOrigin } from '@hono/node-server';
+import { Redis } from '@upstash/redis';
 import { exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
-import { forwardTo, generateApiKey, hashApiKey } from '../src/index.ts';
+import { forwardTo, generateApiKey, hashApiKey, upstashStore } from '../src/index.ts';
 import { serve } from '../adapters/node.ts';
 import { demoConfig, demoPolicy } from './demo.ts';
 import { createDemoOrigin, GATEWAY_SECRET_HEADER } from './demo-origin.ts';
@@ -35,6 +36,27 @@ async function signingKeys(env: Record<string, string | undefined>) {
   return { signingKey, publicJwk };
 }
 
+/**
+ * The rate-limit store the environment asks for: Upstash (`UPSTASH_REDIS_REST_URL` + `_TOKEN`, first),
+ * a plain Redis (`REDIS_URL`), or neither: the engine's default memory store.
+ */
+async function rateLimitStore(env: Record<string, string | undefined>) {
+  const { UPSTASH_REDIS_REST_URL: url, UPSTASH_REDIS_REST_TOKEN: token, REDIS_URL: redisUrl } = env;
+  if (url || token) {
+    if (!url || !token) throw new Error('UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN go together');
+    return { store: upstashStore({ redis: new Redis({ url, token }) }), name: `Upstash (${new URL(url).host})`, close: async () => {} };
+  }
+  if (redisUrl) {
+    // @upstash/redis speaks Upstash's REST protocol only: a plain Redis is reached through the
+    // Upstash-REST bridge of the test suite, started in this process on a private loopback port.
+    const { startUpstashBridge } = await import('../test/redis/upstash-bridge.ts');
+    const bridge = await startUpstashBridge({ redisUrl });
+    const redis = new Redis({ url: bridge.url, token: bridge.token });
+    return { store: upstashStore({ redis }), name: 'Redis (REDIS_URL, through the REST bridge)', close: () => bridge.close() };
+  }
+  return { store: undefined, name: 'memory (this process only)', close: async () => {} };
+}
+
 /** Starts origin and gateway; returns their URLs and a close function. */
 export async function startDemo(options: DemoOptions) {
   const { signingKey, publicJwk } = await signingKeys(options.env);
@@ -49,18 +71,25 @@ export async function startDemo(options: DemoOptions) {
 
   const config = demoConfig(options.env);
   const apiKey = options.env.DEMO_API_KEY ?? (await generateApiKey('pk_demo_')).key;
+  const rateLimits = await rateLimitStore(options.env);
   const gateway = await serve(
     demoPolicy(config, { publicJwk, apiKeyHash: await hashApiKey(apiKey) }),
     forwardTo(`http://127.0.0.1:${originPort}`, { headers: { [GATEWAY_SECRET_HEADER]: gatewaySecret } }),
-    { port: options.port, handleSignals: options.handleSignals ?? false, env: options.log ? { log: options.log as never } : {} },
+    {
+      port: options.port,
+      handleSignals: options.handleSignals ?? false,
+      env: { ...(options.log && { log: options.log as never }), ...(rateLimits.store && { rateLimitStore: rateLimits.store }) },
+    },
   );
 
   return {
     url: gateway.url,
     config,
     apiKey,
+    rateLimitStore: rateLimits.name,
     async close() {
       await gateway.close();
+      await rateLimits.close();
       await new Promise((resolve) => originServer.close(resolve));
     },
   };
@@ -81,6 +110,7 @@ if (isMain) {
       `  demo API key (X-API-Key, GET /v1/reports): ${demo.apiKey}`,
       `  CORS origins: ${demo.config.allowedOrigins.join(', ')}`,
       `  trusted proxies: ${demo.config.trustedProxies.join(', ') || '(none)'}`,
+      `  rate limits: ${demo.rateLimitStore}`,
       '',
       `  try: curl -i ${demo.url}/v1/health`,
       '',

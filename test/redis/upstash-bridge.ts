@@ -85,11 +85,19 @@ export async function startUpstashBridge(options: UpstashBridgeOptions): Promise
   const expected = Buffer.from(`Bearer ${token}`);
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   // Commands fail at once while Redis is down (no offline queue), as a REST call to a dead database does.
-  const client = createClient({ url: options.redisUrl, disableOfflineQueue: true, socket: { reconnectStrategy: () => 100 } });
+  // Once connected, a lost connection is retried every 100 ms (Redis may come back); a Redis that
+  // cannot be reached at start fails the start.
+  let connected = false;
+  const client = createClient({
+    url: options.redisUrl,
+    disableOfflineQueue: true,
+    socket: { connectTimeout: 5_000, reconnectStrategy: (_retries: number, cause: Error) => (connected ? 100 : cause) },
+  });
   client.on('error', () => {
     // Connection errors surface as failed commands; the client reconnects on its own.
   });
   await client.connect();
+  connected = true;
   const redis = client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
   /** SHA1 of a script as the client sent it → SHA1 of the script Redis runs. */
   const shas = new Map<string, string>();

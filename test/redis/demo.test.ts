@@ -1,0 +1,96 @@
+/**
+ * DEMO.md's rate-limit lines over real HTTP with the demo's Redis stores: `UPSTASH_REDIS_REST_URL` +
+ * `_TOKEN` (pointing at the REST bridge) and `REDIS_URL` (a real redis-server). The same lines with
+ * the memory store are in test/demo/ratelimit.test.ts.
+ */
+import { Redis } from '@upstash/redis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startDemo } from '../../policies/demo-gateway.ts';
+import { startRedisServer, type RedisServer } from './redis-server.ts';
+import { startUpstashBridge, type UpstashBridge } from './upstash-bridge.ts';
+
+let server: RedisServer;
+let bridge: UpstashBridge;
+beforeAll(async () => {
+  server = await startRedisServer();
+  bridge = await startUpstashBridge({ redisUrl: server.url });
+});
+afterAll(async () => {
+  await bridge?.close();
+  await server?.stop();
+});
+
+type Demo = Awaited<ReturnType<typeof startDemo>>;
+const demos: Demo[] = [];
+beforeEach(async () => void (await new Redis({ url: bridge.url, token: bridge.token }).flushdb()));
+afterEach(async () => {
+  await Promise.all(demos.splice(0).map((demo) => demo.close()));
+});
+
+const stores = [
+  ['UPSTASH_REDIS_REST_URL + _TOKEN', 'Upstash', () => ({ UPSTASH_REDIS_REST_URL: bridge.url, UPSTASH_REDIS_REST_TOKEN: bridge.token })],
+  ['REDIS_URL', 'Redis', () => ({ REDIS_URL: server.url })],
+] as const;
+
+describe.each(stores)('the demo with %s', (_, storeName, storeEnv) => {
+  async function demo(env: Record<string, string>) {
+    const started = await startDemo({ env: { ...storeEnv(), ...env }, port: 0, log: () => {} });
+    demos.push(started);
+    return started;
+  }
+  const login = (at: Demo, password: string, headers: Record<string, string> = {}) =>
+    fetch(`${at.url}/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ username: 'alice', password }),
+    });
+
+  it('uses that store', async () => {
+    expect((await demo({})).rateLimitStore).toMatch(new RegExp(`^${storeName} `));
+  });
+
+  it('refuses the next login after LOGIN_RATE_LIMIT failures from one IP with 429 and Retry-After, even with the right password', async () => {
+    const at = await demo({ LOGIN_RATE_LIMIT: '3' });
+    for (let i = 0; i < 3; i++) expect((await login(at, 'wrong')).status).toBe(401);
+    const blocked = await login(at, 'correct horse battery staple');
+    expect(blocked.status).toBe(429);
+    expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await blocked.json()).toMatchObject({ code: 'ratelimit.exceeded' });
+  });
+
+  it('does not count successful logins', async () => {
+    const at = await demo({ LOGIN_RATE_LIMIT: '2' });
+    for (let i = 0; i < 5; i++) expect((await login(at, 'correct horse battery staple')).status).toBe(200);
+    expect((await login(at, 'wrong')).status).toBe(401);
+    expect((await login(at, 'correct horse battery staple')).status).toBe(200);
+  });
+
+  it('does not mint new buckets for X-Forwarded-For rotation from an untrusted peer', async () => {
+    const at = await demo({ LOGIN_RATE_LIMIT: '2', TRUSTED_PROXIES: '' });
+    expect((await login(at, 'wrong', { 'x-forwarded-for': '198.51.100.1' })).status).toBe(401);
+    expect((await login(at, 'wrong', { 'x-forwarded-for': '198.51.100.2' })).status).toBe(401);
+    expect((await login(at, 'wrong', { 'x-forwarded-for': '198.51.100.3' })).status).toBe(429);
+  });
+
+  it('answers request RATE_LIMIT + 1 with 429, Retry-After and RateLimit headers, and shows them on allowed responses', async () => {
+    const at = await demo({ RATE_LIMIT: '3' });
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${at.url}/v1/health`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('ratelimit-policy')).toBe('"api";q=3;w=900');
+      expect(res.headers.get('ratelimit')).toMatch(new RegExp(`^"api";r=${2 - i};t=\\d+$`));
+    }
+    const limited = await fetch(`${at.url}/v1/health`);
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(limited.headers.get('ratelimit')).toMatch(/^"api";r=0;t=\d+$/);
+    expect(limited.headers.get('content-type')).toBe('application/problem+json');
+  });
+
+  it('shares the limit between two gateways on the same Redis (the memory store could not)', async () => {
+    const [first, second] = [await demo({ RATE_LIMIT: '3' }), await demo({ RATE_LIMIT: '3' })];
+    const statuses = [];
+    for (const at of [first, second, first, second]) statuses.push((await fetch(`${at.url}/v1/health`)).status);
+    expect(statuses).toEqual([200, 200, 200, 429]);
+  });
+});
