@@ -1,0 +1,114 @@
+/**
+ * The Hono middleware: what the conformance suite cannot see from outside (body hand-over,
+ * waitUntil, sub-apps, onError, handlers that never run).
+ */
+import { Hono } from 'hono';
+import * as v from 'valibot';
+import { describe, expect, it, vi } from 'vitest';
+import { createEngine, definePolicy, problemResponse, type SecurityEvent } from '../src/index.ts';
+import { portcullis, routeInput, type PortcullisEnv } from './hono.ts';
+
+const loopback = () => ({ remote: { address: '127.0.0.1', addressType: 'IPv4' as const } });
+
+const policy = definePolicy({
+  transport: { requireHttps: true, allowLoopbackHttp: true },
+  rateLimits: { login: { limit: 1, window: '1m', by: 'ip', count: 'failures', failureStatuses: [401] } },
+  routes: {
+    'GET /api/v1/items/:id': { authn: 'anonymous' },
+    'POST /api/v1/items': { authn: 'anonymous', body: v.object({ name: v.string() }), unknownKeys: 'strip' },
+    'POST /login': { authn: 'anonymous', rateLimit: ['login'] },
+    'GET /boom': { authn: 'anonymous' },
+  },
+});
+
+type Env = PortcullisEnv<typeof policy>;
+const quiet = { log: (_event: SecurityEvent) => {} };
+
+function app() {
+  const api = new Hono<Env>()
+    .get('/v1/items/:id', (c) => c.json({ id: c.req.param('id'), input: c.var.input }))
+    .post('/v1/items', async (c) => c.json({ read: await c.req.json(), validated: routeInput(c, 'POST /api/v1/items').body }))
+    // A Hono route the policy does not name.
+    .get('/v1/secret', () => new Response('secret'));
+  return new Hono<Env>()
+    .use(portcullis(policy, { getConnInfo: loopback, env: quiet }))
+    .route('/api', api)
+    .post('/login', (c) => c.json({ ok: false }, 401))
+    .get('/boom', () => {
+      throw new Error('db password is hunter2');
+    })
+    .onError((_error, c) => problemResponse('internal.error', c.var.decision.requestId));
+}
+
+describe('portcullis() for Hono', () => {
+  it('guards routes of a sub-app mounted with app.route(), by their full path', async () => {
+    const response = await app().request('/api/v1/items/42');
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ id: '42', input: { route: 'GET /api/v1/items/:id', params: { id: '42' } } });
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
+  it('answers 404 for a Hono route the policy does not name; the handler never runs', async () => {
+    const response = await app().request('/api/v1/secret');
+    expect(response.status).toBe(404);
+    expect(await response.json()).toMatchObject({ code: 'route.not_found' });
+  });
+
+  it('hands the handler the body the policy validated: c.req.json() works and reads the schema output', async () => {
+    const response = await app().request('/api/v1/items', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'bolt', isAdmin: true }),
+    });
+    expect(response.status).toBe(200);
+    // unknownKeys: 'strip' dropped isAdmin: the handler cannot read what the policy did not check.
+    expect(await response.json()).toEqual({ read: { name: 'bolt' }, validated: { name: 'bolt' } });
+  });
+
+  it('applies the policy headers to responses made by app.onError, and leaks nothing', async () => {
+    const response = await app().request('/boom');
+    expect(response.status).toBe(500);
+    expect(response.headers.get('x-frame-options')).toBe('DENY');
+    expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(await response.text()).not.toContain('hunter2');
+  });
+
+  it('removes headers the handler leaks, even those set with c.header()', async () => {
+    const leaky = new Hono()
+      .use(portcullis(policy, { getConnInfo: loopback, env: quiet }))
+      .get('/api/v1/items/:id', (c) => {
+        c.header('x-powered-by', 'Hono');
+        c.header('access-control-allow-origin', '*');
+        return c.text('ok');
+      });
+    const response = await leaky.request('/api/v1/items/1');
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-powered-by')).toBeNull();
+    expect(response.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('settles failure buckets with the final status through executionCtx.waitUntil when there is one', async () => {
+    const waitUntil = vi.fn();
+    const executionCtx = { waitUntil, passThroughOnException() {}, props: {} };
+    const target = app();
+    expect((await target.request('/login', { method: 'POST' }, undefined, executionCtx)).status).toBe(401);
+    expect(waitUntil).toHaveBeenCalled();
+    await Promise.all(waitUntil.mock.calls.map(([promise]) => promise));
+    // The one allowed failure is spent.
+    expect((await target.request('/login', { method: 'POST' }, undefined, executionCtx)).status).toBe(429);
+  });
+
+  it('without conn info the client address is unknown, so the loopback HTTP exemption does not apply', async () => {
+    const events: SecurityEvent[] = [];
+    const blind = new Hono().use(portcullis(policy, { env: { log: (event) => void events.push(event) } })).get('*', (c) => c.text('ok'));
+    const response = await blind.request('http://127.0.0.1/api/v1/items/1');
+    expect(response.status).toBe(308);
+    expect(events[0]).toMatchObject({ clientIp: 'unknown', reason: 'transport.https_redirect' });
+  });
+
+  it('accepts a compiled engine', async () => {
+    const engine = createEngine(policy, quiet);
+    const shared = new Hono().use(portcullis(engine, { getConnInfo: loopback })).get('*', (c) => c.text('ok'));
+    expect((await shared.request('/api/v1/items/1')).status).toBe(200);
+  });
+});
