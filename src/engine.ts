@@ -194,7 +194,11 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     x.waitUntil?.(guarded);
   }
 
-  /** Settles failure-counting buckets once the response status is known (login brute force). */
+  /**
+   * Settles failure-counting buckets once the response status is known (login brute force). With a
+   * store that can refund, every attempt took a unit up front and a non-failure gives it back — so
+   * attempts racing each other cannot all slip past the check; otherwise a failure takes its unit now.
+   */
   function settler(x: Exchange): (status: number) => Promise<void> {
     const failureBuckets = x.touched.filter(({ bucket }) => bucket.failuresOnly);
     if (!failureBuckets.length) return async () => {};
@@ -202,11 +206,15 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     return async (status) => {
       if (settled) return;
       settled = true;
-      const counted = failureBuckets.filter(({ bucket }) => bucket.failureStatuses.includes(status));
       await Promise.all(
-        counted.map(async ({ bucket, key }) => {
-          const result = await withTimeout(store.consume(bucket, key, now()), storeTimeoutMs);
-          background(x, result.pending);
+        failureBuckets.map(async ({ bucket, key }) => {
+          const failed = bucket.failureStatuses.includes(status);
+          if (store.refund) {
+            if (!failed) await withTimeout(store.refund(bucket, key, now()), storeTimeoutMs);
+          } else if (failed) {
+            const result = await withTimeout(store.consume(bucket, key, now()), storeTimeoutMs);
+            background(x, result.pending);
+          }
         }),
       ).catch((error) => emit(x, { event: 'portcullis.error', reason: 'ratelimit.store_error', error: describe(error) }));
     };

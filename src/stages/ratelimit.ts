@@ -140,7 +140,8 @@ export async function checkBuckets(
 ): Promise<{ bucket: CompiledBucket; key: string; result: RateLimitResult }[]> {
   const checks = buckets.map((bucket) => {
     const key = bucket.key(context);
-    const call = bucket.failuresOnly ? store.peek(bucket, key, now) : store.consume(bucket, key, now);
+    // A failure bucket reserves a unit when the store can refund it later, and only looks otherwise.
+    const call = bucket.failuresOnly && !store.refund ? store.peek(bucket, key, now) : store.consume(bucket, key, now);
     const guarded = store.inProcess ? call : withTimeout(call, timeoutMs);
     guarded.catch(() => {}); // handled below, in order; never an unhandled rejection meanwhile
     return { bucket, key, call: guarded };

@@ -129,6 +129,15 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       else b[slot] = b[slot]! + 1;
       return result(bucket, true, used + 1, reset);
     },
+    async refund(bucket, key, now) {
+      const slot = slots.get(`${bucket.name}\u0000${key}`);
+      if (slot === undefined) return;
+      advance(bucket, slot, now);
+      if (bucket.algorithm === 'token-bucket') a[slot] = Math.min(bucket.limit, a[slot]! + 1);
+      // The unit was taken in this window or, if the window rolled since, in the previous one.
+      else if (b[slot]! > 0) b[slot] = b[slot]! - 1;
+      else if (c[slot]! > 0) c[slot] = c[slot]! - 1;
+    },
     async peek(bucket, key, now) {
       const id = `${bucket.name}\u0000${key}`;
       const slot = slots.get(id);

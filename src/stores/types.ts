@@ -32,4 +32,10 @@ export interface RateLimitStore {
   consume(bucket: BucketSpec, key: string, now: number): Promise<RateLimitResult>;
   /** Reads `key` without taking a unit (buckets that count only failures check first, settle later). */
   peek(bucket: BucketSpec, key: string, now: number): Promise<RateLimitResult>;
+  /**
+   * Gives back one unit taken by `consume` (a login that succeeded). With it, failure-only buckets
+   * reserve a unit per attempt, so concurrent attempts cannot all pass the check; without it they
+   * fall back to check-then-count.
+   */
+  refund?(bucket: BucketSpec, key: string, now: number): Promise<void>;
 }
