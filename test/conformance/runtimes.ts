@@ -5,6 +5,7 @@
  */
 
 import { runtimeBinary, spawnServer, type RawRequest, type RawResponse, type Runtime } from './runtime.ts';
+import { workerd } from './workerd.ts';
 
 const server = (name: string) => `test/conformance/servers/${name}`;
 
@@ -69,4 +70,5 @@ export const runtimes: Runtime[] = [
   deno,
   hono,
   honoBun,
+  workerd,
 ];
