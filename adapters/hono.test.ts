@@ -48,6 +48,13 @@ describe('portcullis() for Hono', () => {
     expect(response.headers.get('x-content-type-options')).toBe('nosniff');
   });
 
+  it('guards a sub-app that mounts the middleware itself, by the full path', async () => {
+    const api = new Hono<Env>().use(portcullis(policy, { getConnInfo: loopback, env: quiet })).get('/v1/items/:id', (c) => c.json(c.var.input.params));
+    const root = new Hono().route('/api', api);
+    expect(await (await root.request('/api/v1/items/7')).json()).toEqual({ id: '7' });
+    expect((await root.request('/api/v1/items/7', { method: 'DELETE' })).status).toBe(405);
+  });
+
   it('answers 404 for a Hono route the policy does not name; the handler never runs', async () => {
     const response = await app().request('/api/v1/secret');
     expect(response.status).toBe(404);
