@@ -179,6 +179,18 @@ describe("count: 'failures' (login brute force)", () => {
     await Promise.all(decisions.map((decision) => decision.settle(401)));
     expect(decisions.filter((decision) => decision.kind === 'allow')).toHaveLength(2);
   });
+
+  it('keeps refusing a client that goes on guessing after the limit (its 429s give nothing back)', async () => {
+    const { engine } = engineWith(login);
+    let guesses = 0;
+    const wrongPassword = () => (guesses++, new Response('wrong password', { status: 401 }));
+    const statuses = [];
+    for (let i = 0; i < 10; i++) {
+      statuses.push((await engine.handle(new Request('https://api.test/x'), from('203.0.113.7'), wrongPassword)).status);
+    }
+    expect(guesses).toBe(2);
+    expect(statuses).toEqual([401, 401, 429, 429, 429, 429, 429, 429, 429, 429]);
+  });
 });
 
 describe('concurrency', () => {
