@@ -185,6 +185,8 @@ interface Tally {
   requests: number;
   seconds: number;
   latencies: number[];
+  /** req/s of each slice: their spread shows how noisy the machine was. */
+  slices: number[];
   non2xx: number;
   errors: number;
 }
@@ -193,7 +195,7 @@ const tallies = new Map<string, Tally>();
 
 function tally(key: string): Tally {
   let found = tallies.get(key);
-  if (!found) tallies.set(key, (found = { requests: 0, seconds: 0, latencies: [], non2xx: 0, errors: 0 }));
+  if (!found) tallies.set(key, (found = { requests: 0, seconds: 0, latencies: [], slices: [], non2xx: 0, errors: 0 }));
   return found;
 }
 
@@ -225,6 +227,7 @@ async function load(stack: Stack, duration: number, token: string | (() => strin
   if (!into) return;
   into.requests += result['2xx'];
   into.seconds += result.duration;
+  into.slices.push(Math.round(result['2xx'] / result.duration));
   into.errors += result.errors + result.timeouts;
 }
 
@@ -232,14 +235,16 @@ interface Figures {
   rps: number;
   p50_ms: number;
   p99_ms: number;
+  /** req/s of each slice, in the order run. */
+  rps_slices: number[];
 }
 
-function figures(key: string): Figures & { requests: number; non2xx: number; errors: number } {
-  const { requests, seconds, latencies, non2xx, errors } = tally(key);
+function figures(key: string): Omit<Figures, 'rps_slices'> & { slices: number[]; non2xx: number; errors: number } {
+  const { requests, seconds, latencies, slices, non2xx, errors } = tally(key);
   const sorted = Float64Array.from(latencies).sort();
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
   const round = (value: number, digits: number) => Number(value.toFixed(digits));
-  return { rps: Math.round(requests / seconds), p50_ms: round(at(0.5), 2), p99_ms: round(at(0.99), 2), requests, non2xx, errors };
+  return { rps: Math.round(requests / seconds), p50_ms: round(at(0.5), 2), p99_ms: round(at(0.99), 2), slices, non2xx, errors };
 }
 
 /** Rounds of slices over `stacks`, each round starting one stack later. */
@@ -333,9 +338,9 @@ function section(label: string, names: readonly StackName[]) {
   const stacks: Record<string, Figures> = {};
   for (const name of names) {
     if (!tallies.has(`${label}:${name}`)) continue;
-    const { rps, p50_ms, p99_ms, non2xx, errors } = figures(`${label}:${name}`);
+    const { rps, p50_ms, p99_ms, slices, non2xx, errors } = figures(`${label}:${name}`);
     if (non2xx || errors) throw new Error(`${label} ${name}: ${non2xx} non-2xx answers and ${errors} errors under load`);
-    stacks[name] = { rps, p50_ms, p99_ms };
+    stacks[name] = { rps, p50_ms, p99_ms, rps_slices: slices };
   }
   const ratios: Record<string, Record<string, number>> = {};
   for (const ours of PORTCULLIS) {
@@ -351,9 +356,13 @@ function section(label: string, names: readonly StackName[]) {
 
 function table(title: string, stacks: Record<string, Figures>, ratios: Record<string, Record<string, number>>) {
   if (!Object.keys(stacks).length) return '';
-  const lines = [`\n${title}`, `${'stack'.padEnd(18)}${'req/s'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}`];
-  for (const [name, { rps, p50_ms, p99_ms }] of Object.entries(stacks)) {
-    lines.push(`${name.padEnd(18)}${String(rps).padStart(9)}${p50_ms.toFixed(2).padStart(9)}${p99_ms.toFixed(2).padStart(9)}`);
+  const lines = [
+    `\n${title}`,
+    `${'stack'.padEnd(18)}${'req/s'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}   req/s of the slices (min–max)`,
+  ];
+  for (const [name, { rps, p50_ms, p99_ms, rps_slices }] of Object.entries(stacks)) {
+    const spread = `${Math.min(...rps_slices)}–${Math.max(...rps_slices)}`;
+    lines.push(`${name.padEnd(18)}${String(rps).padStart(9)}${p50_ms.toFixed(2).padStart(9)}${p99_ms.toFixed(2).padStart(9)}   ${spread}`);
   }
   for (const [ours, against] of Object.entries(ratios)) {
     lines.push(`${ours} req/s ÷ ` + Object.entries(against).map(([base, ratio]) => `${base} ${ratio.toFixed(2)}×`).join(', '));
