@@ -104,6 +104,31 @@ describe('upstashStore: keys and algorithms', () => {
   });
 });
 
+describe('upstashStore: refund', () => {
+  it.each([
+    ['fixed-window', [6, 5], [5, 60_000, -1]],
+    ['sliding-window', [2, 5], [5, T0, 60_000, -1]],
+    ['token-bucket', [3, T0 + 12_000, 5], [5, 12_000, 1, T0, -1]],
+  ] as const)('%s: gives one unit back (rate −1)', async (algorithm, reply, args) => {
+    const { redis, calls } = fakeRedis(() => reply);
+    await upstashStore({ redis }).refund!(bucket(algorithm), 'k', T0);
+    expect(calls[0]!.args).toEqual(args);
+  });
+
+  it('lifts the ephemeral block of the key', async () => {
+    let used = 6;
+    const { redis, calls } = fakeRedis(() => [used, 5]);
+    const store = upstashStore({ redis });
+    const spec = bucket('fixed-window');
+    expect((await store.consume(spec, 'k', T0)).success).toBe(false);
+    used = 5;
+    await store.refund!(spec, 'k', T0);
+    used = 5;
+    expect((await store.consume(spec, 'k', T0)).success).toBe(true);
+    expect(calls).toHaveLength(3);
+  });
+});
+
 describe('upstashStore: peek', () => {
   it('reads the remaining units: success while one is left', async () => {
     let remaining = 1;

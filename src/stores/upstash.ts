@@ -120,6 +120,15 @@ export function upstashStore(options: UpstashStoreOptions): RateLimitStore {
       const { success, remaining, reset, pending } = await limiterFor(bucket).ratelimit.limit(key);
       return { success, limit: bucket.limit, remaining, reset, pending };
     },
+    /**
+     * Gives back a unit (`limit(key, { rate: -1 })`), so failure-only buckets reserve one per attempt.
+     * Approximate at the edges, as the library's refunds are: a unit taken in the window before is
+     * given back in this one, and a full token bucket can briefly hold one token more than `limit`.
+     */
+    async refund(bucket, key): Promise<void> {
+      const { pending } = await limiterFor(bucket).ratelimit.limit(key, { rate: -1 });
+      await pending;
+    },
     async peek(bucket, key): Promise<RateLimitResult> {
       const { ratelimit, intervalMs, refillRate } = limiterFor(bucket);
       let { remaining, reset } = await ratelimit.getRemaining(key);

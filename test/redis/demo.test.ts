@@ -56,6 +56,8 @@ describe.each(stores)('the demo with %s', (_, storeName, storeEnv) => {
     expect(blocked.status).toBe(429);
     expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(await blocked.json()).toMatchObject({ code: 'ratelimit.exceeded' });
+    // And it stays refused for the rest of the window, however the client goes on.
+    for (const password of ['wrong', 'correct horse battery staple', 'wrong', 'wrong']) expect((await login(at, password)).status).toBe(429);
   });
 
   it('does not count successful logins', async () => {

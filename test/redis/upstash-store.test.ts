@@ -88,9 +88,10 @@ describe('one Redis behind several engine instances', () => {
     const buckets = { login: { limit: 2, window: '15m', by: 'ip' as const, count: 'failures' as const } };
     const a = instance(backend, buckets);
     const b = instance(backend, buckets);
+    // Settled as engine.handle settles: with the handler's status, or the denial's own.
     const attempt = async (via: typeof a, result: number) => {
       const decision = await via.send();
-      await decision.settle(result);
+      await decision.settle(decision.kind === 'allow' ? result : decision.status);
       return status(decision);
     };
     for (let i = 0; i < 4; i++) expect(await attempt(i % 2 ? a : b, 200)).toBe(200);
@@ -99,6 +100,23 @@ describe('one Redis behind several engine instances', () => {
     expect(await attempt(a, 200)).toBe(429);
     expect(await attempt(b, 200)).toBe(429);
   });
+
+  it.each(['fixed-window', 'sliding-window', 'token-bucket'] as const)(
+    '%s: holds concurrent failed logins on two instances to the limit, and refunds successful ones',
+    async (algorithm) => {
+      const buckets = { login: { limit: 3, window: '1h', by: 'ip' as const, count: 'failures' as const, algorithm } };
+      const a = instance(backend, buckets);
+      const b = instance(backend, buckets);
+      for (let i = 0; i < 4; i++) {
+        const success = await (i % 2 ? a : b).send();
+        await success.settle(200);
+      }
+      const attempts = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).send()));
+      await Promise.all(attempts.map((attempt) => attempt.settle(attempt.kind === 'allow' ? 401 : attempt.status)));
+      expect(count(attempts, 200)).toBe(3);
+      expect(count(attempts, 429)).toBe(9);
+    },
+  );
 
   it('refills a token bucket as time passes', async () => {
     // 2 tokens per 2 s: one every second.
