@@ -25,6 +25,7 @@ Usage:
   portcullis explain <policy-file> "<METHOD> <url>" [--header 'Name: value']… [--as '<claims json>'|anonymous]
                      [--api-key KEY] [--body '<json>'] [--ip 203.0.113.7] [--now ISO] [--json]
   portcullis openapi <policy-file> [--out file] [--title T] [--api-version V] [--server URL]…
+  portcullis rules      (every lint rule: id, severity, OWASP API Security Top 10 item)
 
 A policy file default-exports the policy, a function (kit) => policy (the CLI calls it with a
 throwaway test kit, whose key signs explain's --as tokens), or a spec (defineSpec).

@@ -391,7 +391,7 @@ export const RULES: readonly LintRule[] = [
     owasp: 'API4',
     title: 'In-memory rate limits on Workers are per isolate',
     description: 'On Cloudflare Workers every isolate (many per colo, restarted at will) has its own memory store, so a limit of 5 can become 5 × the number of isolates.',
-    fix: 'Pass a distributed store to createEngine (rateLimitStore: the Upstash store) when deploying to Workers.',
+    fix: 'Pass a shared store on Workers: createEngine(policy, { rateLimitStore: upstashStore({ redis }) }).',
     check: ({ policy, target, routes }) =>
       target === 'workers' && Object.keys(policy.rateLimits ?? {}).length && routes.some((route) => route.route.rateLimit?.length)
         ? [{ keys: ['rateLimits'], message: 'the default memory store counts per isolate on Workers' }]
