@@ -113,6 +113,17 @@ describe('portcullis() for Hono', () => {
     expect(events[0]).toMatchObject({ clientIp: 'unknown', reason: 'transport.https_redirect' });
   });
 
+  it.each([
+    { trustedProxies: ['cloudflare'], clientIp: '198.51.100.7' },
+    { trustedProxies: [], clientIp: 'unknown' },
+  ])('on Workers, CF-Connecting-IP is the client only when the policy trusts cloudflare ($trustedProxies)', async ({ trustedProxies, clientIp }) => {
+    const events: SecurityEvent[] = [];
+    const edge = definePolicy({ clientIp: { trustedProxies }, routes: { 'GET /v1/health': { authn: 'anonymous' } } });
+    const worker = new Hono().use(portcullis(edge, { platform: 'cloudflare', env: { log: (event) => void events.push(event) } }));
+    await worker.request('https://api.example.com/v1/nope', { headers: { 'cf-connecting-ip': '198.51.100.7' } });
+    expect(events[0]).toMatchObject({ reason: 'route.not_found', clientIp });
+  });
+
   it('accepts a compiled engine', async () => {
     const engine = createEngine(policy, quiet);
     const shared = new Hono().use(portcullis(engine, { getConnInfo: loopback })).get('*', (c) => c.text('ok'));

@@ -28,11 +28,17 @@ import {
 export interface PortcullisOptions {
   /**
    * The runtime's connection info, for the client address: `getConnInfo` from `hono/bun`,
-   * `hono/deno`, `@hono/node-server/conninfo` or `hono/cloudflare-workers` (which reads
-   * `CF-Connecting-IP`, set by Cloudflare's edge: use it only on Workers). Without it the client
+   * `hono/deno` or `@hono/node-server/conninfo` (on Workers, see `platform`). Without it the client
    * address is unknown: IP rate limits share one bucket and `allowLoopbackHttp` never applies.
    */
   getConnInfo?: GetConnInfo;
+  /**
+   * `cloudflare` on Workers: the client address is `CF-Connecting-IP` when the policy trusts
+   * `cloudflare` (`clientIp.trustedProxies`), and unknown otherwise — the policy decides, as with
+   * the Workers gateway. Use it instead of hono/cloudflare-workers' `getConnInfo`, which hands over
+   * that header whatever the policy says.
+   */
+  platform?: 'cloudflare';
   /** Clock, ids, fetch, log sink and rate-limit store for the engine (ignored when an Engine is passed). */
   env?: EngineEnv;
 }
@@ -134,11 +140,11 @@ export function routeInput<I extends { readonly route: string }, K extends I['ro
  */
 export function portcullis<P extends Policy>(policy: P | Engine, options: PortcullisOptions = {}): MiddlewareHandler<PortcullisEnv<P>> {
   const engine = 'evaluate' in policy ? policy : createEngine(policy, options.env);
-  const getConnInfo = options.getConnInfo;
+  const { getConnInfo, platform } = options;
 
   return async function portcullisMiddleware(c, next) {
     const waitUntil = waitUntilOf(c);
-    const context: EvaluateContext = { peer: { address: getConnInfo?.(c).remote.address }, waitUntil };
+    const context: EvaluateContext = { peer: { address: getConnInfo?.(c).remote.address, platform }, waitUntil };
     const decision = await engine.evaluate(c.req.raw, context);
     if (decision.kind === 'deny') {
       const response = denialResponse(decision);
