@@ -4,8 +4,8 @@
  * @module
  */
 
-import { apiKey, definePolicy, jwt, type ApiKeyRecord } from '../src/index.ts';
-import { binding, gateway } from '../adapters/cloudflare.ts';
+import { apiKey, definePolicy, jwt, type ApiKeyRecord } from 'portcullis';
+import { binding, gateway } from 'portcullis/cloudflare';
 
 export interface Env {
   /** var: the origin this Worker guards. */

@@ -3,6 +3,7 @@
  * README's snippet (policies/worker.ts) in front of a real origin on 127.0.0.1 that verifies the
  * identity assertion. The test stands where Cloudflare's edge stands and sets CF-Connecting-IP.
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { es256, jwksOf, signToken } from '../fixtures/keys.ts';
 import { generateApiKey, IDENTITY_HEADER } from '../../src/index.ts';
@@ -29,6 +30,13 @@ async function userToken(sub: string, roles: string[]) {
 }
 
 const json = (reply: RawReply) => JSON.parse(reply.body) as Record<string, unknown>;
+
+it("README's Workers snippet is policies/worker.ts, character for character", () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const source = readFileSync(new URL('../../policies/worker.ts', import.meta.url), 'utf8');
+  // Without the file's opening comment, which says where it comes from.
+  expect(readme).toContain(source.replace(/^\/\*\*[\s\S]*?\*\/\n\n/, '').trimEnd());
+});
 
 describe('policies/worker.ts on workerd', () => {
   let origin: RunningOrigin;
@@ -150,8 +158,15 @@ describe('store writes go to ctx.waitUntil', () => {
   let origin: RunningOrigin;
   let worker: RunningWorker;
 
+  /** Store writes in flight land once this is released. */
+  let release: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+
   beforeAll(async () => {
-    origin = await startOrigin(IDENTITY_KEY, ({ target }) => (target === '/v1/login' ? { status: 401, body: { error: 'bad credentials' } } : undefined));
+    origin = await startOrigin(IDENTITY_KEY, async ({ target }) => {
+      if (target === '/__hold') await held;
+      return target === '/v1/login' ? { status: 401, body: { error: 'bad credentials' } } : undefined;
+    });
     worker = await startWorkerd({ entry: 'test/cloudflare/worker.ts', bindings: { ORIGIN_URL: origin.url, PORTCULLIS_IDENTITY_KEY: IDENTITY_KEY } });
   }, 30_000);
 
@@ -165,7 +180,9 @@ describe('store writes go to ctx.waitUntil', () => {
   it('the write of a take lands after the response, through waitUntil', async () => {
     const reply = await worker.send({ target: '/v1/things' }, CLIENT);
     expect(reply.status).toBe(200);
+    // The response is out; the write is still in flight.
     expect(waited()).toEqual([]);
+    release();
     await expect.poll(waited).toEqual(['/v1/things']);
   });
 

@@ -25,11 +25,16 @@ export interface RunningOrigin {
   close(): Promise<void>;
 }
 
+export interface Answer {
+  status: number;
+  body?: unknown;
+}
+
 /**
- * Starts the origin. `respond` may answer a path differently (e.g. 401 for a failed login); by
+ * Starts the origin. `respond` may answer a path differently (e.g. 401 for a failed login, or later); by
  * default a verified request gets 200 with `{ identity, headers }`.
  */
-export async function startOrigin(key: string, respond: (received: Received) => { status: number; body?: unknown } | undefined = () => undefined): Promise<RunningOrigin> {
+export async function startOrigin(key: string, respond: (received: Received) => Answer | undefined | Promise<Answer | undefined> = () => undefined): Promise<RunningOrigin> {
   const received: Received[] = [];
   let url = '';
   let verify: ((request: Request) => Promise<IdentityResult>) | undefined;
@@ -39,7 +44,7 @@ export async function startOrigin(key: string, respond: (received: Received) => 
     const request = new Request(`${url}${req.url}`, { method: req.method, headers: headerList(req) });
     const record: Received = { method: req.method!, target: req.url!, headers, body, identity: await verify!(request) };
     received.push(record);
-    const answer = respond(record) ?? (record.identity.ok ? { status: 200, body: { identity: record.identity.identity, headers } } : { status: 403, body: { error: record.identity.reason } });
+    const answer = (await respond(record)) ?? (record.identity.ok ? { status: 200, body: { identity: record.identity.identity, headers } } : { status: 403, body: { error: record.identity.reason } });
     res.writeHead(answer.status, { 'content-type': 'application/json' });
     res.end(JSON.stringify(answer.body ?? null));
   });

@@ -15,14 +15,17 @@ interface Env {
 
 const STORE_WRITE = 'store-write';
 const counters = memoryStore();
-/** The write lands 50 ms after the take: well after the response has gone. */
-const inFlight = () => new Promise((resolve) => setTimeout(() => resolve(STORE_WRITE), 50));
-const store: RateLimitStore = {
-  consume: async (bucket, key, now) => ({ ...(await counters.consume(bucket, key, now)), pending: inFlight() }),
-  peek: (bucket, key, now) => counters.peek(bucket, key, now),
-};
 
-const guard = gateway(
+/** Each take leaves a write in flight that lands when the origin answers `/__hold` — when the test lets it. */
+function slowStore(env: Env): RateLimitStore {
+  const inFlight = () => fetch(`${env.ORIGIN_URL}/__hold`).then(() => STORE_WRITE);
+  return {
+    consume: async (bucket, key, now) => ({ ...(await counters.consume(bucket, key, now)), pending: inFlight() }),
+    peek: (bucket, key, now) => counters.peek(bucket, key, now),
+  };
+}
+
+const guard = gateway<Env>(
   definePolicy({
     clientIp: { trustedProxies: ['cloudflare'] },
     rateLimits: {
@@ -34,7 +37,7 @@ const guard = gateway(
       'POST /v1/login': { authn: 'anonymous', rateLimit: ['login'] },
     },
   }),
-  { engine: () => ({ rateLimitStore: store }) },
+  { engine: (env: Env) => ({ rateLimitStore: slowStore(env) }) },
 );
 
 export default {
