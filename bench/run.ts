@@ -199,7 +199,7 @@ function tally(key: string): Tally {
   return found;
 }
 
-/** One slice of load on one stack; `record` false for warm-up. */
+/** One slice of load on one stack, tallied under `record` (a warm-up is not tallied). */
 async function load(stack: Stack, duration: number, token: string | (() => string), record: string | undefined): Promise<void> {
   const headers = { origin: ORIGIN, authorization: typeof token === 'string' ? `Bearer ${token}` : '' };
   const options: autocannon.Options = { url: stack.url + PATH, connections, duration, headers };
