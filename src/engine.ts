@@ -19,7 +19,7 @@ import { definePolicy } from './policy/define.ts';
 import type { Policy, RoutePolicy } from './policy/types.ts';
 import { normalizePath, parsePattern, RouteTable, type ParsedPattern } from './router.ts';
 import type { FieldError } from './schema.ts';
-import { compileAuthn, type AuthnEnv } from './stages/authn.ts';
+import { compileAuthn, type AuthnEnv, type FetchLike } from './stages/authn.ts';
 import { compileAuthz, compileHierarchy } from './stages/authz.ts';
 import { compileValidation } from './stages/validate.ts';
 import { ANONYMOUS, type Principal } from './stages/authn.ts';
@@ -38,7 +38,7 @@ export interface EngineEnv {
   /** A fresh request id. @default crypto.randomUUID */
   randomId?: () => string;
   /** Outbound fetch (JWKS, introspection, Upstash). @default globalThis.fetch */
-  fetch?: typeof fetch;
+  fetch?: FetchLike;
   /** Security event sink. @default one JSON line per event on stdout */
   log?: SecuritySink;
   /** Where rate-limit counters live. @default memoryStore() — per process (per isolate on Workers) */
@@ -207,10 +207,11 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
       if (settled) return;
       settled = true;
       await Promise.all(
-        failureBuckets.map(async ({ bucket, key }) => {
+        failureBuckets.map(async ({ bucket, key, result }) => {
           const failed = bucket.failureStatuses.includes(status);
           if (store.refund) {
-            if (!failed) await withTimeout(store.refund(bucket, key, now()), storeTimeoutMs);
+            // Only a unit that was taken is given back: a refused attempt (429) took none.
+            if (!failed && result.success) await withTimeout(store.refund(bucket, key, now()), storeTimeoutMs);
           } else if (failed) {
             const result = await withTimeout(store.consume(bucket, key, now()), storeTimeoutMs);
             background(x, result.pending);

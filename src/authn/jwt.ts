@@ -19,7 +19,7 @@ import {
   type JWTVerifyGetKey,
 } from 'jose';
 import { policyError } from '../errors.ts';
-import type { AuthnEnv, AuthnMethod, AuthnOutcome, Principal } from '../stages/authn.ts';
+import type { AuthnEnv, AuthnMethod, AuthnOutcome, FetchLike, Principal } from '../stages/authn.ts';
 import { bearerToken } from './bearer.ts';
 import { claimList, readClaim } from './claims.ts';
 import { Lru } from './lru.ts';
@@ -135,7 +135,7 @@ export function jwt(options: JwtOptions): AuthnMethod {
   let getKey: JWTVerifyGetKey | undefined;
   let remote: ReturnType<typeof createRemoteJWKSet> | undefined;
   const keyCache = {} as ExportedJWKSCache;
-  let fetcher: typeof fetch | undefined;
+  let fetcher: FetchLike | undefined;
   if (options.jwks !== undefined) {
     const set: JSONWebKeySet = 'keys' in options.jwks ? (options.jwks as JSONWebKeySet) : { keys: [options.jwks as JWK] };
     for (const [i, key] of set.keys.entries()) {

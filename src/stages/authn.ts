@@ -24,10 +24,13 @@ export type AuthnOutcome =
   /** Credentials were present and wrong: 401 with this reason code (e.g. `authn.token_expired`). */
   | { kind: 'failure'; reason: string };
 
+/** A fetch function. Narrower than `typeof fetch`, so runtimes whose fetch has extras (Bun's `preconnect`) and plain functions both fit. */
+export type FetchLike = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
+
 /** What a method may use while authenticating (clock, fetch) — the engine's environment. */
 export interface AuthnEnv {
   now(): number;
-  fetch: typeof fetch;
+  fetch: FetchLike;
 }
 
 /** An authentication method, made by a factory such as `jwt()` or `apiKey()`. */

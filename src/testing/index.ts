@@ -21,6 +21,7 @@ import type { Decision } from '../decision.ts';
 import { createEngine, type Engine } from '../engine.ts';
 import type { SecurityEvent } from '../log.ts';
 import type { Policy } from '../policy/types.ts';
+import type { FetchLike } from '../stages/authn.ts';
 import { memoryStore } from '../stores/memory.ts';
 
 /** The pinned time of a test kit unless one is given: a fixed instant, so cases never depend on the day they run. */
@@ -42,7 +43,7 @@ export interface TestKit {
    * A fetch that serves the kit's JWKS for every URL in `jwksUrls` and refuses everything else:
    * policies with a remote `jwksUrl` trust the kit's key without any network.
    */
-  readonly fetch: typeof fetch;
+  readonly fetch: FetchLike;
   /** JWKS URLs the kit answers for (added by `runSpec` from the policy's jwt methods). */
   readonly jwksUrls: Set<string>;
 }
