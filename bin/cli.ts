@@ -33,6 +33,8 @@ throwaway test kit, whose key signs explain's --as tokens), or a spec (defineSpe
 Exit codes: 0 fine; 1 lint errors or failed spec cases; 2 usage errors and files that do not load.`;
 
 class UsageError extends Error {}
+/** A file that is missing or exports no policy: exit 2, without the usage text. */
+class FileError extends UsageError {}
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -42,18 +44,18 @@ async function importFile(file: string): Promise<Record<string, unknown>> {
   try {
     statSync(path);
   } catch {
-    throw new UsageError(`${file}: no such file`);
+    throw new FileError(`${file}: no such file`);
   }
   return (await import(pathToFileURL(path).href)) as Record<string, unknown>;
 }
 
-/** The policy source a file exports, or the PolicyError its definePolicy threw while loading. */
+/** The policy source a file exports. A PolicyError its definePolicy throws while loading propagates. */
 async function loadSource(file: string): Promise<PolicySource> {
+  const exports = await importFile(file);
   try {
-    return policySourceOf(await importFile(file), file);
+    return policySourceOf(exports, file);
   } catch (error) {
-    if (error instanceof TypeError && !(error instanceof PolicyError)) throw new UsageError(error.message);
-    throw error;
+    throw new FileError((error as Error).message);
   }
 }
 
@@ -122,7 +124,7 @@ async function test(argv: string[]): Promise<number> {
   } catch {
     // reported below
   }
-  if (!isDir) throw new UsageError(`${dir}: not a directory`);
+  if (!isDir) throw new FileError(`${dir}: not a directory`);
   const files = specFiles(dir.replace(/\/+$/, ''));
   let passed = 0;
   let failed = 0;
@@ -274,7 +276,7 @@ try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (error) {
   if (error instanceof UsageError || String((error as { code?: unknown } | null)?.code).startsWith('ERR_PARSE_ARGS')) {
-    console.error(`portcullis: ${(error as Error).message}\n\n${USAGE}`);
+    console.error(`portcullis: ${(error as Error).message}${error instanceof FileError ? '' : `\n\n${USAGE}`}`);
   } else if (error instanceof PolicyError) {
     console.error(`portcullis: the policy is invalid (definePolicy):\n${error.message}`);
   } else {
