@@ -58,21 +58,46 @@ export function mediaType(header: string | null): { type: string; charset: strin
   return { type, charset };
 }
 
-/** Nesting depth of a JSON text, in one pass, without parsing it. */
-function jsonDepth(text: string): number {
+/**
+ * Nesting depth and the first prototype key of a JSON text, in one pass over the text itself.
+ * A reviver cannot do the key check: it sees only the parsed result, where a duplicate key has
+ * replaced the earlier value (`{"a":{"__proto__":{}},"a":1}`), but the bytes forwarded to the
+ * origin still hold that key, and a parser that keeps the first duplicate (or merges) reads it.
+ */
+function scanJson(text: string): { depth: number; forbidden: string | undefined } {
   let depth = 0;
   let max = 0;
-  let inString = false;
+  let forbidden: string | undefined;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 92) i++; // backslash: skip the escaped character
-      else if (c === 34) inString = false;
-    } else if (c === 34) inString = true;
-    else if (c === 123 || c === 91) max = Math.max(max, ++depth);
+    if (c === 34) {
+      // A string: find its end, then look past whitespace for the `:` that makes it a key.
+      const start = i;
+      let escaped = false;
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 92) {
+          escaped = true;
+          i++; // skip the escaped character
+        } else if (d === 34) break;
+      }
+      if (forbidden !== undefined) continue;
+      let next = i + 1;
+      for (let w = text.charCodeAt(next); w === 32 || w === 9 || w === 10 || w === 13; w = text.charCodeAt(next)) next++;
+      if (text.charCodeAt(next) !== 58) continue;
+      let key: unknown = text.slice(start + 1, i);
+      if (escaped) {
+        try {
+          key = JSON.parse(text.slice(start, i + 1));
+        } catch {
+          continue; // not a valid string: JSON.parse of the whole text will say so
+        }
+      }
+      if (FORBIDDEN_KEYS.has(key as string)) forbidden = key as string;
+    } else if (c === 123 || c === 91) max = Math.max(max, ++depth);
     else if (c === 125 || c === 93) depth--;
   }
-  return max;
+  return { depth: max, forbidden };
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -112,14 +137,11 @@ export async function parseBody(
   }
   if (media.type === 'application/x-www-form-urlencoded') return fromEntries(new URLSearchParams(text).entries(), bytes, media.type);
   if (media.type === 'application/json' || media.type.endsWith('+json')) {
-    if (jsonDepth(text) > options.maxDepth) return { ok: false, reason: 'validate.too_deep', detail: `nesting deeper than ${options.maxDepth}` };
-    let forbidden: string | undefined;
+    const { depth, forbidden } = scanJson(text);
+    if (depth > options.maxDepth) return { ok: false, reason: 'validate.too_deep', detail: `nesting deeper than ${options.maxDepth}` };
     let value: unknown;
     try {
-      value = JSON.parse(text, function (key, item) {
-        if (FORBIDDEN_KEYS.has(key)) forbidden = key;
-        return item;
-      });
+      value = JSON.parse(text);
     } catch {
       return { ok: false, reason: 'validate.malformed_body', detail: 'body is not valid JSON' };
     }

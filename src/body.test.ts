@@ -1,0 +1,37 @@
+import { describe, expect, test } from 'vitest';
+import { parseBody } from './body.ts';
+
+const json = (text: string) =>
+  parseBody(new Request('https://api.test/v1/things', { method: 'POST', body: text, headers: { 'content-type': 'application/json' } }), {
+    types: ['application/json'],
+    maxBytes: 4096,
+    maxDepth: 8,
+  });
+
+describe('parseBody: prototype keys in JSON', () => {
+  test.each([
+    ['{"__proto__":{"isAdmin":true}}', '__proto__'],
+    ['{"a":[{"constructor":{"prototype":{}}}]}', 'constructor'],
+    ['{"\\u005f_proto__":1}', '__proto__'],
+    ['{"prototype" \n\t :1}', 'prototype'],
+    // Found by test/fuzz/body.test.ts: the duplicate " __proto__" replaces the value holding the
+    // key, so a reviver never saw it; the forwarded bytes still carried it.
+    ['[{" __proto__":{"__proto__":[]}," __proto__":null}]', '__proto__'],
+    ['{"a":{"constructor":{}},"a":1}', 'constructor'],
+  ])('refuses %s', async (text, key) => {
+    expect(await json(text)).toEqual({ ok: false, reason: 'validate.forbidden_key', detail: `the key "${key}" is not accepted` });
+  });
+
+  test.each([
+    ['{"note":"__proto__"}'],
+    ['["constructor", "prototype"]'],
+    ['{"a":"\\"__proto__\\":1"}'],
+    ['{"__proto__x":1," constructor":2,"Prototype":3}'],
+  ])('accepts %s: the words as values or parts of keys are not keys', async (text) => {
+    expect(await json(text)).toMatchObject({ ok: true, value: JSON.parse(text) });
+  });
+
+  test('says malformed, not forbidden, for broken JSON that mentions a prototype key', async () => {
+    expect(await json('{"__proto__":')).toMatchObject({ ok: false, reason: 'validate.malformed_body' });
+  });
+});
