@@ -24,6 +24,9 @@ import type { Policy } from '../policy/types.ts';
 import type { FetchLike } from '../stages/authn.ts';
 import { memoryStore } from '../stores/memory.ts';
 
+export { explain, formatExplanation, kitOptionsOf, policySourceOf, resolvePolicy } from './explain.ts';
+export type { Explanation, ExplainOptions, PolicySource } from './explain.ts';
+
 /** The pinned time of a test kit unless one is given: a fixed instant, so cases never depend on the day they run. */
 export const DEFAULT_TEST_TIME = '2030-01-01T00:00:00Z';
 
