@@ -81,7 +81,7 @@ describe('compileCors().allowOrigin', () => {
           expect(answer).toBe(candidate);
         }
       }),
-      runs(3000),
+      runs(1500),
     );
   });
 
