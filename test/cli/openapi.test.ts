@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import * as v from 'valibot';
 import { describe, expect, it, test } from 'vitest';
-import { definePolicy } from '../../src/index.ts';
+import { apiKey, definePolicy, oauth2Introspection } from '../../src/index.ts';
 import { toOpenApi } from '../../src/openapi/index.ts';
 import type { StandardSchemaV1 } from '../../src/schema.ts';
 import { policySourceOf, resolvePolicy } from '../../src/testing/explain.ts';
@@ -142,6 +142,25 @@ describe('what the document says', () => {
     const schema: StandardSchemaV1 = { '~standard': { version: 1, vendor: 'acme', validate: (value) => ({ value }), ...extra } };
     const document = toOpenApi(definePolicy({ routes: { 'POST /v1/things': { authn: 'anonymous', body: schema } } }));
     expect(document.paths).toMatchObject({ '/v1/things': { post: { requestBody: { content: { 'application/json': { schema: expected } } } } } });
+    expect(await validate(document)).toMatchObject({ valid: true });
+  });
+
+  it('describes introspection as HTTP bearer and a key readable from the URL as a second scheme', async () => {
+    const document = toOpenApi(
+      definePolicy({
+        authn: {
+          opaque: oauth2Introspection({ endpoint: 'https://id.example.com/introspect', clientId: 'gateway', clientSecret: 'not-a-secret', audience: 'api' }),
+          partner: apiKey({ keys: {}, dangerouslyAllowQueryParam: 'api_key' }),
+        },
+        routes: { 'GET /v1/things': { authn: ['opaque', 'partner', 'anonymous'], allow: 'authenticated' } },
+      }),
+    ) as Json;
+    expect(document.components.securitySchemes).toMatchObject({
+      opaque: { type: 'http', scheme: 'bearer' },
+      partner: { type: 'apiKey', in: 'header', name: 'x-api-key' },
+      partnerQuery: { type: 'apiKey', in: 'query', name: 'api_key' },
+    });
+    expect(document.paths['/v1/things'].get.security).toEqual([{ opaque: [] }, { partner: [] }, { partnerQuery: [] }, {}]);
     expect(await validate(document)).toMatchObject({ valid: true });
   });
 
