@@ -131,6 +131,14 @@ describe('per request', () => {
     expect(main.received[before]!.headers['x-origin-secret']).toBe('s3cret-from-binding');
   });
 
+  it('a bad identity option is logged as itself, not as the key binding', async () => {
+    const events: SecurityEvent[] = [];
+    const worker = gateway(policy, { identity: { ttlSeconds: 0 }, ...withLog(events) });
+    const { response } = await call(worker, { ORIGIN_URL: main.url, PORTCULLIS_IDENTITY_KEY: KEY }, '/v1/things');
+    expect(response.status).toBe(500);
+    expect(events[0]!.error).toBe('TypeError: identity.ttlSeconds: a whole number of seconds from 1 to 3600, got 0');
+  });
+
   it('originSecret without its binding fails closed, naming it', async () => {
     const events: SecurityEvent[] = [];
     const worker = gateway(policy, { originSecret: { binding: 'ORIGIN_SECRET', header: 'x-origin-secret' }, ...withLog(events) });

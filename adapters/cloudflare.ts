@@ -110,7 +110,7 @@ interface Compiled {
  */
 export function gateway<Env = unknown>(policy: PolicySource<Env>, options: GatewayOptions<Env> = {}): WorkerGateway<Env> {
   const origins = Object.entries(options.origins ?? { '/': 'ORIGIN_URL' })
-    .map(([prefix, name]) => ({ prefix, name, segments: segmentsOf(prefix, name) }))
+    .map(([prefix, name]) => ({ name, segments: segmentsOf(prefix, name) }))
     .sort((a, b) => b.segments.length - a.segments.length);
   if (!origins.length) throw new TypeError('gateway: options.origins is empty');
   const identityBinding = options.identity?.binding ?? 'PORTCULLIS_IDENTITY_KEY';
@@ -134,9 +134,10 @@ export function gateway<Env = unknown>(policy: PolicySource<Env>, options: Gatew
           stripHeaders: options.stripHeaders,
         });
       } catch (error) {
-        throw error instanceof TypeError && error.message.startsWith('identity.')
-          ? new BindingError(identityBinding, `is unusable: ${error.message}`)
-          : new BindingError(name, `is not an origin URL (https://host[:port], no path): ${JSON.stringify(url)}`);
+        if (!(error instanceof TypeError)) throw error;
+        if (error.message.startsWith('identity.key')) throw new BindingError(identityBinding, `is unusable: ${error.message}`);
+        if (error.message.startsWith('identity.')) throw error;
+        throw new BindingError(name, `is not an origin URL (https://host[:port], no path): ${JSON.stringify(url)}`);
       }
       return { segments, forward };
     });
