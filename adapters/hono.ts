@@ -142,8 +142,9 @@ export function portcullis<P extends Policy>(policy: P | Engine, options: Portcu
   const engine = 'evaluate' in policy ? policy : createEngine(policy, options.env);
   const { getConnInfo, platform } = options;
 
+  const runtime: RuntimeCtx = { hasExecutionCtx: undefined };
   return async function portcullisMiddleware(c, next) {
-    const waitUntil = waitUntilOf(c);
+    const waitUntil = waitUntilOf(c, runtime);
     const context: EvaluateContext = { peer: { address: getConnInfo?.(c).remote.address, platform }, waitUntil };
     const decision = await engine.evaluate(c.req.raw, context);
     if (decision.kind === 'deny') {
@@ -169,13 +170,25 @@ export function portcullis<P extends Policy>(policy: P | Engine, options: Portcu
 }
 
 /** `executionCtx.waitUntil` on Workers (and Hono on runtimes that pass one); the getter throws elsewhere. */
-function waitUntilOf(c: Context): EvaluateContext['waitUntil'] {
-  let ctx: { waitUntil(promise: Promise<unknown>): void } | undefined;
+/**
+ * Whether this runtime hands Hono an ExecutionContext (Workers) or not (Node, Bun, Deno). Hono's
+ * getter throws when there is none; a runtime does not change between requests, so ask once
+ * instead of building an Error on every request.
+ */
+interface RuntimeCtx {
+  hasExecutionCtx: boolean | undefined;
+}
+
+function waitUntilOf(c: Context, runtime: RuntimeCtx): EvaluateContext['waitUntil'] {
+  if (runtime.hasExecutionCtx === false) return undefined;
+  let ctx: { waitUntil(promise: Promise<unknown>): void };
   try {
     ctx = c.executionCtx;
   } catch {
+    runtime.hasExecutionCtx ??= false;
     return undefined;
   }
+  runtime.hasExecutionCtx = true;
   return (promise) => ctx.waitUntil(promise);
 }
 

@@ -431,8 +431,14 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
   }
 
   function finalize(response: Response, decision: Decision): Response {
-    // Responses from fetch() have immutable headers; copy once.
-    const out = new Response(response.body, response);
+    // A handler's own Response is changed in place (copying it would turn its body into a stream
+    // the server must pump); one from fetch() has immutable headers and is copied once.
+    let out = response;
+    try {
+      out.headers.delete('x-powered-by');
+    } catch {
+      out = new Response(response.body, response);
+    }
     for (const name of REMOVED_RESPONSE_HEADERS) out.headers.delete(name);
     // The gateway is the CORS authority: an origin's own Access-Control-* headers do not pass.
     for (const name of [...out.headers.keys()]) {
