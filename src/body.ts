@@ -153,7 +153,7 @@ export async function parseBody(
 }
 
 /** Form fields to an object: a repeated field becomes an array. */
-function fromEntries(entries: Iterable<[string, FormDataEntryValue]>, bytes: Uint8Array, type: string): BodyResult {
+function fromEntries(entries: Iterable<[string, string | File]>, bytes: Uint8Array, type: string): BodyResult {
   const value: Record<string, unknown> = {};
   for (const [key, item] of entries) {
     if (FORBIDDEN_KEYS.has(key)) return { ok: false, reason: 'validate.forbidden_key', detail: `the key "${key}" is not accepted` };

@@ -33,6 +33,7 @@ export const REASONS = {
   'authn.keys_unavailable': { status: 503, title: 'Service unavailable' },
   'authn.unavailable': { status: 503, title: 'Service unavailable' },
   'origin.unavailable': { status: 502, title: 'Bad gateway' },
+  'gateway.misconfigured': { status: 500, title: 'Internal server error' },
   'ratelimit.exceeded': { status: 429, title: 'Too many requests' },
   'ratelimit.unavailable': { status: 503, title: 'Service unavailable' },
   'internal.error': { status: 500, title: 'Internal server error' },
