@@ -24,14 +24,14 @@ export interface IpRange {
 function parseIpv4(text: string): bigint | undefined {
   const parts = text.split('.');
   if (parts.length !== 4) return undefined;
-  let value = 0n;
+  let value = 0;
   for (const part of parts) {
     if (!/^(0|[1-9][0-9]{0,2})$/.test(part)) return undefined;
     const octet = Number(part);
     if (octet > 255) return undefined;
-    value = (value << 8n) | BigInt(octet);
+    value = value * 256 + octet; // numbers, not bigint shifts: exact below 2^53 and much cheaper
   }
-  return value;
+  return BigInt(value);
 }
 
 /** Parses an IPv6 address (with `::` compression and an optional embedded IPv4 tail). */
@@ -119,8 +119,8 @@ export function parseIp(input: string): IpAddress | undefined {
 /** The one spelling of an address: dotted quad, or RFC 5952 IPv6 (lowercase, longest zero run as `::`). */
 export function formatIp(address: IpAddress): string {
   if (address.family === 4) {
-    const v = address.value;
-    return [24n, 16n, 8n, 0n].map((shift) => String((v >> shift) & 0xffn)).join('.');
+    const v = Number(address.value);
+    return `${Math.floor(v / 16777216)}.${Math.floor(v / 65536) % 256}.${Math.floor(v / 256) % 256}.${v % 256}`;
   }
   const groups: number[] = [];
   for (let shift = 112n; shift >= 0n; shift -= 16n) groups.push(Number((address.value >> shift) & 0xffffn));
