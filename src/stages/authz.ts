@@ -31,7 +31,7 @@ export interface AllowRule {
 }
 
 /** Expands a role hierarchy (`{ admin: ['user'] }`) into role → every role it implies, itself included. */
-export function compileHierarchy(hierarchy: Readonly<Record<string, readonly string[]>> = {}): (roles: readonly string[]) => Set<string> {
+export function compileHierarchy(hierarchy: Readonly<Record<string, readonly string[]>> = {}): (roles: readonly string[]) => ReadonlySet<string> {
   const closure = new Map<string, Set<string>>();
   const expand = (role: string, seen: Set<string>) => {
     if (seen.has(role)) return;
@@ -43,9 +43,14 @@ export function compileHierarchy(hierarchy: Readonly<Record<string, readonly str
     expand(role, seen);
     closure.set(role, seen);
   }
+  // Principals of cached credentials share one roles array: expand each array once.
+  const expanded = new WeakMap<readonly string[], Set<string>>();
   return (roles) => {
-    const out = new Set<string>();
+    let out = expanded.get(roles);
+    if (out) return out;
+    out = new Set<string>();
     for (const role of roles) for (const implied of closure.get(role) ?? [role]) out.add(implied);
+    expanded.set(roles, out);
     return out;
   };
 }
@@ -53,7 +58,7 @@ export function compileHierarchy(hierarchy: Readonly<Record<string, readonly str
 export type AuthzResult = { ok: true; rule: string } | { ok: false; failures: string[]; error?: unknown };
 
 /** Compiles a route's `allow` list. `'authenticated'` admits every principal the route's authn accepted. */
-export function compileAuthz(allow: 'authenticated' | readonly AllowRule[], expandRoles: (roles: readonly string[]) => Set<string>) {
+export function compileAuthz(allow: 'authenticated' | readonly AllowRule[], expandRoles: (roles: readonly string[]) => ReadonlySet<string>) {
   if (allow === 'authenticated') return async (): Promise<AuthzResult> => ({ ok: true, rule: 'authenticated' });
   const rules = allow.map((rule, i) => ({ ...rule, name: rule.name ?? `allow[${i}]` }));
   return async function authorize(context: CheckContext): Promise<AuthzResult> {
@@ -68,7 +73,7 @@ export function compileAuthz(allow: 'authenticated' | readonly AllowRule[], expa
   };
 }
 
-async function failureOf(rule: AllowRule, context: CheckContext, roles: Set<string>): Promise<string | undefined> {
+async function failureOf(rule: AllowRule, context: CheckContext, roles: ReadonlySet<string>): Promise<string | undefined> {
   if (rule.roles && !rule.roles.some((role) => roles.has(role))) return 'authz.role_missing';
   if (rule.scopes && !rule.scopes.every((scope) => context.principal.scopes.includes(scope))) return 'authz.scope_missing';
   if (rule.owner) {
