@@ -182,7 +182,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     return { requestId, method, trace: [], headers, client, route: undefined, path: '', touched: [], waitUntil, report: reportOnly };
   }
 
-  function emit(x: Exchange, event: Pick<SecurityEvent, 'event' | 'reason' | 'status' | 'error'>) {
+  function emit(x: Exchange, event: Pick<SecurityEvent, 'event' | 'reason' | 'status' | 'error' | 'reasons'>) {
     const { requestId, method, path, client, principal } = x;
     record({ time: new Date(now()).toISOString(), requestId, method, path, route: x.route ?? null, clientIp: client.ip, principal, ...event });
   }
@@ -271,7 +271,9 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
       if (policy.dev) problem.trace = trace;
       const error = options.error === undefined ? undefined : describe(options.error);
       const event = error !== undefined ? 'portcullis.error' : x.report ? 'portcullis.report' : 'portcullis.deny';
-      emit(x, { event, reason, status, error });
+      // Which rules failed (`allow[1]: authz.not_owner`) goes to the log, never to the caller.
+      const detailed = reasons.length !== 1 || reasons[0] !== reason ? reasons : undefined;
+      emit(x, { event, reason, status, error, reasons: detailed });
     }
     return { kind: 'deny', status, reason, reasons, problem, requestId, client, route, trace, headers, settle: settler(x) };
   }

@@ -10,6 +10,8 @@ export interface SecurityEvent {
   event: 'portcullis.deny' | 'portcullis.report' | 'portcullis.error';
   requestId: string;
   reason: string;
+  /** The rules behind the reason when there are several or they say more (`allow[0]: authz.role_missing`). */
+  reasons?: readonly string[];
   /** The status sent; absent for events that decided no response (a store error let through). */
   status?: number;
   method: string;
