@@ -53,7 +53,10 @@ export function mediaType(header: string | null): { type: string; charset: strin
   for (const param of params) {
     const eq = param.indexOf('=');
     if (eq < 0) continue;
-    if (param.slice(0, eq).trim().toLowerCase() === 'charset') charset = param.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1').toLowerCase();
+    if (param.slice(0, eq).trim().toLowerCase() !== 'charset') continue;
+    // Parsers disagree on which of two charsets wins: the origin could decode what we did not check.
+    if (charset !== undefined) return undefined;
+    charset = param.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1').toLowerCase();
   }
   return { type, charset };
 }

@@ -278,6 +278,8 @@ describe('body: media types and charsets', () => {
     ['charset=iso-8859-1', { body: JSON_TEXT, type: 'application/json; charset=iso-8859-1' }],
     ['charset=utf-7', { body: JSON_TEXT, type: 'application/json; charset=utf-7' }],
     ['a quoted charset="utf-16"', { body: JSON_TEXT, type: 'application/json; charset="utf-16"' }],
+    ['charset named twice, utf-16 first', { body: JSON_TEXT, type: 'application/json; charset=utf-16; charset=utf-8' }],
+    ['charset named twice, utf-8 first', { body: JSON_TEXT, type: 'application/json; charset=utf-8; charset=utf-16' }],
   ])('refuses %s with 415', async (_, init) => {
     const { send } = setup(routes);
     expectDeny(await send('POST', '/v1/things', init), 415, 'validate.unsupported_media_type');
