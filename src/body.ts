@@ -132,27 +132,27 @@ export async function parseBody(
     return fromEntries(form.entries(), bytes, media.type);
   }
 
+  const isJson = media.type === 'application/json' || media.type.endsWith('+json');
+  // Another allowlisted type (octet-stream, text/csv …): passed on as bytes, neither decoded nor parsed.
+  if (!isJson && media.type !== 'application/x-www-form-urlencoded') return { ok: true, value: bytes, bytes, type: media.type };
+
   let text: string;
   try {
     text = utf8.decode(bytes);
   } catch {
     return { ok: false, reason: 'validate.malformed_body', detail: 'body is not valid UTF-8' };
   }
-  if (media.type === 'application/x-www-form-urlencoded') return fromEntries(new URLSearchParams(text).entries(), bytes, media.type);
-  if (media.type === 'application/json' || media.type.endsWith('+json')) {
-    const { depth, forbidden } = scanJson(text);
-    if (depth > options.maxDepth) return { ok: false, reason: 'validate.too_deep', detail: `nesting deeper than ${options.maxDepth}` };
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      return { ok: false, reason: 'validate.malformed_body', detail: 'body is not valid JSON' };
-    }
-    if (forbidden !== undefined) return { ok: false, reason: 'validate.forbidden_key', detail: `the key "${forbidden}" is not accepted` };
-    return { ok: true, value, bytes, type: media.type };
+  if (!isJson) return fromEntries(new URLSearchParams(text).entries(), bytes, media.type);
+  const { depth, forbidden } = scanJson(text);
+  if (depth > options.maxDepth) return { ok: false, reason: 'validate.too_deep', detail: `nesting deeper than ${options.maxDepth}` };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, reason: 'validate.malformed_body', detail: 'body is not valid JSON' };
   }
-  // Another allowlisted type (octet-stream, text/csv …): passed on as bytes, not parsed.
-  return { ok: true, value: bytes, bytes, type: media.type };
+  if (forbidden !== undefined) return { ok: false, reason: 'validate.forbidden_key', detail: `the key "${forbidden}" is not accepted` };
+  return { ok: true, value, bytes, type: media.type };
 }
 
 /** Form fields to an object: a repeated field becomes an array. */

@@ -589,6 +589,20 @@ describe('the forwarded request carries the body already read', () => {
     if (length !== null) expect(Number(length)).toBe(new TextEncoder().encode(forwarded).byteLength);
   });
 
+  it('forwards every byte of an opaque body exactly, from a stream of many chunks', async () => {
+    const { evaluate } = setup(routes);
+    const all = new Uint8Array(256).map((_, i) => i);
+    const chunks = [all.slice(0, 1), all.slice(1, 100), all.slice(100, 101), all.slice(101)];
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (const chunk of chunks) controller.enqueue(chunk);
+        controller.close();
+      },
+    });
+    const decision = expectAllow(await evaluate(request('PUT', '/v1/blobs/b_1', { body: stream, type: 'application/octet-stream' })));
+    expect(new Uint8Array(await decision.request.arrayBuffer())).toEqual(all);
+  });
+
   it('forwards a JSON body that arrived in chunks, whole', async () => {
     const { evaluate } = setup(routes);
     const text = JSON.stringify({ sku: 'Ü-1', qty: '12' });
