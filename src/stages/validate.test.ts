@@ -231,6 +231,44 @@ describe('unknown keys', () => {
     expect(forwarded).not.toContain('isAdmin');
   });
 
+  it('strips unknown keys from a form body too: the forwarded form holds only the schema’s fields', async () => {
+    const { send } = setup({
+      'POST /v1/contact': {
+        authn: ['test'],
+        allow: 'authenticated',
+        body: v.object({ name: v.string() }),
+        contentTypes: ['application/x-www-form-urlencoded'],
+        unknownKeys: 'strip',
+      },
+    });
+    const decision = expectAllow(
+      await send('POST', '/v1/contact', { body: 'name=Ann&isAdmin=true&constructor%5Bprototype%5D%5BisAdmin%5D=true', type: 'application/x-www-form-urlencoded' }),
+    );
+    expect(decision.input.body).toEqual({ name: 'Ann' });
+    const forwarded = new URLSearchParams(await decision.request.text());
+    expect([...forwarded]).toEqual([['name', 'Ann']]);
+  });
+
+  it('strips a multipart field the schema does not declare from the forwarded form', async () => {
+    const { send } = setup({
+      'POST /v1/uploads': {
+        authn: ['test'],
+        allow: 'authenticated',
+        body: v.object({ title: v.string(), file: v.instance(File) }),
+        contentTypes: ['multipart/form-data'],
+        unknownKeys: 'strip',
+      },
+    });
+    const form = new FormData();
+    form.append('title', 'report');
+    form.append('isAdmin', 'true');
+    form.append('file', new File(['hello'], 'hello.txt', { type: 'text/plain' }));
+    const decision = expectAllow(await send('POST', '/v1/uploads', { body: form }));
+    const forwarded = await decision.request.formData();
+    expect([...forwarded.keys()].sort()).toEqual(['file', 'title']);
+    expect(await (forwarded.get('file') as File).text()).toBe('hello');
+  });
+
   test.each<[string, unknown, { pointer: string }[]]>([
     ['a wrong type', { name: 5 }, [{ pointer: '/name' }]],
     ['a missing field', {}, [{ pointer: '/name' }]],

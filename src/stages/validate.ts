@@ -44,6 +44,27 @@ function hasField(value: unknown, path: string): boolean {
   return true;
 }
 
+/**
+ * A form body without the fields a stripping schema dropped, or undefined when it dropped none.
+ * Forms are forwarded as read, so a stripped `role=admin` would otherwise still reach the origin.
+ */
+function strippedForm(type: string, input: unknown, output: unknown): URLSearchParams | FormData | undefined {
+  const multipart = type === 'multipart/form-data';
+  if (!multipart && type !== 'application/x-www-form-urlencoded') return undefined;
+  if (typeof input !== 'object' || input === null || typeof output !== 'object' || output === null) return undefined;
+  const fields = Object.entries(input as Record<string, string | File | (string | File)[]>);
+  const kept = fields.filter(([key]) => Object.hasOwn(output, key));
+  if (kept.length === fields.length) return undefined;
+  const form = multipart ? new FormData() : new URLSearchParams();
+  for (const [key, value] of kept) {
+    for (const item of Array.isArray(value) ? value : [value]) {
+      if (form instanceof FormData) form.append(key, item);
+      else form.append(key, item as string);
+    }
+  }
+  return form;
+}
+
 /** Compiles a route's validation. `roles` are the principal's roles after the hierarchy. */
 export function compileValidation(route: RoutePolicy, limits: LimitsPolicy = {}) {
   const contentTypes = route.contentTypes ?? (route.body ? ['application/json'] : undefined);
@@ -86,10 +107,13 @@ export function compileValidation(route: RoutePolicy, limits: LimitsPolicy = {})
       if (!errors.length) {
         // The body was read once; the origin gets the schema's output (JSON) or the bytes read.
         const isJson = route.body !== undefined && (parsed.type === 'application/json' || parsed.type.endsWith('+json'));
-        const payload = isJson ? JSON.stringify(body) : parsed.bytes;
+        const form = strip && route.body !== undefined ? strippedForm(parsed.type, parsed.value, body) : undefined;
+        const payload = isJson ? JSON.stringify(body) : (form ?? parsed.bytes);
         const headers = new Headers(request.headers);
         headers.delete('content-length');
         headers.delete('transfer-encoding');
+        // A rebuilt multipart body has a boundary of its own, which the Request sets.
+        if (form instanceof FormData) headers.delete('content-type');
         forward = new Request(request.url, { method: request.method, headers, body: payload as BodyInit, signal: request.signal });
       }
     } else if (hasMethodBody && request.body !== null) {
