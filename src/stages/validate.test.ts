@@ -708,6 +708,13 @@ describe('params, query and headers', () => {
     expect(errors).toHaveLength(expected.length);
   });
 
+  test.each([['?__proto__=x'], ['?constructor=x'], ['?q=a&__proto__=x'], ['?__proto__=x&__proto__=y']])('refuses the query key in %s on a route with a query schema', async (query) => {
+    const { send } = setup({ 'GET /v1/items': { authn: ['test'], allow: 'authenticated', query: v.object({ q: v.optional(v.string()) }) } });
+    const decision = await send('GET', `/v1/items${query}`);
+    expect(decision.kind).toBe('deny');
+    expect([400, 422]).toContain((decision as Deny).status);
+  });
+
   it('does not count headers the schema leaves out as unknown keys', async () => {
     const { send } = setup(routes);
     expectAllow(await send('GET', '/v1/orders/42', { headers: { ...tenant, 'x-anything': '1', accept: 'application/json' } }));

@@ -26,7 +26,8 @@ export const DEFAULT_MAX_JSON_DEPTH = 32;
 
 /** Query parameters as an object: one value → string, a repeated key → array of strings. */
 export function queryObject(params: URLSearchParams): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
+  // No prototype: `?__proto__=x` must be a key the unknown-key rule sees, not a setter that swallows it.
+  const out: Record<string, string | string[]> = Object.create(null);
   for (const [key, value] of params) {
     const existing = Object.hasOwn(out, key) ? out[key] : undefined;
     out[key] = existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value];
