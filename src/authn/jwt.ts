@@ -136,8 +136,10 @@ export function jwt(options: JwtOptions): AuthnMethod {
   let remote: ReturnType<typeof createRemoteJWKSet> | undefined;
   const keyCache = {} as ExportedJWKSCache;
   let fetcher: FetchLike | undefined;
+  let localKeys: JSONWebKeySet | undefined;
   if (options.jwks !== undefined) {
     const set: JSONWebKeySet = 'keys' in options.jwks ? (options.jwks as JSONWebKeySet) : { keys: [options.jwks as JWK] };
+    localKeys = set;
     for (const [i, key] of set.keys.entries()) {
       if ('d' in key || 'k' in key) policyError(`${at('jwks')}.keys[${i}]`, 'is a private or symmetric key: give public keys only');
     }
@@ -284,6 +286,9 @@ export function jwt(options: JwtOptions): AuthnMethod {
       audience: options.audience,
       keySource: secret ? 'secret' : options.jwksUrl !== undefined ? 'jwksUrl' : 'jwks',
       jwksUrl: options.jwksUrl,
+      // Public keys only (private and symmetric ones were refused above): `portcullis probe` signs
+      // its HS256 key-confusion tokens with them.
+      jwks: localKeys && Object.freeze({ keys: localKeys.keys.map((key) => Object.freeze({ ...key })) }),
       secretBytes: secret?.byteLength,
       typ: options.typ,
       requireExp: !options.dangerouslyAllowMissingExp,
