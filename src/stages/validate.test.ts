@@ -715,6 +715,14 @@ describe('params, query and headers', () => {
     expect([400, 422]).toContain((decision as Deny).status);
   });
 
+  it('strips unknown query keys with unknownKeys: "strip", from the input and from the forwarded target', async () => {
+    const { send } = setup(routes);
+    const decision = expectAllow(await send('GET', '/v1/search?role=admin&q=red%20shoes&__proto__=x&q2=x'));
+    expect(decision.input.query).toEqual({ q: 'red shoes' });
+    // The pair that stays keeps its spelling.
+    expect(decision.request.url).toBe(`${API}/v1/search?q=red%20shoes`);
+  });
+
   it('does not count headers the schema leaves out as unknown keys', async () => {
     const { send } = setup(routes);
     expectAllow(await send('GET', '/v1/orders/42', { headers: { ...tenant, 'x-anything': '1', accept: 'application/json' } }));

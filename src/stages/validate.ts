@@ -35,6 +35,26 @@ export function queryObject(params: URLSearchParams): Record<string, string | st
   return out;
 }
 
+/**
+ * The request URL without the query keys a stripping schema dropped, or undefined when it dropped
+ * none. The other pairs keep their spelling: only whole `key=value` pieces are left out.
+ */
+function strippedTarget(url: URL, input: Record<string, unknown>, output: unknown): string | undefined {
+  if (typeof output !== 'object' || output === null) return undefined;
+  const dropped = new Set(Object.keys(input).filter((key) => !Object.hasOwn(output, key)));
+  if (!dropped.size) return undefined;
+  const kept = url.search
+    .slice(1)
+    .split('&')
+    .filter((piece) => {
+      const [key] = [...new URLSearchParams(piece).keys()];
+      return key === undefined || !dropped.has(key);
+    });
+  const out = new URL(url);
+  out.search = kept.join('&');
+  return out.href;
+}
+
 /** Does the (dotted) field exist as an own property of the value? */
 function hasField(value: unknown, path: string): boolean {
   let current = value;
@@ -92,7 +112,10 @@ export function compileValidation(route: RoutePolicy, limits: LimitsPolicy = {})
   ): Promise<ValidationResult> {
     const errors: FieldError[] = [];
     const paramsOut = await check(route.params, params, 'params', false);
-    const queryOut = await check(route.query, route.query ? queryObject(url.searchParams) : undefined, 'query', true);
+    const queryIn = route.query ? queryObject(url.searchParams) : undefined;
+    const queryOut = await check(route.query, queryIn, 'query', true);
+    // Stripped query keys leave the forwarded target too: the origin gets what the schema kept.
+    const target = (strip && queryIn && queryOut.ok && strippedTarget(url, queryIn, queryOut.value)) || request.url;
     const headersOut = await check(route.headers, route.headers ? Object.fromEntries(request.headers) : undefined, 'headers', false);
     for (const result of [paramsOut, queryOut, headersOut]) if (!result.ok) errors.push(...result.errors);
 
@@ -115,7 +138,7 @@ export function compileValidation(route: RoutePolicy, limits: LimitsPolicy = {})
         headers.delete('transfer-encoding');
         // A rebuilt multipart body has a boundary of its own, which the Request sets.
         if (form instanceof FormData) headers.delete('content-type');
-        forward = new Request(request.url, { method: request.method, headers, body: payload as BodyInit, signal: request.signal });
+        forward = new Request(target, { method: request.method, headers, body: payload as BodyInit, signal: request.signal });
       }
     } else if (hasMethodBody && request.body !== null) {
       // A route that declares no body accepts none: an unexpected body is refused, not forwarded.
@@ -129,8 +152,9 @@ export function compileValidation(route: RoutePolicy, limits: LimitsPolicy = {})
         await reader.cancel().catch(() => {});
         return { ok: false, reason: 'validate.unsupported_media_type', detail: 'this route accepts no body' };
       }
-      forward = new Request(request.url, { method: request.method, headers: request.headers, signal: request.signal });
+      forward = new Request(target, { method: request.method, headers: request.headers, signal: request.signal });
     }
+    if (forward === request && target !== request.url) forward = new Request(target, request);
 
     if (errors.length) return { ok: false, reason: 'validate.invalid', errors };
 
