@@ -2,20 +2,24 @@
  * The `portcullis` command: argv, file loading and printing. What it prints is computed by the
  * library (portcullis/lint, portcullis/openapi, portcullis/testing), so it can be tested without a process.
  *
- * Exit codes: 0 fine; 1 lint errors, failed or missing spec cases; 2 usage error or a file that
- * does not load.
+ * Exit codes: 0 fine; 1 lint errors, failed or missing spec cases, probe errors (a bypass); 2 usage
+ * error, a file that does not load, or a probe that cannot start.
  * @module
  */
 
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { PolicyError } from '../src/errors.ts';
 import { ALL_RULES, formatFindings, INVALID_POLICY_RULE, lintPolicy, OWASP_API_TOP_10, parsePath, summarize, toJsonReport, toSarif, type LintFinding, type LintTarget } from '../src/lint/index.ts';
 import { toOpenApi } from '../src/openapi/index.ts';
+import { formatProbeReport, probe, ProbeSetupError, probeToSarif, toProbeJson, type ProbeCredentials, type ProbeSender } from '../src/probe/index.ts';
 import { explain, formatExplanation, kitOptionsOf, policySourceOf, resolvePolicy, type PolicySource } from '../src/testing/explain.ts';
 import { createTestKit, runSpec, type CaseIdentity, type PolicySpec } from '../src/testing/index.ts';
+import type { JWK } from 'jose';
 
 const USAGE = `portcullis — policies as code
 
@@ -25,12 +29,23 @@ Usage:
   portcullis explain <policy-file> "<METHOD> <url>" [--header 'Name: value']… [--as '<claims json>'|anonymous]
                      [--api-key KEY] [--body '<json>'] [--ip 203.0.113.7] [--now ISO] [--json]
   portcullis openapi <policy-file> [--out file] [--title T] [--api-version V] [--server URL]…
+  portcullis probe <base-url> --policy <policy-file> [--format text|json|sarif] [--out file]
+                   [--token JWT | --login 'POST /path' --username U [--password P] | --credentials file]
+                   [--signing-key private-jwk-file] [--subject ID] [--api-key KEY] [--other-id ID]
+                   [--jwks file] [--fetch-jwks] [--trusted-proxy] [--aggressive]
+                   [--max-requests N] [--timeout ms] [--http-port N]
   portcullis rules      (every lint rule: id, severity, OWASP API Security Top 10 item)
 
 A policy file default-exports the policy, a function (kit) => policy (the CLI calls it with a
 throwaway test kit, whose key signs explain's --as tokens), or a spec (defineSpec).
 
-Exit codes: 0 fine; 1 lint errors or failed spec cases; 2 usage errors and files that do not load.`;
+probe sends attacks derived from the policy to <base-url> (its origin only; never a redirect) and
+reports every answer the policy does not allow. Point it at a test deployment: a request that gets
+through reaches the application. Secrets may come from the environment instead of argv:
+PORTCULLIS_PROBE_TOKEN, PORTCULLIS_PROBE_PASSWORD, PORTCULLIS_PROBE_API_KEY.
+
+Exit codes: 0 fine; 1 lint errors, failed spec cases or probe errors (a bypass); 2 usage errors,
+files that do not load, and a probe that cannot start (target unreachable, login failed).`;
 
 class UsageError extends Error {}
 /** A file that is missing or exports no policy: exit 2, without the usage text. */
@@ -236,6 +251,178 @@ async function openapi(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** Reads a JSON file an option names (a JWK, a JWKS, credentials). */
+function readJson(file: string, option: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(resolve(file), 'utf8');
+  } catch {
+    throw new FileError(`${option} ${file}: no such file`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new FileError(`${option} ${file}: not JSON`);
+  }
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function positiveInteger(value: string | undefined, option: string): number | undefined {
+  if (value === undefined) return undefined;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1) throw new UsageError(`${option} takes a positive whole number, not "${value}"`);
+  return number;
+}
+
+/**
+ * A sender that puts the target on the wire exactly as written (fetch would resolve `..`, `%2e%2e`
+ * and `\` first): node:http(s) with the request target as given, no redirects followed.
+ */
+function rawSender(): ProbeSender {
+  return (url, init) =>
+    new Promise((resolvePromise, reject) => {
+      const match = /^(https?):\/\/([^/]+)(\/.*)$/.exec(url);
+      if (!match) return reject(new TypeError(`not an absolute URL: ${url}`));
+      const [, scheme, authority, path] = match as unknown as [string, string, string, string];
+      const { hostname, port } = new URL(`${scheme}://${authority}`);
+      const body = init.body === undefined ? undefined : typeof init.body === 'string' ? Buffer.from(init.body) : Buffer.from(init.body);
+      const headers: Record<string, string> = { ...init.headers };
+      if (body) headers['content-length'] = String(body.byteLength);
+      const send = scheme === 'https' ? httpsRequest : httpRequest;
+      const req = send({ hostname: hostname.replace(/^\[|\]$/g, ''), port, path, method: init.method, headers, agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          if (size < 64 * 1024) chunks.push(chunk);
+          size += chunk.byteLength;
+        });
+        res.on('end', () => {
+          const out = new Headers();
+          for (let i = 0; i < res.rawHeaders.length; i += 2) out.append(res.rawHeaders[i]!, res.rawHeaders[i + 1]!);
+          resolvePromise({ status: res.statusCode!, headers: out, body: Buffer.concat(chunks).toString('utf8') });
+        });
+        res.on('error', reject);
+      });
+      req.setTimeout(init.timeoutMs, () => req.destroy(Object.assign(new Error(`no answer within ${init.timeoutMs} ms`), { name: 'TimeoutError' })));
+      req.on('error', reject);
+      req.end(body);
+    });
+}
+
+/** The credentials of `probe`: a --credentials file, overridden by options and the environment. */
+function probeCredentials(values: Record<string, string | boolean | undefined>): { credentials: ProbeCredentials; otherId?: string } {
+  const file = typeof values.credentials === 'string' ? readJson(values.credentials, '--credentials') : {};
+  if (!isObject(file)) throw new UsageError('--credentials: the file holds a JSON object: { token?, login?, signingKey?, subject?, apiKey?, otherId? }');
+  const string = (value: unknown) => (typeof value === 'string' && value ? value : undefined);
+  const credentials: ProbeCredentials = {};
+  credentials.token = string(values.token) ?? string(process.env.PORTCULLIS_PROBE_TOKEN) ?? string(file.token);
+  credentials.apiKey = string(values['api-key']) ?? string(process.env.PORTCULLIS_PROBE_API_KEY) ?? string(file.apiKey);
+  credentials.subject = string(values.subject) ?? string(file.subject);
+  const fileLogin = isObject(file.login) ? file.login : {};
+  const route = string(values.login) ?? string(fileLogin.route);
+  if (route) {
+    const username = string(values.username) ?? string(fileLogin.username);
+    const password = string(values.password) ?? string(process.env.PORTCULLIS_PROBE_PASSWORD) ?? string(fileLogin.password);
+    if (!username || !password) throw new UsageError('--login needs --username and a password (--password or PORTCULLIS_PROBE_PASSWORD)');
+    credentials.login = { route, username, password };
+  } else if (values.username !== undefined || values.password !== undefined) {
+    throw new UsageError('--username and --password go with --login');
+  }
+  const signingKey = typeof values['signing-key'] === 'string' ? readJson(values['signing-key'], '--signing-key') : file.signingKey;
+  if (signingKey !== undefined) {
+    if (!isObject(signingKey) || typeof signingKey.kty !== 'string') throw new UsageError('--signing-key: the file holds a private JWK');
+    credentials.signingKey = signingKey;
+  }
+  return { credentials, otherId: string(values['other-id']) ?? string(file.otherId) };
+}
+
+async function probeCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      policy: { type: 'string' },
+      format: { type: 'string', default: 'text' },
+      out: { type: 'string' },
+      token: { type: 'string' },
+      login: { type: 'string' },
+      username: { type: 'string' },
+      password: { type: 'string' },
+      credentials: { type: 'string' },
+      'signing-key': { type: 'string' },
+      subject: { type: 'string' },
+      'api-key': { type: 'string' },
+      'other-id': { type: 'string' },
+      jwks: { type: 'string' },
+      'fetch-jwks': { type: 'boolean', default: false },
+      'trusted-proxy': { type: 'boolean', default: false },
+      aggressive: { type: 'boolean', default: false },
+      'max-requests': { type: 'string' },
+      timeout: { type: 'string' },
+      'http-port': { type: 'string' },
+    },
+  });
+  const [baseUrl, ...extra] = positionals;
+  if (!baseUrl || extra.length) throw new UsageError('probe takes one base URL (http:// or https://)');
+  if (!values.policy) throw new UsageError('probe needs --policy <policy-file>');
+  let base: URL;
+  try {
+    base = new URL(baseUrl);
+  } catch {
+    throw new UsageError(`"${baseUrl}" is not a URL`);
+  }
+  if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new UsageError(`the base URL must be http:// or https://, not ${base.protocol}`);
+  const format = values.format!;
+  if (!['text', 'json', 'sarif'].includes(format)) throw new UsageError(`--format is text, json or sarif, not "${format}"`);
+  const maxRequests = positiveInteger(values['max-requests'], '--max-requests');
+  const timeoutMs = positiveInteger(values.timeout, '--timeout');
+  const httpPort = positiveInteger(values['http-port'], '--http-port');
+  const { credentials, otherId } = probeCredentials(values);
+  let jwks: { keys: JWK[] } | undefined;
+  if (values.jwks !== undefined) {
+    const read = readJson(values.jwks, '--jwks');
+    const keys = isObject(read) && Array.isArray(read.keys) ? read.keys : isObject(read) && typeof read.kty === 'string' ? [read] : undefined;
+    if (!keys) throw new UsageError('--jwks: the file holds a JWKS ({ "keys": [...] }) or one public JWK');
+    jwks = { keys: keys as JWK[] };
+  }
+
+  const source = await loadSource(values.policy);
+  const kit = await createTestKit(kitOptionsOf(source));
+  const policy = await resolvePolicy(source, kit);
+  let report;
+  try {
+    report = await probe(policy, {
+      baseUrl,
+      credentials,
+      otherId,
+      trustedProxy: values['trusted-proxy'],
+      aggressive: values.aggressive,
+      maxRequests,
+      timeoutMs,
+      httpPort,
+      jwks,
+      fetchJwks: values['fetch-jwks'],
+      // A policy function was given the CLI's throwaway test key: it is not the deployment's.
+      ignoreKeys: [kit.publicJwk],
+      rawSend: rawSender(),
+    });
+  } catch (error) {
+    if (error instanceof ProbeSetupError) throw new FileError(error.message);
+    throw error;
+  }
+  const file = displayPath(values.policy);
+  const output =
+    format === 'json'
+      ? JSON.stringify(toProbeJson(report, { file }), null, 2)
+      : format === 'sarif'
+        ? JSON.stringify(probeToSarif(report, { file, text: readFileSync(resolve(values.policy), 'utf8'), toolVersion: version }), null, 2)
+        : formatProbeReport(report, { file });
+  write(output, values.out);
+  if (values.out && format !== 'text') console.error(`wrote ${values.out}: ${report.findings.length} findings, ${report.requests} requests`);
+  return report.summary.errors ? 1 : 0;
+}
+
 function rules(): number {
   for (const rule of ALL_RULES) {
     const owasp = OWASP_API_TOP_10[rule.owasp];
@@ -255,6 +442,8 @@ async function main(argv: string[]): Promise<number> {
       return explainCommand(rest);
     case 'openapi':
       return openapi(rest);
+    case 'probe':
+      return probeCommand(rest);
     case 'rules':
       return rules();
     case '--version':
