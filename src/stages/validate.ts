@@ -79,8 +79,8 @@ function strippedForm(type: string, input: unknown, output: unknown): URLSearchP
   const form = multipart ? new FormData() : new URLSearchParams();
   for (const [key, value] of kept) {
     for (const item of Array.isArray(value) ? value : [value]) {
-      if (form instanceof FormData) form.append(key, item);
-      else form.append(key, item as string);
+      if (typeof item === 'string') form.append(key, item);
+      else if (form instanceof FormData) form.append(key, item, item.name);
     }
   }
   return form;
