@@ -407,7 +407,11 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
 
       // 9. Input validation.
       const valid = await compiled.validate(request, url, match.params, expandRoles(principal.roles));
-      if (!valid.ok) return deny(x, valid.reason, 'validate', { detail: valid.detail, errors: valid.errors });
+      if (!valid.ok) {
+        // A forbidden field is named in the trace and the log (reasons), never to the caller.
+        const reasons = valid.reason.startsWith('authz.') && valid.detail ? [`${valid.reason}: ${valid.detail}`] : undefined;
+        return deny(x, valid.reason, 'validate', { detail: valid.detail, errors: valid.errors, reasons });
+      }
       trace.push({ stage: 'validate', outcome: 'pass' });
 
       return {
