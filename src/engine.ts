@@ -90,6 +90,8 @@ interface CompiledRoute {
   postAuth: CompiledBucket[];
 }
 
+const settleNothing = async (): Promise<void> => {};
+
 /** Request headers that make some servers act on a different method than the one we checked. */
 const METHOD_OVERRIDE_HEADERS = ['x-http-method-override', 'x-http-method', 'x-method-override'];
 
@@ -162,7 +164,8 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     headers: HeaderList;
     client: Client;
     route: string | undefined;
-    path: string;
+    /** The normalized path's segments (`undefined`: malformed), spelled out only when logged. */
+    segments: readonly string[] | undefined;
     principal?: string;
     /** Buckets this request took from (or, for failure buckets, checked). */
     touched: { bucket: CompiledBucket; key: string; result: RateLimitResult }[];
@@ -179,11 +182,12 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     // origin's answer to another.
     if (cors) headers.append('vary', 'Origin');
     const client: Client = { ip: 'unknown', scheme: 'http', forwarded: false, directLoopback: false };
-    return { requestId, method, trace: [], headers, client, route: undefined, path: '', touched: [], waitUntil, report: reportOnly };
+    return { requestId, method, trace: [], headers, client, route: undefined, segments: undefined, touched: [], waitUntil, report: reportOnly };
   }
 
   function emit(x: Exchange, event: Pick<SecurityEvent, 'event' | 'reason' | 'status' | 'error' | 'reasons'>) {
-    const { requestId, method, path, client, principal } = x;
+    const { requestId, method, client, principal } = x;
+    const path = x.segments ? `/${x.segments.map(encodeURIComponent).join('/')}` : '(malformed)';
     record({ time: new Date(now()).toISOString(), requestId, method, path, route: x.route ?? null, clientIp: client.ip, principal, ...event });
   }
 
@@ -200,8 +204,8 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
    * attempts racing each other cannot all slip past the check; otherwise a failure takes its unit now.
    */
   function settler(x: Exchange): (status: number) => Promise<void> {
+    if (!x.touched.some(({ bucket }) => bucket.failuresOnly)) return settleNothing;
     const failureBuckets = x.touched.filter(({ bucket }) => bucket.failuresOnly);
-    if (!failureBuckets.length) return async () => {};
     let settled = false;
     return async (status) => {
       if (settled) return;
@@ -281,7 +285,6 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
   function reject(context: EvaluateContext & { method?: string } = {}): Deny {
     const x = begin(context.method ?? 'UNKNOWN');
     x.client = resolveClient(new Headers(), context.peer ?? {}, new URL('http://invalid/'));
-    x.path = '(malformed)';
     return deny(x, 'request.malformed', 'normalize');
   }
 
@@ -326,7 +329,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
       x.client = resolveClient(request.headers, context.peer ?? {}, url);
       const target = context.rawTarget ?? url.pathname;
       const normalized = normalizePath(target, maxPathLength);
-      x.path = normalized.ok ? `/${normalized.segments.map(encodeURIComponent).join('/')}` : '(malformed)';
+      if (normalized.ok) x.segments = normalized.segments;
       if (!normalized.ok) return deny(x, 'request.malformed_path', 'normalize');
       trace.push({ stage: 'normalize', outcome: 'pass', detail: `client ${x.client.ip} over ${x.client.scheme}` });
 
@@ -473,7 +476,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
         ...decision,
         principal: `${decision.principal.method}:${decision.principal.id}`,
         method: request.method,
-        path: new URL(request.url).pathname,
+        segments: new URL(request.url).pathname.split('/').filter(Boolean).map((segment) => decodeURIComponent(segment)),
         trace: [...decision.trace],
         touched: [],
         waitUntil: context.waitUntil,
