@@ -104,8 +104,10 @@ export const DEMO_EXAMPLE_API_KEY = 'pk_demo_example_0123456789abcdef';
 
 /**
  * For `portcullis lint | explain | openapi policies/demo.ts`: the demo policy with the DEMO.md
- * defaults, trusting the CLI's throwaway test key (explain's `--as` tokens) and DEMO_EXAMPLE_API_KEY.
+ * settings of this environment (ALLOWED_ORIGINS, TRUSTED_PROXIES, RATE_LIMIT … as `npm start` reads
+ * them, so a probe of a running demo expects what it serves), trusting the CLI's throwaway test key
+ * (explain's `--as` tokens) and DEMO_EXAMPLE_API_KEY.
  */
 export default async function demoPolicyForCli(kit: TestKit) {
-  return demoPolicy(demoConfig({}), { publicJwk: kit.publicJwk, apiKeyHash: await hashApiKey(DEMO_EXAMPLE_API_KEY) });
+  return demoPolicy(demoConfig(process.env), { publicJwk: kit.publicJwk, apiKeyHash: await hashApiKey(DEMO_EXAMPLE_API_KEY) });
 }
