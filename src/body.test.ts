@@ -35,3 +35,26 @@ describe('parseBody: prototype keys in JSON', () => {
     expect(await json('{"__proto__":')).toMatchObject({ ok: false, reason: 'validate.malformed_body' });
   });
 });
+
+describe('parseBody: duplicate keys in JSON', () => {
+  // Parsers disagree on which duplicate wins: the gateway would validate one value and the origin
+  // act on the other.
+  test.each([
+    ['{"role":"user","role":"admin"}', 'role'],
+    ['{"a":1,"b":{"x":1,"x":2}}', 'x'],
+    ['[{"id":1},{"id":2,"name":"n","id":3}]', 'id'],
+    ['{"a":1,"\\u0061":2}', 'a'],
+    ['{"a" : 1 , "a" : 1}', 'a'],
+  ])('refuses %s', async (text, key) => {
+    expect(await json(text)).toEqual({ ok: false, reason: 'validate.duplicate_key', detail: `the key "${key}" appears twice in one object` });
+  });
+
+  test.each([
+    ['{"a":{"a":{"a":1}}}'],
+    ['[{"id":1},{"id":2}]'],
+    ['{"a":["a","a"],"b":"a"}'],
+    ['{"x":{"k":1},"y":{"k":2}}'],
+  ])('accepts %s: the same key in different objects, or as a value, is no duplicate', async (text) => {
+    expect(await json(text)).toMatchObject({ ok: true, value: JSON.parse(text) });
+  });
+});

@@ -10,7 +10,7 @@ export type BodyType = (typeof BODY_TYPES)[number] | (string & {});
 
 export type BodyResult =
   | { ok: true; value: unknown; bytes: Uint8Array; type: string }
-  | { ok: false; reason: 'validate.unsupported_media_type' | 'validate.body_too_large' | 'validate.malformed_body' | 'validate.forbidden_key' | 'validate.too_deep'; detail: string };
+  | { ok: false; reason: 'validate.unsupported_media_type' | 'validate.body_too_large' | 'validate.malformed_body' | 'validate.forbidden_key' | 'validate.duplicate_key' | 'validate.too_deep'; detail: string };
 
 /** Keys that reach `Object.prototype` when a parsed body is merged into another object. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -62,15 +62,19 @@ export function mediaType(header: string | null): { type: string; charset: strin
 }
 
 /**
- * Nesting depth and the first prototype key of a JSON text, in one pass over the text itself.
- * A reviver cannot do the key check: it sees only the parsed result, where a duplicate key has
- * replaced the earlier value (`{"a":{"__proto__":{}},"a":1}`), but the bytes forwarded to the
- * origin still hold that key, and a parser that keeps the first duplicate (or merges) reads it.
+ * Nesting depth, the first prototype key and the first duplicate key of a JSON text, in one pass
+ * over the text itself. A reviver cannot do the key checks: it sees only the parsed result, where a
+ * duplicate key has replaced the earlier value (`{"a":{"__proto__":{}},"a":1}`), but the bytes
+ * forwarded to the origin still hold both, and parsers disagree on which duplicate wins
+ * (`{"role":"user","role":"admin"}` is `admin` here and `user` to a first-wins parser).
  */
-function scanJson(text: string): { depth: number; forbidden: string | undefined } {
+function scanJson(text: string): { depth: number; forbidden: string | undefined; duplicate: string | undefined } {
   let depth = 0;
   let max = 0;
   let forbidden: string | undefined;
+  let duplicate: string | undefined;
+  // The keys seen in each open object; `null` for an open array.
+  const open: (Set<string> | null)[] = [];
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 34) {
@@ -84,7 +88,7 @@ function scanJson(text: string): { depth: number; forbidden: string | undefined 
           i++; // skip the escaped character
         } else if (d === 34) break;
       }
-      if (forbidden !== undefined) continue;
+      if (forbidden !== undefined && duplicate !== undefined) continue;
       let next = i + 1;
       for (let w = text.charCodeAt(next); w === 32 || w === 9 || w === 10 || w === 13; w = text.charCodeAt(next)) next++;
       if (text.charCodeAt(next) !== 58) continue;
@@ -96,11 +100,21 @@ function scanJson(text: string): { depth: number; forbidden: string | undefined 
           continue; // not a valid string: JSON.parse of the whole text will say so
         }
       }
-      if (FORBIDDEN_KEYS.has(key as string)) forbidden = key as string;
-    } else if (c === 123 || c === 91) max = Math.max(max, ++depth);
-    else if (c === 125 || c === 93) depth--;
+      if (forbidden === undefined && FORBIDDEN_KEYS.has(key as string)) forbidden = key as string;
+      const keys = open[open.length - 1];
+      if (keys) {
+        if (duplicate === undefined && keys.has(key as string)) duplicate = key as string;
+        keys.add(key as string);
+      }
+    } else if (c === 123 || c === 91) {
+      max = Math.max(max, ++depth);
+      open.push(c === 123 ? new Set() : null);
+    } else if (c === 125 || c === 93) {
+      depth--;
+      open.pop();
+    }
   }
-  return { depth: max, forbidden };
+  return { depth: max, forbidden, duplicate };
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -143,7 +157,7 @@ export async function parseBody(
     return { ok: false, reason: 'validate.malformed_body', detail: 'body is not valid UTF-8' };
   }
   if (!isJson) return fromEntries(new URLSearchParams(text).entries(), bytes, media.type);
-  const { depth, forbidden } = scanJson(text);
+  const { depth, forbidden, duplicate } = scanJson(text);
   if (depth > options.maxDepth) return { ok: false, reason: 'validate.too_deep', detail: `nesting deeper than ${options.maxDepth}` };
   let value: unknown;
   try {
@@ -152,6 +166,7 @@ export async function parseBody(
     return { ok: false, reason: 'validate.malformed_body', detail: 'body is not valid JSON' };
   }
   if (forbidden !== undefined) return { ok: false, reason: 'validate.forbidden_key', detail: `the key "${forbidden}" is not accepted` };
+  if (duplicate !== undefined) return { ok: false, reason: 'validate.duplicate_key', detail: `the key "${duplicate}" appears twice in one object` };
   return { ok: true, value, bytes, type: media.type };
 }
 

@@ -26,6 +26,7 @@ export const REASONS = {
   'validate.body_too_large': { status: 413, title: 'Content too large' },
   'validate.malformed_body': { status: 400, title: 'Bad request' },
   'validate.forbidden_key': { status: 400, title: 'Bad request' },
+  'validate.duplicate_key': { status: 400, title: 'Bad request' },
   'validate.too_deep': { status: 400, title: 'Bad request' },
   'authn.required': { status: 401, title: 'Unauthorized' },
   'authn.invalid': { status: 401, title: 'Unauthorized' },

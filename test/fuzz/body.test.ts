@@ -26,7 +26,7 @@ const spelledString = (text: string) =>
 
 /**
  * Keys: anything but a prototype key, near misses included (they must be accepted). Mostly from a
- * small pool, so that objects often repeat a key: a later duplicate replaces the earlier value.
+ * small pool; within one object the keys are unique (a duplicate key is refused on its own, below).
  */
 const safeKey = fc
   .oneof(
@@ -43,7 +43,11 @@ const { tree } = fc.letrec<{ tree: Tree }>((tie) => ({
     leaf.map((value) => ({ kind: 'leaf' as const, value })),
     fc.array(tie('tree'), { maxLength: 3, depthIdentifier: 'json' }).map((items) => ({ kind: 'array' as const, items })),
     fc
-      .array(fc.tuple(safeKey.chain((key) => spelledString(key).map((spelled) => ({ key, spelled }))), tie('tree')), { maxLength: 3, depthIdentifier: 'json' })
+      .uniqueArray(fc.tuple(safeKey.chain((key) => spelledString(key).map((spelled) => ({ key, spelled }))), tie('tree')), {
+        maxLength: 3,
+        depthIdentifier: 'json',
+        selector: ([{ key }]) => key,
+      })
       .map((entries) => ({ kind: 'object' as const, entries: entries.map(([{ key, spelled }, value]) => ({ key, spelled, value })) })),
   ),
 }));
@@ -119,6 +123,26 @@ describe('parseBody', () => {
         expect(await parseJson(serialize(document))).toMatchObject({ ok: false, reason: 'validate.forbidden_key' });
       }),
       runs(1500),
+    );
+  });
+
+  it('refuses a key that appears twice in one object, however the second is spelled, unless a prototype key refuses it first', async () => {
+    const doubled = fc.tuple(tree, safeKey, tree, tree, fc.nat()).chain(([base, key, first, second, which]) =>
+      spelledString(key).map((spelled) => {
+        const document = structuredClone(base);
+        const targets = objects(document);
+        const pair = [{ key, spelled: JSON.stringify(key).slice(1, -1), value: first }, { key, spelled, value: second }];
+        if (targets.length === 0) return { kind: 'object' as const, entries: pair } satisfies Tree;
+        const target = targets[which % targets.length]!;
+        target.entries = [...target.entries.filter((entry) => entry.key !== key), ...pair];
+        return document;
+      }),
+    );
+    await fc.assert(
+      fc.asyncProperty(doubled, async (document) => {
+        expect(await parseJson(serialize(document))).toMatchObject({ ok: false, reason: expect.stringMatching(/^validate\.(duplicate_key|too_deep)$/) });
+      }),
+      runs(800),
     );
   });
 
