@@ -26,12 +26,16 @@ export const DEFAULT_MAX_JSON_DEPTH = 32;
 
 /** Query parameters as an object: one value → string, a repeated key → array of strings. */
 export function queryObject(params: URLSearchParams): Record<string, string | string[]> {
-  // No prototype: `?__proto__=x` must be a key the unknown-key rule sees, not a setter that swallows it.
-  const out: Record<string, string | string[]> = Object.create(null);
-  for (const [key, value] of params) {
+  // A plain object keeps V8's fast properties (a prototype-less one is a slow dictionary); the one
+  // key a plain object would swallow as a setter, `__proto__`, is defined as an own property instead,
+  // so `?__proto__=x` is a key the unknown-key rule sees.
+  const out: Record<string, string | string[]> = {};
+  params.forEach((value, key) => {
     const existing = Object.hasOwn(out, key) ? out[key] : undefined;
-    out[key] = existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value];
-  }
+    const next = existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value];
+    if (key === '__proto__') Object.defineProperty(out, key, { value: next, enumerable: true, writable: true, configurable: true });
+    else out[key] = next;
+  });
   return out;
 }
 
