@@ -74,22 +74,35 @@ export function compileClientResolver(options: ClientIpOptions = {}): ClientReso
   }
   const trusted = (address: IpAddress) => ranges.some((range) => inRange(address, range));
 
+  // A server sees the same few peers (its proxies, its keep-alive clients) again and again: their
+  // parsed address, canonical spelling and trust are kept, bounded, instead of parsed per request.
+  const peers = new Map<string, { address: IpAddress; ip: string; trusted: boolean; loopback: boolean } | null>();
+  const knownPeer = (text: string) => {
+    let known = peers.get(text);
+    if (known === undefined) {
+      const address = parseIp(text);
+      known = address ? { address, ip: formatIp(address), trusted: trusted(address), loopback: isLoopback(address) } : null;
+      if (peers.size >= 4096) peers.clear();
+      peers.set(text, known);
+    }
+    return known;
+  };
+
   return function resolveClient(headers, peer, url) {
     const socketScheme = peer.scheme ?? (url.protocol === 'https:' ? 'https' : 'http');
-    const peerAddress = peer.address === undefined ? undefined : parseIp(peer.address);
+    const known = peer.address === undefined ? null : knownPeer(peer.address);
+    const peerAddress = known?.address;
 
     if (peer.platform === 'cloudflare') {
       // On Workers there is no socket; Cloudflare's edge overwrites CF-Connecting-IP, so it is
       // the client address when the policy says it runs behind Cloudflare.
       const cf = trustCloudflare ? parseIp(headers.get('cf-connecting-ip') ?? '') : undefined;
       if (cf) return { ip: formatIp(cf), scheme: socketScheme, forwarded: true, directLoopback: false };
-      return { ip: peerAddress ? formatIp(peerAddress) : 'unknown', scheme: socketScheme, forwarded: false, directLoopback: false };
+      return { ip: known ? known.ip : 'unknown', scheme: socketScheme, forwarded: false, directLoopback: false };
     }
 
-    if (!peerAddress) return { ip: 'unknown', scheme: socketScheme, forwarded: false, directLoopback: false };
-    if (!trusted(peerAddress)) {
-      return { ip: formatIp(peerAddress), scheme: socketScheme, forwarded: false, directLoopback: isLoopback(peerAddress) };
-    }
+    if (!known || !peerAddress) return { ip: 'unknown', scheme: socketScheme, forwarded: false, directLoopback: false };
+    if (!known.trusted) return { ip: known.ip, scheme: socketScheme, forwarded: false, directLoopback: known.loopback };
 
     const chain = header === 'forwarded' ? forwardedChain(headers.get('forwarded')) : xffChain(headers);
     // The client is the right-most hop that is not a trusted proxy: every hop right of it was
