@@ -121,6 +121,13 @@ interface Candidate<R> {
 
 const newNode = <R>(): Node<R> => ({ literals: new Map(), param: undefined, routes: new Map() });
 
+/** The params of a matched route, on an object with no prototype (a param may be named `__proto__`). */
+function bind<R>(entry: RouteEntry<R>, values: readonly string[]): Record<string, string> {
+  const params: Record<string, string> = Object.create(null);
+  entry.parsed.params.forEach((name, i) => (params[name] = values[i]!));
+  return params;
+}
+
 /** A segment trie: literal segments win over params, matching is case-sensitive and exact. */
 export class RouteTable<R> {
   readonly #root = newNode<R>();
@@ -149,14 +156,19 @@ export class RouteTable<R> {
    * as the origin's router sees it.
    */
   match(method: string, segments: readonly string[]): Match<R> {
+    // Fast path: the literal-first walk is the first candidate the full search would find; when it
+    // reaches a route of this method, that is the answer.
+    const greedy = this.#greedy(segments);
+    if (greedy) {
+      const entry = greedy.node.routes.get(method) ?? (method === 'HEAD' && this.#headFromGet ? greedy.node.routes.get('GET') : undefined);
+      if (entry) return { kind: 'found', entry, params: bind(entry, greedy.values) };
+    }
     const candidates = this.#candidates(segments);
     if (candidates.length === 0) return { kind: 'not_found' };
     for (const { node, values } of candidates) {
       const entry = node.routes.get(method) ?? (method === 'HEAD' && this.#headFromGet ? node.routes.get('GET') : undefined);
       if (!entry) continue;
-      const params: Record<string, string> = Object.create(null);
-      entry.parsed.params.forEach((name, i) => (params[name] = values[i]!));
-      return { kind: 'found', entry, params };
+      return { kind: 'found', entry, params: bind(entry, values) };
     }
     return { kind: 'method_not_allowed', allow: this.#allowed(candidates) };
   }
@@ -171,6 +183,21 @@ export class RouteTable<R> {
     const methods = new Set(candidates.flatMap(({ node }) => [...node.routes.keys()]));
     if (this.#headFromGet && methods.has('GET')) methods.add('HEAD');
     return [...methods].sort();
+  }
+
+  /** The literal-first path through the trie, without backtracking; undefined when it dead-ends. */
+  #greedy(segments: readonly string[]): Candidate<R> | undefined {
+    let node: Node<R> = this.#root;
+    const values: string[] = [];
+    for (const segment of segments) {
+      const literal = node.literals.get(segment);
+      if (literal) node = literal;
+      else if (node.param && segment !== '') {
+        values.push(segment);
+        node = node.param;
+      } else return undefined;
+    }
+    return node.routes.size > 0 ? { node, values } : undefined;
   }
 
   /** Every node with routes that the segments reach, most specific (literals first) first. */
