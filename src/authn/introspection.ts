@@ -8,6 +8,7 @@ import type { AuthnEnv, AuthnMethod, AuthnOutcome, Principal } from '../stages/a
 import { bearerToken } from './bearer.ts';
 import { claimList, readClaim } from './claims.ts';
 import { sha256Hex } from './hash.ts';
+import { secureUrl } from './secure-url.ts';
 import { Lru } from './lru.ts';
 
 /** Options of `oauth2Introspection()`. */
@@ -45,16 +46,7 @@ type Answer = { active: false } | { active: true; principal: Omit<Principal, 'me
  * ```
  */
 export function oauth2Introspection(options: IntrospectionOptions): AuthnMethod {
-  let endpoint: URL;
-  try {
-    endpoint = new URL(options.endpoint);
-  } catch {
-    policyError('oauth2Introspection().endpoint', 'is not a URL');
-  }
-  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(endpoint.hostname);
-  if (endpoint.protocol !== 'https:' && !(endpoint.protocol === 'http:' && loopback)) {
-    policyError('oauth2Introspection().endpoint', 'must be https (tokens and the client secret travel in the request)');
-  }
+  const endpoint = secureUrl(options.endpoint, 'oauth2Introspection().endpoint', 'must be https (tokens and the client secret travel in the request)');
   if (!options.clientId) policyError('oauth2Introspection().clientId', 'is required');
   if (!options.clientSecret) policyError('oauth2Introspection().clientSecret', 'is required');
   const ttlMs = (options.cacheTtl ?? 60) * 1000;

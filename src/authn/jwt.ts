@@ -23,6 +23,7 @@ import type { AuthnEnv, AuthnMethod, AuthnOutcome, FetchLike, Principal } from '
 import { bearerToken } from './bearer.ts';
 import { claimList, readClaim } from './claims.ts';
 import { Lru } from './lru.ts';
+import { secureUrl } from './secure-url.ts';
 
 const HMAC = ['HS256', 'HS384', 'HS512'] as const;
 const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
@@ -145,16 +146,7 @@ export function jwt(options: JwtOptions): AuthnMethod {
     }
     getKey = createLocalJWKSet(set);
   } else if (options.jwksUrl !== undefined) {
-    let url: URL;
-    try {
-      url = new URL(options.jwksUrl);
-    } catch {
-      policyError(at('jwksUrl'), 'is not a URL');
-    }
-    const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
-    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
-      policyError(at('jwksUrl'), 'must be https: keys fetched over plain HTTP can be swapped in transit');
-    }
+    const url = secureUrl(options.jwksUrl, at('jwksUrl'), 'must be https: keys fetched over plain HTTP can be swapped in transit');
     remote = createRemoteJWKSet(url, {
       timeoutDuration: options.jwksTimeoutMs ?? 5000,
       // jose writes each successful fetch here; a change of `uat` tells the token cache the key set moved.

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { LOOPBACK_HOSTS } from '../authn/secure-url.ts';
 import { parseDuration } from '../policy/duration.ts';
 import type { Policy, RoutePolicy } from '../policy/types.ts';
 import { parsePattern, type ParsedPattern } from '../router.ts';
@@ -127,7 +128,7 @@ const present = (value: unknown) => (Array.isArray(value) ? value.length > 0 : t
 
 function isLoopbackOrigin(origin: string): boolean {
   try {
-    return ['localhost', '127.0.0.1', '[::1]'].includes(new URL(origin).hostname);
+    return LOOPBACK_HOSTS.includes(new URL(origin).hostname);
   } catch {
     return false;
   }
