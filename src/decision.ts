@@ -142,12 +142,17 @@ export function denialResponse(decision: Deny): Response {
   return new Response(JSON.stringify(decision.problem), { status: decision.status, headers });
 }
 
+/** The public problem body of a reason code (RFC 9457): type, title, status, code, request id. */
+export function problemFor(reason: string, requestId: string): Problem {
+  const { status, title } = reasonInfo(reason);
+  return { type: problemType(reason), title, status, code: reason, requestId };
+}
+
 /** A problem+json response for a reason code, for answers made outside the pipeline (an origin that is down). */
 export function problemResponse(reason: string, requestId: string): Response {
-  const { status, title } = reasonInfo(reason);
-  const problem: Problem = { type: problemType(reason), title, status, code: reason, requestId };
+  const problem = problemFor(reason, requestId);
   return new Response(JSON.stringify(problem), {
-    status,
+    status: problem.status,
     headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store' },
   });
 }

@@ -6,7 +6,7 @@
 import { compileClientResolver, type Client, type Peer } from './client.ts';
 import {
   denialResponse,
-  problemType,
+  problemFor,
   reasonInfo,
   type Allow,
   type Decision,
@@ -264,11 +264,10 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     const { requestId, client, route, trace, headers } = x;
     const reasons = options.reasons ?? [reason];
     trace.push({ stage, outcome: options.answer ? 'answer' : 'deny', detail: reasons.join('; ') });
-    const { status: reasonStatus, title } = reasonInfo(reason);
-    const status = options.answer ?? reasonStatus;
+    const status = options.answer ?? reasonInfo(reason).status;
     let problem: Problem | null = null;
     if (!options.answer) {
-      problem = { type: problemType(reason), title, status, code: reason, requestId };
+      problem = problemFor(reason, requestId);
       // Authorization failures say only "forbidden" to the caller; which rule failed is in the trace.
       if (options.detail !== undefined && !reason.startsWith('authz.')) problem.detail = options.detail;
       if (options.errors) problem.errors = options.errors;
