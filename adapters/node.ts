@@ -2,8 +2,8 @@
  * Node adapter: a policy-guarded `fetch` handler on `node:http`.
  *
  * The Request/Response bridge is `@hono/node-server`'s request listener; this file adds the client
- * address from the socket, the raw request target (before URL parsing hid `..`), and graceful
- * shutdown.
+ * address from the socket, the raw request target (before URL parsing hid `..`), the policy's
+ * headers set on the `ServerResponse` directly, and graceful shutdown.
  * @module
  */
 
@@ -43,8 +43,12 @@ export interface Running {
 /** A `node:http` request listener that guards `handler` with the engine. */
 export function createListener(engine: Engine, handler: Handler): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return getRequestListener(
-    (request, { incoming }) =>
-      engine.handle(request, { peer: peerOf(incoming as IncomingMessage), rawTarget: incoming.url }, handler),
+    (request, { incoming, outgoing }) =>
+      engine.handle(request, { peer: peerOf(incoming as IncomingMessage), rawTarget: incoming.url }, handler, {
+        // Straight onto the ServerResponse: the Response's own headers are merged over these when
+        // it is written, and the engine has taken from it every name the policy sets.
+        setHeaders: (headers) => headers.forEach((value, name) => outgoing.setHeader(name, value)),
+      }),
     {
       // The runtime could not build a Request (backslash in the path, bad Host): still a problem+json
       // 400 with the policy's headers, and a log line.

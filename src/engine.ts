@@ -29,6 +29,8 @@ import type { RateLimitResult, RateLimitStore } from './stores/types.ts';
 import { compileCors, isPreflight } from './stages/cors.ts';
 import { HeaderList } from './header-list.ts';
 import { compileSecurityHeaders, REMOVED_RESPONSE_HEADERS } from './stages/headers.ts';
+
+const REMOVED: ReadonlySet<string> = new Set(REMOVED_RESPONSE_HEADERS);
 import { compileVersions, findVersion } from './stages/versioning.ts';
 
 /** What the core may use from the outside world. Tests pin the clock through `now`. */
@@ -65,13 +67,26 @@ export interface EvaluateContext {
 /** A handler for allowed requests: the app, or a forwarder to the origin. */
 export type Handler = (request: Request, decision: Allow) => Response | Promise<Response>;
 
+/** How `handle` hands over the headers of an allowed request. */
+export interface HandleOptions {
+  /**
+   * For adapters that write the response themselves: the decision's headers go here (the Node
+   * adapter sets them on the `ServerResponse`) instead of onto the handler's Response, whose WHATWG
+   * `Headers` cost more per request than the rest of a cached-token decision. The Response still
+   * loses what the gateway owns (a header of the decision's, origin `Access-Control-*`,
+   * `Server`, `X-Powered-By`), and a `Vary` of its own carries the decision's too, so that the
+   * Response's headers, written over these, never undo them.
+   */
+  setHeaders?(headers: HeaderList): void;
+}
+
 /** A compiled policy. */
 export interface Engine {
   readonly policy: Policy;
   /** Runs the pipeline. Never throws: an unexpected error becomes a 500 denial. */
   evaluate(request: Request, context?: EvaluateContext): Promise<Decision>;
   /** Evaluates, calls `handler` when allowed, and returns the response with the policy's headers. */
-  handle(request: Request, context: EvaluateContext, handler: Handler): Promise<Response>;
+  handle(request: Request, context: EvaluateContext, handler: Handler, options?: HandleOptions): Promise<Response>;
   /** Applies the decision's headers to a handler's response (and strips the ones that leak). */
   finalize(response: Response, decision: Decision): Response;
   /** A 400 denial for a request the runtime could not even parse (bad request target or Host). Logged. */
@@ -438,28 +453,32 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     }
   }
 
-  function finalize(response: Response, decision: Decision): Response {
-    // A handler's own Response is changed in place (copying it would turn its body into a stream
-    // the server must pump); one from fetch() has immutable headers and is copied once.
-    let out = response;
-    try {
-      out.headers.delete('x-powered-by');
-    } catch {
-      out = new Response(response.body, response);
+  /**
+   * Takes from the handler's Response what the gateway owns: the leaking headers, an origin's
+   * `Access-Control-*` (the gateway is the CORS authority) and, when the decision's headers are
+   * delivered apart, every header of the decision's (a `Vary` gets the decision's merged in instead).
+   */
+  function strip(response: Response, decision: Decision, apart: boolean): Response {
+    let doomed: string[] | undefined;
+    let vary = false;
+    for (const name of response.headers.keys()) {
+      if (name === 'vary') vary = apart && decision.headers.has('vary');
+      else if (REMOVED.has(name) || name.startsWith('access-control-') || (apart && decision.headers.has(name))) (doomed ??= []).push(name);
     }
-    for (const name of REMOVED_RESPONSE_HEADERS) out.headers.delete(name);
-    // The gateway is the CORS authority: an origin's own Access-Control-* headers do not pass.
-    for (const name of [...out.headers.keys()]) {
-      if (name.startsWith('access-control-')) out.headers.delete(name);
-    }
-    for (const [name, value] of decision.headers) {
-      if (name === 'vary') out.headers.append('vary', value);
-      else out.headers.set(name, value);
-    }
+    if (!doomed && !vary) return response;
+    const out = writable(response);
+    for (const name of doomed ?? []) out.headers.delete(name);
+    if (vary) out.headers.append('vary', decision.headers.get('vary')!);
     return out;
   }
 
-  async function handle(request: Request, context: EvaluateContext, handler: Handler): Promise<Response> {
+  function finalize(response: Response, decision: Decision): Response {
+    const out = writable(strip(response, decision, false));
+    decision.headers.forEach((value, name) => (name === 'vary' ? out.headers.append(name, value) : out.headers.set(name, value)));
+    return out;
+  }
+
+  async function handle(request: Request, context: EvaluateContext, handler: Handler, options: HandleOptions = {}): Promise<Response> {
     const decision = await evaluate(request, context);
     const settle = async (response: Response) => {
       const settling = decision.settle(response.status);
@@ -469,7 +488,11 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     };
     if (decision.kind === 'deny') return settle(denialResponse(decision));
     try {
-      return await settle(finalize(await handler(decision.request, decision), decision));
+      const response = await handler(decision.request, decision);
+      if (!options.setHeaders) return await settle(finalize(response, decision));
+      const stripped = strip(response, decision, true);
+      options.setHeaders(decision.headers);
+      return await settle(stripped);
     } catch (error) {
       const x: Exchange = {
         ...decision,
@@ -486,6 +509,20 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
   }
 
   return { policy, evaluate, handle, finalize, reject };
+}
+
+/**
+ * The response itself when its headers can change: a handler's own Response is changed in place
+ * (copying it would turn its body into a stream the server must pump); one from fetch() has
+ * immutable headers and is copied.
+ */
+function writable(response: Response): Response {
+  try {
+    response.headers.delete('x-powered-by');
+    return response;
+  } catch {
+    return new Response(response.body, response);
+  }
 }
 
 function stripMethodOverride(request: Request): Request {

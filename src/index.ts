@@ -15,7 +15,7 @@ export type {
   VersionPolicy,
 } from './policy/types.ts';
 export { createEngine } from './engine.ts';
-export type { Engine, EngineEnv, EvaluateContext, Handler } from './engine.ts';
+export type { Engine, EngineEnv, EvaluateContext, Handler, HandleOptions } from './engine.ts';
 export { denialResponse, isAllow, isDeny, problemType, REASONS } from './decision.ts';
 export type { Allow, Decision, Deny, Problem, ReasonCode, TraceEntry } from './decision.ts';
 export type { Client, ClientIpOptions, Peer } from './client.ts';

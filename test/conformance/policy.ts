@@ -61,8 +61,19 @@ export const policy = definePolicy({
 /** The one password `POST /v1/login` accepts. */
 export const PASSWORD = 'correct horse battery staple';
 
-/** Headers an application leaks; every adapter must strip them (and the handler's own CORS). */
-const LEAKY_HEADERS = { 'x-powered-by': 'Express', server: 'leaky/1.0', 'access-control-allow-origin': '*' };
+/**
+ * Headers an application leaks; every adapter must strip them (and the handler's own CORS), keep
+ * the policy's value where the application set its own, and merge the application's `Vary`.
+ */
+const LEAKY_HEADERS = {
+  'x-powered-by': 'Express',
+  server: 'leaky/1.0',
+  'access-control-allow-origin': '*',
+  'x-frame-options': 'SAMEORIGIN',
+  'content-security-policy': 'default-src *',
+  'x-request-id': 'chosen-by-the-app',
+  vary: 'Accept-Encoding',
+};
 
 /** What the application says about a request, given who the policy says the caller is. */
 export interface EchoInput {
