@@ -253,16 +253,24 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
       x.trace.push({ stage: 'ratelimit', outcome: 'pass', detail: 'store failed; let through (onStoreError: allow)' });
       return undefined;
     }
-    for (const { result } of results) background(x, result.pending);
     x.touched.push(...results);
     for (const [name, value] of rateLimitHeaders(x.touched, at)) x.headers.set(name, value);
-    for (const { bucket } of results.filter(({ bucket, result }) => !result.success && bucket.reportOnly)) {
+    let blocked: (typeof results)[number] | undefined;
+    let left = '';
+    for (const entry of results) {
+      const { bucket, result } = entry;
+      background(x, result.pending);
+      left += `${left ? ', ' : ''}${bucket.name}: ${result.remaining} left`;
+      if (result.success) continue;
+      if (!bucket.reportOnly) {
+        blocked ??= entry;
+        continue;
+      }
       emit(x, { event: 'portcullis.report', reason: 'ratelimit.exceeded', status: 429 });
       x.trace.push({ stage: 'ratelimit', outcome: 'pass', detail: `ratelimit.exceeded: ${bucket.name} (report only)` });
     }
-    const blocked = results.find(({ bucket, result }) => !result.success && !bucket.reportOnly);
     if (!blocked) {
-      x.trace.push({ stage: 'ratelimit', outcome: 'pass', detail: results.map(({ bucket, result }) => `${bucket.name}: ${result.remaining} left`).join(', ') });
+      x.trace.push({ stage: 'ratelimit', outcome: 'pass', detail: left });
       return undefined;
     }
     x.headers.set('retry-after', String(Math.max(1, Math.ceil((blocked.result.reset - at) / 1000))));
@@ -338,7 +346,8 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     const { headers, trace } = x;
 
     try {
-      const url = new URL(request.url);
+      const href = request.url;
+      const url = new URL(href);
       // 1. Normalize: the client, then the path.
       x.client = resolveClient(request.headers, context.peer ?? {}, url);
       const target = context.rawTarget ?? url.pathname;
@@ -349,7 +358,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
 
       // 2. Transport.
       if (requireHttps && x.client.scheme === 'http' && !(allowLoopbackHttp && x.client.directLoopback)) {
-        if (request.method === 'GET' || request.method === 'HEAD') {
+        if (x.method === 'GET' || x.method === 'HEAD') {
           // The port is dropped: the plain-HTTP port is not the HTTPS one.
           headers.set('location', `https://${url.hostname}${url.pathname}${url.search}`);
           return deny(x, 'transport.https_redirect', 'transport');
@@ -359,7 +368,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
 
       // 3. CORS: preflights are answered here, before authentication.
       const allowOrigin = cors?.allowOrigin(request.headers.get('origin'));
-      if (cors && isPreflight(request)) {
+      if (cors && x.method === 'OPTIONS' && isPreflight(request)) {
         headers.append('vary', 'Access-Control-Request-Method, Access-Control-Request-Headers');
         if (allowOrigin === undefined) return deny(x, 'cors.origin_denied', 'cors');
         const allowed = table.allowedFor(normalized.segments);
@@ -377,7 +386,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
       trace.push({ stage: 'cors', outcome: cors ? 'pass' : 'skip', detail: cors ? (allowOrigin ? `origin ${allowOrigin}` : 'no allowed origin') : undefined });
 
       // 4. Route. Method-override headers are ignored: the method is the request line's.
-      const match = table.match(request.method, normalized.segments);
+      const match = table.match(x.method, normalized.segments);
       if (match.kind === 'not_found') return deny(x, 'route.not_found', 'route');
       if (match.kind === 'method_not_allowed') {
         headers.set('allow', match.allow.join(', '));
@@ -423,7 +432,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
       trace.push({ stage: 'authz', outcome: 'pass', detail: authz.rule });
 
       // 9. Input validation.
-      const valid = await compiled.validate(request, url, match.params, expandRoles(principal.roles));
+      const valid = await compiled.validate(request, url, href, match.params, expandRoles(principal.roles));
       if (!valid.ok) {
         // A forbidden field is named in the trace and the log (reasons), never to the caller.
         const reasons = valid.reason.startsWith('authz.') && valid.detail ? [`${valid.reason}: ${valid.detail}`] : undefined;

@@ -62,7 +62,8 @@ export type NormalizedPath = { ok: true; segments: string[] } | { ok: false; why
 export function normalizePath(target: string, maxLength: number): NormalizedPath {
   if (target.length > maxLength) return { ok: false, why: 'path too long' };
   let path = target;
-  const absolute = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)/.exec(path);
+  // Origin form (`/path`), the usual case, cannot be absolute form (`http://host/path`).
+  const absolute = path.charCodeAt(0) === 0x2f ? null : /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)/.exec(path);
   if (absolute) {
     // URL parsers read `http:///v1/health` as host `v1` and path `/health`, and `\` in the authority
     // as `/`: we would route one path and forward another.
@@ -70,8 +71,10 @@ export function normalizePath(target: string, maxLength: number): NormalizedPath
     path = path.slice(absolute[0].length);
     if (!path.startsWith('/')) path = `/${path}`; // `http://host?q` is the root
   }
-  const end = path.search(/[?#]/);
-  if (end >= 0) path = path.slice(0, end);
+  const query = path.indexOf('?');
+  if (query >= 0) path = path.slice(0, query);
+  const fragment = path.indexOf('#');
+  if (fragment >= 0) path = path.slice(0, fragment);
   if (!path.startsWith('/')) return { ok: false, why: 'path must start with /' };
   if (path === '/') return { ok: true, segments: [] };
   // Raw characters outside printable ASCII, backslashes and `;` parameters.
@@ -124,7 +127,8 @@ const newNode = <R>(): Node<R> => ({ literals: new Map(), param: undefined, rout
 /** The params of a matched route, on an object with no prototype (a param may be named `__proto__`). */
 function bind<R>(entry: RouteEntry<R>, values: readonly string[]): Record<string, string> {
   const params: Record<string, string> = Object.create(null);
-  entry.parsed.params.forEach((name, i) => (params[name] = values[i]!));
+  const names = entry.parsed.params;
+  for (let i = 0; i < names.length; i++) params[names[i]!] = values[i]!;
   return params;
 }
 

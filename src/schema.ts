@@ -74,10 +74,12 @@ export function droppedKeys(input: unknown, output: unknown, pointer = ''): stri
     return [];
   }
   const dropped: string[] = [];
-  for (const key of Object.keys(input)) {
-    const at = `${pointer}/${escapePointer(key)}`;
-    if (!Object.hasOwn(output, key)) dropped.push(at);
-    else dropped.push(...droppedKeys(input[key], output[key], at));
+  for (const key in input) {
+    if (!Object.hasOwn(input, key)) continue;
+    const inner = input[key];
+    // The pointer is spelled out only where it is needed: a dropped key, or one to look inside.
+    if (!Object.hasOwn(output, key)) dropped.push(`${pointer}/${escapePointer(key)}`);
+    else if (typeof inner === 'object' && inner !== null) dropped.push(...droppedKeys(inner, output[key], `${pointer}/${escapePointer(key)}`));
   }
   return dropped;
 }

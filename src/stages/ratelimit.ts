@@ -60,6 +60,8 @@ export interface CompiledBucket extends BucketSpec {
   readonly failuresOnly: boolean;
   readonly failureStatuses: readonly number[];
   readonly reportOnly: boolean;
+  /** This bucket's item of `RateLimit-Policy` (`"api";q=100;w=60`): the same on every response. */
+  readonly policyItem: string;
   key(context: KeyContext): string;
 }
 
@@ -100,6 +102,7 @@ export function compileBucket(name: string, policy: RateLimitPolicy): CompiledBu
     failureStatuses: policy.failureStatuses ?? [401, 403],
     reportOnly: policy.mode === 'report',
     key,
+    policyItem: `"${name}";q=${policy.limit};w=${Math.ceil(parseDuration(policy.window)! / 1000)}`,
   };
 }
 
@@ -122,7 +125,7 @@ export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 /** The IETF RateLimit-Policy / RateLimit header values for the buckets a request touched. */
 export function rateLimitHeaders(entries: readonly { bucket: CompiledBucket; result: RateLimitResult }[], now: number): [string, string][] {
   if (!entries.length) return [];
-  const policy = entries.map(({ bucket }) => `"${bucket.name}";q=${bucket.limit};w=${Math.ceil(bucket.windowMs / 1000)}`).join(', ');
+  const policy = entries.length === 1 ? entries[0]!.bucket.policyItem : entries.map(({ bucket }) => bucket.policyItem).join(', ');
   const state = entries
     .map(({ bucket, result }) => `"${bucket.name}";r=${result.remaining};t=${Math.max(0, Math.ceil((result.reset - now) / 1000))}`)
     .join(', ');

@@ -111,6 +111,7 @@ export function compileValidation(route: RoutePolicy, limits: LimitsPolicy = {})
   return async function validate(
     request: Request,
     url: URL,
+    href: string,
     params: Readonly<Record<string, string>>,
     roles: ReadonlySet<string>,
   ): Promise<ValidationResult> {
@@ -119,7 +120,7 @@ export function compileValidation(route: RoutePolicy, limits: LimitsPolicy = {})
     const queryIn = route.query ? queryObject(url.searchParams) : undefined;
     const queryOut = await check(route.query, queryIn, 'query', true);
     // Stripped query keys leave the forwarded target too: the origin gets what the schema kept.
-    const target = (strip && queryIn && queryOut.ok && strippedTarget(url, queryIn, queryOut.value)) || request.url;
+    const target = (strip && queryIn && queryOut.ok && strippedTarget(url, queryIn, queryOut.value)) || href;
     const headersOut = await check(route.headers, route.headers ? Object.fromEntries(request.headers) : undefined, 'headers', false);
     for (const result of [paramsOut, queryOut, headersOut]) if (!result.ok) errors.push(...result.errors);
 
@@ -158,7 +159,7 @@ export function compileValidation(route: RoutePolicy, limits: LimitsPolicy = {})
       }
       forward = new Request(target, { method: request.method, headers: request.headers, signal: request.signal });
     }
-    if (forward === request && target !== request.url) forward = new Request(target, request);
+    if (forward === request && target !== href) forward = new Request(target, request);
 
     if (errors.length) return { ok: false, reason: 'validate.invalid', errors };
 
