@@ -21,6 +21,20 @@ describe('Lru', () => {
     expect(lru.get('cold0')).toBeUndefined();
   });
 
+  it('evicts the oldest entry left after deletes, re-inserts and clear()', () => {
+    const lru = new Lru<string, number>(3);
+    for (const key of ['a', 'b', 'c']) lru.set(key, 1);
+    lru.delete('a');
+    lru.set('b', 2); // re-set: now the newest
+    lru.set('d', 1);
+    lru.set('e', 1); // over the bound: 'c' is the oldest left
+    expect(['b', 'c', 'd', 'e'].map((key) => lru.get(key))).toEqual([2, undefined, 1, 1]);
+    lru.clear();
+    for (const key of ['f', 'g', 'h', 'i']) lru.set(key, 1);
+    expect(lru.size).toBe(3);
+    expect(['f', 'g', 'h', 'i'].map((key) => lru.get(key))).toEqual([undefined, 1, 1, 1]);
+  });
+
   it('stores nothing with a bound of 0 (cache off)', () => {
     const lru = new Lru<string, number>(0);
     lru.set('a', 1);
