@@ -124,12 +124,20 @@ interface Candidate<R> {
 
 const newNode = <R>(): Node<R> => ({ literals: new Map(), param: undefined, routes: new Map() });
 
-/** The params of a matched route, on an object with no prototype (a param may be named `__proto__`). */
+/**
+ * The params of a matched route, on an object with no prototype (a param may be named `__proto__`,
+ * and `params.constructor` must not be something the path never said). Built as an ordinary object
+ * and then cut from its prototype, which keeps V8's fast properties; a `__proto__` param is defined
+ * as an own property rather than assigned (assigning would set the prototype).
+ */
 function bind<R>(entry: RouteEntry<R>, values: readonly string[]): Record<string, string> {
-  const params: Record<string, string> = Object.create(null);
   const names = entry.parsed.params;
-  for (let i = 0; i < names.length; i++) params[names[i]!] = values[i]!;
-  return params;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < names.length; i++) {
+    if (names[i] === '__proto__') Object.defineProperty(params, '__proto__', { value: values[i], enumerable: true, writable: true, configurable: true });
+    else params[names[i]!] = values[i]!;
+  }
+  return Object.setPrototypeOf(params, null) as Record<string, string>;
 }
 
 /** A segment trie: literal segments win over params, matching is case-sensitive and exact. */
