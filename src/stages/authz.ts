@@ -62,18 +62,21 @@ export function compileAuthz(allow: 'authenticated' | readonly AllowRule[], expa
   if (allow === 'authenticated') return async (): Promise<AuthzResult> => ({ ok: true, rule: 'authenticated' });
   const rules = allow.map((rule, i) => ({ ...rule, name: rule.name ?? `allow[${i}]` }));
   return async function authorize(context: CheckContext): Promise<AuthzResult> {
-    const failures: string[] = [];
     const roles = expandRoles(context.principal.roles);
+    let failures: string[] | undefined;
     for (const rule of rules) {
-      const why = await failureOf(rule, context, roles);
+      // Only a custom check is awaited: the declarative part of a rule is decided on the spot.
+      let why = claimFailure(rule, context, roles);
+      if (why === undefined && rule.check) why = await checkFailure(rule.check, context);
       if (why === undefined) return { ok: true, rule: rule.name };
-      failures.push(`${rule.name}: ${why}`);
+      (failures ??= []).push(`${rule.name}: ${why}`);
     }
-    return { ok: false, failures };
+    return { ok: false, failures: failures ?? [] };
   };
 }
 
-async function failureOf(rule: AllowRule, context: CheckContext, roles: ReadonlySet<string>): Promise<string | undefined> {
+/** Why the roles, scopes or ownership of a rule do not hold, or undefined when they do. */
+function claimFailure(rule: AllowRule, context: CheckContext, roles: ReadonlySet<string>): string | undefined {
   if (rule.roles && !rule.roles.some((role) => roles.has(role))) return 'authz.role_missing';
   if (rule.scopes && !rule.scopes.every((scope) => context.principal.scopes.includes(scope))) return 'authz.scope_missing';
   if (rule.owner) {
@@ -82,12 +85,13 @@ async function failureOf(rule: AllowRule, context: CheckContext, roles: Readonly
     // Anonymous principals own nothing; the comparison is exact (no case folding, no trimming).
     if (context.principal.id === 'anonymous' || typeof owner !== 'string' || owner !== context.params[rule.owner.param]) return 'authz.not_owner';
   }
-  if (rule.check) {
-    try {
-      if ((await rule.check(context)) !== true) return 'authz.check_failed';
-    } catch {
-      return 'authz.check_error';
-    }
-  }
   return undefined;
+}
+
+async function checkFailure(check: NonNullable<AllowRule['check']>, context: CheckContext): Promise<string | undefined> {
+  try {
+    return (await check(context)) === true ? undefined : 'authz.check_failed';
+  } catch {
+    return 'authz.check_error';
+  }
 }

@@ -21,6 +21,9 @@ export type ValidationResult =
   | { ok: true; input: ValidatedInput; request: Request }
   | { ok: false; reason: string; detail?: string; errors?: FieldError[] };
 
+/** A part the route has no schema for. */
+const NOTHING = { ok: true as const, value: undefined };
+
 export const DEFAULT_MAX_BODY_BYTES = 100 * 1024;
 export const DEFAULT_MAX_JSON_DEPTH = 32;
 
@@ -99,8 +102,7 @@ export function compileValidation(route: RoutePolicy, limits: LimitsPolicy = {})
   const fieldRoles = Object.entries(route.fieldRoles ?? {});
 
   /** Runs a schema and applies the unknown-key rule. */
-  async function check(schema: StandardSchemaV1 | undefined, value: unknown, part: string, unknownKeys: boolean) {
-    if (!schema) return { ok: true as const, value };
+  async function check(schema: StandardSchemaV1, value: unknown, part: string, unknownKeys: boolean) {
     const result = await runSchema(schema, value, part);
     if (!result.ok || !unknownKeys || strip) return result;
     const dropped = droppedKeys(value, result.value);
@@ -116,13 +118,16 @@ export function compileValidation(route: RoutePolicy, limits: LimitsPolicy = {})
     roles: ReadonlySet<string>,
   ): Promise<ValidationResult> {
     const errors: FieldError[] = [];
-    const paramsOut = await check(route.params, params, 'params', false);
+    // A part without a schema passes as it is, without a trip through the microtask queue.
+    const paramsOut = route.params ? await check(route.params, params, 'params', false) : { ok: true as const, value: params };
     const queryIn = route.query ? queryObject(url.searchParams) : undefined;
-    const queryOut = await check(route.query, queryIn, 'query', true);
+    const queryOut = route.query ? await check(route.query, queryIn, 'query', true) : NOTHING;
     // Stripped query keys leave the forwarded target too: the origin gets what the schema kept.
     const target = (strip && queryIn && queryOut.ok && strippedTarget(url, queryIn, queryOut.value)) || href;
-    const headersOut = await check(route.headers, route.headers ? Object.fromEntries(request.headers) : undefined, 'headers', false);
-    for (const result of [paramsOut, queryOut, headersOut]) if (!result.ok) errors.push(...result.errors);
+    const headersOut = route.headers ? await check(route.headers, Object.fromEntries(request.headers), 'headers', false) : NOTHING;
+    if (!paramsOut.ok) errors.push(...paramsOut.errors);
+    if (!queryOut.ok) errors.push(...queryOut.errors);
+    if (!headersOut.ok) errors.push(...headersOut.errors);
 
     let body: unknown;
     let forward = request;
@@ -130,7 +135,7 @@ export function compileValidation(route: RoutePolicy, limits: LimitsPolicy = {})
     if (contentTypes && hasMethodBody) {
       const parsed = await parseBody(request, { types: contentTypes, maxBytes, maxDepth });
       if (!parsed.ok) return { ok: false, reason: parsed.reason, detail: parsed.detail };
-      const bodyOut = await check(route.body, parsed.value, 'body', true);
+      const bodyOut = route.body ? await check(route.body, parsed.value, 'body', true) : { ok: true as const, value: parsed.value };
       if (!bodyOut.ok) errors.push(...bodyOut.errors);
       else body = bodyOut.value;
       if (!errors.length) {
