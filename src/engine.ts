@@ -408,7 +408,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
 
       // 5. Pre-auth rate buckets (per IP / route): they protect authentication itself.
       const keyContext = { client: x.client, principal: ANONYMOUS as Principal, route: compiled.pattern, params: match.params, request };
-      const preLimited = await limit(x, compiled.preAuth, keyContext);
+      const preLimited = compiled.preAuth.length ? await limit(x, compiled.preAuth, keyContext) : undefined;
       if (preLimited) return preLimited;
 
       // 6. Authentication.
@@ -423,7 +423,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
       trace.push({ stage: 'authn', outcome: 'pass', detail: x.principal });
 
       // 7. Per-principal rate buckets.
-      const postLimited = await limit(x, compiled.postAuth, { ...keyContext, principal });
+      const postLimited = compiled.postAuth.length ? await limit(x, compiled.postAuth, { ...keyContext, principal }) : undefined;
       if (postLimited) return postLimited;
 
       // 8. Authorization.

@@ -143,11 +143,20 @@ export async function checkBuckets(
   now: number,
   timeoutMs: number,
 ): Promise<{ bucket: CompiledBucket; key: string; result: RateLimitResult }[]> {
-  const checks = buckets.map((bucket) => {
-    const key = bucket.key(context);
+  const take = (bucket: CompiledBucket, key: string) => {
     // A failure bucket reserves a unit when the store can refund it later, and only looks otherwise.
     const call = bucket.failuresOnly && !store.refund ? store.peek(bucket, key, now) : store.consume(bucket, key, now);
-    const guarded = store.inProcess ? call : withTimeout(call, timeoutMs);
+    return store.inProcess ? call : withTimeout(call, timeoutMs);
+  };
+  if (buckets.length === 1) {
+    // One bucket (the usual case): nothing to keep in order.
+    const bucket = buckets[0]!;
+    const key = bucket.key(context);
+    return [{ bucket, key, result: await take(bucket, key) }];
+  }
+  const checks = buckets.map((bucket) => {
+    const key = bucket.key(context);
+    const guarded = take(bucket, key);
     guarded.catch(() => {}); // handled below, in order; never an unhandled rejection meanwhile
     return { bucket, key, call: guarded };
   });
