@@ -188,6 +188,21 @@ describe('jwt() attack corpus', () => {
     },
     { name: 'an x5c header', token: () => signToken(es256, {}, { header: { x5c: ['MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA'] } }), reason: 'authn.forbidden_header' },
     {
+      name: 'a jku header on a token whose algorithm is not allowed (the header is reported first)',
+      token: () => handmadeToken({ alg: 'HS256', jku: 'https://evil.example/jwks.json' }, claims, 'AAAA'),
+      reason: 'authn.forbidden_header',
+    },
+    {
+      name: 'a jwk header on a tampered token (the header is reported first)',
+      token: async () => withPayload(await signToken(es256, {}, { header: { jwk: es256.publicJwk } }), { ...claims, sub: 'admin' }),
+      reason: 'authn.forbidden_header',
+    },
+    {
+      name: 'a jku header on an expired token (the header is reported first)',
+      token: () => signToken(es256, { iat: NOW_SECONDS - 3600, exp: NOW_SECONDS - 60 }, { header: { jku: 'https://evil.example/jwks.json' } }),
+      reason: 'authn.forbidden_header',
+    },
+    {
       name: 'a crit header naming an unknown extension',
       token: () => signToken(es256, {}, { header: { crit: ['urn:example:must-understand'], 'urn:example:must-understand': true }, crit: { 'urn:example:must-understand': true } }),
       reason: 'authn.invalid_token',
@@ -346,9 +361,10 @@ describe('jwt() principals', () => {
     expect(principal).toMatchObject({ id: 'user_1', method: 'user', roles, scopes });
   });
 
-  it('carries the verified claims', async () => {
+  it('carries the verified claims, frozen', async () => {
     const principal = await principalOf({}, { tenant: 'acme' });
     expect(principal?.claims).toMatchObject({ sub: 'user_1', iss: ISSUER, tenant: 'acme' });
+    expect(Object.isFrozen(principal?.claims)).toBe(true);
   });
 });
 

@@ -12,7 +12,9 @@ import {
   errors,
   jwksCache,
   jwtVerify,
+  type CompactJWSHeaderParameters,
   type ExportedJWKSCache,
+  type FlattenedJWSInput,
   type JSONWebKeySet,
   type JWK,
   type JWTPayload,
@@ -192,6 +194,16 @@ export function jwt(options: JwtOptions): AuthnMethod {
     return undefined;
   }
 
+  /**
+   * jose calls this with the protected header it parsed, once the algorithm is allowed and before
+   * any key is looked up. Headers that point at keys chosen by the token's author are refused
+   * outright: the key must come from the policy, never from the token.
+   */
+  function keyFor(header: CompactJWSHeaderParameters, token: FlattenedJWSInput) {
+    if (hasForbiddenHeader(header)) throw new ForbiddenHeader();
+    return secret ?? getKey!(header, token);
+  }
+
   function cachedStillValid(entry: CachedToken): boolean {
     if (!remote) return true;
     // Never outlive a key's removal or replacement: once the key set was refetched (or went stale),
@@ -214,25 +226,15 @@ export function jwt(options: JwtOptions): AuthnMethod {
       cache.delete(token);
     }
 
-    // Headers that point at keys chosen by the token's author are refused outright: the key must
-    // come from the policy, never from the token.
-    let header: ReturnType<typeof decodeProtectedHeader>;
-    try {
-      header = decodeProtectedHeader(token);
-    } catch {
-      return { kind: 'failure', reason: 'authn.malformed_token' };
-    }
-    if ('jku' in header || 'x5u' in header || 'jwk' in header || 'x5c' in header) {
-      return { kind: 'failure', reason: 'authn.forbidden_header' };
-    }
-
     fetcher = env.fetch;
     let payload: JWTPayload;
     try {
-      const result = await jwtVerify(token, (secret ?? getKey) as JWTVerifyGetKey, { ...verifyOptions, currentDate: new Date(env.now()) });
+      const result = await jwtVerify(token, keyFor, { ...verifyOptions, currentDate: new Date(env.now()) });
       payload = result.payload;
     } catch (error) {
-      return { kind: 'failure', reason: reasonFor(error, nowSec, remote !== undefined) };
+      // A header that does not parse, or that names its own key, is reported as such whatever
+      // else jose found wrong first (an algorithm not allowed, a bad signature...).
+      return { kind: 'failure', reason: headerProblem(token) ?? reasonFor(error, nowSec, remote !== undefined) };
     }
 
     // jose checks that time claims are numbers; a signed `exp: 1e400` parses as Infinity.
@@ -299,6 +301,22 @@ export function jwt(options: JwtOptions): AuthnMethod {
       return verify(token, env);
     },
   };
+}
+
+const hasForbiddenHeader = (header: object) => 'jku' in header || 'x5u' in header || 'jwk' in header || 'x5c' in header;
+
+/** Thrown from the key lookup: the token names its own key (jku, x5u, jwk, x5c). */
+class ForbiddenHeader extends Error {}
+
+/** After jose refused a token: is its header unreadable, or does it name its own key? */
+function headerProblem(token: string): string | undefined {
+  let header: ReturnType<typeof decodeProtectedHeader>;
+  try {
+    header = decodeProtectedHeader(token);
+  } catch {
+    return 'authn.malformed_token';
+  }
+  return hasForbiddenHeader(header) ? 'authn.forbidden_header' : undefined;
 }
 
 /** The remote key set could not be fetched: the token cannot be checked, so it is not accepted. */
