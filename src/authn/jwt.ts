@@ -19,6 +19,7 @@ import {
   type JWK,
   type JWTPayload,
   type JWTVerifyGetKey,
+  type JWTVerifyOptions,
 } from 'jose';
 import { policyError } from '../errors.ts';
 import type { AuthnEnv, AuthnMethod, AuthnOutcome, FetchLike, Principal } from '../stages/authn.ts';
@@ -165,16 +166,24 @@ export function jwt(options: JwtOptions): AuthnMethod {
     getKey = remote;
   }
 
-  const verifyOptions = {
-    algorithms: [...algorithms],
-    issuer: options.issuer as string | string[],
-    audience: options.audience as string | string[],
-    typ: options.typ,
-    clockTolerance: options.clockTolerance ?? 5,
-    maxTokenAge: options.maxTokenAge,
-    requiredClaims: [...(options.dangerouslyAllowMissingExp ? [] : ['exp']), 'sub', ...(options.requiredClaims ?? [])],
-  };
-  const tolerance = verifyOptions.clockTolerance;
+  const tolerance = options.clockTolerance ?? 5;
+  const accepted = [...algorithms];
+  const { issuer, audience, typ, maxTokenAge } = options;
+  const requiredClaims = [...(options.dangerouslyAllowMissingExp ? [] : ['exp']), 'sub', ...(options.requiredClaims ?? [])];
+  /**
+   * jose's options for a token verified at `nowMs`: a fresh object literal each call. A spread copy
+   * of a prebuilt object (`{ ...prebuilt, currentDate }`) made jwtVerify ~2 µs slower per token.
+   */
+  const verifyOptionsAt = (nowMs: number): JWTVerifyOptions => ({
+    algorithms: accepted,
+    issuer: issuer as string | string[],
+    audience: audience as string | string[],
+    typ,
+    clockTolerance: tolerance,
+    maxTokenAge,
+    requiredClaims,
+    currentDate: new Date(nowMs),
+  });
   const maxLifetime = options.maxLifetime ?? 86400;
   const maxBytes = options.maxTokenBytes ?? 8192;
   const rolesClaim = options.rolesClaim ?? 'roles';
@@ -229,7 +238,7 @@ export function jwt(options: JwtOptions): AuthnMethod {
     fetcher = env.fetch;
     let payload: JWTPayload;
     try {
-      const result = await jwtVerify(token, keyFor, { ...verifyOptions, currentDate: new Date(env.now()) });
+      const result = await jwtVerify(token, keyFor, verifyOptionsAt(env.now()));
       payload = result.payload;
     } catch (error) {
       // A header that does not parse, or that names its own key, is reported as such whatever
