@@ -3,10 +3,10 @@
  * @module
  */
 
-/** Reads a dotted path (`realm_access.roles`) from claims; own properties only. */
-export function readClaim(claims: Readonly<Record<string, unknown>>, path: string): unknown {
+/** Reads a dotted path (`realm_access.roles`, or split once: `['realm_access', 'roles']`) from claims; own properties only. */
+export function readClaim(claims: Readonly<Record<string, unknown>>, path: string | readonly string[]): unknown {
   let value: unknown = claims;
-  for (const key of path.split('.')) {
+  for (const key of typeof path === 'string' ? path.split('.') : path) {
     if (typeof value !== 'object' || value === null || !Object.hasOwn(value, key)) return undefined;
     value = (value as Record<string, unknown>)[key];
   }

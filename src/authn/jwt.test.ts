@@ -335,6 +335,19 @@ describe('jwt() options', () => {
   });
 });
 
+describe('jwt() time claims at the edge of the clock tolerance', () => {
+  it.each([
+    { name: 'exp', claims: (at: number) => ({ exp: at }), ok: NOW_SECONDS - 4, refused: NOW_SECONDS - 5, reason: 'authn.token_expired' },
+    { name: 'nbf', claims: (at: number) => ({ nbf: at }), ok: NOW_SECONDS + 5, refused: NOW_SECONDS + 6, reason: 'authn.token_not_yet_valid' },
+    { name: 'a future iat', claims: (at: number) => ({ iat: at, exp: NOW_SECONDS + 600 }), ok: NOW_SECONDS + 5, refused: NOW_SECONDS + 6, reason: 'authn.token_issued_in_future' },
+  ])('$name: accepted just inside the 5 s tolerance, refused just outside, with and without maxTokenAge', async ({ claims, ok, refused, reason }) => {
+    for (const options of [{}, { maxTokenAge: 300 }]) {
+      expectAllowed(await guard(esUser(options))(bearer(await signToken(es256, claims(ok)))));
+      expectDenied(await guard(esUser(options))(bearer(await signToken(es256, claims(refused)))), 401, reason, INVALID_TOKEN);
+    }
+  });
+});
+
 describe('jwt() principals', () => {
   async function principalOf(options: Partial<JwtOptions>, claims: Record<string, unknown>) {
     const decision = await guard(esUser(options))(bearer(await signToken(es256, claims)));

@@ -188,16 +188,21 @@ export function jwt(options: JwtOptions): AuthnMethod {
   const maxBytes = options.maxTokenBytes ?? 8192;
   const rolesClaim = options.rolesClaim ?? 'roles';
   const scopesClaim = options.scopesClaim ?? 'scope';
+  const rolesPath = rolesClaim.split('.');
+  const scopesPath = scopesClaim.split('.');
   const mfa = options.requireMfa === true ? { amr: DEFAULT_MFA_AMR } : options.requireMfa || undefined;
   const cache = new Lru<string, CachedToken>(options.cacheSize ?? 10_000);
   const realm = options.realm ?? 'api';
 
-  /** Time checks run on every request, cached or not. */
+  /**
+   * The time checks of a cached token, run on every hit: those jose ran when it verified the token
+   * (exp, nbf, maxTokenAge) and the future-iat check made after it, against the clock as it is now.
+   */
   function timeProblem(claims: { exp?: number; nbf?: number; iat?: number }, nowSec: number): string | undefined {
     if (claims.exp !== undefined && nowSec - tolerance >= claims.exp) return 'authn.token_expired';
     if (claims.nbf !== undefined && nowSec + tolerance < claims.nbf) return 'authn.token_not_yet_valid';
     if (claims.iat !== undefined && nowSec + tolerance < claims.iat) return 'authn.token_issued_in_future';
-    if (options.maxTokenAge !== undefined && claims.iat !== undefined && nowSec - claims.iat > options.maxTokenAge + tolerance) {
+    if (maxTokenAge !== undefined && claims.iat !== undefined && nowSec - claims.iat > maxTokenAge + tolerance) {
       return 'authn.token_too_old';
     }
     return undefined;
@@ -221,7 +226,8 @@ export function jwt(options: JwtOptions): AuthnMethod {
   }
 
   async function verify(token: string, env: AuthnEnv): Promise<AuthnOutcome> {
-    const nowSec = Math.floor(env.now() / 1000);
+    const nowMs = env.now();
+    const nowSec = Math.floor(nowMs / 1000);
     const hit = cache.get(token);
     if (hit) {
       if (cachedStillValid(hit)) {
@@ -238,7 +244,8 @@ export function jwt(options: JwtOptions): AuthnMethod {
     fetcher = env.fetch;
     let payload: JWTPayload;
     try {
-      const result = await jwtVerify(token, keyFor, verifyOptionsAt(env.now()));
+      // jose checks exp, nbf and (with maxTokenAge) iat against this same instant and tolerance.
+      const result = await jwtVerify(token, keyFor, verifyOptionsAt(nowMs));
       payload = result.payload;
     } catch (error) {
       // A header that does not parse, or that names its own key, is reported as such whatever
@@ -246,14 +253,15 @@ export function jwt(options: JwtOptions): AuthnMethod {
       return { kind: 'failure', reason: headerProblem(token) ?? reasonFor(error, nowSec, remote !== undefined) };
     }
 
+    const { exp, nbf, iat } = payload;
     // jose checks that time claims are numbers; a signed `exp: 1e400` parses as Infinity.
-    for (const claim of ['exp', 'nbf', 'iat'] as const) {
-      if (payload[claim] !== undefined && !Number.isFinite(payload[claim])) return { kind: 'failure', reason: 'authn.claim_invalid' };
+    if (!finiteOrAbsent(exp) || !finiteOrAbsent(nbf) || !finiteOrAbsent(iat)) return { kind: 'failure', reason: 'authn.claim_invalid' };
+    // The one time check jose leaves out: an iat in the future when no maxTokenAge is set.
+    if (maxTokenAge === undefined && iat !== undefined && nowSec + tolerance < iat) {
+      return { kind: 'failure', reason: 'authn.token_issued_in_future' };
     }
-    const problem = timeProblem(payload, nowSec);
-    if (problem) return { kind: 'failure', reason: problem };
     // Without iat, the lifetime left is measured from now: a token valid for years is refused either way.
-    if (payload.exp !== undefined && payload.exp - (payload.iat ?? nowSec) > maxLifetime) {
+    if (exp !== undefined && exp - (iat ?? nowSec) > maxLifetime) {
       return { kind: 'failure', reason: 'authn.lifetime_too_long' };
     }
     if (typeof payload.sub !== 'string' || payload.sub === '') return { kind: 'failure', reason: 'authn.claim_invalid' };
@@ -266,17 +274,12 @@ export function jwt(options: JwtOptions): AuthnMethod {
 
     const principal = {
       id: payload.sub,
-      roles: claimList(readClaim(payload, rolesClaim)),
-      scopes: claimList(readClaim(payload, scopesClaim)),
-      claims: Object.freeze({ ...payload }),
+      roles: claimList(readClaim(payload, rolesPath)),
+      scopes: claimList(readClaim(payload, scopesPath)),
+      // jose parsed this object for this call alone: frozen as it is, not copied.
+      claims: Object.freeze(payload),
     };
-    cache.set(token, {
-      principal,
-      exp: payload.exp,
-      nbf: payload.nbf,
-      iat: payload.iat,
-      keysFetchedAt: keyCache.uat,
-    });
+    cache.set(token, { principal, exp, nbf, iat, keysFetchedAt: keyCache.uat });
     return { kind: 'success', principal };
   }
 
@@ -311,6 +314,8 @@ export function jwt(options: JwtOptions): AuthnMethod {
     },
   };
 }
+
+const finiteOrAbsent = (value: unknown) => value === undefined || Number.isFinite(value);
 
 const hasForbiddenHeader = (header: object) => 'jku' in header || 'x5u' in header || 'jwk' in header || 'x5c' in header;
 
