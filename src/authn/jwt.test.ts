@@ -102,6 +102,37 @@ describe('jwt() accepts honest tokens', () => {
   });
 });
 
+describe('jwt() with a shared secret', () => {
+  const hsUser = (secret: Uint8Array = hs256.secret) =>
+    jwt({ secret, algorithms: ['HS256', 'HS384', 'HS512'], issuer: ISSUER, audience: AUDIENCE });
+  const signHs = (alg: string, claims: Record<string, unknown> = {}) => signToken(hs256, claims, { header: { alg } });
+
+  it('verifies HS256, HS384 and HS512 tokens, importing the secret once per algorithm', async () => {
+    const importKey = vi.spyOn(crypto.subtle, 'importKey');
+    const request = guard(hsUser());
+    for (let i = 0; i < 3; i++) {
+      for (const alg of ['HS256', 'HS384', 'HS512']) expectAllowed(await request(bearer(await signHs(alg, { jti: `${alg}-${i}` }))));
+    }
+    // (Signing the tokens imports the secret too, for 'sign'.)
+    expect(importKey.mock.calls.filter((call) => call[0] === 'raw' && (call[4] as string[]).includes('verify'))).toHaveLength(3);
+  });
+
+  it.each([
+    { name: 'a token signed with another secret', token: () => signToken({ alg: 'HS256', secret: new Uint8Array(32).fill(7) }) },
+    {
+      name: 'an HS384 signature under a header relabelled HS256',
+      token: async () => {
+        const [, payload, signature] = (await signHs('HS384')).split('.');
+        return `${(await signHs('HS256')).split('.')[0]}.${payload}.${signature}`;
+      },
+    },
+  ])('refuses $name', async ({ token }) => {
+    const request = guard(hsUser());
+    expectAllowed(await request(bearer(await signHs('HS256'))));
+    expectDenied(await request(bearer(await token())), 401, 'authn.bad_signature', INVALID_TOKEN);
+  });
+});
+
 describe('jwt() attack corpus', () => {
   const claims = standardClaims();
   const cases: { name: string; token: () => Promise<string> | string; user?: () => AuthnMethod; reason: string }[] = [

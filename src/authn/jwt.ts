@@ -29,6 +29,7 @@ import { Lru } from './lru.ts';
 import { secureUrl } from './secure-url.ts';
 
 const HMAC = ['HS256', 'HS384', 'HS512'] as const;
+const HMAC_HASH: ReadonlyMap<string, string> = new Map([['HS256', 'SHA-256'], ['HS384', 'SHA-384'], ['HS512', 'SHA-512']]);
 const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
 type Algorithm = (typeof HMAC)[number] | (typeof ASYMMETRIC)[number];
 
@@ -132,7 +133,8 @@ export function jwt(options: JwtOptions): AuthnMethod {
 
   let secret: Uint8Array | undefined;
   if (options.secret !== undefined) {
-    secret = typeof options.secret === 'string' ? new TextEncoder().encode(options.secret) : options.secret;
+    // A copy: the key is imported from it once, so later changes to the caller's bytes must not count.
+    secret = typeof options.secret === 'string' ? new TextEncoder().encode(options.secret) : new Uint8Array(options.secret);
     if (secret.byteLength < 32) policyError(at('secret'), 'is shorter than 32 bytes: an HMAC secret must be at least as long as the hash');
   }
 
@@ -215,7 +217,33 @@ export function jwt(options: JwtOptions): AuthnMethod {
    */
   function keyFor(header: CompactJWSHeaderParameters, token: FlattenedJWSInput) {
     if (hasForbiddenHeader(header)) throw new ForbiddenHeader();
-    return secret ?? getKey!(header, token);
+    return secret ? hmacKey(secret, header.alg) : getKey!(header, token);
+  }
+
+  /**
+   * The shared secret as an HMAC CryptoKey for `alg`, imported once. Given the bytes, jose imports
+   * them again on every call (~30 µs); it imports them as this does, and checks the key against
+   * the token's algorithm either way.
+   */
+  const hmacKeys = new Map<string, CryptoKey | Promise<CryptoKey>>();
+  function hmacKey(bytes: Uint8Array, alg: string): CryptoKey | Promise<CryptoKey> | Uint8Array {
+    const hash = HMAC_HASH.get(alg);
+    if (!hash) return bytes;
+    let key = hmacKeys.get(alg);
+    if (key === undefined) {
+      const pending = crypto.subtle.importKey('raw', bytes as BufferSource, { name: 'HMAC', hash }, false, ['verify']).then(
+        (imported) => {
+          hmacKeys.set(alg, imported);
+          return imported;
+        },
+        (error: unknown) => {
+          hmacKeys.delete(alg);
+          throw error;
+        },
+      );
+      hmacKeys.set(alg, (key = pending));
+    }
+    return key;
   }
 
   function cachedStillValid(entry: CachedToken): boolean {
