@@ -135,6 +135,21 @@ describe('memoryStore: bounded memory', () => {
     expect((await store.consume(spec, 'd', T0)).success).toBe(false);
   });
 
+  it('keeps evicting the least recently used key as keys are refreshed between evictions', async () => {
+    const store = memoryStore({ maxKeys: 3 });
+    const spec = bucket('fixed-window', 1);
+    for (const key of ['a', 'b', 'c', 'd', 'e']) await store.consume(spec, key, T0); // d evicts a, e evicts b
+    await store.consume(spec, 'c', T0); // refreshed: d, e, c from oldest to newest
+    await store.consume(spec, 'f', T0); // evicts d
+    await store.consume(spec, 'g', T0); // evicts e: c, f, g
+    expect(store.size).toBe(3);
+    expect((await store.consume(spec, 'd', T0)).success).toBe(true); // d was forgotten (and evicts c)
+    expect((await store.consume(spec, 'e', T0)).success).toBe(true); // so was e (and evicts f)
+    expect((await store.consume(spec, 'g', T0)).success).toBe(false); // g is still counted
+    expect((await store.consume(spec, 'c', T0)).success).toBe(true); // c went when d came back
+    expect(store.size).toBe(3);
+  });
+
   it('stays at 1,000,000 keys under 1,000,000 distinct keys, and evicts the oldest beyond', async () => {
     const store = memoryStore({ maxKeys: 1_000_000 });
     const spec = bucket('sliding-window', 1);

@@ -36,6 +36,13 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   const maxKeys = options.maxKeys ?? 100_000;
   if (!Number.isInteger(maxKeys) || maxKeys < 1) throw new TypeError('memoryStore: maxKeys must be a positive integer');
   const slots = new Map<string, number>();
+  /**
+   * The eviction cursor: walks the keys in LRU order and stays where it stopped. Everything behind
+   * it was evicted or moved to the young end (ahead of it again), so its next entry is the oldest.
+   * A fresh iterator per eviction would step over every deleted slot V8 has not compacted yet —
+   * 40 µs per new key in a full store of 100,000, which a client rotating addresses could buy.
+   */
+  let oldest = slots.entries();
   let capacity = Math.min(maxKeys, 1024);
   // Per slot: fixed/sliding window → [window start, count, previous count]; token bucket → [tokens, last refill, -].
   let a = new Float64Array(capacity);
@@ -73,8 +80,11 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       return slot;
     }
     if (slots.size >= maxKeys) {
-      const [oldest, reused] = slots.entries().next().value as [string, number];
-      slots.delete(oldest);
+      let next = oldest.next();
+      // Map iterators see entries added after them: this one only ends if the map ran empty.
+      if (next.done) next = (oldest = slots.entries()).next();
+      const [id, reused] = next.value as [string, number];
+      slots.delete(id);
       slot = reused;
     } else {
       if (slots.size >= capacity) grow();
