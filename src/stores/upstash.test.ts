@@ -6,7 +6,7 @@
 import { Ratelimit } from '@upstash/ratelimit';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { BucketSpec } from './types.ts';
-import { upstashStore, type UpstashRedis } from './upstash.ts';
+import { BoundedMap, upstashStore, type UpstashRedis } from './upstash.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
 
@@ -204,5 +204,20 @@ describe('upstashStore: ephemeral cache', () => {
     await store.consume(bucket('fixed-window', 5), 'k', T0);
     await store.consume(bucket('fixed-window', 10), 'k', T0);
     expect(calls.map((call) => call.args[0])).toEqual([5, 10]);
+  });
+});
+
+describe('the bounded ephemeral cache', () => {
+  it('forgets the oldest key beyond its bound, through deletions and re-sets', () => {
+    const cache = new BoundedMap(3);
+    for (const key of ['a', 'b', 'c', 'd']) cache.set(key, 1); // d pushes a out
+    cache.delete('c'); // the library lifts a block
+    cache.set('b', 2); // an update, not a new key: nothing is forgotten
+    cache.set('e', 1); // room left by c
+    cache.set('f', 1); // pushes b out, the oldest left
+    expect([...cache.keys()]).toEqual(['d', 'e', 'f']);
+    for (let i = 0; i < 10_000; i++) cache.set(`flood-${i}`, 1);
+    expect(cache.size).toBe(3);
+    expect([...cache.keys()]).toEqual(['flood-9997', 'flood-9998', 'flood-9999']);
   });
 });

@@ -34,14 +34,20 @@ export interface UpstashStoreOptions {
 }
 
 /** A Map that forgets its oldest entry beyond `maxKeys`: blocked keys of a flood cannot grow it. */
-class BoundedMap extends Map<string, number> {
+export class BoundedMap extends Map<string, number> {
   readonly maxKeys: number;
+  /** Oldest first, and it stays where it stopped: a fresh iterator per eviction would step over every deleted slot. */
+  #oldest = this.keys();
   constructor(maxKeys: number) {
     super();
     this.maxKeys = maxKeys;
   }
   override set(key: string, value: number): this {
-    if (!this.has(key) && this.size >= this.maxKeys) this.delete(this.keys().next().value as string);
+    if (!this.has(key) && this.size >= this.maxKeys) {
+      let next = this.#oldest.next();
+      if (next.done) next = (this.#oldest = this.keys()).next();
+      if (!next.done) this.delete(next.value);
+    }
     return super.set(key, value);
   }
 }
