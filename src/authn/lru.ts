@@ -10,8 +10,9 @@ export class Lru<K, V> {
    * Walks the map in insertion order, oldest first, and stays where it stopped: everything before
    * it was evicted, so the next entry it yields is the oldest one left. A fresh `keys()` per
    * eviction would step over every deleted slot V8 has not compacted yet, thousands in a full cache.
+   * Made at the first eviction: a live iterator keeps every table the map outgrew.
    */
-  #oldest = this.#map.keys();
+  #oldest: MapIterator<K> | undefined;
   #tick = 0;
 
   constructor(max: number) {
@@ -43,7 +44,7 @@ export class Lru<K, V> {
   }
 
   #evictOldest(): void {
-    let next = this.#oldest.next();
+    let next = (this.#oldest ??= this.#map.keys()).next();
     // Map iterators see entries added after them, so this one only ends if the map ran empty.
     if (next.done) {
       this.#oldest = this.#map.keys();

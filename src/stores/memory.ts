@@ -41,8 +41,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
    * it was evicted or moved to the young end (ahead of it again), so its next entry is the oldest.
    * A fresh iterator per eviction would step over every deleted slot V8 has not compacted yet —
    * 40 µs per new key in a full store of 100,000, which a client rotating addresses could buy.
+   * Made at the first eviction: a live iterator keeps every table the map outgrew.
    */
-  let oldest = slots.entries();
+  let oldest: MapIterator<[string, number]> | undefined;
   let capacity = Math.min(maxKeys, 1024);
   // Per slot: fixed/sliding window → [window start, count, previous count]; token bucket → [tokens, last refill, -].
   let a = new Float64Array(capacity);
@@ -80,7 +81,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       return slot;
     }
     if (slots.size >= maxKeys) {
-      let next = oldest.next();
+      let next = (oldest ??= slots.entries()).next();
       // Map iterators see entries added after them: this one only ends if the map ran empty.
       if (next.done) next = (oldest = slots.entries()).next();
       const [id, reused] = next.value as [string, number];

@@ -36,15 +36,18 @@ export interface UpstashStoreOptions {
 /** A Map that forgets its oldest entry beyond `maxKeys`: blocked keys of a flood cannot grow it. */
 export class BoundedMap extends Map<string, number> {
   readonly maxKeys: number;
-  /** Oldest first, and it stays where it stopped: a fresh iterator per eviction would step over every deleted slot. */
-  #oldest = this.keys();
+  /**
+   * Oldest first, and it stays where it stopped: a fresh iterator per eviction would step over every
+   * deleted slot. Made at the first eviction: a live iterator keeps every table the map outgrew.
+   */
+  #oldest: MapIterator<string> | undefined;
   constructor(maxKeys: number) {
     super();
     this.maxKeys = maxKeys;
   }
   override set(key: string, value: number): this {
     if (!this.has(key) && this.size >= this.maxKeys) {
-      let next = this.#oldest.next();
+      let next = (this.#oldest ??= this.keys()).next();
       if (next.done) next = (this.#oldest = this.keys()).next();
       if (!next.done) this.delete(next.value);
     }
