@@ -8,7 +8,7 @@
  *
  * Environment: BENCH_SECONDS (measured seconds per stack in the main ES256 run, default 12; the
  * HS256 and cold-token runs are scaled from it), BENCH_CONNECTIONS (default 32), BENCH_STACKS
- * (comma-separated subset), BENCH_RUNS (subset of `es256,cold,hs256,inprocess`), BENCH_PROFILE
+ * (comma-separated subset; `bridge` adds a reference stack), BENCH_RUNS (subset of `es256,cold,hs256,inprocess`), BENCH_PROFILE
  * (comma-separated stacks to run under `node --cpu-prof`, profiles in bench/profiles/).
  * `node --import tsx bench/profile-top.ts <profile>` summarises a profile.
  * @module
@@ -24,7 +24,9 @@ import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'j
 import { AUDIENCE, HOST, ISSUER, ORIGIN, PATH, type Alg, type StackKey } from './scenario.ts';
 
 const STACKS = ['bare', 'hono', 'express', 'portcullis-node', 'portcullis-hono'] as const;
-type StackName = (typeof STACKS)[number];
+/** Run only when named in BENCH_STACKS: `bridge`, portcullis-node's Request/Response bridge and headers without the policy. */
+const REFERENCES = ['bridge'] as const;
+type StackName = (typeof STACKS)[number] | (typeof REFERENCES)[number];
 const COLD_STACKS: StackName[] = ['portcullis-node', 'hono'];
 const BASELINES: StackName[] = ['bare', 'hono', 'express'];
 const PORTCULLIS: StackName[] = ['portcullis-node', 'portcullis-hono'];
@@ -40,7 +42,9 @@ const selected = list('BENCH_STACKS', [...STACKS]) as StackName[];
 const profiled = new Set(list('BENCH_PROFILE', []));
 const runs = new Set(list('BENCH_RUNS', ['es256', 'cold', 'hs256', 'inprocess']));
 for (const name of [...selected, ...profiled]) {
-  if (!STACKS.includes(name as StackName)) throw new TypeError(`unknown stack "${name}"; stacks: ${STACKS.join(', ')}`);
+  if (![...STACKS, ...REFERENCES].includes(name as StackName)) {
+    throw new TypeError(`unknown stack "${name}"; stacks: ${[...STACKS, ...REFERENCES].join(', ')}`);
+  }
 }
 /**
  * Distinct tokens of the cold run, used in turn. More than the verified-token cache holds (10,000
@@ -166,6 +170,7 @@ async function check(stack: Stack, tokens: Tokens): Promise<void> {
   if (stack.name === 'bare') return;
   if (ok.headers.get('access-control-allow-origin') !== ORIGIN) fail('no CORS header for the allowed origin');
   if (ok.headers.get('x-content-type-options') !== 'nosniff') fail('no security headers');
+  if (stack.name === 'bridge') return; // checks nothing, by design
   const expect = async (path: string, token: string | undefined, wanted: (status: number) => boolean, what: string) => {
     const response = await get(path, token);
     await response.arrayBuffer();
@@ -370,8 +375,8 @@ function table(title: string, stacks: Record<string, Figures>, ratios: Record<st
   return lines.join('\n');
 }
 
-const es256 = section('es256', STACKS);
-const hs256 = section('hs256', STACKS);
+const es256 = section('es256', [...STACKS, ...REFERENCES]);
+const hs256 = section('hs256', [...STACKS, ...REFERENCES]);
 const coldStacks = section('es256-cold', COLD_STACKS).stacks;
 const cold: { stacks: Record<string, Figures>; ratios: Record<string, Record<string, number>>; pool: number } = {
   stacks: coldStacks,
