@@ -28,9 +28,7 @@ import { memoryStore } from './stores/memory.ts';
 import type { RateLimitResult, RateLimitStore } from './stores/types.ts';
 import { compileCors, isPreflight } from './stages/cors.ts';
 import { HeaderList } from './header-list.ts';
-import { compileSecurityHeaders, REMOVED_RESPONSE_HEADERS } from './stages/headers.ts';
-
-const REMOVED: ReadonlySet<string> = new Set(REMOVED_RESPONSE_HEADERS);
+import { compileSecurityHeaders, leaks } from './stages/headers.ts';
 import { compileVersions, findVersion } from './stages/versioning.ts';
 
 /** What the core may use from the outside world. Tests pin the clock through `now`. */
@@ -70,12 +68,12 @@ export type Handler = (request: Request, decision: Allow) => Response | Promise<
 /** How `handle` hands over the headers of an allowed request. */
 export interface HandleOptions {
   /**
-   * For adapters that write the response themselves: the decision's headers go here (the Node
-   * adapter sets them on the `ServerResponse`) instead of onto the handler's Response, whose WHATWG
-   * `Headers` cost more per request than the rest of a cached-token decision. The Response still
-   * loses what the gateway owns (a header of the decision's, origin `Access-Control-*`,
-   * `Server`, `X-Powered-By`), and a `Vary` of its own carries the decision's too, so that the
-   * Response's headers, written over these, never undo them.
+   * For adapters that write the response themselves: the decision's headers go here instead of
+   * onto the handler's Response (whose WHATWG `Headers`, once touched, cost more per request than
+   * the rest of a cached-token decision), and the Response is returned untouched. The adapter then
+   * owns what `finalize` does: the Response's headers that `leaks(name)` names, or that the
+   * decision sets, must not reach the wire, and a `Vary` of the Response's is merged with the
+   * decision's. adapters/node.ts does this where the Response's headers meet the ServerResponse.
    */
   setHeaders?(headers: HeaderList): void;
 }
@@ -462,27 +460,11 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     }
   }
 
-  /**
-   * Takes from the handler's Response what the gateway owns: the leaking headers, an origin's
-   * `Access-Control-*` (the gateway is the CORS authority) and, when the decision's headers are
-   * delivered apart, every header of the decision's (a `Vary` gets the decision's merged in instead).
-   */
-  function strip(response: Response, decision: Decision, apart: boolean): Response {
+  function finalize(response: Response, decision: Decision): Response {
     let doomed: string[] | undefined;
-    let vary = false;
-    for (const name of response.headers.keys()) {
-      if (name === 'vary') vary = apart && decision.headers.has('vary');
-      else if (REMOVED.has(name) || name.startsWith('access-control-') || (apart && decision.headers.has(name))) (doomed ??= []).push(name);
-    }
-    if (!doomed && !vary) return response;
+    for (const name of response.headers.keys()) if (leaks(name)) (doomed ??= []).push(name);
     const out = writable(response);
     for (const name of doomed ?? []) out.headers.delete(name);
-    if (vary) out.headers.append('vary', decision.headers.get('vary')!);
-    return out;
-  }
-
-  function finalize(response: Response, decision: Decision): Response {
-    const out = writable(strip(response, decision, false));
     decision.headers.forEach((value, name) => (name === 'vary' ? out.headers.append(name, value) : out.headers.set(name, value)));
     return out;
   }
@@ -499,9 +481,8 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     try {
       const response = await handler(decision.request, decision);
       if (!options.setHeaders) return await settle(finalize(response, decision));
-      const stripped = strip(response, decision, true);
       options.setHeaders(decision.headers);
-      return await settle(stripped);
+      return await settle(response);
     } catch (error) {
       const x: Exchange = {
         ...decision,

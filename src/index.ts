@@ -45,3 +45,4 @@ export type { AllowRule, CheckContext } from './stages/authz.ts';
 export type { ValidatedInput } from './stages/validate.ts';
 export type { InferOutput, StandardSchemaV1 } from './schema.ts';
 export { HeaderList } from './header-list.ts';
+export { leaks } from './stages/headers.ts';

@@ -19,6 +19,15 @@ export const DEFAULT_HSTS = { maxAge: 31536000, includeSubDomains: true, preload
 
 /** Headers that tell an attacker what the origin runs; removed from every response. */
 export const REMOVED_RESPONSE_HEADERS = ['x-powered-by', 'server', 'x-aspnet-version', 'x-aspnetmvc-version'] as const;
+const REMOVED: ReadonlySet<string> = new Set(REMOVED_RESPONSE_HEADERS);
+
+/**
+ * Whether a handler's (or origin's) response header, by lowercase name, never passes the gateway:
+ * it tells what the origin runs, or it is CORS, whose authority is the gateway.
+ */
+export function leaks(name: string): boolean {
+  return REMOVED.has(name) || name.startsWith('access-control-');
+}
 
 /** The fixed security headers of a policy, as name/value pairs. */
 export function compileSecurityHeaders(headers: HeadersPolicy = {}, transport: TransportPolicy = {}): [string, string][] {
