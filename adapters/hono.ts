@@ -23,6 +23,7 @@ import {
   type Principal,
   type RoutePolicy,
 } from '../src/index.ts';
+import { guardResponse, nodeResponseOf } from './node-response.ts';
 
 /** Options of `portcullis`. */
 export interface PortcullisOptions {
@@ -161,6 +162,13 @@ export function portcullis<P extends Policy>(policy: P | Engine, options: Portcu
     c.req.raw = decision.request;
     c.req.bodyCache = {};
     await next();
+    const outgoing = nodeResponseOf(c.env);
+    if (outgoing) {
+      // On @hono/node-server: the headers go onto the ServerResponse and the Response is left as it is.
+      guardResponse(outgoing, decision.headers);
+      await settle(decision.settle(c.res.status), waitUntil);
+      return;
+    }
     // `c.res =` would merge the old response's headers back in; replace the response outright.
     const finalized = engine.finalize(c.res, decision);
     c.res = undefined;

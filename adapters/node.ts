@@ -7,11 +7,12 @@
  * @module
  */
 
-import { createServer, type IncomingMessage, type OutgoingHttpHeader, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { getRequestListener } from '@hono/node-server';
-import { createEngine, denialResponse, leaks, type Engine, type EngineEnv, type Handler, type HeaderList, type Policy } from '../src/index.ts';
+import { createEngine, denialResponse, type Engine, type EngineEnv, type Handler, type Policy } from '../src/index.ts';
+import { guardResponse } from './node-response.ts';
 
 /** Options of `serve`. */
 export interface ServeOptions {
@@ -45,7 +46,7 @@ export function createListener(engine: Engine, handler: Handler): (req: Incoming
   return getRequestListener(
     (request, { incoming, outgoing }) =>
       engine.handle(request, { peer: peerOf(incoming as IncomingMessage), rawTarget: incoming.url }, handler, {
-        setHeaders: (headers) => guard(outgoing as ServerResponse, headers),
+        setHeaders: (headers) => guardResponse(outgoing as ServerResponse, headers),
       }),
     {
       // The runtime could not build a Request (backslash in the path, bad Host): still a problem+json
@@ -53,35 +54,6 @@ export function createListener(engine: Engine, handler: Handler): (req: Incoming
       errorHandler: () => denialResponse(engine.reject()),
     },
   ) as (req: IncomingMessage, res: ServerResponse) => Promise<void>;
-}
-
-/**
- * The policy's headers, straight onto the ServerResponse, and a watch where the handler's Response
- * meets it: `@hono/node-server` writes every Response through `writeHead(status, headers)`, whose
- * headers would win over these. There, the ones that leak or that the policy sets are dropped and a
- * `Vary` is merged — what `engine.finalize` does to a Response, without the cost of its `Headers`.
- */
-function guard(outgoing: ServerResponse, headers: HeaderList): void {
-  headers.forEach((value, name) => outgoing.setHeader(name, value));
-  const writeHead = outgoing.writeHead;
-  const keep = (name: string, value: OutgoingHttpHeader | undefined): boolean => {
-    const lower = name.toLowerCase();
-    if (lower !== 'vary') return !leaks(lower) && !headers.has(lower);
-    const vary = headers.get('vary');
-    if (vary !== null && value !== undefined) outgoing.setHeader('vary', `${vary}, ${String(value)}`);
-    return vary === null;
-  };
-  outgoing.writeHead = function (this: ServerResponse, status: number, ...rest: unknown[]) {
-    // `writeHead(status, headers)` or `writeHead(status, message, headers)`: node-server gives an object.
-    const last = rest.length - 1;
-    const given = rest[last];
-    if (typeof given === 'object' && given !== null) {
-      const kept: OutgoingHttpHeaders = {};
-      for (const [name, value] of Object.entries(given as OutgoingHttpHeaders)) if (keep(name, value)) kept[name] = value;
-      rest[last] = kept;
-    }
-    return writeHead.call(this, status, ...(rest as []));
-  } as ServerResponse['writeHead'];
 }
 
 function peerOf(incoming: IncomingMessage) {

@@ -9,7 +9,7 @@ import { ROOT } from './runtime.ts';
 const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
 
 describe('README adapter snippets', () => {
-  it.each(['node.ts', 'hono.ts', 'hono-bun.ts', 'bun.ts', 'deno.ts'])('test/conformance/servers/%s is in the README', (file) => {
+  it.each(['node.ts', 'hono.ts', 'hono-bun.ts', 'hono-node.ts', 'bun.ts', 'deno.ts'])('test/conformance/servers/%s is in the README', (file) => {
     const source = readFileSync(join(ROOT, 'test/conformance/servers', file), 'utf8');
     // The file's opening comment says where it comes from; the README names the policy module ./policy.ts.
     const code = source.replace(/^(\/\/.*\n)+/, '').replace("'../policy.ts'", "'./policy.ts'");

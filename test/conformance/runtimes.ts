@@ -64,11 +64,21 @@ const honoBun: Runtime = {
   start: () => spawnServer(runtimeBinary('bun'), [server('hono-bun.ts')]),
 };
 
+/**
+ * Hono on a real `@hono/node-server` (servers/hono-node.ts): there the middleware puts the policy's
+ * headers on the ServerResponse instead of the Response, as the Node adapter does.
+ */
+const honoNode: Runtime = {
+  name: 'hono on node',
+  start: () => spawnServer(process.execPath, ['--import', 'tsx', server('hono-node.ts')]),
+};
+
 export const runtimes: Runtime[] = [
   node,
   bun,
   deno,
   hono,
   honoBun,
+  honoNode,
   workerd,
 ];
