@@ -6,62 +6,70 @@
  */
 
 export class HeaderList implements Iterable<[string, string]> {
-  readonly #pairs: [string, string][];
+  /** Names and values, alternating: one flat array, so that a copy per request is one allocation. */
+  readonly #flat: string[];
 
   /** Names must be lowercase (the engine only uses literal lowercase names). */
   constructor(pairs: readonly (readonly [string, string])[] = []) {
-    const copy: [string, string][] = new Array(pairs.length);
-    for (let i = 0; i < pairs.length; i++) copy[i] = [pairs[i]![0], pairs[i]![1]];
-    this.#pairs = copy;
+    const flat: string[] = new Array(pairs.length * 2);
+    for (let i = 0; i < pairs.length; i++) {
+      flat[2 * i] = pairs[i]![0];
+      flat[2 * i + 1] = pairs[i]![1];
+    }
+    this.#flat = flat;
+  }
+
+  /** A list of the same headers, to change without changing this one. */
+  clone(): HeaderList {
+    const copy = new HeaderList();
+    copy.#flat.push(...this.#flat);
+    return copy;
+  }
+
+  #find(name: string): number {
+    const key = name.toLowerCase();
+    for (let i = 0; i < this.#flat.length; i += 2) if (this.#flat[i] === key) return i;
+    return -1;
   }
 
   get(name: string): string | null {
-    const key = name.toLowerCase();
-    for (const [n, value] of this.#pairs) if (n === key) return value;
-    return null;
+    const at = this.#find(name);
+    return at < 0 ? null : this.#flat[at + 1]!;
   }
 
   has(name: string): boolean {
-    return this.get(name) !== null;
+    return this.#find(name) >= 0;
   }
 
-  /** Replaces the value of `name`. */
   set(name: string, value: string): void {
-    const key = name.toLowerCase();
-    const pair = this.#pairs.find(([n]) => n === key);
-    if (pair) pair[1] = value;
-    else this.#pairs.push([key, value]);
+    const at = this.#find(name);
+    if (at >= 0) this.#flat[at + 1] = value;
+    else this.#flat.push(name.toLowerCase(), value);
   }
 
-  /** Adds to a list-valued header (`Vary`), comma-separated, as `Headers.append` would read back. */
   append(name: string, value: string): void {
-    const key = name.toLowerCase();
-    const pair = this.#pairs.find(([n]) => n === key);
-    if (pair) pair[1] = `${pair[1]}, ${value}`;
-    else this.#pairs.push([key, value]);
+    const at = this.#find(name);
+    if (at >= 0) this.#flat[at + 1] = `${this.#flat[at + 1]}, ${value}`;
+    else this.#flat.push(name.toLowerCase(), value);
   }
 
   delete(name: string): void {
-    const key = name.toLowerCase();
-    const index = this.#pairs.findIndex(([n]) => n === key);
-    if (index >= 0) this.#pairs.splice(index, 1);
-  }
-
-  /** A copy. */
-  clone(): HeaderList {
-    return new HeaderList(this.#pairs);
+    const at = this.#find(name);
+    if (at >= 0) this.#flat.splice(at, 2);
   }
 
   entries(): IterableIterator<[string, string]> {
-    return this.#pairs.map(([name, value]): [string, string] => [name, value])[Symbol.iterator]();
+    const pairs: [string, string][] = [];
+    this.forEach((value, name) => pairs.push([name, value]));
+    return pairs[Symbol.iterator]();
   }
 
   keys(): IterableIterator<string> {
-    return this.#pairs.map(([name]) => name)[Symbol.iterator]();
+    return this.#flat.filter((_, i) => i % 2 === 0)[Symbol.iterator]();
   }
 
   forEach(callback: (value: string, name: string) => void): void {
-    for (const [name, value] of this.#pairs) callback(value, name);
+    for (let i = 0; i < this.#flat.length; i += 2) callback(this.#flat[i + 1]!, this.#flat[i]!);
   }
 
   [Symbol.iterator](): IterableIterator<[string, string]> {
