@@ -268,6 +268,8 @@ export function jwt(options: JwtOptions): AuthnMethod {
       }
       cache.delete(token);
     }
+    // Only a token that passed this is ever cached: a hit needs no second look.
+    if (!COMPACT_JWS.test(token)) return { kind: 'failure', reason: 'authn.malformed_token' };
 
     fetcher = env.fetch;
     let payload: JWTPayload;
@@ -337,7 +339,6 @@ export function jwt(options: JwtOptions): AuthnMethod {
       if (extracted.kind === 'invalid') return { kind: 'failure', reason: 'authn.invalid_request' };
       const token = extracted.token;
       if (token.length > maxBytes) return { kind: 'failure', reason: 'authn.token_too_large' };
-      if (!COMPACT_JWS.test(token)) return { kind: 'failure', reason: 'authn.malformed_token' };
       return verify(token, env);
     },
   };
