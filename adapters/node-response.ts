@@ -26,24 +26,30 @@ export function nodeResponseOf(env: unknown): NodeResponse | undefined {
  * (on a node-server Response, that alone costs more than the policy).
  */
 export function guardResponse(outgoing: NodeResponse, headers: HeaderList): void {
-  headers.forEach((value, name) => outgoing.setHeader(name, value));
+  headers.forEach(setOn, outgoing);
   const writeHead = outgoing.writeHead;
-  const keep = (name: string, value: unknown): boolean => {
-    const lower = name.toLowerCase();
-    if (lower !== 'vary') return !leaks(lower) && !headers.has(lower);
-    const vary = headers.get('vary');
-    if (vary !== null && value !== undefined) outgoing.setHeader('vary', `${vary}, ${String(value)}`);
-    return vary === null;
-  };
   outgoing.writeHead = function (this: NodeResponse, status: number, ...rest: unknown[]) {
     // `writeHead(status, headers)` or `writeHead(status, message, headers)`: node-server gives an object.
     const last = rest.length - 1;
     const given = rest[last];
     if (typeof given === 'object' && given !== null) {
       const kept: Record<string, unknown> = {};
-      for (const [name, value] of Object.entries(given)) if (keep(name, value)) kept[name] = value;
+      for (const [name, value] of Object.entries(given)) if (keeps(outgoing, headers, name, value)) kept[name] = value;
       rest[last] = kept;
     }
     return writeHead.call(this, status, ...rest);
   };
+}
+
+function setOn(this: NodeResponse, value: string, name: string): void {
+  this.setHeader(name, value);
+}
+
+/** Whether a header of the Response's may be written beside the policy's (a Vary is merged into theirs). */
+function keeps(outgoing: NodeResponse, headers: HeaderList, name: string, value: unknown): boolean {
+  const lower = name.toLowerCase();
+  if (lower !== 'vary') return !leaks(lower) && !headers.has(lower);
+  const vary = headers.get('vary');
+  if (vary !== null && value !== undefined) outgoing.setHeader('vary', `${vary}, ${String(value)}`);
+  return vary === null;
 }

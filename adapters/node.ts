@@ -11,7 +11,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { getRequestListener } from '@hono/node-server';
-import { createEngine, denialResponse, type Engine, type EngineEnv, type Handler, type Policy } from '../src/index.ts';
+import { createEngine, denialResponse, type Engine, type EngineEnv, type Handler, type HandleOptions, type HeaderList, type Policy } from '../src/index.ts';
 import { guardResponse } from './node-response.ts';
 
 /** Options of `serve`. */
@@ -45,15 +45,24 @@ export interface Running {
 export function createListener(engine: Engine, handler: Handler): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return getRequestListener(
     (request, { incoming, outgoing }) =>
-      engine.handle(request, { peer: peerOf(incoming as IncomingMessage), rawTarget: incoming.url }, handler, {
-        setHeaders: (headers) => guardResponse(outgoing as ServerResponse, headers),
-      }),
+      engine.handle(request, { peer: peerOf(incoming as IncomingMessage), rawTarget: incoming.url }, handler, new ToServerResponse(outgoing as ServerResponse)),
     {
       // The runtime could not build a Request (backslash in the path, bad Host): still a problem+json
       // 400 with the policy's headers, and a log line.
       errorHandler: () => denialResponse(engine.reject()),
     },
   ) as (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+}
+
+/** The policy's headers go onto the ServerResponse (a class, not a closure per request). */
+class ToServerResponse implements HandleOptions {
+  readonly #outgoing: ServerResponse;
+  constructor(outgoing: ServerResponse) {
+    this.#outgoing = outgoing;
+  }
+  setHeaders(headers: HeaderList): void {
+    guardResponse(this.#outgoing, headers);
+  }
 }
 
 function peerOf(incoming: IncomingMessage) {

@@ -471,18 +471,12 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
 
   async function handle(request: Request, context: EvaluateContext, handler: Handler, options: HandleOptions = {}): Promise<Response> {
     const decision = await evaluate(request, context);
-    const settle = async (response: Response) => {
-      const settling = decision.settle(response.status);
-      if (context.waitUntil) context.waitUntil(settling);
-      else await settling;
-      return response;
-    };
-    if (decision.kind === 'deny') return settle(denialResponse(decision));
+    if (decision.kind === 'deny') return settle(decision, context, denialResponse(decision));
     try {
       const response = await handler(decision.request, decision);
-      if (!options.setHeaders) return await settle(finalize(response, decision));
+      if (!options.setHeaders) return await settle(decision, context, finalize(response, decision));
       options.setHeaders(decision.headers);
-      return await settle(response);
+      return await settle(decision, context, response);
     } catch (error) {
       const x: Exchange = {
         ...decision,
@@ -499,6 +493,14 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
   }
 
   return { policy, evaluate, handle, finalize, reject };
+}
+
+/** Settles the decision's failure buckets with the response's status: in the background where the runtime has waitUntil. */
+async function settle(decision: Decision, context: EvaluateContext, response: Response): Promise<Response> {
+  const settling = decision.settle(response.status);
+  if (context.waitUntil) context.waitUntil(settling);
+  else await settling;
+  return response;
 }
 
 /**

@@ -68,8 +68,8 @@ export class HeaderList implements Iterable<[string, string]> {
     return this.#flat.filter((_, i) => i % 2 === 0)[Symbol.iterator]();
   }
 
-  forEach(callback: (value: string, name: string) => void): void {
-    for (let i = 0; i < this.#flat.length; i += 2) callback(this.#flat[i + 1]!, this.#flat[i]!);
+  forEach<T = undefined>(callback: (this: T, value: string, name: string) => void, thisArg?: T): void {
+    for (let i = 0; i < this.#flat.length; i += 2) callback.call(thisArg as T, this.#flat[i + 1]!, this.#flat[i]!);
   }
 
   [Symbol.iterator](): IterableIterator<[string, string]> {

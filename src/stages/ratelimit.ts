@@ -135,6 +135,12 @@ export function rateLimitHeaders(entries: readonly { bucket: CompiledBucket; res
   ];
 }
 
+function take(store: RateLimitStore, bucket: CompiledBucket, key: string, now: number, timeoutMs: number): Promise<RateLimitResult> {
+  // A failure bucket reserves a unit when the store can refund it later, and only looks otherwise.
+  const call = bucket.failuresOnly && !store.refund ? store.peek(bucket, key, now) : store.consume(bucket, key, now);
+  return store.inProcess ? call : withTimeout(call, timeoutMs);
+}
+
 /** Takes (or, for failure buckets, checks) one unit from each bucket. */
 export async function checkBuckets(
   store: RateLimitStore,
@@ -143,20 +149,15 @@ export async function checkBuckets(
   now: number,
   timeoutMs: number,
 ): Promise<{ bucket: CompiledBucket; key: string; result: RateLimitResult }[]> {
-  const take = (bucket: CompiledBucket, key: string) => {
-    // A failure bucket reserves a unit when the store can refund it later, and only looks otherwise.
-    const call = bucket.failuresOnly && !store.refund ? store.peek(bucket, key, now) : store.consume(bucket, key, now);
-    return store.inProcess ? call : withTimeout(call, timeoutMs);
-  };
   if (buckets.length === 1) {
     // One bucket (the usual case): nothing to keep in order.
     const bucket = buckets[0]!;
     const key = bucket.key(context);
-    return [{ bucket, key, result: await take(bucket, key) }];
+    return [{ bucket, key, result: await take(store, bucket, key, now, timeoutMs) }];
   }
   const checks = buckets.map((bucket) => {
     const key = bucket.key(context);
-    const guarded = take(bucket, key);
+    const guarded = take(store, bucket, key, now, timeoutMs);
     guarded.catch(() => {}); // handled below, in order; never an unhandled rejection meanwhile
     return { bucket, key, call: guarded };
   });
