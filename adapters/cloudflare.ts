@@ -177,7 +177,7 @@ export function gateway<Env = unknown>(policy: PolicySource<Env>, options: Gatew
       } catch (error) {
         return misconfigured(request, env, error);
       }
-      return gate.engine.handle(request, { peer: { platform: 'cloudflare' }, waitUntil: (promise) => ctx.waitUntil(promise) }, gate.handler);
+      return gate.engine.handle(request, { peer: { platform: 'cloudflare' }, waitUntil: ctx.waitUntil.bind(ctx) }, gate.handler);
     },
   };
 

@@ -34,29 +34,31 @@ function parseIpv4(text: string): bigint | undefined {
   return BigInt(value);
 }
 
+/** The 16-bit groups of one side of `::` (an IPv4 tail counts as two); undefined when malformed. */
+function toGroups(part: string): bigint[] | undefined {
+  if (part === '') return [];
+  const groups: bigint[] = [];
+  const pieces = part.split(':');
+  for (let i = 0; i < pieces.length; i++) {
+    const piece = pieces[i]!;
+    if (i === pieces.length - 1 && piece.includes('.')) {
+      const v4 = parseIpv4(piece);
+      if (v4 === undefined) return undefined;
+      groups.push(v4 >> 16n, v4 & 0xffffn);
+    } else if (/^[0-9a-fA-F]{1,4}$/.test(piece)) {
+      groups.push(BigInt(parseInt(piece, 16)));
+    } else {
+      return undefined;
+    }
+  }
+  return groups;
+}
+
 /** Parses an IPv6 address (with `::` compression and an optional embedded IPv4 tail). */
 function parseIpv6(text: string): bigint | undefined {
   if (text.length < 2 || text.length > 45) return undefined;
   const halves = text.split('::');
   if (halves.length > 2) return undefined;
-  const toGroups = (part: string): bigint[] | undefined => {
-    if (part === '') return [];
-    const groups: bigint[] = [];
-    const pieces = part.split(':');
-    for (let i = 0; i < pieces.length; i++) {
-      const piece = pieces[i]!;
-      if (i === pieces.length - 1 && piece.includes('.')) {
-        const v4 = parseIpv4(piece);
-        if (v4 === undefined) return undefined;
-        groups.push(v4 >> 16n, v4 & 0xffffn);
-      } else if (/^[0-9a-fA-F]{1,4}$/.test(piece)) {
-        groups.push(BigInt(parseInt(piece, 16)));
-      } else {
-        return undefined;
-      }
-    }
-    return groups;
-  };
   const head = toGroups(halves[0]!);
   const tail = halves.length === 2 ? toGroups(halves[1]!) : [];
   if (!head || !tail) return undefined;

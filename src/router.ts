@@ -215,24 +215,24 @@ export class RouteTable<R> {
   /** Every node with routes that the segments reach, most specific (literals first) first. */
   #candidates(segments: readonly string[]): Candidate<R>[] {
     const found: Candidate<R>[] = [];
-    const values: string[] = [];
-    // Each trie node is reached by one path only, so the walk is linear in the size of the table.
-    const walk = (node: Node<R>, i: number) => {
-      if (i === segments.length) {
-        if (node.routes.size > 0) found.push({ node, values: [...values] });
-        return;
-      }
-      const segment = segments[i]!;
-      const literal = node.literals.get(segment);
-      if (literal) walk(literal, i + 1);
-      // A param never binds an empty segment: `/users/` is not `/users/:id` with id "".
-      if (node.param && segment !== '') {
-        values.push(segment);
-        walk(node.param, i + 1);
-        values.pop();
-      }
-    };
-    walk(this.#root, 0);
+    this.#walk(this.#root, 0, segments, [], found);
     return found;
+  }
+
+  /** Each trie node is reached by one path only, so the walk is linear in the size of the table. */
+  #walk(node: Node<R>, i: number, segments: readonly string[], values: string[], found: Candidate<R>[]): void {
+    if (i === segments.length) {
+      if (node.routes.size > 0) found.push({ node, values: [...values] });
+      return;
+    }
+    const segment = segments[i]!;
+    const literal = node.literals.get(segment);
+    if (literal) this.#walk(literal, i + 1, segments, values, found);
+    // A param never binds an empty segment: `/users/` is not `/users/:id` with id "".
+    if (node.param && segment !== '') {
+      values.push(segment);
+      this.#walk(node.param, i + 1, segments, values, found);
+      values.pop();
+    }
   }
 }
