@@ -170,7 +170,7 @@ async function check(stack: Stack, tokens: Tokens): Promise<void> {
   if (stack.name === 'bare') return;
   if (ok.headers.get('access-control-allow-origin') !== ORIGIN) fail('no CORS header for the allowed origin');
   if (ok.headers.get('x-content-type-options') !== 'nosniff') fail('no security headers');
-  if (stack.name === 'bridge') return; // checks nothing, by design
+  if (REFERENCES.includes(stack.name as (typeof REFERENCES)[number])) return; // checks nothing, by design
   const expect = async (path: string, token: string | undefined, wanted: (status: number) => boolean, what: string) => {
     const response = await get(path, token);
     await response.arrayBuffer();

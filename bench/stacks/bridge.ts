@@ -8,31 +8,11 @@
 
 import { createServer } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
-import { SignJWT } from 'jose';
-import { createEngine } from '../../src/index.ts';
-import { AUDIENCE, HOST, ISSUER, ORIGIN, PATH, userBody } from '../scenario.ts';
+import { userBody } from '../scenario.ts';
+import { allowedHeaders } from './allowed-headers.ts';
 import { announce } from './listen.ts';
-import { benchPolicy } from './policy.ts';
 
-// The headers portcullis-node sends on an allowed request, taken from one decision of the policy
-// (the request id is made fresh per request, as the engine does).
-const secret = 'a reference stack checks nothing, so any secret will do';
-const engine = createEngine(benchPolicy({ alg: 'HS256', secret }), { log: () => {} });
-const token = await new SignJWT({ roles: ['user'] })
-  .setProtectedHeader({ alg: 'HS256' })
-  .setIssuer(ISSUER)
-  .setAudience(AUDIENCE)
-  .setSubject('42')
-  .setIssuedAt()
-  .setExpirationTime('1h')
-  .sign(new TextEncoder().encode(secret));
-const sample = await engine.evaluate(new Request(`http://${HOST}${PATH}`, { headers: { origin: ORIGIN, authorization: `Bearer ${token}` } }), {
-  peer: { address: HOST, scheme: 'http' },
-  rawTarget: PATH,
-});
-if (sample.kind !== 'allow') throw new Error(`bridge: the sample request was denied (${sample.reason})`);
-const headers = [...sample.headers].filter(([name]) => name !== 'x-request-id');
-
+const headers = await allowedHeaders();
 const json = { 'content-type': 'application/json' };
 const listener = getRequestListener((_request, { outgoing }) => {
   for (const [name, value] of headers) outgoing.setHeader(name, value);
