@@ -166,14 +166,13 @@ export function portcullis<P extends Policy>(policy: P | Engine, options: Portcu
     if (outgoing) {
       // On @hono/node-server: the headers go onto the ServerResponse and the Response is left as it is.
       guardResponse(outgoing, decision.headers);
-      await settle(decision.settle(c.res.status), waitUntil);
-      return;
+    } else {
+      // `c.res =` would merge the old response's headers back in; replace the response outright.
+      const finalized = engine.finalize(c.res, decision);
+      c.res = undefined;
+      c.res = finalized;
     }
-    // `c.res =` would merge the old response's headers back in; replace the response outright.
-    const finalized = engine.finalize(c.res, decision);
-    c.res = undefined;
-    c.res = finalized;
-    await settle(decision.settle(finalized.status), waitUntil);
+    await settle(decision.settle(c.res.status), waitUntil);
   };
 }
 
