@@ -8,48 +8,60 @@ import { leaks, type HeaderList } from '../src/index.ts';
 
 /** The part of `node:http`'s ServerResponse this needs (this module imports nothing from Node). */
 export interface NodeResponse {
-  setHeader(name: string, value: string): unknown;
   writeHead(status: number, ...rest: unknown[]): unknown;
 }
 
 /** `c.env.outgoing` under `@hono/node-server`: the ServerResponse the Response will be written to. */
 export function nodeResponseOf(env: unknown): NodeResponse | undefined {
   const outgoing = (env as { outgoing?: Partial<NodeResponse> } | undefined)?.outgoing;
-  return typeof outgoing?.setHeader === 'function' && typeof outgoing.writeHead === 'function' ? (outgoing as NodeResponse) : undefined;
+  return typeof outgoing?.writeHead === 'function' ? (outgoing as NodeResponse) : undefined;
 }
 
 /**
- * Sets the decision's headers on the ServerResponse, and watches where the handler's Response meets
- * it: `@hono/node-server` writes every Response through `writeHead(status, headers)`, whose headers
- * would win over these. There, the ones that leak or that the policy sets are dropped and a `Vary`
- * is merged — what `engine.finalize` does to a Response, without touching the Response's `Headers`
- * (on a node-server Response, that alone costs more than the policy).
+ * Puts the decision's headers into the one place every response head goes through:
+ * `@hono/node-server` writes a Response with `writeHead(status, headers)`, and node:http's own
+ * implicit head (`end()` without `writeHead`) calls it too. There the head is written as one list:
+ * the policy's headers, then the Response's, less the ones that leak or that the policy sets (a
+ * `Vary` is merged into the policy's) — what `engine.finalize` does to a Response, without touching
+ * the Response's `Headers` (on a node-server Response, that alone costs more than the policy).
+ * One list in `writeHead` also spares node:http a `setHeader` per header.
  */
 export function guardResponse(outgoing: NodeResponse, headers: HeaderList): void {
-  headers.forEach(setOn, outgoing);
   const writeHead = outgoing.writeHead;
   outgoing.writeHead = function (this: NodeResponse, status: number, ...rest: unknown[]) {
-    // `writeHead(status, headers)` or `writeHead(status, message, headers)`: node-server gives an object.
-    const last = rest.length - 1;
-    const given = rest[last];
-    if (typeof given === 'object' && given !== null) {
-      const kept: Record<string, unknown> = {};
-      for (const [name, value] of Object.entries(given)) if (keeps(outgoing, headers, name, value)) kept[name] = value;
-      rest[last] = kept;
-    }
-    return writeHead.call(this, status, ...rest);
+    // `writeHead(status[, message][, headers])`
+    const message = typeof rest[0] === 'string' ? rest[0] : undefined;
+    const head = wireHeaders(headers, message === undefined ? rest[0] : rest[1]);
+    return message === undefined ? writeHead.call(this, status, head) : writeHead.call(this, status, message, head);
   };
 }
 
-function setOn(this: NodeResponse, value: string, name: string): void {
-  this.setHeader(name, value);
+/** The policy's headers and the Response's that may go beside them, names and values alternating. */
+function wireHeaders(headers: HeaderList, given: unknown): unknown[] {
+  const head: unknown[] = headers.flat();
+  const policy = head.length;
+  if (typeof given !== 'object' || given === null) return head;
+  if (!Array.isArray(given)) {
+    for (const name of Object.keys(given)) keep(head, policy, name, (given as Record<string, unknown>)[name]);
+  } else if (Array.isArray(given[0])) {
+    for (const [name, value] of given as [string, unknown][]) keep(head, policy, name, value);
+  } else {
+    for (let i = 0; i < given.length; i += 2) keep(head, policy, given[i] as string, given[i + 1]);
+  }
+  return head;
 }
 
-/** Whether a header of the Response's may be written beside the policy's (a Vary is merged into theirs). */
-function keeps(outgoing: NodeResponse, headers: HeaderList, name: string, value: unknown): boolean {
+/**
+ * Adds a header of the Response's unless it leaks or the policy sets it (the first `policy`
+ * entries of `head` are the policy's); a `Vary` joins the policy's.
+ */
+function keep(head: unknown[], policy: number, name: string, value: unknown): void {
   const lower = name.toLowerCase();
-  if (lower !== 'vary') return !leaks(lower) && !headers.has(lower);
-  const vary = headers.get('vary');
-  if (vary !== null && value !== undefined) outgoing.setHeader('vary', `${vary}, ${String(value)}`);
-  return vary === null;
+  if (leaks(lower)) return;
+  for (let i = 0; i < policy; i += 2) {
+    if (head[i] !== lower) continue;
+    if (lower === 'vary' && value !== undefined) head[i + 1] = `${head[i + 1] as string}, ${String(value)}`;
+    return;
+  }
+  head.push(name, value);
 }

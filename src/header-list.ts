@@ -68,6 +68,11 @@ export class HeaderList implements Iterable<[string, string]> {
     return this.#flat.filter((_, i) => i % 2 === 0)[Symbol.iterator]();
   }
 
+  /** Names and values alternating, in a new array: the form node:http's `writeHead` takes. */
+  flat(): string[] {
+    return this.#flat.slice();
+  }
+
   forEach<T = undefined>(callback: (this: T, value: string, name: string) => void, thisArg?: T): void {
     for (let i = 0; i < this.#flat.length; i += 2) callback.call(thisArg as T, this.#flat[i + 1]!, this.#flat[i]!);
   }

@@ -8,7 +8,7 @@
 
 import { base64url, importJWK, SignJWT, type JWK, type JWTPayload } from 'jose';
 import keys from './keys.json' with { type: 'json' };
-import { ALLOWED_ORIGIN, AUDIENCE, ISSUER, PASSWORD } from './policy.ts';
+import { ALLOWED_ORIGIN, APP_COOKIES, AUDIENCE, ISSUER, PASSWORD } from './policy.ts';
 import type { RawRequest } from './runtime.ts';
 
 export interface Case {
@@ -21,6 +21,8 @@ export interface Case {
     headers?: Record<string, string | RegExp | null>;
     /** A subset of the JSON body. */
     json?: object;
+    /** The `Set-Cookie` lines, exactly and in order. */
+    cookies?: string[];
     /** Strings the body must not contain (secrets of a thrown error). */
     bodyExcludes?: string[];
   };
@@ -76,13 +78,14 @@ const problem = (code: string, status: number) => ({ type: `https://portcullis.d
 export const cases: Case[] = [
   // Routing: deny by default.
   {
-    name: 'a public route answers, without the headers the application leaks',
+    name: 'a public route answers, without the headers the application leaks, with its cookies',
     request: { method: 'GET', target: '/v1/health' },
     expect: {
       status: 200,
       json: { principal: 'anonymous', params: {}, body: null },
       // The application's own Vary is kept beside the policy's Origin (COMMON_HEADERS).
       headers: { server: null, 'access-control-allow-origin': null, vary: /Accept-Encoding/ },
+      cookies: APP_COOKIES,
     },
   },
   {

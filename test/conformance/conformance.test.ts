@@ -16,6 +16,10 @@ function differences(response: RawResponse, expected: Case['expect']): string[] 
     const ok = want === null ? got === null : want instanceof RegExp ? got !== null && want.test(got) : got === want;
     if (!ok) problems.push(`header ${name}: ${got === null ? 'absent' : JSON.stringify(got)}, expected ${want === null ? 'absent' : String(want)}`);
   }
+  if (expected.cookies) {
+    const got = response.headers.getSetCookie();
+    if (JSON.stringify(got) !== JSON.stringify(expected.cookies)) problems.push(`Set-Cookie lines ${JSON.stringify(got)}, expected ${JSON.stringify(expected.cookies)}`);
+  }
   for (const secret of expected.bodyExcludes ?? []) {
     if (response.body.includes(secret)) problems.push(`body contains "${secret}"`);
   }

@@ -75,6 +75,16 @@ const LEAKY_HEADERS = {
   vary: 'Accept-Encoding',
 };
 
+/** Cookies the application sets on its answers: each must reach the client as its own line. */
+export const APP_COOKIES = ['session=abc; Path=/; HttpOnly', 'theme=dark; Path=/'];
+
+/** The application's response headers: the leaky ones, and two cookies. */
+function appHeaders(): Headers {
+  const headers = new Headers(LEAKY_HEADERS);
+  for (const cookie of APP_COOKIES) headers.append('set-cookie', cookie);
+  return headers;
+}
+
 /** What the application says about a request, given who the policy says the caller is. */
 export interface EchoInput {
   principal: string;
@@ -96,7 +106,7 @@ export async function echo(request: Request, { principal, params }: EchoInput): 
     const ok = (body as { password?: unknown }).password === PASSWORD;
     return Response.json({ ok }, { status: ok ? 200 : 401, headers: LEAKY_HEADERS });
   }
-  return Response.json({ principal, params, body }, { headers: LEAKY_HEADERS });
+  return Response.json({ principal, params, body }, { headers: appHeaders() });
 }
 
 /** `echo` as a portcullis `Handler` (Node, Bun, Deno). */
