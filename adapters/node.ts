@@ -3,7 +3,7 @@
  *
  * The Request/Response bridge is `@hono/node-server`'s request listener; this file adds the client
  * address from the socket, the raw request target (before URL parsing hid `..`), the policy's
- * headers set on the `ServerResponse` directly, and graceful shutdown.
+ * headers written in the `ServerResponse`'s head directly, and graceful shutdown.
  * @module
  */
 
@@ -54,7 +54,7 @@ export function createListener(engine: Engine, handler: Handler): (req: Incoming
   ) as (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 }
 
-/** The policy's headers go onto the ServerResponse (a class, not a closure per request). */
+/** The policy's headers go into the ServerResponse's head (a class, not a closure per request). */
 class ToServerResponse implements HandleOptions {
   readonly #outgoing: ServerResponse;
   constructor(outgoing: ServerResponse) {
