@@ -1,8 +1,8 @@
 import { describe, expect, it, test } from 'vitest';
 import { checkTrustedProxy, compileClientResolver, type ClientIpOptions, type Peer } from './client.ts';
 
-const HTTP_URL = new URL('http://api.example.com/v1/users');
-const HTTPS_URL = new URL('https://api.example.com/v1/users');
+const HTTP_URL = 'http://api.example.com/v1/users';
+const HTTPS_URL = 'https://api.example.com/v1/users';
 
 type HeaderInit = Record<string, string> | [string, string][];
 

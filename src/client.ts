@@ -48,13 +48,14 @@ export function checkTrustedProxy(entry: string): string | undefined {
   return parseRange(entry) ? undefined : `"${entry}" is not a CIDR range, an address, "loopback" or "cloudflare"`;
 }
 
-export type ClientResolver = (headers: Headers, peer: Peer, url: URL) => Client;
+/** `requestUrl` is `request.url`: its scheme is the client's when the socket's is unknown. */
+export type ClientResolver = (headers: Headers, peer: Peer, requestUrl: string) => Client;
 
 /**
  * Compiles `policy.clientIp` into a resolver. Throws a `TypeError` on an entry `definePolicy` would refuse.
  * @example
  * const resolveClient = compileClientResolver({ trustedProxies: ['loopback'] });
- * resolveClient(request.headers, { address: '127.0.0.1' }, new URL(request.url)).ip;
+ * resolveClient(request.headers, { address: '127.0.0.1' }, request.url).ip;
  */
 export function compileClientResolver(options: ClientIpOptions = {}): ClientResolver {
   const ranges: IpRange[] = [];
@@ -88,8 +89,9 @@ export function compileClientResolver(options: ClientIpOptions = {}): ClientReso
     return known;
   };
 
-  return function resolveClient(headers, peer, url) {
-    const socketScheme = peer.scheme ?? (url.protocol === 'https:' ? 'https' : 'http');
+  return function resolveClient(headers, peer, requestUrl) {
+    // A serialized URL's scheme is lowercase.
+    const socketScheme = peer.scheme ?? (requestUrl.startsWith('https:') ? 'https' : 'http');
     const known = peer.address === undefined ? null : knownPeer(peer.address);
     const peerAddress = known?.address;
 

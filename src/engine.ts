@@ -304,7 +304,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
 
   function reject(context: EvaluateContext & { method?: string } = {}): Deny {
     const x = begin(context.method ?? 'UNKNOWN');
-    x.client = resolveClient(new Headers(), context.peer ?? {}, new URL('http://invalid/'));
+    x.client = resolveClient(new Headers(), context.peer ?? {}, 'http://invalid/');
     return deny(x, 'request.malformed', 'normalize');
   }
 
@@ -345,10 +345,11 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
 
     try {
       const href = request.url;
-      const url = new URL(href);
+      // Parsed only where a stage needs more of it than the query (or the path, without a raw target).
+      let url: URL | undefined;
       // 1. Normalize: the client, then the path.
-      x.client = resolveClient(request.headers, context.peer ?? {}, url);
-      const target = context.rawTarget ?? url.pathname;
+      x.client = resolveClient(request.headers, context.peer ?? {}, href);
+      const target = context.rawTarget ?? (url ??= new URL(href)).pathname;
       const normalized = normalizePath(target, maxPathLength);
       if (normalized.ok) x.segments = normalized.segments;
       if (!normalized.ok) return deny(x, 'request.malformed_path', 'normalize');
@@ -358,6 +359,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
       if (requireHttps && x.client.scheme === 'http' && !(allowLoopbackHttp && x.client.directLoopback)) {
         if (x.method === 'GET' || x.method === 'HEAD') {
           // The port is dropped: the plain-HTTP port is not the HTTPS one.
+          url ??= new URL(href);
           headers.set('location', `https://${url.hostname}${url.pathname}${url.search}`);
           return deny(x, 'transport.https_redirect', 'transport');
         }
@@ -425,12 +427,13 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
       if (postLimited) return postLimited;
 
       // 8. Authorization.
-      const authz = await compiled.authorize({ principal, params: match.params, query: url.searchParams, request, env: authnEnv });
+      const query = new URLSearchParams(searchOf(href));
+      const authz = await compiled.authorize({ principal, params: match.params, query, request, env: authnEnv });
       if (!authz.ok) return deny(x, 'authz.denied', 'authz', { reasons: authz.failures });
       trace.push({ stage: 'authz', outcome: 'pass', detail: authz.rule });
 
       // 9. Input validation.
-      const valid = await compiled.validate(request, url, href, match.params, expandRoles(principal.roles));
+      const valid = await compiled.validate(request, query, href, match.params, expandRoles(principal.roles));
       if (!valid.ok) {
         // A forbidden field is named in the trace and the log (reasons), never to the caller.
         const reasons = valid.reason.startsWith('authz.') && valid.detail ? [`${valid.reason}: ${valid.detail}`] : undefined;
@@ -515,6 +518,19 @@ function writable(response: Response): Response {
   } catch {
     return new Response(response.body, response);
   }
+}
+
+/**
+ * The query of a serialized URL such as `request.url`, without its `?`: a serializer percent-encodes
+ * every `?` before the query and every `#` inside it, so the query runs from the first `?` to the
+ * first `#` after it. What `new URL(href).searchParams` reads, without parsing the rest.
+ */
+function searchOf(href: string): string {
+  const start = href.indexOf('?');
+  if (start < 0) return '';
+  const fragment = href.indexOf('#');
+  if (fragment < 0) return href.slice(start + 1);
+  return fragment < start ? '' : href.slice(start + 1, fragment);
 }
 
 function stripMethodOverride(request: Request): Request {

@@ -713,6 +713,15 @@ describe('params, query and headers', () => {
     expect(errors).toHaveLength(expected.length);
   });
 
+  test.each([
+    ['a fragment after the query', '/v1/orders/42?page=2#frag&debug=1', { page: 2 }],
+    ['a fragment with a "?" and no query', '/v1/orders/42#frag?debug=1', { page: 1 }],
+    ['a "?" inside the query', '/v1/orders/42?page=3&tag=a?b&tag=c', { page: 3, tag: ['a?b', 'c'] }],
+  ])('reads the query alone, with %s', async (_, path, query) => {
+    const { send } = setup(routes);
+    expect(expectAllow(await send('GET', path, { headers: tenant })).input.query).toEqual(query);
+  });
+
   test.each([['?__proto__=x'], ['?constructor=x'], ['?q=a&__proto__=x'], ['?__proto__=x&__proto__=y']])('refuses the query key in %s on a route with a query schema', async (query) => {
     const { send } = setup({ 'GET /v1/items': { authn: ['test'], allow: 'authenticated', query: v.object({ q: v.optional(v.string()) }) } });
     const decision = await send('GET', `/v1/items${query}`);

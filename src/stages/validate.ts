@@ -48,18 +48,18 @@ export function queryObject(params: URLSearchParams): Record<string, string | st
  * The request URL without the query keys a stripping schema dropped, or undefined when it dropped
  * none. The other pairs keep their spelling: only whole `key=value` pieces are left out.
  */
-function strippedTarget(url: URL, input: Record<string, unknown>, output: unknown): string | undefined {
+function strippedTarget(href: string, input: Record<string, unknown>, output: unknown): string | undefined {
   if (typeof output !== 'object' || output === null) return undefined;
   const dropped = new Set(Object.keys(input).filter((key) => !Object.hasOwn(output, key)));
   if (!dropped.size) return undefined;
-  const kept = url.search
+  const out = new URL(href);
+  const kept = out.search
     .slice(1)
     .split('&')
     .filter((piece) => {
       const [key] = [...new URLSearchParams(piece).keys()];
       return key === undefined || !dropped.has(key);
     });
-  const out = new URL(url);
   out.search = kept.join('&');
   return out.href;
 }
@@ -114,7 +114,7 @@ export function compileValidation(route: RoutePolicy, limits: LimitsPolicy = {})
 
   return async function validate(
     request: Request,
-    url: URL,
+    query: URLSearchParams,
     href: string,
     params: Readonly<Record<string, string>>,
     roles: ReadonlySet<string>,
@@ -122,10 +122,10 @@ export function compileValidation(route: RoutePolicy, limits: LimitsPolicy = {})
     const errors: FieldError[] = [];
     // A part without a schema passes as it is, without a trip through the microtask queue.
     const paramsOut = route.params ? await check(route.params, params, 'params', false) : { ok: true as const, value: params };
-    const queryIn = route.query ? queryObject(url.searchParams) : undefined;
+    const queryIn = route.query ? queryObject(query) : undefined;
     const queryOut = route.query ? await check(route.query, queryIn, 'query', true) : NOTHING;
     // Stripped query keys leave the forwarded target too: the origin gets what the schema kept.
-    const target = (strip && queryIn && queryOut.ok && strippedTarget(url, queryIn, queryOut.value)) || href;
+    const target = (strip && queryIn && queryOut.ok && strippedTarget(href, queryIn, queryOut.value)) || href;
     const headersOut = route.headers ? await check(route.headers, Object.fromEntries(request.headers), 'headers', false) : NOTHING;
     if (!paramsOut.ok) errors.push(...paramsOut.errors);
     if (!queryOut.ok) errors.push(...queryOut.errors);

@@ -156,7 +156,7 @@ describe('compileClientResolver', () => {
     { requiredKeys: [] },
   );
   const headersOf = (record: Record<string, string>) => new Headers(Object.entries(record));
-  const urls = fc.constantFrom(new URL('http://api.test/'), new URL('https://api.test/'));
+  const urls = fc.constantFrom('http://api.test/', 'https://api.test/');
 
   it('never throws, whatever the peer and headers, and always names a canonical address or "unknown"', () => {
     fc.assert(
@@ -216,8 +216,8 @@ describe('compileClientResolver', () => {
       fc.property(untrustedPeer, headerValue, fc.array(fc.constantFrom('10.0.0.1', '10.9.8.7', '::1', '127.0.0.2'), { maxLength: 3 }), (client, prefix, proxies) => {
         const resolve = compileClientResolver({ trustedProxies: TRUSTED });
         const chain = [client.spelling, ...proxies].join(', ');
-        const honest = resolve(new Headers({ 'x-forwarded-for': chain }), { address: '127.0.0.1' }, new URL('http://api.test/'));
-        const spoofed = resolve(new Headers({ 'x-forwarded-for': `${prefix}, ${chain}` }), { address: '127.0.0.1' }, new URL('http://api.test/'));
+        const honest = resolve(new Headers({ 'x-forwarded-for': chain }), { address: '127.0.0.1' }, 'http://api.test/');
+        const spoofed = resolve(new Headers({ 'x-forwarded-for': `${prefix}, ${chain}` }), { address: '127.0.0.1' }, 'http://api.test/');
         expect(honest).toMatchObject({ ip: client.canonical, forwarded: true, directLoopback: false });
         expect(spoofed).toEqual(honest);
       }),
