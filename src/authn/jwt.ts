@@ -23,7 +23,7 @@ import {
 } from 'jose';
 import { policyError } from '../errors.ts';
 import type { AuthnEnv, AuthnMethod, AuthnOutcome, FetchLike, Principal } from '../stages/authn.ts';
-import { bearerToken } from './bearer.ts';
+import { bearerCredential, isB64Token } from './bearer.ts';
 import { claimList, readClaim } from './claims.ts';
 import { Lru } from './lru.ts';
 import { secureUrl } from './secure-url.ts';
@@ -268,7 +268,9 @@ export function jwt(options: JwtOptions): AuthnMethod {
       }
       cache.delete(token);
     }
-    // Only a token that passed this is ever cached: a hit needs no second look.
+    // Only a token that passed these is ever cached: a hit needs no second look.
+    if (!isB64Token(token)) return { kind: 'failure', reason: 'authn.invalid_request' };
+    if (token.length > maxBytes) return { kind: 'failure', reason: 'authn.token_too_large' };
     if (!COMPACT_JWS.test(token)) return { kind: 'failure', reason: 'authn.malformed_token' };
 
     fetcher = env.fetch;
@@ -334,12 +336,11 @@ export function jwt(options: JwtOptions): AuthnMethod {
       scopesClaim,
     }),
     async authenticate(request: Request, env: AuthnEnv): Promise<AuthnOutcome> {
-      const extracted = bearerToken(request.headers);
+      // The token's syntax and size are checked in verify(), on a cache miss.
+      const extracted = bearerCredential(request.headers);
       if (extracted.kind === 'absent') return { kind: 'absent' };
       if (extracted.kind === 'invalid') return { kind: 'failure', reason: 'authn.invalid_request' };
-      const token = extracted.token;
-      if (token.length > maxBytes) return { kind: 'failure', reason: 'authn.token_too_large' };
-      return verify(token, env);
+      return verify(extracted.token, env);
     },
   };
 }
