@@ -135,10 +135,11 @@ export function reasonInfo(reason: string): { status: number; title: string } {
 
 /** Turns a denial into the Response the caller receives. */
 export function denialResponse(decision: Deny): Response {
-  const headers = new Headers([...decision.headers]);
+  // A plain record, not a `Headers`: denial floods are answered at the price of allowed requests.
+  const headers = decision.headers.record();
   if (decision.problem === null) return new Response(null, { status: decision.status, headers });
-  headers.set('content-type', 'application/problem+json');
-  headers.set('cache-control', 'no-store');
+  headers['content-type'] = 'application/problem+json';
+  headers['cache-control'] = 'no-store';
   return new Response(JSON.stringify(decision.problem), { status: decision.status, headers });
 }
 

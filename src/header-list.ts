@@ -68,6 +68,16 @@ export class HeaderList implements Iterable<[string, string]> {
     return this.#flat.filter((_, i) => i % 2 === 0)[Symbol.iterator]();
   }
 
+  /**
+   * The headers as a new plain object (with no prototype, so any name is an own key): the cheapest
+   * `HeadersInit` for a Response, which `@hono/node-server` writes without building a `Headers`.
+   */
+  record(): Record<string, string> {
+    const out: Record<string, string> = Object.create(null);
+    for (let i = 0; i < this.#flat.length; i += 2) out[this.#flat[i]!] = this.#flat[i + 1]!;
+    return out;
+  }
+
   /** Names and values alternating, in a new array: the form node:http's `writeHead` takes. */
   flat(): string[] {
     return this.#flat.slice();
