@@ -164,7 +164,7 @@ export function portcullis<P extends Policy>(policy: P | Engine, options: Portcu
     await next();
     const outgoing = nodeResponseOf(c.env);
     if (outgoing) {
-      // On @hono/node-server: the headers go onto the ServerResponse and the Response is left as it is.
+      // On @hono/node-server: the headers go into the ServerResponse's head and the Response is left as it is.
       guardResponse(outgoing, decision.headers);
     } else {
       // `c.res =` would merge the old response's headers back in; replace the response outright.

@@ -47,6 +47,7 @@ export class HeaderList implements Iterable<[string, string]> {
     else this.#flat.push(name.toLowerCase(), value);
   }
 
+  /** Adds to a list-valued header (`Vary`), comma-separated, as `Headers.append` would read back. */
   append(name: string, value: string): void {
     const at = this.#find(name);
     if (at >= 0) this.#flat[at + 1] = `${this.#flat[at + 1]}, ${value}`;
@@ -83,8 +84,8 @@ export class HeaderList implements Iterable<[string, string]> {
     return this.#flat.slice();
   }
 
-  forEach<T = undefined>(callback: (this: T, value: string, name: string) => void, thisArg?: T): void {
-    for (let i = 0; i < this.#flat.length; i += 2) callback.call(thisArg as T, this.#flat[i + 1]!, this.#flat[i]!);
+  forEach(callback: (value: string, name: string) => void): void {
+    for (let i = 0; i < this.#flat.length; i += 2) callback(this.#flat[i + 1]!, this.#flat[i]!);
   }
 
   [Symbol.iterator](): IterableIterator<[string, string]> {
