@@ -19,7 +19,7 @@ export interface GuardOptions {
 }
 
 /** The part of Bun's `Server` the adapter uses. */
-export type BunServer = Pick<Server<unknown>, 'requestIP'>;
+export type BunServer = Pick<Server<unknown>, 'requestIP' | 'url'>;
 
 /** A `Bun.serve` fetch handler. */
 export type BunFetch = (request: Request, server: BunServer) => Promise<Response>;
@@ -41,9 +41,14 @@ export type BunFetch = (request: Request, server: BunServer) => Promise<Response
  */
 export function guard(policy: Policy | Engine, handler: Handler, options: GuardOptions = {}): BunFetch {
   const engine = 'evaluate' in policy ? policy : createEngine(policy, options.env);
+  const schemes = new WeakMap<BunServer, 'http' | 'https'>();
   return function portcullisFetch(request, server) {
     // null for a Unix socket or a closed connection: the client address is then unknown.
     const address = server.requestIP(request)?.address;
-    return engine.handle(request, { peer: { address } }, handler);
+    // The server's own scheme, never the request's: an absolute-form target can name https on a
+    // plain-HTTP socket.
+    let scheme = schemes.get(server);
+    if (scheme === undefined) schemes.set(server, (scheme = server.url.protocol === 'https:' ? 'https' : 'http'));
+    return engine.handle(request, { peer: { address, scheme } }, handler);
   };
 }

@@ -148,7 +148,10 @@ export function gateway<Env = unknown>(policy: PolicySource<Env>, options: Gatew
     return {
       engine,
       handler(request, decision) {
-        const path = new URL(request.url).pathname.split('/').slice(1);
+        // The origin is chosen by the decoded path, as the policy matched it: `/v1/%62illing` is
+        // the billing route to the policy and must go to the billing origin. (The engine refused
+        // every spelling whose decoding would add a separator.)
+        const path = new URL(request.url).pathname.split('/').slice(1).map(decodeURIComponent);
         const target = forwarders.find(({ segments }) => segments.every((segment, i) => path[i] === segment));
         // The longest-prefix list always ends in the broadest entry; no match means no '/' entry.
         if (!target) return problemResponse('route.not_found', decision.requestId);

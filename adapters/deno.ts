@@ -18,6 +18,13 @@ import { createEngine, type Engine, type EngineEnv, type Handler, type Policy } 
 export interface GuardOptions {
   /** Clock, ids, fetch, log sink and rate-limit store for the engine (ignored when an Engine is passed). */
   env?: EngineEnv;
+  /**
+   * The scheme `Deno.serve` listens with: `https` when it is given a certificate. A handler cannot
+   * ask Deno, and the scheme of `request.url` comes from the request line, where an absolute-form
+   * target can claim `https` on a plain-HTTP socket.
+   * @default 'http'
+   */
+  scheme?: 'http' | 'https';
 }
 
 /** `Deno.NetAddr` (TCP/UDP) or `Deno.UnixAddr`, as far as the adapter reads them. */
@@ -44,9 +51,10 @@ export type DenoFetch = (request: Request, info: DenoServeInfo) => Promise<Respo
  */
 export function guard(policy: Policy | Engine, handler: Handler, options: GuardOptions = {}): DenoFetch {
   const engine = 'evaluate' in policy ? policy : createEngine(policy, options.env);
+  const scheme = options.scheme ?? 'http';
   return function portcullisFetch(request, info) {
     // A Unix socket has no client address: it is then unknown.
     const address = 'hostname' in info.remoteAddr ? info.remoteAddr.hostname : undefined;
-    return engine.handle(request, { peer: { address } }, handler);
+    return engine.handle(request, { peer: { address, scheme } }, handler);
   };
 }

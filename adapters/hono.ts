@@ -10,6 +10,7 @@
  */
 
 import type { Context, MiddlewareHandler } from 'hono';
+import { matchedRoutes } from 'hono/route';
 import type { GetConnInfo } from 'hono/conninfo';
 import {
   createEngine,
@@ -40,6 +41,13 @@ export interface PortcullisOptions {
    * that header whatever the policy says.
    */
   platform?: 'cloudflare';
+  /**
+   * The scheme the server listens with. Never taken from the request line, where an absolute-form
+   * target can claim `https` on a plain-HTTP socket.
+   * @default the socket's on `@hono/node-server`; the URL's (set by Cloudflare's edge) with
+   * `platform: 'cloudflare'`; `'http'` elsewhere — say `'https'` when Bun or Deno serve TLS themselves
+   */
+  scheme?: 'http' | 'https';
   /** Clock, ids, fetch, log sink and rate-limit store for the engine (ignored when an Engine is passed). */
   env?: EngineEnv;
 }
@@ -146,12 +154,18 @@ export function portcullis<P extends Policy>(policy: P | Engine, options: Portcu
   const runtime: RuntimeCtx = { hasExecutionCtx: undefined };
   return async function portcullisMiddleware(c, next) {
     const waitUntil = waitUntilOf(c, runtime);
-    const context: EvaluateContext = { peer: { address: getConnInfo?.(c).remote.address, platform }, waitUntil };
+    const scheme = options.scheme ?? (platform === 'cloudflare' ? undefined : socketScheme(c.env));
+    const context: EvaluateContext = { peer: { address: getConnInfo?.(c).remote.address, platform, scheme }, waitUntil };
     const decision = await engine.evaluate(c.req.raw, context);
     if (decision.kind === 'deny') {
       const response = denialResponse(decision);
       await settle(decision.settle(response.status), waitUntil);
       return response;
+    }
+    const disagreement = routeDisagreement(c, decision);
+    if (disagreement) {
+      await settle(decision.settle(500), waitUntil);
+      throw new RouteMismatchError(disagreement);
     }
 
     c.set('principal', decision.principal);
@@ -174,6 +188,54 @@ export function portcullis<P extends Policy>(policy: P | Engine, options: Portcu
     }
     await settle(decision.settle(c.res.status), waitUntil);
   };
+}
+
+/**
+ * The app and the policy disagree about a request: the Hono handler that would answer it reads
+ * params the policy did not check (a `/files/:id` registered before `/files/public`, a param of
+ * another name). A configuration error, thrown to `app.onError` instead of running the handler.
+ */
+export class RouteMismatchError extends Error {
+  readonly code = 'ERR_ROUTE_MISMATCH';
+  constructor(message: string) {
+    super(message);
+    this.name = 'RouteMismatchError';
+  }
+}
+
+/**
+ * Why the handler Hono will run for this request serves something other than what the policy
+ * allowed, or undefined when it does not: each param that handler reads must be one the policy's
+ * route bound, with the same value. A catch-all handler reads none.
+ */
+function routeDisagreement(c: Context, decision: Allow): string | undefined {
+  const routes = matchedRoutes(c);
+  const self = c.req.routeIndex;
+  // Hono runs the matched handlers in order; the first that takes no `next` answers.
+  let endpoint = -1;
+  for (let i = self + 1; i < routes.length; i++) {
+    if (routes[i]!.handler.length < 2) {
+      endpoint = i;
+      break;
+    }
+  }
+  if (endpoint < 0) return undefined;
+  c.req.routeIndex = endpoint;
+  const params = c.req.param() as Record<string, string>;
+  c.req.routeIndex = self;
+  for (const name of Object.keys(params)) {
+    if (!Object.hasOwn(decision.params, name) || decision.params[name] !== params[name]) {
+      const { method, path } = routes[endpoint]!;
+      return `portcullis: the Hono route ${method} ${path} would run with params ${JSON.stringify(params)}, but the policy allowed this request as "${decision.route}" with params ${JSON.stringify({ ...decision.params })}: make the app's routes and the policy's agree`;
+    }
+  }
+  return undefined;
+}
+
+/** `@hono/node-server` passes `{ incoming, outgoing }` as `c.env`: its socket says whether TLS is on. */
+function socketScheme(env: unknown): 'http' | 'https' {
+  const socket = (env as { incoming?: { socket?: { encrypted?: boolean } } } | undefined)?.incoming?.socket;
+  return socket?.encrypted ? 'https' : 'http';
 }
 
 /** `executionCtx.waitUntil` on Workers (and Hono on runtimes that pass one); the getter throws elsewhere. */

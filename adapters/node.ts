@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { getRequestListener } from '@hono/node-server';
 import { createEngine, denialResponse, type Engine, type EngineEnv, type Handler, type HandleOptions, type HeaderList, type Policy } from '../src/index.ts';
+import { parseHost } from '../src/target.ts';
 import { guardResponse } from './node-response.ts';
 
 /** Options of `serve`. */
@@ -43,15 +44,41 @@ export interface Running {
 
 /** A `node:http` request listener that guards `handler` with the engine. */
 export function createListener(engine: Engine, handler: Handler): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  return getRequestListener(
+  const listener = getRequestListener(
     (request, { incoming, outgoing }) =>
       engine.handle(request, { peer: peerOf(incoming as IncomingMessage), rawTarget: incoming.url }, handler, new ToServerResponse(outgoing as ServerResponse)),
     {
-      // The runtime could not build a Request (backslash in the path, bad Host): still a problem+json
+      // The runtime could not build a Request (backslash in the path, no Host): still a problem+json
       // 400 with the policy's headers, and a log line.
       errorHandler: () => denialResponse(engine.reject()),
     },
   ) as (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  return async function portcullisListener(incoming, outgoing) {
+    // The Request's URL is built from Host: a Host that is not one plain host[:port] (`a/v1/x?`,
+    // `a#`, two Host lines, of which node:http keeps the first) is refused before that happens.
+    if (!hasOneValidHost(incoming)) {
+      await writeResponse(outgoing, denialResponse(engine.reject({ peer: peerOf(incoming), method: incoming.method, reason: 'request.malformed_host' })));
+      return;
+    }
+    return listener(incoming, outgoing);
+  };
+}
+
+/** Exactly one Host header, and a valid one (none at all is node-server's 400). */
+function hasOneValidHost(incoming: IncomingMessage): boolean {
+  let value: string | undefined;
+  const raw = incoming.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length !== 4 || raw[i]!.toLowerCase() !== 'host') continue;
+    if (value !== undefined) return false;
+    value = raw[i + 1]!;
+  }
+  return value === undefined || parseHost(value) !== undefined;
+}
+
+async function writeResponse(outgoing: ServerResponse, response: Response): Promise<void> {
+  const body = Buffer.from(await response.arrayBuffer());
+  outgoing.writeHead(response.status, [...response.headers].flat()).end(body);
 }
 
 /** The policy's headers go into the ServerResponse's head (a class, not a closure per request). */

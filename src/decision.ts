@@ -13,6 +13,8 @@ import type { ValidatedInput } from './stages/validate.ts';
 export const REASONS = {
   'request.malformed_path': { status: 400, title: 'Bad request' },
   'request.malformed': { status: 400, title: 'Bad request' },
+  'request.malformed_host': { status: 400, title: 'Bad request' },
+  'request.misdirected': { status: 421, title: 'Misdirected request' },
   'route.not_found': { status: 404, title: 'Not found' },
   'route.method_not_allowed': { status: 405, title: 'Method not allowed' },
   'transport.https_required': { status: 403, title: 'HTTPS required' },

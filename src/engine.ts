@@ -30,6 +30,7 @@ import { compileCors, isPreflight } from './stages/cors.ts';
 import { HeaderList } from './header-list.ts';
 import { compileSecurityHeaders, leaks } from './stages/headers.ts';
 import { compileVersions, findVersion } from './stages/versioning.ts';
+import { compileHostAllowlist, hostname, resolveTarget, targetHref } from './target.ts';
 
 /** What the core may use from the outside world. Tests pin the clock through `now`. */
 export interface EngineEnv {
@@ -51,8 +52,9 @@ export interface EvaluateContext {
   peer?: Peer;
   /**
    * The request target exactly as received (`incoming.url` on Node). `Request.url` has already
-   * been through a URL parser that resolves `..` and `%2e%2e`, hiding them; the raw target lets
-   * the engine refuse them. @default the path of `request.url`
+   * been through a URL parser that resolves `..` and `%2e%2e`, hiding them, and is built from
+   * `Host`; the raw target lets the engine refuse the first and check the path the client sent.
+   * @default the path and query of `request.url`
    */
   rawTarget?: string;
   /**
@@ -88,7 +90,7 @@ export interface Engine {
   /** Applies the decision's headers to a handler's response (and strips the ones that leak). */
   finalize(response: Response, decision: Decision): Response;
   /** A 400 denial for a request the runtime could not even parse (bad request target or Host). Logged. */
-  reject(context?: EvaluateContext & { method?: string }): Deny;
+  reject(context?: EvaluateContext & { method?: string; reason?: 'request.malformed' | 'request.malformed_host' }): Deny;
 }
 
 interface CompiledRoute {
@@ -98,6 +100,8 @@ interface CompiledRoute {
   authorize: ReturnType<typeof compileAuthz>;
   validate: ReturnType<typeof compileValidation>;
   reportOnly: boolean;
+  /** `Cache-Control` of allowed answers, when the policy sets it. */
+  cacheControl: string | undefined;
   /** Buckets that run before authentication (by ip / route) and after it. */
   preAuth: CompiledBucket[];
   postAuth: CompiledBucket[];
@@ -139,6 +143,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
   const onStoreError = policy.rateLimiting?.onStoreError ?? 'deny';
   const storeTimeoutMs = policy.rateLimiting?.storeTimeoutMs ?? 1000;
   const reportOnly = policy.mode === 'report';
+  const allowedHost = policy.hosts && compileHostAllowlist(policy.hosts);
   const buckets = new Map(Object.entries(policy.rateLimits ?? {}).map(([name, bucket]) => [name, compileBucket(name, bucket)]));
   const table = new RouteTable<CompiledRoute>(
     Object.entries(policy.routes).map(([pattern, route]: [string, RoutePolicy]) => {
@@ -151,6 +156,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
         authorize: compileAuthz(route.allow ?? 'authenticated', expandRoles),
         validate: compileValidation(route, policy.limits),
         reportOnly: route.mode === 'report',
+        cacheControl: route.cacheControl === false ? undefined : (route.cacheControl ?? (route.authn === 'anonymous' ? undefined : 'no-store')),
         preAuth: (route.rateLimit ?? []).map((name) => buckets.get(name)!).filter((bucket) => bucket.preAuth),
         postAuth: (route.rateLimit ?? []).map((name) => buckets.get(name)!).filter((bucket) => !bucket.preAuth),
       };
@@ -294,7 +300,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
       if (options.errors) problem.errors = options.errors;
       if (policy.dev) problem.trace = trace;
       const error = options.error === undefined ? undefined : describe(options.error);
-      const event = error !== undefined ? 'portcullis.error' : x.report ? 'portcullis.report' : 'portcullis.deny';
+      const event = error !== undefined ? 'portcullis.error' : x.report && !enforcedAlways(reason) ? 'portcullis.report' : 'portcullis.deny';
       // Which rules failed (`allow[1]: authz.not_owner`) goes to the log, never to the caller.
       const detailed = reasons.length !== 1 || reasons[0] !== reason ? reasons : undefined;
       emit(x, { event, reason, status, error, reasons: detailed });
@@ -302,17 +308,17 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     return { kind: 'deny', status, reason, reasons, problem, requestId, client, route, trace, headers, settle: settler(x) };
   }
 
-  function reject(context: EvaluateContext & { method?: string } = {}): Deny {
+  function reject(context: EvaluateContext & { method?: string; reason?: 'request.malformed' | 'request.malformed_host' } = {}): Deny {
     const x = begin(context.method ?? 'UNKNOWN');
     x.client = resolveClient(new Headers(), context.peer ?? {}, 'http://invalid/');
-    return deny(x, 'request.malformed', 'normalize');
+    return deny(x, context.reason ?? 'request.malformed', 'normalize');
   }
 
   async function evaluate(request: Request, context: EvaluateContext = {}): Promise<Decision> {
     const x = begin(request.method, context.waitUntil);
     const seen: Seen = {};
     const decision = await pipeline(x, request, context, seen);
-    if (decision.kind === 'allow' || !x.report || decision.problem === null || decision.reason === 'internal.error') return decision;
+    if (decision.kind === 'allow' || !x.report || decision.problem === null || enforcedAlways(decision.reason)) return decision;
     // Report-only: the denial was computed and logged as it would have been; the request goes on.
     const headers = decision.headers.clone();
     for (const name of ['www-authenticate', 'retry-after', 'location', 'allow']) headers.delete(name);
@@ -325,7 +331,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
       params,
       principal: seen.principal ?? ANONYMOUS,
       input: { params, query: undefined, headers: undefined, body: undefined },
-      request: stripMethodOverride(request),
+      request: served(request, request, seen.href ?? request.url),
       reasons: [],
       reported: { reason: decision.reason, status: decision.status, reasons: decision.reasons },
       trace: x.trace,
@@ -336,6 +342,8 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
 
   /** What the pipeline learned before a denial, for a report-only let-through. */
   interface Seen {
+    /** The checked target's URL. */
+    href?: string;
     params?: Readonly<Record<string, string>>;
     principal?: Principal;
   }
@@ -344,23 +352,28 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     const { headers, trace } = x;
 
     try {
-      const href = request.url;
-      // Parsed only where a stage needs more of it than the query (or the path, without a raw target).
-      let url: URL | undefined;
-      // 1. Normalize: the client, then the path.
-      x.client = resolveClient(request.headers, context.peer ?? {}, href);
-      const target = context.rawTarget ?? (url ??= new URL(href)).pathname;
-      const normalized = normalizePath(target, maxPathLength);
+      // 1. Normalize: the client, the target (host, path, query), then the path's segments.
+      const peer = context.peer ?? {};
+      x.client = resolveClient(request.headers, peer, request.url);
+      if (context.rawTarget !== undefined && context.rawTarget.length > maxPathLength) return deny(x, 'request.malformed_path', 'normalize');
+      const resolved = resolveTarget(request.url, request.headers.get('host'), context.rawTarget);
+      if (!resolved.ok) return deny(x, resolved.reason, 'normalize');
+      const target = resolved.target;
+      // What the handler's request.url will be: the path and query checked here, on the socket's scheme.
+      const href = targetHref(peer.scheme ?? schemeOf(request.url), target);
+      seen.href = href;
+      const normalized = normalizePath(target.path, maxPathLength);
       if (normalized.ok) x.segments = normalized.segments;
       if (!normalized.ok) return deny(x, 'request.malformed_path', 'normalize');
+      if (allowedHost && !allowedHost(target.host)) return deny(x, 'request.misdirected', 'normalize');
       trace.push({ stage: 'normalize', outcome: 'pass', detail: `client ${x.client.ip} over ${x.client.scheme}` });
 
       // 2. Transport.
       if (requireHttps && x.client.scheme === 'http' && !(allowLoopbackHttp && x.client.directLoopback)) {
         if (x.method === 'GET' || x.method === 'HEAD') {
-          // The port is dropped: the plain-HTTP port is not the HTTPS one.
-          url ??= new URL(href);
-          headers.set('location', `https://${url.hostname}${url.pathname}${url.search}`);
+          // The checked host (a plain host[:port], allowed by `hosts`), without the port: the
+          // plain-HTTP port is not the HTTPS one.
+          headers.set('location', `https://${hostname(target.host)}${target.path}${target.search}`);
           return deny(x, 'transport.https_redirect', 'transport');
         }
         return deny(x, 'transport.https_required', 'transport');
@@ -427,7 +440,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
       if (postLimited) return postLimited;
 
       // 8. Authorization.
-      const query = new URLSearchParams(searchOf(href));
+      const query = new URLSearchParams(target.search);
       const authz = await compiled.authorize({ principal, params: match.params, query, request, env: authnEnv });
       if (!authz.ok) return deny(x, 'authz.denied', 'authz', { reasons: authz.failures });
       trace.push({ stage: 'authz', outcome: 'pass', detail: authz.rule });
@@ -440,6 +453,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
         return deny(x, valid.reason, 'validate', { detail: valid.detail, errors: valid.errors, reasons });
       }
       trace.push({ stage: 'validate', outcome: 'pass' });
+      if (compiled.cacheControl !== undefined) headers.set('cache-control', compiled.cacheControl);
 
       return {
         kind: 'allow',
@@ -449,7 +463,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
         params: match.params,
         principal,
         input: valid.input,
-        request: stripMethodOverride(valid.request),
+        request: served(valid.request, request, href),
         reasons: [],
         trace,
         headers,
@@ -520,24 +534,35 @@ function writable(response: Response): Response {
   }
 }
 
-/**
- * The query of a serialized URL such as `request.url`, without its `?`: a serializer percent-encodes
- * every `?` before the query and every `#` inside it, so the query runs from the first `?` to the
- * first `#` after it. What `new URL(href).searchParams` reads, without parsing the rest.
- */
-function searchOf(href: string): string {
-  const start = href.indexOf('?');
-  if (start < 0) return '';
-  const fragment = href.indexOf('#');
-  if (fragment < 0) return href.slice(start + 1);
-  return fragment < start ? '' : href.slice(start + 1, fragment);
+/** The scheme of a serialized URL, such as `request.url`. */
+function schemeOf(url: string): string {
+  return url.slice(0, url.indexOf(':')).toLowerCase();
 }
 
-function stripMethodOverride(request: Request): Request {
-  if (!METHOD_OVERRIDE_HEADERS.some((name) => request.headers.has(name))) return request;
-  const headers = new Headers(request.headers);
+/**
+ * The request the handler gets: exactly the checked target (`href`), without method-override
+ * headers. `forward` is what validation made of `original` (a new Request when it read the body,
+ * already at `href`); the original is rebuilt only when the runtime's URL differs from the target.
+ */
+function served(forward: Request, original: Request, href: string): Request {
+  const moved = forward === original && forward.url !== href && new URL(href).href !== forward.url;
+  const override = METHOD_OVERRIDE_HEADERS.some((name) => forward.headers.has(name));
+  if (!moved && !override) return forward;
+  const headers = new Headers(forward.headers);
   for (const name of METHOD_OVERRIDE_HEADERS) headers.delete(name);
-  return new Request(request, { headers });
+  if (!moved) return new Request(forward, { headers });
+  const hasBody = forward.method !== 'GET' && forward.method !== 'HEAD' && forward.body !== null;
+  // A streamed body needs `duplex` on Node; the DOM typings do not know it yet.
+  const init = { method: forward.method, headers, body: hasBody ? forward.body : null, signal: forward.signal, redirect: forward.redirect, duplex: 'half' };
+  return new Request(href, init as RequestInit);
+}
+
+/**
+ * Reasons that report mode never turns into an allow: a request whose target or framing cannot be
+ * read the same way by the gateway and the handler is not a rule being tried out.
+ */
+function enforcedAlways(reason: string): boolean {
+  return reason === 'internal.error' || reason.startsWith('request.');
 }
 
 function describe(error: unknown): string {

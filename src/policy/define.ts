@@ -7,6 +7,7 @@ import * as v from 'valibot';
 import { checkTrustedProxy } from '../client.ts';
 import { PolicyError } from '../errors.ts';
 import { parsePattern } from '../router.ts';
+import { checkHostEntry } from '../target.ts';
 import { isStandardSchema } from '../schema.ts';
 import { parseDuration } from './duration.ts';
 import { isAuthnMethod } from '../stages/authn.ts';
@@ -76,10 +77,17 @@ const RouteSchema = v.strictObject({
   fieldRoles: v.optional(v.record(v.string(), names('role'))),
   rateLimit: v.optional(names('bucket')),
   mode: v.optional(v.picklist(['enforce', 'report'])),
+  cacheControl: offOr(headerValue),
   description: v.optional(v.string()),
 });
 
 const PolicySchema = v.strictObject({
+  hosts: v.optional(
+    v.pipe(
+      v.array(v.pipe(v.string(), v.check((entry) => checkHostEntry(entry) === undefined, (issue) => checkHostEntry(issue.input as string)!))),
+      v.minLength(1, 'must list at least one host (leave hosts out to answer every host)'),
+    ),
+  ),
   clientIp: v.optional(
     v.strictObject({
       trustedProxies: v.optional(v.array(v.string())),

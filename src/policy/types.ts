@@ -54,6 +54,13 @@ export interface RoutePolicy {
    * through — roll a rule out on live traffic before enforcing it. @default the policy's mode
    */
   mode?: 'enforce' | 'report';
+  /**
+   * `Cache-Control` of this route's allowed answers, replacing the handler's. Authenticated
+   * routes default to `no-store`, so that no shared cache hands one caller's answer to another;
+   * `false` leaves the header to the handler.
+   * @default 'no-store' on authenticated routes, none on anonymous ones
+   */
+  cacheControl?: string | false;
   /** A human description, shown by `explain` and the OpenAPI export. */
   description?: string;
 }
@@ -154,6 +161,13 @@ export interface RoutingPolicy {
 export interface Policy {
   /** Client address and scheme resolution. */
   clientIp?: ClientIpOptions;
+  /**
+   * The `Host` values this API answers: `api.example.com` (any port), `127.0.0.1:8787` (that port),
+   * `*.example.com` (one more label). A request for another host gets 421. Every request's `Host`
+   * must be a plain `host[:port]` whether or not this is set.
+   * @default every host
+   */
+  hosts?: readonly string[];
   transport?: TransportPolicy;
   /** Named authentication methods that routes refer to. */
   authn?: Readonly<Record<string, AuthnMethod>>;

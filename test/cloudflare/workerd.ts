@@ -34,7 +34,7 @@ export interface RunningWorker {
   /** Lines the Worker wrote to stdout/stderr (console.log: the security events). */
   logs: string[];
   /** A request with an exact request target, as Cloudflare's edge would pass it on: CF-Connecting-IP is set. */
-  send(request: { method?: string; target: string; headers?: Record<string, string>; body?: string }, clientIp?: string): Promise<RawReply>;
+  send(request: { method?: string; target: string; headers?: Record<string, string> | string[]; body?: string }, clientIp?: string): Promise<RawReply>;
   stop(): Promise<void>;
 }
 
@@ -117,18 +117,26 @@ export async function startWorkerd(options: WorkerdOptions = {}): Promise<Runnin
  * Sends a request over HTTP/1.1 to workerd's socket with the target exactly as given. The runner
  * stands where Cloudflare's edge stands: it overwrites CF-Connecting-IP with the client address.
  */
-function sendRaw(url: URL, request: { method?: string; target: string; headers?: Record<string, string>; body?: string }, clientIp: string): Promise<RawReply> {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(request.headers ?? {})) {
-    if (name.toLowerCase() !== 'cf-connecting-ip') headers[name] = value;
+function pairs(lines: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < lines.length; i += 2) out[lines[i]!] = lines[i + 1]!;
+  return out;
+}
+
+function sendRaw(url: URL, request: { method?: string; target: string; headers?: Record<string, string> | string[]; body?: string }, clientIp: string): Promise<RawReply> {
+  const given = Array.isArray(request.headers) ? request.headers : Object.entries(request.headers ?? {}).flat();
+  const headers: string[] = [];
+  for (let i = 0; i < given.length; i += 2) {
+    if (given[i]!.toLowerCase() !== 'cf-connecting-ip') headers.push(given[i]!, given[i + 1]!);
   }
-  headers['cf-connecting-ip'] = clientIp;
-  if (request.body !== undefined && !Object.keys(headers).some((name) => name.toLowerCase() === 'content-length')) {
-    headers['content-length'] = String(Buffer.byteLength(request.body));
+  headers.push('cf-connecting-ip', clientIp);
+  if (request.body !== undefined && !headers.some((name, i) => i % 2 === 0 && name.toLowerCase() === 'content-length')) {
+    headers.push('content-length', String(Buffer.byteLength(request.body)));
   }
   return new Promise((resolve, reject) => {
     const req = httpRequest(
-      { host: url.hostname, port: url.port, path: request.target, method: request.method ?? 'GET', headers, agent: false },
+      // node:http adds its own Host to an object of headers, never to a list of lines.
+      { host: url.hostname, port: url.port, path: request.target, method: request.method ?? 'GET', headers: Array.isArray(request.headers) ? headers : pairs(headers), agent: false },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));

@@ -26,6 +26,11 @@ export interface Case {
     /** Strings the body must not contain (secrets of a thrown error). */
     bodyExcludes?: string[];
   };
+  /**
+   * What a named runtime answers instead. `byServer`: the runtime's own HTTP server refuses the
+   * request before the adapter runs, so the policy's headers cannot be on it (and no handler runs).
+   */
+  byRuntime?: Record<string, Case['expect'] & { byServer?: true }>;
 }
 
 /** On every response, denials, preflights and 500s included. */
@@ -319,6 +324,59 @@ export const cases: Case[] = [
   {
     name: 'an encoded NUL',
     request: { method: 'GET', target: '/v1/users/u_alice%00', headers: bearer(alice) },
+    expect: { status: 400, json: problem('request.malformed_path', 400) },
+  },
+
+  // Host and target confusion: runtimes build request.url from Host, so a Host that is not one
+  // plain host[:port] would move the path the handler serves away from the one the policy checked.
+  // Where a runtime's server refuses such a Host itself, the request never reaches the policy:
+  // @hono/node-server cannot build the Request (its error handler answers the policy's
+  // `request.malformed`), Deno refuses a second Host, and workerd answers 500 where Cloudflare's
+  // edge would not route the request to a Worker at all.
+  {
+    name: 'the handler is asked for exactly the path and query the policy checked',
+    request: { method: 'GET', target: '/v1/users/u_alice?view=full', headers: bearer(alice) },
+    expect: { status: 200, json: { principal: 'u_alice', params: { id: 'u_alice' }, target: '/v1/users/u_alice?view=full' } },
+  },
+  {
+    name: 'a Host carrying a path and query is 400, not bob\'s record',
+    request: { method: 'GET', target: '/v1/health', headers: ['host', 'x/v1/users/u_bob?a'] },
+    expect: { status: 400, json: problem('request.malformed_host', 400) },
+    byRuntime: { 'hono on node': { status: 400, json: problem('request.malformed', 400) }, workerd: { status: 500, byServer: true } },
+  },
+  {
+    name: 'a Host in latin1 that IDNA would turn into a longer name is 400',
+    request: { method: 'GET', target: '/v1/health', headers: ['host', '\xbd.\xbd/v1/users/u_bob?ab'] },
+    expect: { status: 400, json: problem('request.malformed_host', 400) },
+    byRuntime: { workerd: { status: 500, byServer: true } },
+  },
+  {
+    name: 'a Host ending in # is 400, not the root',
+    request: { method: 'GET', target: '/v1/users/u_bob', headers: ['host', 'a#'] },
+    expect: { status: 400, json: problem('request.malformed_host', 400) },
+    byRuntime: { 'hono on node': { status: 400, json: problem('request.malformed', 400) }, workerd: { status: 500, byServer: true } },
+  },
+  {
+    name: 'a Host ending in ? is 400',
+    request: { method: 'GET', target: '/v1/users/u_bob', headers: ['host', 'a?'] },
+    expect: { status: 400, json: problem('request.malformed_host', 400) },
+    byRuntime: { 'hono on node': { status: 400, json: problem('request.malformed', 400) }, workerd: { status: 500, byServer: true } },
+  },
+  {
+    name: 'a Host with userinfo is 400',
+    request: { method: 'GET', target: '/v1/health', headers: ['host', 'alice@127.0.0.1'] },
+    expect: { status: 400, json: problem('request.malformed_host', 400) },
+    byRuntime: { 'hono on node': { status: 400, json: problem('request.malformed', 400) }, workerd: { status: 500, byServer: true } },
+  },
+  {
+    name: 'two Host headers are 400',
+    request: { method: 'GET', target: '/v1/health', headers: ['host', '127.0.0.1', 'host', 'evil.example'] },
+    expect: { status: 400, json: problem('request.malformed_host', 400) },
+    byRuntime: { deno: { status: 400, byServer: true }, workerd: { status: 500, byServer: true } },
+  },
+  {
+    name: 'a scheme-relative target is 400 and reaches no other host',
+    request: { method: 'GET', target: '//127.0.0.1:9/steal' },
     expect: { status: 400, json: problem('request.malformed_path', 400) },
   },
 

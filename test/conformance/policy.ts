@@ -106,7 +106,9 @@ export async function echo(request: Request, { principal, params }: EchoInput): 
     const ok = (body as { password?: unknown }).password === PASSWORD;
     return Response.json({ ok }, { status: ok ? 200 : 401, headers: LEAKY_HEADERS });
   }
-  return Response.json({ principal, params, body }, { headers: appHeaders() });
+  // `target`: the path and query this application was asked for, which must be the ones the policy checked.
+  const { search } = new URL(request.url);
+  return Response.json({ principal, params, body, target: `${pathname}${search}` }, { headers: appHeaders() });
 }
 
 /** `echo` as a portcullis `Handler` (Node, Bun, Deno). */

@@ -12,7 +12,18 @@ import { request as httpRequest } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export interface RawRequest { method: string; target: string; headers?: Record<string, string>; body?: string }
+export interface RawRequest {
+  method: string;
+  target: string;
+  /** Header fields; a flat list (`['host', 'a', 'host', 'b']`) is sent line by line, as written, with no Host of the client's own. */
+  headers?: Record<string, string> | string[];
+  body?: string;
+}
+
+/** A request's headers as the flat list of lines a raw sender writes (the client adds no Host to a list). */
+export function headerLines(headers: RawRequest['headers'] = {}): string[] {
+  return Array.isArray(headers) ? headers : Object.entries(headers).flat();
+}
 export interface RawResponse { status: number; headers: Headers; body: string }
 export interface Runtime { name: string; start(): Promise<{ send(request: RawRequest): Promise<RawResponse>; stop(): Promise<void> }> }
 
@@ -25,9 +36,17 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
  */
 export function sendRaw(base: string, { method, target, headers = {}, body }: RawRequest): Promise<RawResponse> {
   const url = new URL(base);
+  const length: [string, string] | [] = body === undefined ? [] : ['content-length', String(Buffer.byteLength(body))];
   return new Promise((resolve, reject) => {
     const req = httpRequest(
-      { host: url.hostname, port: url.port, method, path: target, headers: { ...headers, ...(body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) }) } },
+      {
+        host: url.hostname,
+        port: url.port,
+        method,
+        path: target,
+        // node:http adds its own Host to an object of headers, never to a list of lines.
+        headers: Array.isArray(headers) ? [...headers, ...length] : { ...headers, ...(length.length ? { [length[0]]: length[1] } : {}) },
+      },
       (res) => {
         const received = new Headers();
         for (let i = 0; i < res.rawHeaders.length; i += 2) received.append(res.rawHeaders[i]!, res.rawHeaders[i + 1]!);

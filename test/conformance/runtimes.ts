@@ -4,7 +4,7 @@
  * @module
  */
 
-import { runtimeBinary, spawnServer, type RawRequest, type RawResponse, type Runtime } from './runtime.ts';
+import { headerLines, runtimeBinary, spawnServer, type RawRequest, type RawResponse, type Runtime } from './runtime.ts';
 import { workerd } from './workerd.ts';
 
 const server = (name: string) => `test/conformance/servers/${name}`;
@@ -47,8 +47,12 @@ const hono: Runtime = {
     };
     return {
       async send({ method, target, headers, body }: RawRequest): Promise<RawResponse> {
-        // The Request URL parser resolves `..` and `\` as Bun's and Deno's do before Hono runs.
-        const response = await app.request(`http://127.0.0.1${target}`, { method, headers, body });
+        // The Request URL parser resolves `..` and `\` as Bun's and Deno's do before Hono runs; an
+        // absolute-form target is the URL itself.
+        const lines = headerLines(headers);
+        const fields = new Headers();
+        for (let i = 0; i < lines.length; i += 2) fields.append(lines[i]!, lines[i + 1]!);
+        const response = await app.request(target.startsWith('/') ? `http://127.0.0.1${target}` : target, { method, headers: fields, body });
         return { status: response.status, headers: response.headers, body: await response.text() };
       },
       async stop() {
