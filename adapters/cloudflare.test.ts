@@ -59,6 +59,19 @@ describe('origins', () => {
     expect(origin.received.slice(before).map(({ target }) => target)).toEqual([path]);
   });
 
+  it.each([
+    ['/v1/%62illing/invoices'],
+    ['/v1/billin%67/invoices'],
+    ['/%76%31/billing/invoices'],
+  ])('%s goes to the billing origin: the policy decoded it as the billing route, so it is chosen by the decoded path', async (path) => {
+    const mainBefore = main.received.length;
+    const before = billing.received.length;
+    const { response } = await call(worker, env(), path);
+    expect(response.status).toBe(200);
+    expect(billing.received.slice(before)).toHaveLength(1);
+    expect(main.received.slice(mainBefore)).toHaveLength(0);
+  });
+
   it('a path under no prefix is 404 when there is no "/" entry', async () => {
     const onlyV1 = gateway(policy, { origins: { '/v1': 'ORIGIN_URL' } });
     expect((await call(onlyV1, env(), '/v2/things')).response.status).toBe(404);

@@ -124,6 +124,57 @@ describe('portcullis() for Hono', () => {
     expect(events[0]).toMatchObject({ reason: 'route.not_found', clientIp });
   });
 
+  describe('when the app and the policy route a request differently', () => {
+    const files = definePolicy({
+      transport: { requireHttps: false },
+      authn: { user: { kind: 'test', challenge: 'Bearer', authenticate: async () => ({ kind: 'absent' as const }) } },
+      routes: {
+        'GET /v1/files/public': { authn: 'anonymous' },
+        'GET /v1/files/:id': { authn: ['user'], allow: [{ roles: ['admin'] }] },
+        'GET /v1/notes/:id': { authn: 'anonymous' },
+      },
+    });
+    const adminHandler = vi.fn((c) => c.json({ admin: c.req.param('id') }));
+    const errors: Error[] = [];
+    const misordered = new Hono()
+      .use(portcullis(files, { env: quiet }))
+      // Registered first, so Hono runs it for /v1/files/public, which the policy allowed as the public literal.
+      .get('/v1/files/:id', adminHandler)
+      .get('/v1/files/public', (c) => c.json({ public: true }))
+      // The policy binds `id`; this handler reads `noteId`, which the policy never checked.
+      .get('/v1/notes/:noteId', (c) => c.json({ note: c.req.param('noteId') }))
+      .onError((error, c) => {
+        errors.push(error);
+        return c.json({ error: 'misconfigured' }, 500);
+      });
+
+    it('refuses to run a handler whose params the policy did not bind, and says why', async () => {
+      const response = await misordered.request('/v1/files/public');
+      expect(response.status).toBe(500);
+      expect(adminHandler).not.toHaveBeenCalled();
+      expect(errors.at(-1)).toMatchObject({ name: 'RouteMismatchError', code: 'ERR_ROUTE_MISMATCH' });
+      expect(errors.at(-1)!.message).toMatch(/GET \/v1\/files\/:id would run with params \{"id":"public"\}.*"GET \/v1\/files\/public"/);
+    });
+
+    it('refuses a handler that names a param differently from the policy', async () => {
+      const response = await misordered.request('/v1/notes/n1');
+      expect(response.status).toBe(500);
+      expect(errors.at(-1)!.message).toMatch(/noteId/);
+    });
+
+    it('lets a handler run whose params the policy bound with the same values', async () => {
+      const agreeing = new Hono().use(portcullis(files, { env: quiet })).get('/v1/notes/:id', (c) => c.json({ note: c.req.param('id') }));
+      expect(await (await agreeing.request('/v1/notes/n1')).json()).toEqual({ note: 'n1' });
+    });
+  });
+
+  it('takes the scheme from the server, not from an absolute URL: https in the URL alone is still plain HTTP', async () => {
+    const strict = new Hono().use(portcullis(definePolicy({ routes: { 'GET /x': { authn: 'anonymous' } } }), { env: quiet })).get('*', (c) => c.text('ok'));
+    expect((await strict.request('https://api.example.com/x')).status).toBe(308);
+    const tls = new Hono().use(portcullis(definePolicy({ routes: { 'GET /x': { authn: 'anonymous' } } }), { env: quiet, scheme: 'https' })).get('*', (c) => c.text('ok'));
+    expect((await tls.request('https://api.example.com/x')).status).toBe(200);
+  });
+
   it('accepts a compiled engine', async () => {
     const engine = createEngine(policy, quiet);
     const shared = new Hono().use(portcullis(engine, { getConnInfo: loopback })).get('*', (c) => c.text('ok'));
