@@ -375,6 +375,24 @@ export const cases: Case[] = [
     byRuntime: { deno: { status: 400, byServer: true }, workerd: { status: 500, byServer: true } },
   },
   {
+    name: 'an absolute-form https target on a plain-HTTP socket is still plain HTTP to the handler',
+    request: { method: 'GET', target: 'https://127.0.0.1/v1/health?x=1', headers: ['host', '127.0.0.1'] },
+    expect: { status: 200, json: { target: '/v1/health?x=1', scheme: 'http:' } },
+    byRuntime: { workerd: { status: 500, byServer: true } },
+  },
+  {
+    name: 'an absolute-form target for another host than Host is 400',
+    request: { method: 'GET', target: 'http://evil.example/v1/users/u_bob', headers: ['host', '127.0.0.1'] },
+    expect: { status: 400, json: problem('request.malformed_host', 400) },
+    // Bun reads the path of an absolute-form target and the host of Host: the request is one for
+    // 127.0.0.1, checked and served as such.
+    byRuntime: {
+      bun: { status: 401, json: problem('authn.required', 401) },
+      'hono on bun': { status: 401, json: problem('authn.required', 401) },
+      workerd: { status: 500, byServer: true },
+    },
+  },
+  {
     name: 'a scheme-relative target is 400 and reaches no other host',
     request: { method: 'GET', target: '//127.0.0.1:9/steal' },
     expect: { status: 400, json: problem('request.malformed_path', 400) },

@@ -106,9 +106,10 @@ export async function echo(request: Request, { principal, params }: EchoInput): 
     const ok = (body as { password?: unknown }).password === PASSWORD;
     return Response.json({ ok }, { status: ok ? 200 : 401, headers: LEAKY_HEADERS });
   }
-  // `target`: the path and query this application was asked for, which must be the ones the policy checked.
-  const { search } = new URL(request.url);
-  return Response.json({ principal, params, body, target: `${pathname}${search}` }, { headers: appHeaders() });
+  // `target`: the path and query this application was asked for, which must be the ones the policy
+  // checked; `scheme`: the one its server listens with, whatever an absolute-form target claimed.
+  const { search, protocol } = new URL(request.url);
+  return Response.json({ principal, params, body, target: `${pathname}${search}`, scheme: protocol }, { headers: appHeaders() });
 }
 
 /** `echo` as a portcullis `Handler` (Node, Bun, Deno). */
