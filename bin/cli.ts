@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { PolicyError } from '../src/errors.ts';
 import { ALL_RULES, formatFindings, INVALID_POLICY_RULE, lintPolicy, OWASP_API_TOP_10, parsePath, summarize, toJsonReport, toSarif, type LintFinding, type LintTarget } from '../src/lint/index.ts';
 import { toOpenApi } from '../src/openapi/index.ts';
-import { formatProbeReport, probe, ProbeSetupError, probeToSarif, toProbeJson, type ProbeCredentials, type ProbeSender } from '../src/probe/index.ts';
+import { FAMILIES, formatProbeReport, probe, ProbeSetupError, probeToSarif, toProbeJson, type ProbeCredentials, type ProbeFamily, type ProbeSender } from '../src/probe/index.ts';
 import { explain, formatExplanation, kitOptionsOf, policySourceOf, resolvePolicy, type PolicySource } from '../src/testing/explain.ts';
 import { createTestKit, runSpec, type CaseIdentity, type PolicySpec } from '../src/testing/index.ts';
 import type { JWK } from 'jose';
@@ -33,7 +33,7 @@ Usage:
                    [--token JWT | --login 'POST /path' --username U [--password P] | --credentials file]
                    [--signing-key private-jwk-file] [--subject ID] [--api-key KEY] [--other-id ID]
                    [--jwks file] [--fetch-jwks] [--trusted-proxy] [--aggressive]
-                   [--max-requests N] [--timeout ms] [--http-port N]
+                   [--max-requests N] [--timeout ms] [--http-port N] [--skip family,…]
   portcullis rules      (every lint rule: id, severity, OWASP API Security Top 10 item)
 
 A policy file default-exports the policy, a function (kit) => policy (the CLI calls it with a
@@ -361,6 +361,7 @@ async function probeCommand(argv: string[]): Promise<number> {
       'max-requests': { type: 'string' },
       timeout: { type: 'string' },
       'http-port': { type: 'string' },
+      skip: { type: 'string' },
     },
   });
   const [baseUrl, ...extra] = positionals;
@@ -378,6 +379,9 @@ async function probeCommand(argv: string[]): Promise<number> {
   const maxRequests = positiveInteger(values['max-requests'], '--max-requests');
   const timeoutMs = positiveInteger(values.timeout, '--timeout');
   const httpPort = positiveInteger(values['http-port'], '--http-port');
+  const skip = values.skip === undefined ? [] : values.skip.split(',').map((name) => name.trim());
+  const unknown = skip.filter((name) => !(FAMILIES as readonly string[]).includes(name));
+  if (unknown.length) throw new UsageError(`--skip: unknown famil${unknown.length > 1 ? 'ies' : 'y'} ${unknown.join(', ')} (one of ${FAMILIES.join(', ')})`);
   const { credentials, otherId } = probeCredentials(values);
   let jwks: { keys: JWK[] } | undefined;
   if (values.jwks !== undefined) {
@@ -406,6 +410,7 @@ async function probeCommand(argv: string[]): Promise<number> {
       // A policy function was given the CLI's throwaway test key: it is not the deployment's.
       ignoreKeys: [kit.publicJwk],
       rawSend: rawSender(),
+      skip: skip as ProbeFamily[],
     });
   } catch (error) {
     if (error instanceof ProbeSetupError) throw new FileError(error.message);

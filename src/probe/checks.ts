@@ -7,7 +7,7 @@
 import type { OwaspKey } from '../lint/owasp.ts';
 
 /** Attack families, in the order the probe runs them (rate limits last: they exhaust buckets). */
-export const FAMILIES = ['authn', 'jwt', 'bola', 'methods', 'paths', 'cors', 'bodies', 'transport', 'ratelimit', 'headers'] as const;
+export const FAMILIES = ['authn', 'jwt', 'bola', 'methods', 'paths', 'hosts', 'cors', 'bodies', 'transport', 'ratelimit', 'headers'] as const;
 export type ProbeFamily = (typeof FAMILIES)[number];
 
 /** One check of the catalogue. */
@@ -43,6 +43,8 @@ export const CHECKS = {
   methodOverride: check('method.override', 'methods', 'API5', 'X-HTTP-Method-Override changes what a request does', 'Ignore and strip X-HTTP-Method-Override, X-HTTP-Method and X-Method-Override: the gateway checked the request line\'s method.'),
   pathConfusion: check('path.confusion', 'paths', 'API5', 'A spelling of a protected path is answered without credentials', 'Refuse ambiguous paths (encoded slashes and dots, //, ;, \\, NUL) with 400 and route case-sensitively, so that gateway and origin read the same path.'),
   pathAmbiguous: check('path.ambiguous', 'paths', 'API8', 'An ambiguous spelling of a path is answered', 'Refuse ambiguous paths with 400: a spelling one server resolves and another does not is how path-confusion bypasses start.'),
+  hostConfusion: check('host.confusion', 'hosts', 'API8', 'A Host that is not one plain host[:port] is answered', 'Refuse a Host with a path, query, fragment, userinfo or backslash (and a second Host) with 400 before the runtime builds a URL from it, and hand the handler the target the gateway checked.'),
+  hostMisdirected: check('host.misdirected', 'hosts', 'API8', 'A request for a host the policy does not list is answered', 'Answer only the hosts the policy lists (hosts); refuse others with 421.'),
   corsLookalike: check('cors.lookalike_origin', 'cors', 'API8', 'A look-alike origin is allowed by CORS', 'Match origins exactly, byte for byte: no prefix, suffix or regex matching.'),
   corsNull: check('cors.null_origin', 'cors', 'API8', 'The origin "null" is allowed by CORS', 'Never allow "null": sandboxed frames and file: pages send it.'),
   corsAllowed: check('cors.allowed_origin', 'cors', 'API8', 'An allowed origin is not answered as the policy says', 'Echo an allowed origin exactly, with Vary: Origin (and Access-Control-Allow-Credentials when the policy allows credentials).'),

@@ -170,8 +170,12 @@ export class ProbeSession {
     return `${origin}${this.prefix}${request.target}`;
   }
 
-  /** Would a URL parser (and so fetch) send this target differently from how it is written? */
+  /**
+   * Would a URL parser (and so fetch) send this target differently from how it is written? A
+   * request that names its own Host needs the raw sender too: fetch sets Host from the URL.
+   */
   rewrites(request: ProbeRequest): boolean {
+    if (request.headers && Object.keys(request.headers).some((name) => name.toLowerCase() === 'host')) return true;
     const url = this.urlOf(request);
     const parsed = new URL(url);
     return `${parsed.origin}${parsed.pathname}${parsed.search}` !== url;

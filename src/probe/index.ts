@@ -27,6 +27,7 @@ import { probeBola } from './families/bola.ts';
 import { probeCors } from './families/cors.ts';
 import { probeHeaders } from './families/headers.ts';
 import { probeMethodOverride } from './families/methods.ts';
+import { probeHosts } from './families/hosts.ts';
 import { probePaths } from './families/paths.ts';
 import { probeRateLimits } from './families/ratelimit.ts';
 import { probeTransport } from './families/transport.ts';
@@ -95,6 +96,8 @@ export interface ProbeOptions {
   fetch?: (input: string, init: RequestInit) => Promise<Response>;
   /** @default Date.now */
   now?: () => number;
+  /** Families not to run (each is named in the report's notes). */
+  skip?: readonly ProbeFamily[];
   /** Called as each family starts. */
   onFamily?: (family: ProbeFamily) => void;
 }
@@ -164,6 +167,7 @@ export async function probe(policy: Policy, options: ProbeOptions): Promise<Prob
     bola: () => probeBola(ctx),
     methods: () => probeMethodOverride(ctx),
     paths: () => probePaths(ctx),
+    hosts: () => probeHosts(ctx),
     cors: () => probeCors(ctx),
     bodies: () => probeBodies(ctx),
     transport: () => probeTransport(ctx),
@@ -171,6 +175,10 @@ export async function probe(policy: Policy, options: ProbeOptions): Promise<Prob
     headers: () => probeHeaders(ctx),
   };
   for (const family of FAMILIES) {
+    if (options.skip?.includes(family)) {
+      ctx.note(`${family}: skipped (--skip)`);
+      continue;
+    }
     options.onFamily?.(family);
     try {
       await families[family]();

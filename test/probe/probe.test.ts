@@ -113,7 +113,10 @@ describe('the Worker (policies/worker.ts on workerd)', () => {
 
   it('holds against every family its policy has', async () => {
     const { code, report } = await probeJson(
-      [worker.url, '--policy', worker.policyFile, '--signing-key', worker.signingKeyFile, '--jwks', worker.jwksFile, '--api-key', worker.apiKey, '--other-id', 'u_bob', '--aggressive'],
+      // Miniflare's front answers a malformed Host with its own 500 before any Worker runs; on
+      // Cloudflare the edge routes by Host and never hands such a request to a Worker. The Worker
+      // itself refuses them (the conformance table's Host cases, and src/target.test.ts).
+      [worker.url, '--policy', worker.policyFile, '--signing-key', worker.signingKeyFile, '--jwks', worker.jwksFile, '--api-key', worker.apiKey, '--other-id', 'u_bob', '--aggressive', '--skip', 'hosts'],
       worker.env,
     );
     expect(report.findings).toEqual([]);
@@ -123,6 +126,7 @@ describe('the Worker (policies/worker.ts on workerd)', () => {
     for (const family of ['authn', 'jwt', 'bola', 'methods', 'paths', 'cors', 'transport', 'ratelimit', 'headers']) expect(byFamily[family]!.passed, family).toBeGreaterThan(0);
     // The Worker's policy takes no body; its JWKS is remote, so the key came from --jwks.
     expect(report.notes).toContain('bodies: no route takes a body');
+    expect(report.notes).toContain('hosts: skipped (--skip)');
     expect(report.notes).toContain('jwt: key confusion uses 1 public key from the given JWKS');
   });
 });
@@ -141,10 +145,10 @@ describe('a deployment with no policy in front of the demo origin', () => {
       expect(report.findings.filter((f) => f.family === family.family && f.severity === 'error').length, family.family).toBeGreaterThan(0);
     }
     const errors = checks(report.findings, 'error');
-    for (const check of ['authn.missing_credentials', 'authn.bad_api_key', 'jwt.alg_none', 'jwt.key_confusion', 'jwt.jku', 'jwt.expired', 'jwt.wrong_audience', 'authz.bola', 'method.override', 'path.confusion', 'cors.lookalike_origin', 'cors.null_origin', 'body.oversized', 'body.malformed', 'body.content_type', 'body.unknown_keys', 'body.prototype_pollution', 'transport.forwarded_proto', 'ratelimit.xff_rotation']) {
+    for (const check of ['authn.missing_credentials', 'authn.bad_api_key', 'jwt.alg_none', 'jwt.key_confusion', 'jwt.jku', 'jwt.expired', 'jwt.wrong_audience', 'authz.bola', 'method.override', 'path.confusion', 'host.confusion', 'cors.lookalike_origin', 'cors.null_origin', 'body.oversized', 'body.malformed', 'body.content_type', 'body.unknown_keys', 'body.prototype_pollution', 'transport.forwarded_proto', 'ratelimit.xff_rotation']) {
       expect(errors, check).toContain(check);
     }
-    expect(checks(report.findings, 'warning')).toEqual(new Set(['authz.bola_case', 'cors.allowed_origin', 'headers.missing', 'headers.leaky', 'response.stack_trace', 'transport.forwarded_proto']));
+    expect(checks(report.findings, 'warning')).toEqual(new Set(['authz.bola_case', 'cors.allowed_origin', 'headers.missing', 'headers.leaky', 'response.stack_trace', 'transport.forwarded_proto', 'host.confusion']));
   });
 
   it('shows each finding with the request sent, the token truncated, expected and actual, and its OWASP item', async () => {

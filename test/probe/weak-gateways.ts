@@ -2,7 +2,8 @@
  * Test infrastructure: deliberately broken deployments of the demo, for the probe to catch.
  *
  * - `startOpenGateway`: the demo origin behind a "gateway" with no policy at all — the setup the
- *   probe exists to catch: no authentication, a URL-parsing proxy (`..` resolved before routing),
+ *   probe exists to catch: no authentication, a URL-parsing proxy (`..` resolved before routing, the
+ *   URL built from Host),
  *   an origin that honours X-HTTP-Method-Override, CORS that reflects any origin, X-Powered-By, and
  *   no security headers, no body checks, no rate limits.
  * - `startWeakenedDemo`: the real gateway (adapters/node.ts) with the demo policy minus three
@@ -62,9 +63,15 @@ export async function startOpenGateway(privateJwk: JWK): Promise<WeakGateway> {
     headers.set(GATEWAY_SECRET_HEADER, GATEWAY_SECRET);
     // Express's method-override, in the origin's own framework.
     const method = (req.headers['x-http-method-override'] as string | undefined)?.toUpperCase() ?? req.method!;
-    // A proxy that parses the URL resolves `..`, `%2e%2e` and `\` before it forwards.
-    const url = new URL(req.url!, 'http://origin.internal');
-    const response = await origin.fetch(new Request(url, { method, headers, body: method === 'GET' || method === 'HEAD' || !body.length ? undefined : new Uint8Array(body) }));
+    // A proxy that parses the URL resolves `..`, `%2e%2e` and `\` before it forwards; it builds
+    // that URL from Host, as runtimes do, so a Host carrying a path moves the path.
+    let response: Response;
+    try {
+      const url = new URL(`http://${req.headers.host}${req.url!}`);
+      response = await origin.fetch(new Request(url, { method, headers, body: method === 'GET' || method === 'HEAD' || !body.length ? undefined : new Uint8Array(body) }));
+    } catch (error) {
+      response = new Response(String((error as Error).stack), { status: 500, headers: { 'content-type': 'text/plain' } });
+    }
     res.writeHead(response.status, { ...Object.fromEntries(response.headers), ...cors, 'x-powered-by': 'Express' });
     res.end(Buffer.from(await response.arrayBuffer()));
   });
