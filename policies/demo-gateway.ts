@@ -69,7 +69,7 @@ export async function startDemo(options: DemoOptions) {
   });
   const originPort = (originServer.address() as { port: number }).port;
 
-  const config = demoConfig(options.env);
+  const config = demoConfig({ ...options.env, PORT: String(options.port) });
   const apiKey = options.env.DEMO_API_KEY ?? (await generateApiKey('pk_demo_')).key;
   const rateLimits = await rateLimitStore(options.env);
   const gateway = await serve(

@@ -20,6 +20,8 @@ export interface DemoConfig {
   rateLimit: number;
   /** Failed logins per 15 minutes per client IP. */
   loginRateLimit: number;
+  /** `Host` values the gateway answers (others get 421). */
+  allowedHosts: string[];
 }
 
 function positive(name: string, value: string | undefined, fallback: number): number {
@@ -29,11 +31,16 @@ function positive(name: string, value: string | undefined, fallback: number): nu
   return number;
 }
 
-/** Reads `ALLOWED_ORIGINS` and `TRUSTED_PROXIES` (comma-separated) with the DEMO.md defaults. */
+/**
+ * Reads the demo's environment (comma-separated lists) with the defaults of the README. The hosts
+ * default to the loopback names on `PORT`; with no port known (`PORT` unset or 0), on any port.
+ */
 export function demoConfig(env: Record<string, string | undefined>): DemoConfig {
   const list = (value: string | undefined, fallback: string) =>
     (value ?? fallback).split(',').map((item) => item.trim()).filter(Boolean);
+  const port = env.PORT && env.PORT !== '0' ? `:${env.PORT}` : '';
   return {
+    allowedHosts: list(env.ALLOWED_HOSTS, `127.0.0.1${port},localhost${port},[::1]${port}`),
     allowedOrigins: list(env.ALLOWED_ORIGINS, 'https://app.example.com'),
     trustedProxies: list(env.TRUSTED_PROXIES, 'loopback'),
     rateLimit: positive('RATE_LIMIT', env.RATE_LIMIT, 100),
@@ -67,6 +74,7 @@ export interface DemoKeys {
 /** The demo policy for a configuration. */
 export function demoPolicy(config: DemoConfig, keys: DemoKeys) {
   return definePolicy({
+    hosts: config.allowedHosts,
     clientIp: { trustedProxies: config.trustedProxies },
     // HTTPS everywhere, except a developer talking to the demo directly on 127.0.0.1.
     transport: { requireHttps: true, allowLoopbackHttp: true, hsts: { maxAge: 31536000, includeSubDomains: true } },

@@ -203,7 +203,14 @@ export async function buildCaseRequest(engine: Engine, kit: TestKit, testCase: P
     if (!headers.has('content-type')) headers.set('content-type', 'application/json');
   }
   const method = parts.method ?? 'GET';
-  return new Request(new URL(parts.path, 'https://api.test'), { method, headers, body });
+  return new Request(new URL(parts.path, `https://${caseHost(engine.policy)}`), { method, headers, body });
+}
+
+/** The host cases are sent to: the policy's first listed host (a wildcard's with a label), or `api.test`. */
+function caseHost(policy: Policy): string {
+  const first = policy.hosts?.[0];
+  if (first === undefined) return 'api.test';
+  return first.startsWith('*.') ? `test${first.slice(1)}` : first;
 }
 
 function parseLine(line: string): Exclude<PolicyCase['request'], string> {

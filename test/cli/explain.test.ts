@@ -14,7 +14,7 @@ describe('portcullis explain', () => {
   it('explains a denial: status, reason, the rules that failed, headers and the trace', async () => {
     const { code, stdout } = await portcullis('explain', 'policies/demo.ts', 'GET /v1/users/u_bob', '--as', alice, '--ip', '203.0.113.7');
     expect(code).toBe(0);
-    expect(stdout).toContain('GET https://api.test/v1/users/u_bob  (client 203.0.113.7)');
+    expect(stdout).toContain('GET https://127.0.0.1/v1/users/u_bob  (client 203.0.113.7)');
     expect(stdout).toContain('deny  403 authz.denied  GET /v1/users/:id');
     expect(stdout).toContain('  reasons: allow[0]: authz.role_missing; allow[1]: authz.not_owner');
     expect(stdout).toContain('  x-frame-options: DENY');
@@ -33,8 +33,8 @@ describe('portcullis explain', () => {
   });
 
   it('sends --header values: an allowed Origin gets its CORS headers', async () => {
-    const { stdout } = await portcullis('explain', 'policies/demo.ts', 'GET https://api.example.com/v1/health', '--header', 'Origin: https://app.example.com');
-    expect(stdout).toContain('GET https://api.example.com/v1/health');
+    const { stdout } = await portcullis('explain', 'policies/demo.ts', 'GET https://localhost/v1/health', '--header', 'Origin: https://app.example.com');
+    expect(stdout).toContain('GET https://localhost/v1/health');
     expect(stdout).toContain('allow  GET /v1/health');
     expect(stdout).toContain('  access-control-allow-origin: https://app.example.com');
     expect(stdout).toContain('  access-control-allow-credentials: true');

@@ -129,9 +129,17 @@ describe('the demo gateway over HTTP', () => {
 
   describe('transport', () => {
     it('redirects a GET that a trusted proxy marks as plain HTTP to https (308)', async () => {
-      const res = await raw('/v1/health?x=1', { headers: { 'x-forwarded-proto': 'http', 'x-forwarded-for': '203.0.113.9', host: 'api.example.com:8080' } });
+      const res = await raw('/v1/health?x=1', { headers: { 'x-forwarded-proto': 'http', 'x-forwarded-for': '203.0.113.9', host: 'localhost:8080' } });
       expect(res.status).toBe(308);
-      expect(res.headers['location']).toBe('https://api.example.com/v1/health?x=1');
+      // The host the policy checked (one of ALLOWED_HOSTS), without the plain-HTTP port.
+      expect(res.headers['location']).toBe('https://localhost/v1/health?x=1');
+    });
+
+    it('answers 421 to a Host that is not in ALLOWED_HOSTS, and never redirects to it', async () => {
+      const res = await raw('/v1/health', { headers: { 'x-forwarded-proto': 'http', host: 'evil.example.com' } });
+      expect(res.status).toBe(421);
+      expect(res.headers['location']).toBeUndefined();
+      expect(JSON.parse(res.body)).toMatchObject({ code: 'request.misdirected' });
     });
 
     it('refuses a POST that a trusted proxy marks as plain HTTP (403)', async () => {

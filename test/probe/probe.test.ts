@@ -149,7 +149,8 @@ describe('a deployment with no policy in front of the demo origin', () => {
       expect(errors, check).toContain(check);
     }
     expect(checks(report.findings, 'warning')).toEqual(new Set(['authz.bola_case', 'cors.allowed_origin', 'headers.missing', 'headers.leaky', 'response.stack_trace', 'transport.forwarded_proto', 'host.confusion']));
-  });
+    // A whole probe run (some 500 requests) against a deployment that answers them all.
+  }, 60_000);
 
   it('shows each finding with the request sent, the token truncated, expected and actual, and its OWASP item', async () => {
     const run = await portcullis(['probe', gateway.url, '--policy', 'policies/demo.ts', ...ALICE, '--other-id', 'u_bob']);
@@ -161,7 +162,8 @@ describe('a deployment with no policy in front of the demo origin', () => {
     // The password never appears, and no token appears whole.
     expect(run.stdout).not.toContain('correct horse battery staple');
     expect(run.stdout).not.toMatch(/eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\./);
-  });
+    // A whole probe run (some 500 requests) against a deployment that answers them all.
+  }, 60_000);
 
   it('writes SARIF with one result per finding, located at the route in the policy file', async () => {
     const run = await portcullis(['probe', gateway.url, '--policy', 'policies/demo.ts', '--format', 'sarif', '--max-requests', '40']);
