@@ -10,9 +10,10 @@ export default definePolicy({
   },
   roleHierarchy: { admin: ['user'] },
   cors: { origins: ['https://app.example.com'], credentials: true },
-  rateLimits: { api: { limit: 100, window: '15m' } },
+  rateLimits: { api: { limit: 100, window: '15m' } }, // per caller: the principal, or the address when anonymous
+  limits: { maxBodyBytes: 16 * 1024 },
   routes: {
-    'GET /v1/health': { authn: 'anonymous' },
+    'GET /v1/health': { authn: 'anonymous', rateLimit: ['api'] },
     'GET /v1/users/:id': { authn: ['user'], allow: [{ roles: ['admin'] }, { owner: { param: 'id' } }], rateLimit: ['api'] },
     'PATCH /v1/users/:id': {
       authn: ['user'],

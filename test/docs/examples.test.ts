@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lintPolicy } from '../../src/lint/index.ts';
 import { runSpec, type PolicySpec } from '../../src/testing/index.ts';
 import { ROOT, runtimeBinary, spawnServer } from '../conformance/runtime.ts';
 
@@ -84,6 +85,11 @@ describe.each(['origin-node.ts', 'origin-express.ts'])('gateway.ts in front of %
     expect(response.status).toBe(403);
     expect(JSON.parse(response.body)).toEqual({ error: 'identity.missing' });
   });
+});
+
+it("policy.ts, the README's policy, has no lint finding", async () => {
+  const { default: policy } = await import('../../docs/examples/policy.ts');
+  expect(lintPolicy(policy)).toEqual([]);
 });
 
 describe('in-code.ts', async () => {
