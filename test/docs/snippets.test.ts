@@ -14,7 +14,8 @@ import { REASONS } from '../../src/decision.ts';
 import { ROOT, runtimeBinary } from '../conformance/runtime.ts';
 
 const EXAMPLES = 'docs/examples';
-const CODE_FENCE = /^( *)```(ts|typescript|tsx|js|javascript|mjs|jsx)[^\S\n]*\n([\s\S]*?)^\1```/gm;
+/** A fenced block whose info string starts with a TypeScript or JavaScript language (```ts, ```js title=…). */
+const CODE_FENCE = /^( *)```(ts|typescript|tsx|js|javascript|mjs|cjs|jsx)\b[^\n]*\n([\s\S]*?)^\1```/gim;
 
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 const pages = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((file) => file.endsWith('.md')).map((file) => `docs/${file}`)];
