@@ -2,7 +2,7 @@
  * The public read API, specified: anonymous reads within per-IP budgets, a strict write path.
  * Runs under `npx portcullis test policies` and vitest (policies/specs.test.ts).
  */
-import { defineSpec, type PolicyCase } from '../src/testing/index.ts';
+import { defineSpec } from '../src/testing/index.ts';
 import policy from './public-read.ts';
 
 const isbn = '9780141036144';
@@ -10,15 +10,6 @@ const isbn = '9780141036144';
 const editor = { sub: 'u_eve', roles: ['editor'], amr: ['pwd', 'otp'] };
 const admin = { sub: 'u_ann', roles: ['admin'], amr: ['pwd', 'hwk'] };
 const book = { isbn, title: 'Nineteen Eighty-Four', authors: ['aut_orwell1'], language: 'en' };
-
-/** Search allows 5 queries per 10 s per address: the sixth from one address is refused. */
-const searchBurst: PolicyCase[] = Array.from({ length: 6 }, (_, i) => ({
-  name: `search burst, query ${i + 1} of 6 from one address`,
-  request: `GET /v1/search?q=orwell${i}`,
-  clientIp: '198.51.100.77',
-  expect: i < 5 ? 200 : 429,
-  ...(i < 5 ? {} : { reason: 'ratelimit.exceeded' }),
-}));
 
 export default defineSpec({
   name: 'public read API',
@@ -34,8 +25,9 @@ export default defineSpec({
     { request: `GET /v1/books/${isbn}`, expect: 200 },
     { name: 'not an ISBN', request: "GET /v1/books/1'%20OR%20'1'='1", expect: 422, reason: 'validate.invalid' },
 
-    ...searchBurst,
-    { name: 'another address has its own budget', request: 'GET /v1/search?q=huxley', clientIp: '198.51.100.78', expect: 200 },
+    // Search allows 5 queries per 10 s per address: the sixth from one address is refused.
+    { name: 'five searches from one address', request: 'GET /v1/search?q=orwell', clientIp: '198.51.100.77', repeat: 5, expect: 200 },
+    { name: 'a sixth search from one address', request: 'GET /v1/search?q=orwell', clientIp: '198.51.100.77', repeat: 6, expect: 429, reason: 'ratelimit.exceeded' },
     { name: 'a one-letter search', request: 'GET /v1/search?q=a', expect: 422, reason: 'validate.invalid' },
 
     { request: 'GET /v1/authors/aut_orwell1', expect: 200 },

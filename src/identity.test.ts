@@ -9,7 +9,7 @@ import { NOW_MS, NOW_SECONDS } from '../test/fixtures/keys.ts';
 import { hashApiKey } from './authn/api-key.ts';
 import { apiKey } from './authn/api-key.ts';
 import { createEngine } from './engine.ts';
-import { IDENTITY_HEADER, IDENTITY_TYP, identityVerifier, type IdentityOptions } from './identity.ts';
+import { IDENTITY_HEADER, IDENTITY_TYP, identityHeaderVerifier, identityVerifier, type IdentityOptions } from './identity.ts';
 import { definePolicy } from './policy/define.ts';
 import { forwardTo } from './proxy.ts';
 
@@ -162,5 +162,36 @@ describe('the origin refuses', () => {
 
   it('to start with a short key', () => {
     expect(() => identityVerifier({ key: 'short' })).toThrow(new TypeError('identity.key: at least 32 bytes are required, got 5'));
+  });
+});
+
+describe('the origin without a Fetch Request (node:http, Express) verifies the header value', () => {
+  const verify = identityHeaderVerifier({ key: KEY, audience: ORIGIN, now: () => NOW_MS });
+
+  async function assertion() {
+    const { send, received } = await gateway();
+    await send('/v1/things/7?view=full', { 'x-api-key': API_KEY });
+    return received[0]!.headers.get(IDENTITY_HEADER)!;
+  }
+
+  it('for the method and target it was issued for, as req.method and req.url give them', async () => {
+    const result = await verify(await assertion(), 'GET', '/v1/things/7?view=full');
+    expect(result).toMatchObject({ ok: true, identity: { sub: 'svc_a', roles: ['reader'], req_target: '/v1/things/7?view=full' } });
+    // node:http gives a header it received once as a string; an array of one is the same.
+    expect(await verify([await assertion()], 'GET', '/v1/things/7?view=full')).toMatchObject({ ok: true });
+  });
+
+  it.each<[string, (token: string) => Parameters<typeof verify>]>([
+    ['no header', () => [undefined, 'GET', '/v1/things/7?view=full']],
+    ['two headers, as an array', (token) => [[token, token], 'GET', '/v1/things/7?view=full']],
+    ['two headers, joined by node:http', (token) => [`${token}, ${token}`, 'GET', '/v1/things/7?view=full']],
+  ])('refuses %s as missing', async (_, args) => {
+    expect(await verify(...args(await assertion()))).toEqual({ ok: false, reason: 'identity.missing' });
+  });
+
+  it('refuses it on another target or method', async () => {
+    const token = await assertion();
+    expect(await verify(token, 'GET', '/v1/things/8?view=full')).toEqual({ ok: false, reason: 'identity.wrong_request' });
+    expect(await verify(token, 'DELETE', '/v1/things/7?view=full')).toEqual({ ok: false, reason: 'identity.wrong_request' });
   });
 });

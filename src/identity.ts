@@ -156,14 +156,39 @@ export type IdentityResult = { ok: true; identity: Identity } | { ok: false; rea
  * ```
  */
 export function identityVerifier(options: VerifyIdentityOptions): (request: Request) => Promise<IdentityResult> {
-  const key = importIdentityKey(options.key, 'identity.key');
+  const verify = identityHeaderVerifier(options);
   const header = options.header ?? IDENTITY_HEADER;
+  return function verifyIdentity(request) {
+    return verify(request.headers.get(header), request.method, targetOf(new URL(request.url)));
+  };
+}
+
+/**
+ * The origin side for servers that have no Fetch `Request` (node:http, Express): verifies the
+ * header's value for the request's method and target (path and query, as node:http's `req.url`
+ * or Express's `req.originalUrl` give it). `options.header` is not read: the caller reads the
+ * header. Throws a `TypeError` on a short key.
+ *
+ * @example
+ * ```ts
+ * const verify = identityHeaderVerifier({ key: process.env.PORTCULLIS_IDENTITY_KEY!, audience: 'http://127.0.0.1:9000' });
+ * createServer(async (req, res) => {
+ *   const result = await verify(req.headers[IDENTITY_HEADER], req.method!, req.url!);
+ *   if (!result.ok) return void res.writeHead(403).end();
+ *   res.end(`hello ${result.identity.sub}`);
+ * });
+ * ```
+ */
+export function identityHeaderVerifier(
+  options: VerifyIdentityOptions,
+): (value: string | readonly string[] | null | undefined, method: string, target: string) => Promise<IdentityResult> {
+  const key = importIdentityKey(options.key, 'identity.key');
   const tolerance = options.clockTolerance ?? 5;
   const now = options.now ?? Date.now;
 
-  return async function verifyIdentity(request) {
-    const token = request.headers.get(header);
-    // Headers joins repeated fields with ", "; a compact JWS has no comma.
+  return async function verifyIdentityHeader(value, method, target) {
+    const token = typeof value === 'string' ? value : value?.length === 1 ? value[0]! : null;
+    // Headers joins repeated fields with ", " (node:http too, or gives an array); a compact JWS has no comma.
     if (token === null || token === '' || token.includes(',')) return { ok: false, reason: 'identity.missing' };
     let identity: Identity;
     try {
@@ -182,9 +207,7 @@ export function identityVerifier(options: VerifyIdentityOptions): (request: Requ
     }
     // jose checks a future `iat` only together with maxTokenAge.
     if (identity.iat > Math.floor(now() / 1000) + tolerance) return { ok: false, reason: 'identity.expired' };
-    if (identity.req_method !== request.method || identity.req_target !== targetOf(new URL(request.url))) {
-      return { ok: false, reason: 'identity.wrong_request' };
-    }
+    if (identity.req_method !== method || identity.req_target !== target) return { ok: false, reason: 'identity.wrong_request' };
     return { ok: true, identity };
   };
 }

@@ -27,7 +27,7 @@ export { jsonLineSink } from './log.ts';
 export { PolicyError } from './errors.ts';
 export { forwardTo } from './proxy.ts';
 export type { ForwardOptions } from './proxy.ts';
-export { IDENTITY_HEADER, identityVerifier, type Identity, type IdentityFailure, type IdentityKey, type IdentityOptions, type IdentityResult, type VerifyIdentityOptions } from './identity.ts';
+export { IDENTITY_HEADER, identityHeaderVerifier, identityVerifier, type Identity, type IdentityFailure, type IdentityKey, type IdentityOptions, type IdentityResult, type VerifyIdentityOptions } from './identity.ts';
 export { problemResponse } from './decision.ts';
 export { jwt } from './authn/jwt.ts';
 export type { JwtOptions } from './authn/jwt.ts';

@@ -464,6 +464,13 @@ describe('jwt() definition-time errors', () => {
     expect(error.code).toBe('ERR_POLICY_INVALID');
   });
 
+  it('names a misspelt option as an unknown key, not as a missing key source', () => {
+    const { jwks, ...rest } = base;
+    const error = policyErrorOf(() => jwt({ ...rest, jwk: jwks } as unknown as JwtOptions));
+    expect(error.path).toBe('jwt().jwk');
+    expect(error.message).toBe('jwt().jwk: unknown key (a typo, or an option this version does not have)');
+  });
+
   it('accepts a 32-byte secret with HS256 and a loopback http JWKS URL', () => {
     expect(() => jwt({ secret, algorithms: ['HS256'], issuer: ISSUER, audience: AUDIENCE })).not.toThrow();
     expect(() => jwt({ ...base, jwks: undefined, jwksUrl: 'http://127.0.0.1:8080/jwks.json' })).not.toThrow();

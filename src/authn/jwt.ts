@@ -78,6 +78,14 @@ export interface JwtOptions {
   jwksTimeoutMs?: number;
 }
 
+/** Every option `jwt()` knows: the `satisfies` keeps the list in step with `JwtOptions`. */
+const JWT_OPTIONS: ReadonlySet<string> = new Set(
+  Object.keys({
+    secret: 0, jwks: 0, jwksUrl: 0, algorithms: 0, issuer: 0, audience: 0, typ: 0, dangerouslyAllowMissingExp: 0, clockTolerance: 0, maxTokenAge: 0,
+    maxLifetime: 0, requiredClaims: 0, rolesClaim: 0, scopesClaim: 0, requireMfa: 0, maxTokenBytes: 0, cacheSize: 0, realm: 0, jwksTimeoutMs: 0,
+  } satisfies Record<keyof JwtOptions, 0>),
+);
+
 const DEFAULT_MFA_AMR = ['mfa', 'otp', 'hwk', 'swk', 'sms', 'fpt', 'face', 'iris', 'retina', 'vbm'];
 
 interface CachedToken {
@@ -108,6 +116,10 @@ const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
  */
 export function jwt(options: JwtOptions): AuthnMethod {
   const at = (field: string) => `jwt().${field}`;
+  // A misspelt option (`jwk:` for `jwks:`) is named as such, not reported as a missing key source.
+  for (const key of Object.keys(options)) {
+    if (!JWT_OPTIONS.has(key)) policyError(at(key), 'unknown key (a typo, or an option this version does not have)');
+  }
   const algorithms = options.algorithms as readonly string[] | undefined;
   if (!Array.isArray(algorithms) || algorithms.length === 0) policyError(at('algorithms'), 'is required: list the accepted algorithms, e.g. ["ES256"]');
   for (const alg of algorithms) {

@@ -64,3 +64,57 @@ describe('runSpec', () => {
     expect(payload.iat).toBe(Date.parse('2030-01-01T00:00:00Z') / 1000);
   });
 });
+
+describe('spec cases', () => {
+  const limited = definePolicy({
+    transport: { requireHttps: false },
+    rateLimits: { tight: { limit: 2, window: '1m', by: 'ip' } },
+    routes: { 'GET /ping': { authn: 'anonymous', rateLimit: ['tight'] } },
+  });
+
+  it('start with empty rate-limit counters: a limit of 2 does not refuse the third and fourth case', async () => {
+    const report = await runSpec(defineSpec({ name: 'independent', policy: limited, cases: Array.from({ length: 4 }, () => ({ request: 'GET /ping', expect: 200 })) }));
+    expect(report.failed.map((failure) => failure.message)).toEqual([]);
+  });
+
+  it('reach a limit with repeat: the expectation holds for the last of the repeated requests', async () => {
+    const report = await runSpec(
+      defineSpec({
+        name: 'repeat',
+        policy: limited,
+        cases: [
+          { request: 'GET /ping', repeat: 2, expect: 200 },
+          { request: 'GET /ping', repeat: 3, expect: 429, reason: 'ratelimit.exceeded' },
+        ],
+      }),
+    );
+    expect(report.failed.map((failure) => failure.message)).toEqual([]);
+  });
+
+  it('refuses a case that expects a 2xx together with a denial reason, naming the case', () => {
+    expect(() =>
+      defineSpec({
+        name: 'contradiction',
+        policy: limited,
+        cases: [
+          { request: 'GET /ping', expect: 200 },
+          { name: 'pings', request: 'GET /ping', expect: 200, reason: 'authz.denied' },
+        ],
+      }),
+    ).toThrow('spec "contradiction": cases[1] (pings): expects 200 together with the denial reason "authz.denied" (a 403)');
+  });
+
+  it('refuses the contradiction in cases made from the kit when the spec runs', async () => {
+    const spec = defineSpec({ name: 'late', policy: limited, cases: async () => [{ request: 'GET /ping', expect: 204, reason: 'ratelimit.exceeded' }] });
+    await expect(runSpec(spec)).rejects.toThrow('spec "late": cases[0] (GET /ping → 204): expects 204 together with the denial reason "ratelimit.exceeded"');
+  });
+
+  it('accepts a preflight, the one denial answered with a 2xx', () => {
+    expect(() => defineSpec({ name: 'preflight', policy: limited, cases: [{ request: 'OPTIONS /ping', expect: 204, reason: 'cors.preflight' }] })).not.toThrow();
+  });
+
+  it('refuses reason "allow" with an error status, and a repeat that is not a whole number ≥ 1', () => {
+    expect(() => defineSpec({ name: 's', policy: limited, cases: [{ request: 'GET /ping', expect: 403, reason: 'allow' }] })).toThrow(/expects 403 together with reason "allow"/);
+    expect(() => defineSpec({ name: 's', policy: limited, cases: [{ request: 'GET /ping', expect: 200, repeat: 0 }] })).toThrow(/repeat must be a whole number/);
+  });
+});

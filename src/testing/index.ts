@@ -17,12 +17,13 @@
 
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { generateApiKey } from '../authn/api-key.ts';
-import type { Decision } from '../decision.ts';
+import { reasonInfo, type Decision } from '../decision.ts';
 import { createEngine, type Engine } from '../engine.ts';
 import type { SecurityEvent } from '../log.ts';
 import type { Policy } from '../policy/types.ts';
 import type { FetchLike } from '../stages/authn.ts';
 import { memoryStore } from '../stores/memory.ts';
+import type { RateLimitStore } from '../stores/types.ts';
 
 export { explain, formatExplanation, kitOptionsOf, policySourceOf, resolvePolicy } from './explain.ts';
 export type { Explanation, ExplainOptions, PolicySource } from './explain.ts';
@@ -111,7 +112,10 @@ export async function createTestKit(options: TestKitOptions = {}): Promise<TestK
 
 /** Who the request is from. */
 export type CaseIdentity =
-  /** JWT claims, signed by the kit (`iss`/`aud` default to the route's first jwt method's). */
+  /**
+   * JWT claims, signed by the kit. `iss` and `aud` default to the first `issuer` and `audience` of
+   * the policy's first jwt method (in `policy.authn` order); give them to test another method.
+   */
   | Record<string, unknown>
   | { apiKey: string; header?: string }
   | 'anonymous';
@@ -125,9 +129,16 @@ export interface PolicyCase {
   as?: CaseIdentity;
   /** The client address. @default '203.0.113.10' */
   clientIp?: string;
+  /**
+   * Send the request this many times; the expectation is checked on the last. Each case starts with
+   * empty rate-limit counters, so this is how a case reaches a limit (`repeat: 6` on a bucket of 5
+   * expects 429). An allowed request counts as a 200 for buckets that count only failures.
+   * @default 1
+   */
+  repeat?: number;
   /** Expected status: 200 means allowed (the handler would run). */
   expect: number;
-  /** Expected reason code of a denial (`authz.denied`), or `'allow'`. */
+  /** Expected reason code of a denial (`authz.denied`), or `'allow'`. A 2xx with a denial reason is refused as contradictory. */
   reason?: string;
   /** Expected response headers (`null`: must be absent). */
   headers?: Readonly<Record<string, string | null>>;
@@ -143,9 +154,37 @@ export interface PolicySpec {
   cases: readonly PolicyCase[] | ((kit: TestKit) => readonly PolicyCase[] | Promise<readonly PolicyCase[]>);
 }
 
-/** Identity for type inference in spec files. */
+/**
+ * Types a spec file's default export, and refuses a case table that cannot pass: a 2xx expected
+ * together with a denial reason such as `authz.denied` (or `reason: 'allow'` with another status), or a
+ * bad `repeat`.
+ * Throws a `TypeError` naming the case.
+ */
 export function defineSpec(spec: PolicySpec): PolicySpec {
+  if (typeof spec.cases !== 'function') checkCases(spec.name, spec.cases);
   return spec;
+}
+
+function caseName(testCase: PolicyCase): string {
+  return testCase.name ?? `${requestLine(testCase.request)}${testCase.as ? ` as ${describeIdentity(testCase.as)}` : ''} → ${testCase.expect}`;
+}
+
+const isSuccess = (status: number) => status >= 200 && status < 300;
+
+/** Throws on the first case whose expectations contradict each other. */
+function checkCases(specName: string, cases: readonly PolicyCase[]): void {
+  for (const [i, testCase] of cases.entries()) {
+    const at = `spec "${specName}": cases[${i}] (${caseName(testCase)})`;
+    const allowed = isSuccess(testCase.expect);
+    // A preflight is a denial answered with 204; every other denial reason has an error status.
+    const denialStatus = testCase.reason === undefined || testCase.reason === 'allow' ? undefined : reasonInfo(testCase.reason).status;
+    if (allowed && denialStatus !== undefined && !isSuccess(denialStatus)) {
+      throw new TypeError(`${at}: expects ${testCase.expect} together with the denial reason "${testCase.reason}" (a ${denialStatus}); a 2xx is an allow (reason "allow" or none)`);
+    }
+    if (!allowed && testCase.reason === 'allow') throw new TypeError(`${at}: expects ${testCase.expect} together with reason "allow"; an allow is a 2xx`);
+    const repeat = testCase.repeat ?? 1;
+    if (!Number.isInteger(repeat) || repeat < 1) throw new TypeError(`${at}: repeat must be a whole number ≥ 1, got ${String(testCase.repeat)}`);
+  }
 }
 
 /** One case's outcome. */
@@ -256,28 +295,53 @@ export function formatTrace(decision: Decision): string {
 
 /**
  * An engine for a policy on the kit's pinned clock: the kit's fetch serves its JWKS for every
- * jwksUrl of the policy, request ids are `test-1`, `test-2` …, rate limits live in a fresh memory store.
+ * jwksUrl of the policy, request ids are `test-1`, `test-2` …, rate limits live in a fresh memory
+ * store (or in `rateLimitStore`).
  */
-export function createTestEngine(policy: Policy, kit: TestKit, log: (event: SecurityEvent) => void = () => {}): Engine {
+export function createTestEngine(policy: Policy, kit: TestKit, log: (event: SecurityEvent) => void = () => {}, rateLimitStore: RateLimitStore = memoryStore()): Engine {
   for (const method of Object.values(policy.authn ?? {})) {
     if (typeof method.meta?.jwksUrl === 'string') kit.jwksUrls.add(method.meta.jwksUrl);
   }
   let n = 0;
-  return createEngine(policy, { now: kit.now, fetch: kit.fetch, randomId: () => `test-${++n}`, log, rateLimitStore: memoryStore() });
+  return createEngine(policy, { now: kit.now, fetch: kit.fetch, randomId: () => `test-${++n}`, log, rateLimitStore });
 }
 
-/** Runs every case of a spec against a fresh engine on the kit's pinned clock. */
+/** A memory store that `clear()` empties, so that each spec case starts with full buckets. */
+function clearableStore(): RateLimitStore & { clear(): void } {
+  let store = memoryStore();
+  return {
+    inProcess: true,
+    consume: (bucket, key, now) => store.consume(bucket, key, now),
+    peek: (bucket, key, now) => store.peek(bucket, key, now),
+    refund: (bucket, key, now) => store.refund!(bucket, key, now),
+    clear: () => void (store = memoryStore()),
+  };
+}
+
+/**
+ * Runs every case of a spec against a fresh engine on the kit's pinned clock. Cases are independent:
+ * each starts with empty rate-limit counters (`repeat` sends one request several times).
+ */
 export async function runSpec(spec: PolicySpec): Promise<SpecReport> {
   const kit = await createTestKit(spec.kit);
   const policy = typeof spec.policy === 'function' ? await spec.policy(kit) : spec.policy;
   const events: SecurityEvent[] = [];
-  const engine = createTestEngine(policy, kit, (event) => void events.push(event));
+  const counters = clearableStore();
+  const engine = createTestEngine(policy, kit, (event) => void events.push(event), counters);
   const cases = typeof spec.cases === 'function' ? await spec.cases(kit) : spec.cases;
+  checkCases(spec.name, cases);
   const results: CaseResult[] = [];
   for (const testCase of cases) {
-    const name = testCase.name ?? `${requestLine(testCase.request)}${testCase.as ? ` as ${describeIdentity(testCase.as)}` : ''} → ${testCase.expect}`;
-    const request = await buildCaseRequest(engine, kit, testCase);
-    const decision = await engine.evaluate(request, { peer: { address: testCase.clientIp ?? '203.0.113.10', scheme: 'https' } });
+    const name = caseName(testCase);
+    counters.clear();
+    const send = async () => {
+      const request = await buildCaseRequest(engine, kit, testCase);
+      const sent = await engine.evaluate(request, { peer: { address: testCase.clientIp ?? '203.0.113.10', scheme: 'https' } });
+      await sent.settle(sent.kind === 'allow' ? 200 : sent.status);
+      return sent;
+    };
+    let decision = await send();
+    for (let i = 1; i < (testCase.repeat ?? 1); i++) decision = await send();
     const problems = compare(testCase, decision);
     results.push({
       name,

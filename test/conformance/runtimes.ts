@@ -1,6 +1,6 @@
 /**
  * The runtimes the conformance suite runs on. Each serves test/conformance/policy.ts through its
- * adapter; the server scripts in servers/ are the README's snippets.
+ * adapter; the server scripts in servers/ are its fixtures (the docs' examples are in docs/examples/).
  * @module
  */
 

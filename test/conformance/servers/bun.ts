@@ -1,4 +1,4 @@
-// The README's Bun snippet, as the conformance suite runs it: `bun servers/bun.ts`.
+// The conformance policy and echo application on the Bun adapter: `bun servers/bun.ts`.
 import { guard } from 'portcullis/bun';
 import { echoHandler, policy } from '../policy.ts';
 

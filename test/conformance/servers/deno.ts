@@ -1,4 +1,4 @@
-// The README's Deno snippet, as the conformance suite runs it: `deno run --allow-net=127.0.0.1 --allow-read servers/deno.ts`.
+// The conformance policy and echo application on the Deno adapter: `deno run --allow-net=127.0.0.1 --allow-read servers/deno.ts`.
 import { guard } from 'portcullis/deno';
 import { echoHandler, policy } from '../policy.ts';
 

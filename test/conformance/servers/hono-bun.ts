@@ -1,4 +1,4 @@
-// The README's Hono snippet on Bun: `getConnInfo` from hono/bun reads `server.requestIP`.
+// The conformance Hono app (hono.ts) on Bun: `getConnInfo` from hono/bun reads `server.requestIP`.
 import { getConnInfo } from 'hono/bun';
 import { createApp } from './hono.ts';
 

@@ -1,4 +1,4 @@
-// The README's Hono snippet on Node: `@hono/node-server`, with `getConnInfo` from its conninfo module.
+// The conformance Hono app (hono.ts) on Node: `@hono/node-server`, with `getConnInfo` from its conninfo module.
 import { createServer } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';

@@ -1,4 +1,4 @@
-// The README's Hono snippet: the app, for any runtime's getConnInfo. hono-bun.ts serves it with Bun;
+// The conformance Hono app, for any runtime's getConnInfo. hono-bun.ts serves it with Bun;
 // the suite also drives it in-process with `app.request()`.
 import { Hono } from 'hono';
 import type { GetConnInfo } from 'hono/conninfo';

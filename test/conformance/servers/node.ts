@@ -1,4 +1,4 @@
-// The README's Node snippet, as the conformance suite runs it: `node --import tsx servers/node.ts`.
+// The conformance policy and echo application on the Node adapter: `node --import tsx servers/node.ts`.
 import { serve } from 'portcullis/node';
 import { echoHandler, policy } from '../policy.ts';
 

@@ -1,4 +1,4 @@
-// The README's Workers snippet in the conformance suite's shape: the gateway runs on workerd (the
+// The Workers gateway in the conformance suite's shape: the gateway runs on workerd (the
 // suite's runner stands in for Cloudflare's edge), the echo application is the origin behind it.
 import { gateway } from 'portcullis/cloudflare';
 import { policy } from '../policy.ts';
