@@ -343,14 +343,14 @@ export const RULES: readonly LintRule[] = [
   },
   {
     id: 'authn.introspection_no_audience',
-    severity: 'warning',
+    severity: 'error',
     owasp: 'API2',
     title: 'Introspected tokens accepted for any audience',
-    description: 'The authorization server answers active for a token issued to any resource server; without an audience check this API accepts them all.',
+    description: 'The authorization server answers active for a token issued to any resource server; without an audience check (audience: false) this API accepts them all.',
     fix: "Set audience in oauth2Introspection() to this API's identifier.",
     check: ({ policy }) =>
       Object.entries(policy.authn ?? {}).flatMap(([name, method]) =>
-        method.kind === 'oauth2Introspection' && method.meta && !present(method.meta.audience)
+        method.kind === 'oauth2Introspection' && method.meta && (method.meta.audience === false || !present(method.meta.audience))
           ? [{ keys: ['authn', name, 'audience'], message: `"${name}" checks no audience` }]
           : [],
       ),

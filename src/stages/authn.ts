@@ -9,6 +9,11 @@ export interface Principal {
   readonly id: string;
   /** The name of the `policy.authn` method that authenticated it, or `anonymous`. */
   readonly method: string;
+  /**
+   * `client`: an application acting for itself (an OAuth client-credentials token), which owns no
+   * user's resources: `owner` rules never match it. Absent: a user (or the anonymous caller).
+   */
+  readonly kind?: 'user' | 'client';
   readonly roles: readonly string[];
   readonly scopes: readonly string[];
   /** Verified claims / key metadata. */

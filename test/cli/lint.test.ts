@@ -35,7 +35,7 @@ describe('the bad fixture', () => {
     ['authn.jwt_no_exp', 'authn.user', 'warning'],
     ['authn.hmac_secret_short', 'authn.user.secret', 'error'],
     ['authn.api_key_in_url', 'authn.partner.queryParam', 'error'],
-    ['authn.introspection_no_audience', 'authn.opaque.audience', 'warning'],
+    ['authn.introspection_no_audience', 'authn.opaque.audience', 'error'],
     ['ratelimit.missing', 'routes["GET /v1/public"].rateLimit', 'error'],
     ['ratelimit.missing', 'routes["GET /v1/things/:id"].rateLimit', 'warning'],
     ['ratelimit.auth_flow_unprotected', 'routes["POST /v1/auth/login"].rateLimit', 'error'],
