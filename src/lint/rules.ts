@@ -4,6 +4,8 @@
  * @module
  */
 
+import type { JWK } from 'jose';
+import { keyName, verifyKeyProblem } from '../authn/jwk.ts';
 import { LOOPBACK_HOSTS } from '../authn/secure-url.ts';
 import { parseDuration } from '../policy/duration.ts';
 import type { Policy, RoutePolicy } from '../policy/types.ts';
@@ -314,6 +316,23 @@ export const RULES: readonly LintRule[] = [
       Object.entries(policy.authn ?? {}).flatMap(([name, method]) =>
         method.kind === 'jwt' && method.meta?.requireExp === false ? [{ keys: ['authn', name], message: `"${name}" accepts tokens that never expire` }] : [],
       ),
+  },
+  {
+    id: 'authn.jwt_key_unusable',
+    severity: 'error',
+    owasp: 'API2',
+    title: 'JWT key that cannot verify',
+    description: 'A key with private members, use "enc", key_ops without "verify", or a type none of the algorithms uses is passed over by the verifier: every token signed for it is refused, and a published private key lets anyone sign.',
+    fix: 'Publish the public members only (kty and its public parameters, kid, alg, use "sig"), of a type the algorithms verify with.',
+    check: ({ policy }) =>
+      Object.entries(policy.authn ?? {}).flatMap(([name, method]) => {
+        const keys = (method.kind === 'jwt' && (method.meta?.jwks as { keys?: unknown } | undefined)?.keys) || [];
+        const algorithms = Array.isArray(method.meta?.algorithms) ? (method.meta.algorithms as string[]) : [];
+        return (Array.isArray(keys) ? (keys as JWK[]) : []).flatMap((key, i) => {
+          const problem = verifyKeyProblem(key, algorithms);
+          return problem ? [{ keys: ['authn', name, 'jwks', 'keys', i], message: `"${name}": ${keyName(key, i)} ${problem}` }] : [];
+        });
+      }),
   },
   {
     id: 'authn.hmac_secret_short',

@@ -32,10 +32,15 @@ export type AuthnOutcome =
 /** A fetch function. Narrower than `typeof fetch`, so runtimes whose fetch has extras (Bun's `preconnect`) and plain functions both fit. */
 export type FetchLike = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
 
-/** What a method may use while authenticating (clock, fetch) — the engine's environment. */
+/** What a method may use while authenticating (clock, fetch, log) — the engine's environment. */
 export interface AuthnEnv {
   now(): number;
   fetch: FetchLike;
+  /**
+   * Reports a problem the operator should fix that refuses no request by itself (a JWKS key that
+   * cannot verify was skipped). The engine logs it as a `portcullis.notice` event.
+   */
+  log?(notice: { reason: string; detail: string }): void;
 }
 
 /** An authentication method, made by a factory such as `jwt()` or `apiKey()`. */

@@ -33,6 +33,7 @@ describe('the bad fixture', () => {
     ['authn.jwt_no_audience', 'authn.user.audience', 'error'],
     ['authn.jwt_no_issuer', 'authn.user.issuer', 'error'],
     ['authn.jwt_no_exp', 'authn.user', 'warning'],
+    ['authn.jwt_key_unusable', 'authn.user.jwks.keys[0]', 'error'],
     ['authn.hmac_secret_short', 'authn.user.secret', 'error'],
     ['authn.api_key_in_url', 'authn.partner.queryParam', 'error'],
     ['authn.introspection_no_audience', 'authn.opaque.audience', 'error'],
