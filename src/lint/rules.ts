@@ -7,6 +7,7 @@
 import type { JWK } from 'jose';
 import { keyName, verifyKeyProblem } from '../authn/jwk.ts';
 import { LOOPBACK_HOSTS } from '../authn/secure-url.ts';
+import { unboundedStrings } from './strings.ts';
 import { parseDuration } from '../policy/duration.ts';
 import type { Policy, RoutePolicy } from '../policy/types.ts';
 import { parsePattern, type ParsedPattern } from '../router.ts';
@@ -478,6 +479,23 @@ export const RULES: readonly LintRule[] = [
           },
         ];
       }),
+  },
+  {
+    id: 'validate.string_unbounded',
+    severity: 'warning',
+    owasp: 'API8',
+    title: 'Body string without a maximum length or a pattern',
+    description: 'A string field that takes any length and any character passes NUL bytes, control characters and megabytes of text to the origin, where they break logs, terminals, C libraries and databases.',
+    fix: 'Give the field v.maxLength() and a v.regex() that refuses control characters (e.g. /^[^\\p{Cc}]*$/u), or a format (v.email(), v.uuid()).',
+    check: ({ routes }) =>
+      routes.flatMap((route) =>
+        route.route.body && BODY_METHODS.includes(route.parsed.method)
+          ? unboundedStrings(route.route.body).map((pointer) => ({
+              keys: at(route, 'body'),
+              message: `${route.pattern}: the body string ${pointer} has no maximum length and no pattern`,
+            }))
+          : [],
+      ),
   },
   {
     id: 'validate.body_size_default',
