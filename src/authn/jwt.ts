@@ -361,7 +361,11 @@ export function jwt(options: JwtOptions): AuthnMethod {
 async function withoutUnusableKeys(response: Response, url: string, notify: AuthnEnv['log']): Promise<Response> {
   if (response.status !== 200) return response;
   const text = await response.text();
-  const rebuilt = (body: string) => new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+  // The body is read and written again: its length and encoding are the new body's, not the wire's.
+  const headers = new Headers(response.headers);
+  headers.delete('content-length');
+  headers.delete('content-encoding');
+  const rebuilt = (body: string) => new Response(body, { status: response.status, statusText: response.statusText, headers });
   let set: { keys?: unknown };
   try {
     set = JSON.parse(text) as { keys?: unknown };
