@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { serve as serveOrigin } from '@hono/node-server';
 import { Redis } from '@upstash/redis';
 import { exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
+import { publicJwk as publicJwkOf } from '../src/authn/jwk.ts';
 import { forwardTo, generateApiKey, hashApiKey, upstashStore } from '../src/index.ts';
 import { serve } from '../adapters/node.ts';
 import { demoConfig, demoPolicy } from './demo.ts';
@@ -29,9 +30,9 @@ async function signingKeys(env: Record<string, string | undefined>) {
     const pair = await generateKeyPair('ES256', { extractable: true });
     privateJwk = await exportJWK(pair.privateKey);
   }
-  const { d: _private, ...publicFields } = privateJwk;
-  const kid = `demo-${Date.now().toString(36)}`;
-  const publicJwk: JWK = { ...publicFields, kid: privateJwk.kid ?? kid, alg: 'ES256', use: 'sig' };
+  // Only the public members: a WebCrypto export also carries key_ops ["sign"] and ext, and a
+  // published key_ops without "verify" would make every verifier refuse the demo's tokens.
+  const publicJwk = publicJwkOf(privateJwk, { kid: privateJwk.kid ?? `demo-${Date.now().toString(36)}`, alg: 'ES256' });
   const signingKey = (await importJWK({ ...privateJwk, alg: 'ES256' }, 'ES256')) as CryptoKey;
   return { signingKey, publicJwk };
 }

@@ -48,16 +48,23 @@ export function demoConfig(env: Record<string, string | undefined>): DemoConfig 
   };
 }
 
+/**
+ * Text of `min` to `max` characters without control characters (C0, DEL, C1): a NUL or an escape
+ * sequence in a name ends up in logs, terminals and every system the origin hands it to.
+ */
+const text = (min: number, max: number) =>
+  v.pipe(v.string(), v.minLength(min), v.maxLength(max), v.regex(/^[^\p{Cc}]*$/u, 'must not contain control characters'));
+
 /** `POST /v1/auth/login` */
 export const LoginBody = v.strictObject({
-  username: v.pipe(v.string(), v.minLength(1), v.maxLength(100)),
-  password: v.pipe(v.string(), v.minLength(1), v.maxLength(1000)),
+  username: text(1, 100),
+  password: text(1, 1000),
 });
 
 /** `PATCH /v1/users/:id`: only these two fields; anything else (`role`, `isAdmin`) is a 422. */
 export const UserPatch = v.strictObject({
-  name: v.optional(v.pipe(v.string(), v.minLength(2), v.maxLength(100))),
-  email: v.optional(v.pipe(v.string(), v.email())),
+  name: v.optional(text(2, 100)),
+  email: v.optional(v.pipe(text(3, 254), v.email())),
 });
 
 /** Owner or admin. */

@@ -33,6 +33,10 @@ export const REASONS = {
   'authn.required': { status: 401, title: 'Unauthorized' },
   'authn.invalid': { status: 401, title: 'Unauthorized' },
   'authn.invalid_request': { status: 400, title: 'Bad request' },
+  /** An active token that is not an access token (a refresh or ID token, or one the server did not type). */
+  'authn.wrong_token_type': { status: 401, title: 'Unauthorized' },
+  /** A token bound to a key (DPoP, mTLS) presented as a bearer token. */
+  'authn.sender_constrained': { status: 401, title: 'Unauthorized' },
   'authn.keys_unavailable': { status: 503, title: 'Service unavailable' },
   'authn.unavailable': { status: 503, title: 'Service unavailable' },
   'origin.unavailable': { status: 502, title: 'Bad gateway' },

@@ -127,7 +127,12 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
   const now = env.now ?? Date.now;
   const randomId = env.randomId ?? (() => crypto.randomUUID());
   const log = env.log ?? jsonLineSink;
-  const authnEnv: AuthnEnv = { now, fetch: env.fetch ?? ((...args) => fetch(...args)) };
+  const authnEnv: AuthnEnv = {
+    now,
+    fetch: env.fetch ?? ((...args) => fetch(...args)),
+    log: ({ reason, detail }) =>
+      record({ time: new Date(now()).toISOString(), event: 'portcullis.notice', reason, error: detail, requestId: '-', method: '-', path: '-', route: null, clientIp: '-' }),
+  };
 
   const resolveClient = compileClientResolver(policy.clientIp);
   const requireHttps = policy.transport?.requireHttps ?? true;

@@ -6,8 +6,11 @@
 /** One security event. It never holds a token, password, cookie, API key or query string. */
 export interface SecurityEvent {
   time: string;
-  /** `report`: a denial that report-only mode let through. */
-  event: 'portcullis.deny' | 'portcullis.report' | 'portcullis.error';
+  /**
+   * `report`: a denial that report-only mode let through. `notice`: a problem to fix that decided
+   * no request by itself (a JWKS key that cannot verify was skipped); its request fields are `-`.
+   */
+  event: 'portcullis.deny' | 'portcullis.report' | 'portcullis.error' | 'portcullis.notice';
   requestId: string;
   reason: string;
   /** The rules behind the reason when there are several or they say more (`allow[0]: authz.role_missing`). */
@@ -21,7 +24,7 @@ export interface SecurityEvent {
   clientIp: string;
   /** `method:id` of the authenticated principal, once known. */
   principal?: string;
-  /** Server-side detail of an unexpected error (`portcullis.error` only). Never sent to the caller. */
+  /** Server-side detail of an unexpected error or of a notice. Never sent to the caller. */
   error?: string;
 }
 

@@ -21,8 +21,24 @@ export interface IntrospectionOptions {
   clientAuth?: 'client_secret_basic' | 'client_secret_post';
   /** Accepted `iss` of the introspection response, when the server sends one. */
   issuer?: string;
-  /** Required audience (`aud` must contain it), when set. */
-  audience?: string;
+  /**
+   * This API's identifier: `aud` must contain it. Required, because the server answers `active`
+   * for tokens it issued to any resource server; `false` accepts every audience (lint flags it).
+   */
+  audience: string | false;
+  /**
+   * Accept answers that name no token type (neither `token_type` nor `token_use`). Some servers
+   * type only their access tokens, so an untyped answer may be a refresh token.
+   * @default false
+   */
+  acceptUntypedTokens?: boolean;
+  /**
+   * What a token issued to a client on its own behalf (client credentials: no `sub`, or `sub` equal
+   * to `client_id`) becomes: a principal of kind `client`, which never owns a resource, or a
+   * `user` whose id is the client id.
+   * @default 'client'
+   */
+  clientTokens?: 'client' | 'user';
   /** Longest time an answer is reused, in seconds; never past the token's `exp`. @default 60 */
   cacheTtl?: number;
   /** Request timeout in ms; a timeout refuses the token (fail closed). @default 3000 */
@@ -35,7 +51,34 @@ export interface IntrospectionOptions {
   realm?: string;
 }
 
-type Answer = { active: false } | { active: true; principal: Omit<Principal, 'method'>; exp: number | undefined };
+/** A refused answer carries its reason; an accepted one the principal and the token's `exp`. */
+type Answer = { active: false; reason: string } | { active: true; principal: Omit<Principal, 'method'>; exp: number | undefined };
+
+const INACTIVE: Answer = Object.freeze({ active: false, reason: 'authn.token_inactive' });
+
+/** `token_type` (RFC 7662, lower-cased) and `token_use` (AWS, Ory) values of an access token. */
+const ACCESS_TYPES = new Set(['bearer', 'access_token', 'urn:ietf:params:oauth:token-type:access_token', 'access']);
+/** Types of tokens bound to a key (RFC 9449 DPoP): presented as bearer tokens, they are refused. */
+const BOUND_TYPES = new Set(['dpop']);
+
+/**
+ * Why an active answer is not a plain access token, or undefined when it is. A refresh or ID token
+ * is active too, and a token bound to a key (DPoP, mTLS `cnf`) needs a proof this method cannot check.
+ */
+function tokenTypeProblem(body: Record<string, unknown>, acceptUntyped: boolean): string | undefined {
+  const types = [body.token_type, body.token_use].filter((value) => value !== undefined);
+  if (types.length === 0) return acceptUntyped ? undefined : 'authn.wrong_token_type';
+  for (const type of types) {
+    const name = typeof type === 'string' ? type.toLowerCase() : '';
+    if (BOUND_TYPES.has(name)) return 'authn.sender_constrained';
+    if (!ACCESS_TYPES.has(name)) return 'authn.wrong_token_type';
+  }
+  return body.cnf !== undefined ? 'authn.sender_constrained' : undefined;
+}
+
+/** A time claim that is absent or a finite number of seconds; anything else makes the answer void. */
+const timeClaim = (value: unknown): number | undefined | null =>
+  value === undefined ? undefined : typeof value === 'number' && Number.isFinite(value) ? value : null;
 
 /**
  * RFC 7662 token introspection for opaque access tokens.
@@ -49,6 +92,14 @@ export function oauth2Introspection(options: IntrospectionOptions): AuthnMethod 
   const endpoint = secureUrl(options.endpoint, 'oauth2Introspection().endpoint', 'must be https (tokens and the client secret travel in the request)');
   if (!options.clientId) policyError('oauth2Introspection().clientId', 'is required');
   if (!options.clientSecret) policyError('oauth2Introspection().clientSecret', 'is required');
+  const audience = options.audience as unknown;
+  if (audience !== false && (typeof audience !== 'string' || audience === '')) {
+    policyError('oauth2Introspection().audience', "is required: this API's identifier (the aud its tokens carry), or false to accept tokens issued for any API");
+  }
+  if (options.clientTokens !== undefined && options.clientTokens !== 'client' && options.clientTokens !== 'user') {
+    policyError('oauth2Introspection().clientTokens', "must be 'client' or 'user'");
+  }
+  const clientsAreUsers = options.clientTokens === 'user';
   const ttlMs = (options.cacheTtl ?? 60) * 1000;
   const cache = new Lru<string, { answer: Answer; until: number }>(10_000);
   const basic = `Basic ${btoa(`${encodeURIComponent(options.clientId)}:${encodeURIComponent(options.clientSecret)}`)}`;
@@ -67,20 +118,31 @@ export function oauth2Introspection(options: IntrospectionOptions): AuthnMethod 
     });
     if (response.status !== 200) throw new Error(`introspection answered ${response.status}`);
     const body = (await response.json()) as Record<string, unknown>;
-    if (body.active !== true) return { active: false };
+    if (body.active !== true) return INACTIVE;
+    const exp = timeClaim(body.exp);
+    const nbf = timeClaim(body.nbf);
+    // A time the server wrote as a string (or not at all legibly) cannot be checked: fail closed.
+    if (exp === null || nbf === null || timeClaim(body.iat) === null) return INACTIVE;
     const nowSec = env.now() / 1000;
-    const exp = typeof body.exp === 'number' && Number.isFinite(body.exp) ? body.exp : undefined;
-    if (exp !== undefined && exp <= nowSec) return { active: false };
-    if (typeof body.nbf === 'number' && body.nbf > nowSec) return { active: false };
-    if (options.issuer !== undefined && body.iss !== undefined && body.iss !== options.issuer) return { active: false };
-    if (options.audience !== undefined && !claimList(body.aud).includes(options.audience)) return { active: false };
-    const id = typeof body.sub === 'string' && body.sub ? body.sub : typeof body.client_id === 'string' ? body.client_id : undefined;
-    if (id === undefined) return { active: false };
+    if (exp !== undefined && exp <= nowSec) return INACTIVE;
+    if (nbf !== undefined && nbf > nowSec) return INACTIVE;
+    if (options.issuer !== undefined && body.iss !== undefined && body.iss !== options.issuer) return INACTIVE;
+    // The type first: a refresh token says what it is, whatever its audience.
+    const typeProblem = tokenTypeProblem(body, options.acceptUntypedTokens ?? false);
+    if (typeProblem) return { active: false, reason: typeProblem };
+    if (options.audience !== false && !claimList(body.aud).includes(options.audience)) return INACTIVE;
+    const sub = typeof body.sub === 'string' && body.sub ? body.sub : undefined;
+    const clientId = typeof body.client_id === 'string' && body.client_id ? body.client_id : undefined;
+    const id = sub ?? clientId;
+    if (id === undefined) return INACTIVE;
+    // A client acting for itself is not a user: an owner rule must never match its id.
+    const kind = (sub === undefined || sub === clientId) && !clientsAreUsers ? 'client' : 'user';
     return {
       active: true,
       exp,
       principal: {
         id,
+        kind,
         roles: claimList(readClaim(body, options.rolesClaim ?? 'roles')),
         scopes: claimList(readClaim(body, options.scopesClaim ?? 'scope')),
         claims: Object.freeze({ ...body }),
@@ -88,10 +150,38 @@ export function oauth2Introspection(options: IntrospectionOptions): AuthnMethod 
     };
   }
 
+  /**
+   * The answer for a token, asking the server at most once at a time per token: concurrent requests
+   * with a new token share one call. A failure reaches the requests of that call only, never the cache.
+   */
+  const inflight = new Map<string, Promise<Answer>>();
+  function lookup(key: string, token: string, env: AuthnEnv): Promise<Answer> {
+    let pending = inflight.get(key);
+    if (pending === undefined) {
+      const started = env.now();
+      pending = introspect(token, env)
+        .then((answer) => {
+          const until = Math.min(started + ttlMs, answer.active && answer.exp !== undefined ? answer.exp * 1000 : Infinity);
+          cache.set(key, { answer, until });
+          return answer;
+        })
+        .finally(() => inflight.delete(key));
+      inflight.set(key, pending);
+    }
+    return pending;
+  }
+
   return {
     kind: 'oauth2Introspection',
     challenge: `Bearer realm="${options.realm ?? 'api'}"`,
-    meta: Object.freeze({ endpoint: endpoint.href, clientAuth: options.clientAuth ?? 'client_secret_basic', audience: options.audience, issuer: options.issuer }),
+    meta: Object.freeze({
+      endpoint: endpoint.href,
+      clientAuth: options.clientAuth ?? 'client_secret_basic',
+      audience: options.audience,
+      issuer: options.issuer,
+      acceptUntypedTokens: options.acceptUntypedTokens ?? false,
+      clientTokens: options.clientTokens ?? 'client',
+    }),
     async authenticate(request: Request, env: AuthnEnv): Promise<AuthnOutcome> {
       const extracted = bearerToken(request.headers);
       if (extracted.kind === 'absent') return { kind: 'absent' };
@@ -100,21 +190,20 @@ export function oauth2Introspection(options: IntrospectionOptions): AuthnMethod 
       // Cached by hash: the cache never holds a usable token.
       const key = await sha256Hex(extracted.token);
       const now = env.now();
-      let entry = cache.get(key);
-      if (!entry || entry.until <= now || (entry.answer.active && entry.answer.exp !== undefined && entry.answer.exp * 1000 <= now)) {
-        let answer: Answer;
+      const entry = cache.get(key);
+      let answer: Answer;
+      if (entry && entry.until > now && !(entry.answer.active && entry.answer.exp !== undefined && entry.answer.exp * 1000 <= now)) {
+        answer = entry.answer;
+      } else {
         try {
-          answer = await introspect(extracted.token, env);
+          answer = await lookup(key, extracted.token, env);
         } catch {
           // The server is down or answered nonsense: the token cannot be checked, so it is refused.
           return { kind: 'failure', reason: 'authn.unavailable' };
         }
-        const until = Math.min(now + ttlMs, answer.active && answer.exp !== undefined ? answer.exp * 1000 : Infinity);
-        entry = { answer, until };
-        cache.set(key, entry);
       }
-      if (!entry.answer.active) return { kind: 'failure', reason: 'authn.token_inactive' };
-      return { kind: 'success', principal: entry.answer.principal };
+      if (!answer.active) return { kind: 'failure', reason: answer.reason };
+      return { kind: 'success', principal: answer.principal };
     },
   };
 }

@@ -25,6 +25,7 @@ import { policyError } from '../errors.ts';
 import type { AuthnEnv, AuthnMethod, AuthnOutcome, FetchLike, Principal } from '../stages/authn.ts';
 import { bearerCredential, isB64Token } from './bearer.ts';
 import { claimList, readClaim } from './claims.ts';
+import { keyName, unusableKeyProblem, verifyKeyProblem } from './jwk.ts';
 import { Lru } from './lru.ts';
 import { secureUrl } from './secure-url.ts';
 
@@ -154,12 +155,16 @@ export function jwt(options: JwtOptions): AuthnMethod {
   let remote: ReturnType<typeof createRemoteJWKSet> | undefined;
   const keyCache = {} as ExportedJWKSCache;
   let fetcher: FetchLike | undefined;
+  let notify: AuthnEnv['log'];
   let localKeys: JSONWebKeySet | undefined;
   if (options.jwks !== undefined) {
     const set: JSONWebKeySet = 'keys' in options.jwks ? (options.jwks as JSONWebKeySet) : { keys: [options.jwks as JWK] };
     localKeys = set;
+    // jose passes over a key that cannot verify, and every token signed for it is refused as signed by
+    // an unknown key: such a key is a policy mistake, named here.
     for (const [i, key] of set.keys.entries()) {
-      if ('d' in key || 'k' in key) policyError(`${at('jwks')}.keys[${i}]`, 'is a private or symmetric key: give public keys only');
+      const problem = verifyKeyProblem(key, algorithms);
+      if (problem) policyError(`${at('jwks')}.keys[${i}]`, `${keyName(key, i)} ${problem}`);
     }
     getKey = createLocalJWKSet(set);
   } else if (options.jwksUrl !== undefined) {
@@ -170,11 +175,13 @@ export function jwt(options: JwtOptions): AuthnMethod {
       [jwksCache]: keyCache,
       // The engine's fetch (tests and Workers supply their own).
       [customFetch]: async (input, init) => {
+        let response: Response;
         try {
-          return await (fetcher ?? fetch)(input, init);
+          response = await (fetcher ?? fetch)(input, init);
         } catch (cause) {
           throw new KeysUnavailable(cause);
         }
+        return withoutUnusableKeys(response, url.href, notify);
       },
     });
     getKey = remote;
@@ -286,6 +293,7 @@ export function jwt(options: JwtOptions): AuthnMethod {
     if (!COMPACT_JWS.test(token)) return { kind: 'failure', reason: 'authn.malformed_token' };
 
     fetcher = env.fetch;
+    notify = env.log;
     let payload: JWTPayload;
     try {
       // jose checks exp, nbf and (with maxTokenAge) iat against this same instant and tolerance.
@@ -355,6 +363,35 @@ export function jwt(options: JwtOptions): AuthnMethod {
       return verify(extracted.token, env);
     },
   };
+}
+
+/**
+ * A fetched key set without the keys that cannot verify (private, symmetric, `use` or `key_ops`
+ * forbid it), each skipped key reported once per fetch. Anything that is not a 200 JSON key set is
+ * handed to jose as it came, to be refused there.
+ */
+async function withoutUnusableKeys(response: Response, url: string, notify: AuthnEnv['log']): Promise<Response> {
+  if (response.status !== 200) return response;
+  const text = await response.text();
+  // The body is read and written again: its length and encoding are the new body's, not the wire's.
+  const headers = new Headers(response.headers);
+  headers.delete('content-length');
+  headers.delete('content-encoding');
+  const rebuilt = (body: string) => new Response(body, { status: response.status, statusText: response.statusText, headers });
+  let set: { keys?: unknown };
+  try {
+    set = JSON.parse(text) as { keys?: unknown };
+  } catch {
+    return rebuilt(text);
+  }
+  if (typeof set !== 'object' || set === null || !Array.isArray(set.keys)) return rebuilt(text);
+  const keys = set.keys as JWK[];
+  const usable = keys.filter((key, i) => {
+    const problem = typeof key === 'object' && key !== null ? unusableKeyProblem(key) : 'is not a JSON object';
+    if (problem) notify?.({ reason: 'authn.jwks_key_skipped', detail: `${url}: ${keyName(key ?? {}, i)} ${problem}; skipped` });
+    return problem === undefined;
+  });
+  return usable.length === keys.length ? rebuilt(text) : rebuilt(JSON.stringify({ ...set, keys: usable }));
 }
 
 const finiteOrAbsent = (value: unknown) => value === undefined || Number.isFinite(value);

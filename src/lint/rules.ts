@@ -4,7 +4,10 @@
  * @module
  */
 
+import type { JWK } from 'jose';
+import { keyName, verifyKeyProblem } from '../authn/jwk.ts';
 import { LOOPBACK_HOSTS } from '../authn/secure-url.ts';
+import { unboundedStrings } from './strings.ts';
 import { parseDuration } from '../policy/duration.ts';
 import type { Policy, RoutePolicy } from '../policy/types.ts';
 import { parsePattern, type ParsedPattern } from '../router.ts';
@@ -316,6 +319,23 @@ export const RULES: readonly LintRule[] = [
       ),
   },
   {
+    id: 'authn.jwt_key_unusable',
+    severity: 'error',
+    owasp: 'API2',
+    title: 'JWT key that cannot verify',
+    description: 'A key with private members, use "enc", key_ops without "verify", or a type none of the algorithms uses is passed over by the verifier: every token signed for it is refused, and a published private key lets anyone sign.',
+    fix: 'Publish the public members only (kty and its public parameters, kid, alg, use "sig"), of a type the algorithms verify with.',
+    check: ({ policy }) =>
+      Object.entries(policy.authn ?? {}).flatMap(([name, method]) => {
+        const keys = (method.kind === 'jwt' && (method.meta?.jwks as { keys?: unknown } | undefined)?.keys) || [];
+        const algorithms = Array.isArray(method.meta?.algorithms) ? (method.meta.algorithms as string[]) : [];
+        return (Array.isArray(keys) ? (keys as JWK[]) : []).flatMap((key, i) => {
+          const problem = verifyKeyProblem(key, algorithms);
+          return problem ? [{ keys: ['authn', name, 'jwks', 'keys', i], message: `"${name}": ${keyName(key, i)} ${problem}` }] : [];
+        });
+      }),
+  },
+  {
     id: 'authn.hmac_secret_short',
     severity: 'error',
     owasp: 'API2',
@@ -343,14 +363,14 @@ export const RULES: readonly LintRule[] = [
   },
   {
     id: 'authn.introspection_no_audience',
-    severity: 'warning',
+    severity: 'error',
     owasp: 'API2',
     title: 'Introspected tokens accepted for any audience',
-    description: 'The authorization server answers active for a token issued to any resource server; without an audience check this API accepts them all.',
+    description: 'The authorization server answers active for a token issued to any resource server; without an audience check (audience: false) this API accepts them all.',
     fix: "Set audience in oauth2Introspection() to this API's identifier.",
     check: ({ policy }) =>
       Object.entries(policy.authn ?? {}).flatMap(([name, method]) =>
-        method.kind === 'oauth2Introspection' && method.meta && !present(method.meta.audience)
+        method.kind === 'oauth2Introspection' && method.meta && (method.meta.audience === false || !present(method.meta.audience))
           ? [{ keys: ['authn', name, 'audience'], message: `"${name}" checks no audience` }]
           : [],
       ),
@@ -459,6 +479,23 @@ export const RULES: readonly LintRule[] = [
           },
         ];
       }),
+  },
+  {
+    id: 'validate.string_unbounded',
+    severity: 'warning',
+    owasp: 'API8',
+    title: 'Body string without a maximum length or a pattern',
+    description: 'A string field that takes any length and any character passes NUL bytes, control characters and megabytes of text to the origin, where they break logs, terminals, C libraries and databases.',
+    fix: 'Give the field v.maxLength() and a v.regex() that refuses control characters (e.g. /^[^\\p{Cc}]*$/u), or a format (v.email(), v.uuid()).',
+    check: ({ routes }) =>
+      routes.flatMap((route) =>
+        route.route.body && BODY_METHODS.includes(route.parsed.method)
+          ? unboundedStrings(route.route.body).map((pointer) => ({
+              keys: at(route, 'body'),
+              message: `${route.pattern}: the body string ${pointer} has no maximum length and no pattern`,
+            }))
+          : [],
+      ),
   },
   {
     id: 'validate.body_size_default',

@@ -9,6 +9,11 @@ export interface Principal {
   readonly id: string;
   /** The name of the `policy.authn` method that authenticated it, or `anonymous`. */
   readonly method: string;
+  /**
+   * `client`: an application acting for itself (an OAuth client-credentials token), which owns no
+   * user's resources: `owner` rules never match it. Absent: a user (or the anonymous caller).
+   */
+  readonly kind?: 'user' | 'client';
   readonly roles: readonly string[];
   readonly scopes: readonly string[];
   /** Verified claims / key metadata. */
@@ -27,10 +32,15 @@ export type AuthnOutcome =
 /** A fetch function. Narrower than `typeof fetch`, so runtimes whose fetch has extras (Bun's `preconnect`) and plain functions both fit. */
 export type FetchLike = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
 
-/** What a method may use while authenticating (clock, fetch) — the engine's environment. */
+/** What a method may use while authenticating (clock, fetch, log) — the engine's environment. */
 export interface AuthnEnv {
   now(): number;
   fetch: FetchLike;
+  /**
+   * Reports a problem the operator should fix that refuses no request by itself (a JWKS key that
+   * cannot verify was skipped). The engine logs it as a `portcullis.notice` event.
+   */
+  log?(notice: { reason: string; detail: string }): void;
 }
 
 /** An authentication method, made by a factory such as `jwt()` or `apiKey()`. */

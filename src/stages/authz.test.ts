@@ -18,6 +18,7 @@ const API = 'https://api.example.com';
 /** Who the test says is calling; the fake method below turns it into a principal. */
 interface Who {
   id: string;
+  kind?: 'user' | 'client';
   roles?: string[];
   scopes?: string[];
   claims?: Record<string, unknown>;
@@ -112,6 +113,8 @@ describe('rule kinds', () => {
     ['owner: a nested claim of another org', 'GET /v1/orgs/:org', { owner: { param: 'org', claim: 'org.id' } }, '/v1/orgs/o_8', { id: 'u_1', claims: { org: { id: 'o_7' } } }, 'authz.not_owner'],
     ['owner: a flat claim whose name has a dot is not the nested path', 'GET /v1/orgs/:org', { owner: { param: 'org', claim: 'org.id' } }, '/v1/orgs/o_7', { id: 'u_1', claims: { 'org.id': 'o_7' } }, 'authz.not_owner'],
     ['owner: the sub claim when the principal id differs', 'GET /v1/users/:id', { owner: { param: 'id' } }, '/v1/users/u_bob', { id: 'u_alice', claims: { sub: 'u_bob' } }, 'authz.not_owner'],
+    ['owner: a client whose id is the path id', 'GET /v1/users/:id', { owner: { param: 'id' } }, '/v1/users/u_alice', { ...ALICE, kind: 'client' }, 'authz.not_owner'],
+    ['owner: a client whose claim is the path id', 'GET /v1/tenants/:tenant/invoices', { owner: { param: 'tenant', claim: 'tenant_id' } }, '/v1/tenants/t_1/invoices', { id: 'svc', kind: 'client', claims: { tenant_id: 't_1' } }, 'authz.not_owner'],
     ['check: sync false', 'GET /v1/things', { check: no }, '/v1/things', ALICE, 'authz.check_failed'],
     ['check: async false', 'GET /v1/things', { check: async () => false }, '/v1/things', ALICE, 'authz.check_failed'],
     ['check: a truthy string, not true', 'GET /v1/things', { check: (() => 'yes') as never }, '/v1/things', ALICE, 'authz.check_failed'],

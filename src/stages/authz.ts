@@ -22,7 +22,10 @@ export interface AllowRule {
   roles?: readonly string[];
   /** The principal has every one of these scopes. */
   scopes?: readonly string[];
-  /** Ownership (BOLA): the path param equals the principal's claim (`sub`, i.e. the principal id, by default). */
+  /**
+   * Ownership (BOLA): the path param equals the principal's claim (`sub`, i.e. the principal id, by
+   * default). Never holds for a principal of kind `client`: a client id is not a user id.
+   */
   owner?: { param: string; claim?: string };
   /** A custom predicate; a throw or a rejection denies. */
   check?: (context: CheckContext) => boolean | Promise<boolean>;
@@ -82,8 +85,8 @@ function claimFailure(rule: AllowRule, context: CheckContext, roles: ReadonlySet
   if (rule.owner) {
     const claim = rule.owner.claim ?? 'sub';
     const owner = claim === 'sub' ? context.principal.id : readClaim(context.principal.claims, claim);
-    // Anonymous principals own nothing; the comparison is exact (no case folding, no trimming).
-    if (context.principal.id === 'anonymous' || typeof owner !== 'string' || owner !== context.params[rule.owner.param]) return 'authz.not_owner';
+    // Anonymous principals and clients own nothing; the comparison is exact (no case folding, no trimming).
+    if (context.principal.id === 'anonymous' || context.principal.kind === 'client' || typeof owner !== 'string' || owner !== context.params[rule.owner.param]) return 'authz.not_owner';
   }
   return undefined;
 }

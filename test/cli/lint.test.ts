@@ -2,10 +2,13 @@
  * `portcullis lint`: every problem seeded in test/fixtures/bad-policy.ts is found at its path, the
  * example policies are clean, and the exit codes and JSON / SARIF shapes hold for CI.
  */
+import * as v from 'valibot';
 import { describe, expect, it, test } from 'vitest';
+import { oauth2Introspection } from '../../src/index.ts';
 import { ALL_RULES, lintPolicy, OWASP_API_TOP_10, RULES, type LintFinding } from '../../src/lint/index.ts';
 import { policySourceOf, resolvePolicy } from '../../src/testing/explain.ts';
 import { createTestKit } from '../../src/testing/index.ts';
+import type { StandardSchemaV1 } from '../../src/schema.ts';
 import badPolicy from '../fixtures/bad-policy.ts';
 import { portcullis } from './run.ts';
 
@@ -33,9 +36,10 @@ describe('the bad fixture', () => {
     ['authn.jwt_no_audience', 'authn.user.audience', 'error'],
     ['authn.jwt_no_issuer', 'authn.user.issuer', 'error'],
     ['authn.jwt_no_exp', 'authn.user', 'warning'],
+    ['authn.jwt_key_unusable', 'authn.user.jwks.keys[0]', 'error'],
     ['authn.hmac_secret_short', 'authn.user.secret', 'error'],
     ['authn.api_key_in_url', 'authn.partner.queryParam', 'error'],
-    ['authn.introspection_no_audience', 'authn.opaque.audience', 'warning'],
+    ['authn.introspection_no_audience', 'authn.opaque.audience', 'error'],
     ['ratelimit.missing', 'routes["GET /v1/public"].rateLimit', 'error'],
     ['ratelimit.missing', 'routes["GET /v1/things/:id"].rateLimit', 'warning'],
     ['ratelimit.auth_flow_unprotected', 'routes["POST /v1/auth/login"].rateLimit', 'error'],
@@ -45,6 +49,8 @@ describe('the bad fixture', () => {
     ['authz.admin_open', 'routes["GET /v1/admin/users"].allow', 'error'],
     ['authz.object_unchecked', 'routes["GET /v1/things/:id"].allow', 'warning'],
     ['validate.body_without_schema', 'routes["POST /v1/uploads"].contentTypes', 'error'],
+    ['validate.string_unbounded', 'routes["PATCH /v1/things/:id"].body', 'warning'],
+    ['validate.string_unbounded', 'routes["POST /v1/auth/login"].body', 'warning'],
     ['validate.body_size_default', 'routes["PATCH /v1/things/:id"].maxBodyBytes', 'warning'],
     ['validate.body_size_large', 'routes["POST /v1/uploads"].maxBodyBytes', 'warning'],
     ['validate.unknown_keys_stripped', 'routes["PATCH /v1/things/:id"].unknownKeys', 'warning'],
@@ -109,6 +115,43 @@ describe('rule details', () => {
     expect(rulesOf(lintPolicy({ ...base, authn: methods, routes: { 'DELETE /v1/things/:id': route(['user']) } }, { now: NOW }))).toEqual(['authz.admin_open']);
   });
 
+  it('flags each valibot body string with neither a maximum length nor a pattern, and says nothing about other schemas', () => {
+    const strings = (body: StandardSchemaV1) =>
+      lintPolicy({ ...base, limits: { maxBodyBytes: 1024 }, routes: { 'POST /v1/notes': { authn: 'anonymous', rateLimit: ['ip'], body } } } as never, { now: NOW })
+        .filter((finding) => finding.rule === 'validate.string_unbounded')
+        .map((finding) => [finding.path, finding.severity, finding.message]);
+    const note = v.strictObject({
+      title: v.string(),
+      body: v.optional(v.nullable(v.pipe(v.string(), v.minLength(1)))),
+      tags: v.array(v.string()),
+      meta: v.record(v.string(), v.string()),
+      short: v.pipe(v.string(), v.maxLength(80)),
+      slug: v.pipe(v.string(), v.regex(/^[a-z-]+$/)),
+      email: v.pipe(v.string(), v.email()),
+      kind: v.picklist(['a', 'b']),
+    });
+    const at = 'routes["POST /v1/notes"].body';
+    expect(strings(note)).toEqual(
+      ['/title', '/body', '/tags/items', '/meta/additionalProperties'].map((pointer) => [at, 'warning', `POST /v1/notes: the body string ${pointer} has no maximum length and no pattern`]),
+    );
+    const foreign: StandardSchemaV1 = { '~standard': { version: 1, vendor: 'zod', validate: (value) => ({ value }) } };
+    expect(strings(foreign)).toEqual([]);
+  });
+
+  it('flags oauth2Introspection() with audience: false', () => {
+    const opaque = oauth2Introspection({ endpoint: 'https://id.example/introspect', clientId: 'gw', clientSecret: 's', audience: false });
+    const found = lintPolicy({ ...base, authn: { opaque }, routes: { 'GET /v1/me': { authn: ['opaque'], allow: 'authenticated', rateLimit: ['ip'] } } }, { now: NOW });
+    expect(found.filter((finding) => finding.rule === 'authn.introspection_no_audience').map((finding) => [finding.path, finding.severity])).toEqual([['authn.opaque.audience', 'error']]);
+  });
+
+  it('flags a jwt method whose meta publishes a key that cannot verify', () => {
+    const user = { kind: 'jwt', challenge: 'Bearer', meta: { issuer: 'https://id.test', audience: 'api', algorithms: ['ES256'], jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'AA', y: 'AA', kid: 'k1', key_ops: ['sign'] }] } }, authenticate: async () => ({ kind: 'absent' as const }) };
+    const found = lintPolicy({ ...base, authn: { user }, routes: { 'GET /v1/me': { authn: ['user'], allow: 'authenticated', rateLimit: ['ip'] } } }, { now: NOW });
+    expect(found.filter((finding) => finding.rule === 'authn.jwt_key_unusable').map((finding) => [finding.path, finding.message])).toEqual([
+      ['authn.user.jwks.keys[0]', '"user": key "k1" (keys[0]) has key_ops ["sign"] without "verify"'],
+    ]);
+  });
+
   it('catalogues each rule once, with an id, a title, a description and a fix', () => {
     expect(new Set(RULES.map((rule) => rule.id)).size).toBe(RULES.length);
     for (const rule of ALL_RULES) {
@@ -140,7 +183,7 @@ describe('the CLI', () => {
     expect(stdout).toContain('test/fixtures/bad-policy.ts:57  warning  version.past_sunset  routes["GET /v0/things"]');
     expect(stdout).toContain('fix: Remove dangerouslyAllowQueryParam; send the key in a header.');
     expect(stdout).toContain('OWASP API2:2023 Broken Authentication');
-    expect(stdout).toMatch(/✗ 17 errors, 18 warnings in test\/fixtures\/bad-policy.ts\n$/);
+    expect(stdout).toMatch(/✗ 19 errors, 21 warnings in test\/fixtures\/bad-policy.ts\n$/);
   });
 
   it('exits 0 on a clean policy', async ({ expect }) => {
@@ -170,8 +213,8 @@ describe('the CLI', () => {
     expect(code).toBe(1);
     const report = JSON.parse(stdout);
     expect(report.file).toBe('test/fixtures/bad-policy.ts');
-    expect(report.summary).toEqual({ errors: 17, warnings: 19 });
-    expect(report.findings).toHaveLength(36);
+    expect(report.summary).toEqual({ errors: 19, warnings: 22 });
+    expect(report.findings).toHaveLength(41);
     expect(report.findings).toContainEqual({
       rule: 'authn.api_key_in_url',
       severity: 'error',
@@ -204,7 +247,7 @@ describe('the CLI', () => {
       });
     }
     const results = sarif.runs[0].results;
-    expect(results.length).toBe(35);
+    expect(results.length).toBe(40);
     for (const result of results) {
       expect(driver.rules[result.ruleIndex].id).toBe(result.ruleId);
       expect(['error', 'warning']).toContain(result.level);

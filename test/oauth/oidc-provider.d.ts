@@ -1,6 +1,6 @@
 /**
  * The part of oidc-provider 8 the OAuth suite uses: the package ships no types, and the
- * DefinitelyTyped package would be one more dependency for four lines of API.
+ * DefinitelyTyped package would be one more dependency for a dozen lines of API.
  */
 declare module 'oidc-provider' {
   import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -13,6 +13,13 @@ declare module 'oidc-provider' {
     readonly issuer: string;
     callback(): (request: IncomingMessage, response: ServerResponse) => void;
     on(event: string, listener: (...args: unknown[]) => void): this;
+    readonly Grant: new (fields: { accountId: string; clientId: string }) => {
+      addOIDCScope(scope: string): void;
+      addResourceScope(resource: string, scope: string): void;
+      save(): Promise<string>;
+    };
+    readonly Client: { find(id: string): Promise<unknown> };
+    readonly RefreshToken: new (fields: Record<string, unknown>) => { save(): Promise<string> };
   }
 
   export const errors: {

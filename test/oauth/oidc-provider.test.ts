@@ -240,6 +240,56 @@ describe('opaque access tokens through the introspection endpoint (RFC 7662)', (
     expect(decision.kind === 'deny' ? decision.status : 200).toBe(403);
   });
 
+  it('makes the client-credentials principal a client, which no owner rule matches', async () => {
+    const { access_token: token } = await requestToken(discovery, LEGACY_API, 'legacy:read');
+    const engine = createEngine(
+      definePolicy({
+        transport: { requireHttps: false },
+        authn: {
+          service: oauth2Introspection({ endpoint: discovery.introspection_endpoint, clientId: GATEWAY.id, clientSecret: GATEWAY.secret, issuer: discovery.issuer, audience: LEGACY_API }),
+        },
+        routes: { 'GET /owners/:id': { authn: ['service'], allow: [{ owner: { param: 'id' } }] } },
+      }),
+      { now: () => Date.now(), log: () => {} },
+    );
+    const decision = await engine.evaluate(new Request(`https://api.test/owners/${SERVICE.id}`, { headers: { authorization: `Bearer ${token}` } }));
+    expect(decision.kind === 'deny' && [decision.status, decision.reasons]).toEqual([403, ['allow[0]: authz.not_owner']]);
+    const allowed = await introspectionPolicy()(token);
+    expect(allowed.kind === 'allow' && allowed.principal).toMatchObject({ id: SERVICE.id, kind: 'client' });
+  });
+
+  it('answers active for a refresh token, which the gateway refuses as the wrong token type', async () => {
+    const refresh = await server.issueRefreshToken('u_alice');
+    const answer = await fetch(discovery.introspection_endpoint, {
+      method: 'POST',
+      headers: { authorization: `Basic ${btoa(`${GATEWAY.id}:${GATEWAY.secret}`)}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: refresh, token_type_hint: 'access_token' }),
+    });
+    expect(await answer.json()).toMatchObject({ active: true, sub: 'u_alice', client_id: SERVICE.id });
+    expectDenied(await introspectionPolicy()(refresh), 401, 'authn.wrong_token_type', INVALID_TOKEN);
+    expectDenied(await introspectionPolicy({ audience: false })(refresh), 401, 'authn.wrong_token_type', INVALID_TOKEN);
+  });
+
+  it('asks the provider once for 50 concurrent requests with one new token', async () => {
+    const { access_token: token } = await requestToken(discovery, LEGACY_API, 'legacy:read');
+    let calls = 0;
+    const engine = createEngine(
+      definePolicy({
+        transport: { requireHttps: false },
+        authn: {
+          service: oauth2Introspection({ endpoint: discovery.introspection_endpoint, clientId: GATEWAY.id, clientSecret: GATEWAY.secret, issuer: discovery.issuer, audience: LEGACY_API }),
+        },
+        routes: { 'GET /orders': { authn: ['service'], allow: 'authenticated' } },
+      }),
+      { now: () => Date.now(), log: () => {}, fetch: (input, init) => (calls++, fetch(input, init)) },
+    );
+    const decisions = await Promise.all(
+      Array.from({ length: 50 }, () => engine.evaluate(new Request('https://api.test/orders', { headers: { authorization: `Bearer ${token}` } }))),
+    );
+    expect(decisions.map((decision) => decision.kind)).toEqual(Array(50).fill('allow'));
+    expect(calls).toBe(1);
+  });
+
   it('refuses a token the provider never issued as inactive', async () => {
     expectDenied(await introspectionPolicy()('b4Jx0u9Zq1nR7yW2cT5vE8kL3mP6sA0dF4gH7jK2lQ9'), 401, 'authn.token_inactive', INVALID_TOKEN);
   });

@@ -43,6 +43,11 @@ export interface Discovery {
 
 export interface AuthorizationServer {
   readonly discovery: Discovery;
+  /**
+   * A refresh token the provider issued to the service client for a user (as an authorization-code
+   * grant with offline_access would), stored in the provider: its introspection answers active.
+   */
+  issueRefreshToken(accountId: string): Promise<string>;
   /** Closes the listener and every open connection; later calls do nothing. */
   stop(): Promise<void>;
 }
@@ -119,6 +124,15 @@ export async function startAuthorizationServer(): Promise<AuthorizationServer> {
   let stopped: Promise<void> | undefined;
   return {
     discovery,
+    async issueRefreshToken(accountId) {
+      const grant = new provider.Grant({ accountId, clientId: SERVICE.id });
+      grant.addOIDCScope('openid offline_access');
+      grant.addResourceScope(LEGACY_API, 'legacy:read');
+      const grantId = await grant.save();
+      const client = await provider.Client.find(SERVICE.id);
+      const scope = 'openid offline_access';
+      return new provider.RefreshToken({ accountId, client, grantId, gty: 'authorization_code', scope, resource: LEGACY_API }).save();
+    },
     stop() {
       stopped ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
