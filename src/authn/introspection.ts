@@ -90,6 +90,7 @@ export function oauth2Introspection(options: IntrospectionOptions): AuthnMethod 
 
   return {
     kind: 'oauth2Introspection',
+    credentialHeader: 'authorization',
     challenge: `Bearer realm="${options.realm ?? 'api'}"`,
     meta: Object.freeze({ endpoint: endpoint.href, clientAuth: options.clientAuth ?? 'client_secret_basic', audience: options.audience, issuer: options.issuer }),
     async authenticate(request: Request, env: AuthnEnv): Promise<AuthnOutcome> {
