@@ -42,3 +42,12 @@ export function publicLocation(location: string, forwarded: URL, allowed: Readon
   }
   return allowed.has(resolved.origin) ? resolved.href : null;
 }
+
+/** Where a Location leads, for the log: its origin only (a path or query can carry a token). */
+export function locationOrigin(location: string, forwarded: URL): string {
+  try {
+    return new URL(location, forwarded).origin;
+  } catch {
+    return 'an unparsable URL';
+  }
+}

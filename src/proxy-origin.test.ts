@@ -118,6 +118,8 @@ describe("forwardTo keeps an origin's Location on the public side", () => {
     expect([response.status, response.headers.has('location')]).toEqual([502, false]);
     expect((await response.json()) as unknown).toMatchObject({ code: 'origin.redirect_refused' });
     expect(events).toEqual([expect.objectContaining({ event: 'portcullis.error', reason: 'origin.redirect_refused', status: 502, route: 'GET /v1/things' })]);
+    expect(events[0]!.error).toMatch(/^the origin answered 302 with a Location to \S+$/);
+    expect(events[0]!.error).not.toContain('/latest/meta-data');
   });
 
   it('passes a Location to an origin named in redirectOrigins', async () => {
@@ -128,6 +130,10 @@ describe("forwardTo keeps an origin's Location on the public side", () => {
   it("relays every Location as it is with redirects: 'pass'", async () => {
     const response = await redirect('http://169.254.169.254/', { redirects: 'pass' });
     expect([response.status, response.headers.get('location')]).toEqual([302, 'http://169.254.169.254/']);
+  });
+
+  it('refuses an unknown redirects mode at construction', () => {
+    expect(() => forwardTo(origin.url, { redirects: 'refuse' as never })).toThrow(new TypeError(`forwardTo: redirects must be 'rewrite' or 'pass', got "refuse"`));
   });
 
   it.each([['id.example.com'], ['https://id.example.com/path'], ['ftp://id.example.com']])('refuses redirectOrigins entry %s at construction', (entry) => {

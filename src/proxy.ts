@@ -7,7 +7,7 @@ import { problemResponse, type Allow } from './decision.ts';
 import type { Handler } from './engine.ts';
 import { IDENTITY_HEADER, identitySigner, type IdentityOptions } from './identity.ts';
 import { jsonLineSink, type SecuritySink } from './log.ts';
-import { publicLocation, validRetryAfter } from './proxy-answer.ts';
+import { locationOrigin, publicLocation, validRetryAfter } from './proxy-answer.ts';
 import { requestHeaderFilter } from './proxy-headers.ts';
 
 export { FORWARDED_BY_DEFAULT } from './proxy-headers.ts';
@@ -96,6 +96,9 @@ export function forwardTo(origin: string, options: ForwardOptions = {}): Handler
   const forwardedHeaders = requestHeaderFilter({ ...options, identityHeader });
   const redirectOrigins = new Set((options.redirectOrigins ?? []).map((entry, i) => originOf(entry, `forwardTo: redirectOrigins[${i}]`)));
   const log = options.log ?? jsonLineSink;
+  if (options.redirects !== undefined && options.redirects !== 'rewrite' && options.redirects !== 'pass') {
+    throw new TypeError(`forwardTo: redirects must be 'rewrite' or 'pass', got ${JSON.stringify(options.redirects)}`);
+  }
 
   /** Logs why an allowed request got a refusal from the gateway instead of the origin's answer. */
   function refuse(event: 'portcullis.deny' | 'portcullis.error', reason: string, request: Request, decision: Allow, detail: string): Response {
@@ -162,7 +165,8 @@ export function forwardTo(origin: string, options: ForwardOptions = {}): Handler
       const rewritten = publicLocation(location, target, redirectOrigins);
       if (rewritten === null) {
         await out.body?.cancel().catch(() => {});
-        return refuse('portcullis.error', 'origin.redirect_refused', request, decision, `the origin answered ${response.status} with a Location off the origin`);
+        const where = locationOrigin(location, target);
+        return refuse('portcullis.error', 'origin.redirect_refused', request, decision, `the origin answered ${response.status} with a Location to ${where}`);
       }
       out.headers.set('location', rewritten);
     }

@@ -149,6 +149,14 @@ describe.each(gateways)('forwardTo on $name', (gateway) => {
     expect([response.status, response.headers.get('retry-after')]).toEqual([502, expected]);
   });
 
+  it('neither an absolute-form target nor the Host header sends it to another host', async () => {
+    for (const server of [enforce, report]) {
+      await server.send({ method: 'GET', target: `http://127.0.0.1:${trap.port}/v1/health` });
+      await server.send({ method: 'GET', target: '/v1/health', headers: { host: `127.0.0.1:${trap.port}` } });
+    }
+    expect(trap.received).toEqual([]);
+  });
+
   it('a target naming another host never leaves for it, even in report mode', async () => {
     const before = origin.received.length;
     for (const target of [`//127.0.0.1:${trap.port}/leak`, `//x@127.0.0.1:${trap.port}/leak`]) {
