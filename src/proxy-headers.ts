@@ -13,8 +13,13 @@ import type { Allow } from './decision.ts';
 /**
  * End-to-end request headers that describe the message, not the client's identity or its route.
  * Each class is here because an ordinary origin needs it to answer correctly.
+ *
+ * @example
+ * ```ts
+ * FORWARDED_BY_DEFAULT.includes('cookie'); // false: name it in forwardTo's forwardHeaders
+ * ```
  */
-export const FORWARDED_BY_DEFAULT: readonly string[] = [
+export const FORWARDED_BY_DEFAULT: readonly string[] = Object.freeze([
   // Content negotiation (RFC 9110 §12.5): which representation to send. Accept-Encoding is not
   // here: the gateway asks for `identity` itself.
   'accept', 'accept-language',
@@ -34,7 +39,7 @@ export const FORWARDED_BY_DEFAULT: readonly string[] = [
   // reads one authenticates on its own, possibly as someone other than the principal the policy
   // checked. Name `cookie` in `forwardHeaders` for an origin that keeps its own session; the
   // credential that authenticated the request passes with `forwardCredential`.
-];
+]);
 
 /**
  * Never forwarded from the client, whatever the options say: the gateway sets them itself

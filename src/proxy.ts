@@ -32,7 +32,8 @@ export interface ForwardOptions {
    * `['cookie', 'idempotency-key', 'x-tenant-id']`. Every other inbound header is dropped, so no
    * client-sent identity header (`cf-access-authenticated-user-email`, `x-remote-user`…) reaches the
    * origin. The gateway's own headers (`x-forwarded-*`, `x-request-id`, the identity header) and
-   * `authorization` cannot be named: a `TypeError` at construction.
+   * `authorization` cannot be named: a `TypeError` at construction. A header a route's `headers`
+   * schema validates is not forwarded by that alone: name it here.
    * @default []
    */
   forwardHeaders?: readonly string[];
