@@ -151,7 +151,8 @@ export function gateway<Env = unknown>(policy: PolicySource<Env>, options: Gatew
       } catch (error) {
         if (!(error instanceof TypeError)) throw error;
         if (error.message.startsWith('identity.key')) throw new BindingError(identityBinding, `is unusable: ${error.message}`);
-        if (error.message.startsWith('identity.')) throw error;
+        // An option's own error (a forwarded header that is the identity header) is not the binding's.
+        if (error.message.startsWith('identity.') || error.message.startsWith('forwardTo: forwardHeaders')) throw error;
         throw new BindingError(name, `is not an origin URL (https://host[:port], no path): ${JSON.stringify(url)}`);
       }
       return { segments, forward };
