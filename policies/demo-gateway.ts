@@ -84,7 +84,7 @@ export async function startDemo(options: DemoOptions) {
     demoPolicy(config, { publicJwk, apiKeyHash: await hashApiKey(apiKey) }),
     forwardTo(originUrl, {
       identity: { key: identityKey },
-      ...(options.log && { log: options.log as never }),
+      ...(options.log && { log: options.log }),
       ...(onForward && {
         fetch: (input: URL, init: RequestInit) => {
           onForward({ method: init.method ?? 'GET', url: input.href, headers: new Headers(init.headers) });
