@@ -23,19 +23,21 @@ export function validRetryAfter(value: string | null): string | undefined {
 
 /**
  * What to send in place of an origin's `Location`, or `null` to refuse the answer. A Location on the
- * origin's own origin becomes a path (the client never learns the origin's address, and follows the
- * redirect back through the gateway); one on an origin in `allowed` passes as it is; any other —
- * `http://127.0.0.1:9/`, `http://169.254.169.254/`, a scheme-relative `//host/`, `/\host` — is
- * refused. Relative references are resolved as a browser would, against the forwarded URL.
+ * origin's own origin, or on the public one it was told (`X-Forwarded-Proto` + `-Host`), becomes a
+ * path: the client never learns the origin's address, and follows the redirect back through the
+ * gateway. One on an origin in `allowed` passes; any other — `http://127.0.0.1:9/`,
+ * `http://169.254.169.254/`, a scheme-relative `//host/`, `/\host` — is refused. Relative
+ * references are resolved as a browser would, against the forwarded URL.
  */
-export function publicLocation(location: string, forwarded: URL, allowed: ReadonlySet<string>): string | null {
+export function publicLocation(location: string, forwarded: URL, publicOrigin: string, allowed: ReadonlySet<string>): string | null {
   let resolved: URL;
   try {
     resolved = new URL(location, forwarded);
   } catch {
     return null;
   }
-  if (resolved.origin === forwarded.origin) {
+  // A path is safe whatever the public host is: the client resolves it against the URL it used.
+  if (resolved.origin === forwarded.origin || resolved.origin === publicOrigin) {
     // `http://origin//evil.test/` would become `//evil.test/`: scheme-relative, another host.
     if (resolved.pathname.startsWith('//')) return null;
     return resolved.pathname + resolved.search + resolved.hash;

@@ -86,13 +86,14 @@ describe("forwardTo keeps an origin's Location on the public side", () => {
   const redirect = async (location: string, options: ForwardOptions = {}, status = 302) => {
     events.length = 0;
     const query = new URLSearchParams({ location, status: String(status) });
-    return forward(options)(new Request(`http://gw.test/v1/things?${query}`), await allowed());
+    return forward(options)(new Request(`https://gw.test/v1/things?${query}`), await allowed());
   };
 
   it.each([
     ['an absolute URL on the origin', () => `${origin.url}/v1/things/7?view=full`, '/v1/things/7?view=full'],
     ['a path', () => '/v1/things/7', '/v1/things/7'],
     ['a relative reference', () => 'things/7#top', '/v1/things/7#top'],
+    ['an absolute URL on the public origin (built from X-Forwarded-Proto and -Host)', () => 'https://gw.test/v1/things/9', '/v1/things/9'],
   ])('rewrites %s to a path', async (_, location, expected) => {
     const response = await redirect(location());
     expect([response.status, response.headers.get('location')]).toEqual([302, expected]);
@@ -109,6 +110,7 @@ describe("forwardTo keeps an origin's Location on the public side", () => {
     ['a private address', () => 'http://10.0.0.7/internal'],
     ['the cloud metadata service', () => 'http://169.254.169.254/latest/meta-data/'],
     ['another public host', () => 'https://evil.example/'],
+    ['the public host over another scheme', () => 'http://gw.test/v1/things'],
     ['a scheme-relative reference', () => '//evil.example/x'],
     ['a backslash reference', () => '/\\evil.example/x'],
     ['a path that would become scheme-relative', () => `${origin.url}//evil.example/x`],

@@ -57,9 +57,10 @@ export interface ForwardOptions {
    */
   originErrors?: 'mask' | 'pass';
   /**
-   * An origin's `Location` (a redirect, a 201). `rewrite`: one on the origin itself becomes a path
-   * (`/v1/things/7`), so the client never learns the origin's address and comes back through the
-   * gateway; one on an origin in `redirectOrigins` passes; any other (`http://127.0.0.1:9/`,
+   * An origin's `Location` (a redirect, a 201). `rewrite`: one on the origin itself, or on the public
+   * origin it was told in `X-Forwarded-Proto`/`-Host`, becomes a path (`/v1/things/7`), so the client
+   * never learns the origin's address and comes back through the gateway; one on an origin in
+   * `redirectOrigins` passes; any other (`http://127.0.0.1:9/`,
    * `http://169.254.169.254/`, `//evil.test/`) is refused with 502 `origin.redirect_refused` and a
    * log event. `pass` relays every Location as it is.
    * @default 'rewrite'
@@ -163,7 +164,7 @@ export function forwardTo(origin: string, options: ForwardOptions = {}): Handler
     for (const name of HOP_BY_HOP) out.headers.delete(name);
     const location = out.headers.get('location');
     if (location !== null && options.redirects !== 'pass') {
-      const rewritten = publicLocation(location, target, redirectOrigins);
+      const rewritten = publicLocation(location, target, `${decision.client.scheme}://${url.host}`, redirectOrigins);
       if (rewritten === null) {
         await out.body?.cancel().catch(() => {});
         const where = locationOrigin(location, target);
