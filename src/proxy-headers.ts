@@ -47,9 +47,13 @@ export const FORWARDED_BY_DEFAULT: readonly string[] = Object.freeze([
  * connection (RFC 9110 §7.6.1), or they are a credential only the authentication stage may vouch
  * for (`forwardCredential`).
  */
-const NEVER_FROM_CLIENT = new Set([
-  'host', 'forwarded', 'x-request-id', 'accept-encoding', 'authorization', 'proxy-authorization',
-  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade',
+const NEVER_FROM_CLIENT = new Map<string, string>([
+  ...['host', 'forwarded', 'x-request-id', 'accept-encoding'].map((name) => [name, 'the gateway sets it'] as const),
+  ['authorization', 'use forwardCredential: it forwards only the credential that authenticated the request'],
+  ['proxy-authorization', 'a credential for the gateway, never for the origin'],
+  ...['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade'].map(
+    (name) => [name, 'it describes one connection'] as const,
+  ),
 ]);
 
 /** Options that decide which request headers pass (see `ForwardOptions`). */
@@ -70,10 +74,9 @@ export function requestHeaderFilter(options: RequestHeaderOptions): (request: Re
   const allowed = new Set(FORWARDED_BY_DEFAULT);
   for (const [i, raw] of (options.forwardHeaders ?? []).entries()) {
     const name = raw.toLowerCase();
-    if (NEVER_FROM_CLIENT.has(name) || name.startsWith('x-forwarded-') || name === options.identityHeader?.toLowerCase()) {
-      const why = name === 'authorization' ? ' (use forwardCredential: it forwards only the credential that authenticated the request)' : ' (the gateway owns it)';
-      throw new TypeError(`forwardTo: forwardHeaders[${i}] "${raw}" cannot be forwarded from the client${why}`);
-    }
+    const gatewayOwned = name.startsWith('x-forwarded-') || name === options.identityHeader?.toLowerCase();
+    const why = NEVER_FROM_CLIENT.get(name) ?? (gatewayOwned ? 'the gateway sets it' : undefined);
+    if (why) throw new TypeError(`forwardTo: forwardHeaders[${i}] "${raw}" cannot be forwarded from the client (${why})`);
     allowed.add(name);
   }
   for (const name of strip) allowed.delete(name);
