@@ -160,3 +160,31 @@ describe('per request', () => {
     expect(events[0]!.error).toBe('BindingError: binding ORIGIN_SECRET is not set (wrangler.toml [vars], or `wrangler secret put ORIGIN_SECRET`)');
   });
 });
+
+describe('forwarding options', () => {
+  it('forwardHeaders adds to the allow-list; stripHeaders still removes; identity headers a client sends never pass', async () => {
+    const worker = gateway(policy, { forwardHeaders: ['cookie'], stripHeaders: ['referer'] });
+    const before = main.received.length;
+    await call(worker, { ORIGIN_URL: main.url, PORTCULLIS_IDENTITY_KEY: KEY }, '/v1/things', {
+      cookie: 'session=1',
+      referer: 'https://app.example.com/private',
+      'cf-access-authenticated-user-email': 'admin@example.com',
+      'x-ms-client-principal': 'forged',
+    });
+    const { headers } = main.received[before]!;
+    expect([headers.cookie, headers.referer, headers['cf-access-authenticated-user-email'], headers['x-ms-client-principal']]).toEqual(['session=1', undefined, undefined, undefined]);
+  });
+
+  it('a bad forwarding option fails at construction (deploy)', () => {
+    expect(() => gateway(policy, { forwardHeaders: ['authorization'] })).toThrow(/forwardHeaders\[0\] "authorization"/);
+    expect(() => gateway(policy, { redirectOrigins: ['not an origin'] })).toThrow(/redirectOrigins\[0\]/);
+  });
+
+  it('forwardHeaders naming the configured identity header is logged as itself, not as the origin binding', async () => {
+    const events: SecurityEvent[] = [];
+    const worker = gateway(policy, { identity: { header: 'x-edge-identity' }, forwardHeaders: ['x-edge-identity'], ...withLog(events) });
+    const { response } = await call(worker, { ORIGIN_URL: main.url, PORTCULLIS_IDENTITY_KEY: KEY }, '/v1/things');
+    expect(response.status).toBe(500);
+    expect(events[0]!.error).toMatch(/^TypeError: forwardTo: forwardHeaders\[0\] "x-edge-identity"/);
+  });
+});

@@ -22,6 +22,7 @@ import {
   problemResponse,
   type Engine,
   type EngineEnv,
+  type ForwardOptions,
   type Handler,
   type Policy,
   type SecurityEvent,
@@ -59,8 +60,16 @@ export interface GatewayOptions<Env> {
    * cannot verify the assertion. The assertion stays: it is what says who the principal is.
    */
   originSecret?: { binding: string; header: string };
-  /** More inbound headers to drop before the origin sees the request. */
+  /** More inbound headers to drop before the origin sees the request, even allowed ones. */
   stripHeaders?: readonly string[];
+  /** Inbound headers the origin hears besides the standard ones (see `forwardTo`), e.g. `['cookie']`. @default [] */
+  forwardHeaders?: ForwardOptions['forwardHeaders'];
+  /** Hand the credential that authenticated the request on to the origin (see `forwardTo`). @default false */
+  forwardCredential?: ForwardOptions['forwardCredential'];
+  /** What an origin's `Location` may say (see `forwardTo`). @default 'rewrite' */
+  redirects?: ForwardOptions['redirects'];
+  /** Other origins a `Location` may lead to (see `forwardTo`). @default [] */
+  redirectOrigins?: ForwardOptions['redirectOrigins'];
   /** Clock, fetch, log sink and rate-limit store for the engine, built from env (an Upstash store needs its token). */
   engine?: (env: Env) => EngineEnv;
 }
@@ -114,6 +123,10 @@ export function gateway<Env = unknown>(policy: PolicySource<Env>, options: Gatew
     .sort((a, b) => b.segments.length - a.segments.length);
   if (!origins.length) throw new TypeError('gateway: options.origins is empty');
   const identityBinding = options.identity?.binding ?? 'PORTCULLIS_IDENTITY_KEY';
+  const { stripHeaders, forwardHeaders, forwardCredential, redirects, redirectOrigins } = options;
+  const forwarding: ForwardOptions = { stripHeaders, forwardHeaders, forwardCredential, redirects, redirectOrigins };
+  // Bad forwarding options fail at deploy, like a static policy, not as a binding error later.
+  forwardTo('https://origin.invalid', forwarding);
   // A static policy fails at deploy, not at the first request.
   if (typeof policy !== 'function') requireCloudflare(definePolicy(policy));
 
@@ -124,6 +137,7 @@ export function gateway<Env = unknown>(policy: PolicySource<Env>, options: Gatew
     // Bindings first: a factory that needs the same secret would fail less clearly.
     const key = binding(env, identityBinding);
     const secret = options.originSecret && binding(env, options.originSecret.binding);
+    const engineEnv = options.engine?.(env);
     const forwarders = origins.map(({ segments, name }) => {
       const url = binding(env, name);
       let forward: Handler;
@@ -131,19 +145,21 @@ export function gateway<Env = unknown>(policy: PolicySource<Env>, options: Gatew
         forward = forwardTo(url, {
           identity: { key, header: options.identity?.header, ttlSeconds: options.identity?.ttlSeconds },
           headers: secret ? { [options.originSecret!.header]: secret } : undefined,
-          stripHeaders: options.stripHeaders,
+          ...forwarding,
+          log: engineEnv?.log,
         });
       } catch (error) {
         if (!(error instanceof TypeError)) throw error;
         if (error.message.startsWith('identity.key')) throw new BindingError(identityBinding, `is unusable: ${error.message}`);
-        if (error.message.startsWith('identity.')) throw error;
+        // An option's own error (a forwarded header that is the identity header) is not the binding's.
+        if (error.message.startsWith('identity.') || error.message.startsWith('forwardTo: forwardHeaders')) throw error;
         throw new BindingError(name, `is not an origin URL (https://host[:port], no path): ${JSON.stringify(url)}`);
       }
       return { segments, forward };
     });
     const resolved = typeof policy === 'function' ? await policy(env) : policy;
     requireCloudflare(definePolicy(resolved));
-    const engine = createEngine(resolved, options.engine?.(env));
+    const engine = createEngine(resolved, engineEnv);
 
     return {
       engine,

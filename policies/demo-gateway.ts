@@ -11,7 +11,7 @@ import { publicJwk as publicJwkOf } from '../src/authn/jwk.ts';
 import { forwardTo, generateApiKey, hashApiKey, upstashStore } from '../src/index.ts';
 import { serve } from '../adapters/node.ts';
 import { demoConfig, demoPolicy } from './demo.ts';
-import { createDemoOrigin, GATEWAY_SECRET_HEADER } from './demo-origin.ts';
+import { createDemoOrigin } from './demo-origin.ts';
 
 export interface DemoOptions {
   env: Record<string, string | undefined>;
@@ -19,6 +19,10 @@ export interface DemoOptions {
   port: number;
   handleSignals?: boolean;
   log?: (event: unknown) => void;
+  /** The origin's clock (epoch ms), for tests that age an identity assertion. @default Date.now */
+  originNow?: () => number;
+  /** Sees each request the gateway sends the origin, as sent (tests capture and replay them). */
+  onForward?: (request: { method: string; url: string; headers: Headers }) => void;
 }
 
 /** Loads `DEMO_SIGNING_KEY` (a private ES256 JWK) or makes a fresh key pair. */
@@ -61,21 +65,34 @@ async function rateLimitStore(env: Record<string, string | undefined>) {
 /** Starts origin and gateway; returns their URLs and a close function. */
 export async function startDemo(options: DemoOptions) {
   const { signingKey, publicJwk } = await signingKeys(options.env);
-  const gatewaySecret = randomBytes(32).toString('base64url');
-  const origin = createDemoOrigin({ signingKey, publicJwk, gatewaySecret });
+  // Gateway and origin share this key alone; the origin accepts only what the gateway signed with it.
+  const identityKey = new Uint8Array(randomBytes(32));
 
-  // The origin listens on a loopback port nobody is told about; it refuses calls without the secret.
+  // The origin listens on a loopback port nobody is told about; it refuses calls without a valid
+  // identity assertion. It is built once its URL (the assertion's audience) is known.
+  let origin: ReturnType<typeof createDemoOrigin> | undefined;
   const originServer = await new Promise<ReturnType<typeof serveOrigin>>((resolve) => {
-    const server = serveOrigin({ fetch: origin.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(server));
+    const server = serveOrigin({ fetch: (request, env) => origin!.fetch(request, env), port: 0, hostname: '127.0.0.1' }, () => resolve(server));
   });
-  const originPort = (originServer.address() as { port: number }).port;
+  const originUrl = `http://127.0.0.1:${(originServer.address() as { port: number }).port}`;
+  origin = createDemoOrigin({ signingKey, publicJwk, identityKey, audience: originUrl, now: options.originNow });
+  const onForward = options.onForward;
 
   const config = demoConfig({ ...options.env, PORT: String(options.port) });
   const apiKey = options.env.DEMO_API_KEY ?? (await generateApiKey('pk_demo_')).key;
   const rateLimits = await rateLimitStore(options.env);
   const gateway = await serve(
     demoPolicy(config, { publicJwk, apiKeyHash: await hashApiKey(apiKey) }),
-    forwardTo(`http://127.0.0.1:${originPort}`, { headers: { [GATEWAY_SECRET_HEADER]: gatewaySecret } }),
+    forwardTo(originUrl, {
+      identity: { key: identityKey },
+      ...(options.log && { log: options.log }),
+      ...(onForward && {
+        fetch: (input: URL, init: RequestInit) => {
+          onForward({ method: init.method ?? 'GET', url: input.href, headers: new Headers(init.headers) });
+          return fetch(input, init);
+        },
+      }),
+    }),
     {
       port: options.port,
       handleSignals: options.handleSignals ?? false,
@@ -85,6 +102,8 @@ export async function startDemo(options: DemoOptions) {
 
   return {
     url: gateway.url,
+    /** The origin's private address: only tests call it, to show it refuses what did not come through the gateway. */
+    originUrl,
     config,
     apiKey,
     rateLimitStore: rateLimits.name,

@@ -1,20 +1,21 @@
 /**
  * The demo origin: a small Hono API that trusts its gateway and nobody else. It knows nothing of
- * policies; authentication, authorization and limits happen in front of it.
+ * policies; authentication, authorization and limits happen in front of it. What proves a request
+ * came through the gateway is the gateway's identity assertion: signed, valid for a minute, for
+ * this one method and target, accepted once — a captured one opens nothing else.
  * @module
  */
 
-import { createHash, scrypt, timingSafeEqual } from 'node:crypto';
+import { scrypt, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import { Hono } from 'hono';
 import { SignJWT, type JWK } from 'jose';
+import { identityVerifier, memoryReplayCache, type IdentityKey } from '../src/index.ts';
 
 const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, keylen: number, options: object) => Promise<Buffer>;
 
 export const DEMO_ISSUER = 'https://demo.portcullis.dev';
 export const DEMO_AUDIENCE = 'portcullis-demo';
-/** The header carrying the secret that proves a request came through the gateway. */
-export const GATEWAY_SECRET_HEADER = 'x-portcullis-gateway-secret';
 
 interface User {
   id: string;
@@ -65,15 +66,18 @@ async function verifyPassword(password: string, stored: string): Promise<boolean
 /** An unknown username costs the same scrypt as a known one, so timing does not reveal usernames. */
 const DUMMY_HASH = 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 
-const sha256 = (value: string) => createHash('sha256').update(value).digest();
-
 export interface DemoOriginOptions {
   /** The ES256 private key tokens are signed with. */
   signingKey: CryptoKey;
   /** Its public half, served as the JWKS (with `kid`, `alg`, `use`). */
   publicJwk: JWK;
-  /** Requests without this value in `x-portcullis-gateway-secret` are refused: only the gateway may call. */
-  gatewaySecret: string;
+  /**
+   * The HMAC key the gateway signs identity assertions with (`forwardTo({ identity })`). A request
+   * without a valid, unexpired, unused assertion for its own method and target is refused (403).
+   */
+  identityKey: IdentityKey;
+  /** The origin's URL as the gateway addresses it: the assertion's audience. Unchecked when absent. */
+  audience?: string;
   now?: () => number;
 }
 
@@ -81,13 +85,13 @@ export interface DemoOriginOptions {
 export function createDemoOrigin(options: DemoOriginOptions): Hono {
   const users = demoUsers();
   const byUsername = new Map([...users.values()].map((user) => [user.username, user]));
-  const secretDigest = sha256(options.gatewaySecret);
   const now = options.now ?? Date.now;
+  const verify = identityVerifier({ key: options.identityKey, audience: options.audience, now, replayCache: memoryReplayCache({ now }) });
   const app = new Hono();
 
   app.use(async (c, next) => {
-    const presented = c.req.header(GATEWAY_SECRET_HEADER) ?? '';
-    if (!timingSafeEqual(sha256(presented), secretDigest)) return c.json({ error: 'only the gateway may call this origin' }, 403);
+    const verified = await verify(c.req.raw);
+    if (!verified.ok) return c.json({ error: 'only the gateway may call this origin', code: verified.reason }, 403);
     await next();
   });
 

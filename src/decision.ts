@@ -40,6 +40,8 @@ export const REASONS = {
   'authn.keys_unavailable': { status: 503, title: 'Service unavailable' },
   'authn.unavailable': { status: 503, title: 'Service unavailable' },
   'origin.unavailable': { status: 502, title: 'Bad gateway' },
+  'origin.redirect_refused': { status: 502, title: 'Bad gateway' },
+  'origin.target_refused': { status: 400, title: 'Bad request' },
   'gateway.misconfigured': { status: 500, title: 'Internal server error' },
   'ratelimit.exceeded': { status: 429, title: 'Too many requests' },
   'ratelimit.unavailable': { status: 503, title: 'Service unavailable' },

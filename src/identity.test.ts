@@ -9,7 +9,7 @@ import { NOW_MS, NOW_SECONDS } from '../test/fixtures/keys.ts';
 import { hashApiKey } from './authn/api-key.ts';
 import { apiKey } from './authn/api-key.ts';
 import { createEngine } from './engine.ts';
-import { IDENTITY_HEADER, IDENTITY_TYP, identityHeaderVerifier, identityVerifier, type IdentityOptions } from './identity.ts';
+import { IDENTITY_HEADER, IDENTITY_TYP, identityHeaderVerifier, identityVerifier, memoryReplayCache, type IdentityOptions } from './identity.ts';
 import { definePolicy } from './policy/define.ts';
 import { forwardTo } from './proxy.ts';
 
@@ -158,6 +158,29 @@ describe('the origin refuses', () => {
     const token = await honest();
     expect(await verifier({ now: NOW_MS + 64_000 })(at(token))).toMatchObject({ ok: true });
     expect(await verifier({ now })(at(token))).toEqual({ ok: false, reason: 'identity.expired' });
+  });
+
+  it('the same assertion twice, with a replay cache: after the first use, even for its own request', async () => {
+    const token = await honest();
+    const verify = identityVerifier({ key: KEY, now: () => NOW_MS, replayCache: memoryReplayCache({ now: () => NOW_MS }) });
+    expect(await verify(at(token))).toMatchObject({ ok: true });
+    expect(await verify(at(token))).toEqual({ ok: false, reason: 'identity.replayed' });
+  });
+
+  it('nothing that failed another check takes a place in the replay cache', async () => {
+    const token = await honest();
+    const verify = identityVerifier({ key: KEY, now: () => NOW_MS, replayCache: memoryReplayCache({ now: () => NOW_MS, maxEntries: 1 }) });
+    expect(await verify(at(token, '/v1/other'))).toEqual({ ok: false, reason: 'identity.wrong_request' });
+    expect(await verify(at(await forge({}, 'an-attackers-guess-at-the-key-0123456789')))).toEqual({ ok: false, reason: 'identity.invalid' });
+    expect(await verify(at(token))).toMatchObject({ ok: true });
+  });
+
+  it('a new assertion when the replay cache is full of valid ones (fail closed), and not once they expired', async () => {
+    let now = NOW_MS;
+    const cache = memoryReplayCache({ maxEntries: 2, now: () => now });
+    expect([cache.firstUse('a', NOW_MS + 65_000), cache.firstUse('b', NOW_MS + 65_000), cache.firstUse('c', NOW_MS + 65_000)]).toEqual([true, true, false]);
+    now = NOW_MS + 65_000;
+    expect([cache.firstUse('c', now + 65_000), cache.firstUse('a', now + 65_000)]).toEqual([true, true]);
   });
 
   it('to start with a short key', () => {

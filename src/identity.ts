@@ -7,7 +7,7 @@
  * secret, says nothing the origin can check about *who* the principal is, and travels (and gets
  * logged) on every request. The signature binds principal, request id, time, method, target and
  * origin together; the key never leaves the gateway and the origin; a captured assertion is good
- * for one method + target on one origin for `ttlSeconds`.
+ * for one method + target on one origin for `ttlSeconds`, and with a `replayCache` not even once more.
  * @module
  */
 
@@ -69,7 +69,9 @@ export type IdentityFailure =
   /** Past `exp`, or issued in the future. */
   | 'identity.expired'
   /** Valid, but issued for another method or request target: a replay. */
-  | 'identity.wrong_request';
+  | 'identity.wrong_request'
+  /** Valid, but its `jti` was accepted before (`replayCache`): a replay of the same request. */
+  | 'identity.replayed';
 
 /** Options of the origin side. */
 export interface VerifyIdentityOptions {
@@ -82,6 +84,55 @@ export interface VerifyIdentityOptions {
   clockTolerance?: number;
   /** Clock in epoch milliseconds. @default Date.now */
   now?: () => number;
+  /**
+   * Accept each assertion once: without it, one captured on the wire (or from a log) is good again
+   * for the same method and target until it expires. `memoryReplayCache()` in one process; a
+   * shared store where several origin instances verify.
+   */
+  replayCache?: IdentityReplayCache;
+}
+
+/** Remembers the `jti` of accepted assertions until they expire. */
+export interface IdentityReplayCache {
+  /** `true` the first time `jti` is offered; `false` when it was seen before (or cannot be remembered). */
+  firstUse(jti: string, expiresAtMs: number): boolean | Promise<boolean>;
+}
+
+/** Options of `memoryReplayCache`. */
+export interface MemoryReplayCacheOptions {
+  /** Most assertions remembered at once: at least the origin's peak requests per `ttlSeconds`. @default 100000 */
+  maxEntries?: number;
+  /** Clock in epoch milliseconds. @default Date.now */
+  now?: () => number;
+}
+
+/**
+ * A replay cache in this process's memory. Entries leave when they expire; a full cache refuses
+ * (fails closed) rather than forget an assertion that is still valid.
+ *
+ * @example
+ * ```ts
+ * const verify = identityVerifier({ key: process.env.PORTCULLIS_IDENTITY_KEY!, replayCache: memoryReplayCache() });
+ * ```
+ */
+export function memoryReplayCache(options: MemoryReplayCacheOptions = {}): IdentityReplayCache {
+  const maxEntries = options.maxEntries ?? 100_000;
+  if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new TypeError(`memoryReplayCache: maxEntries must be a positive integer, got ${maxEntries}`);
+  const now = options.now ?? Date.now;
+  // Insertion order is close to expiry order (one TTL per gateway), so the expired ones are in front.
+  const seen = new Map<string, number>();
+  return {
+    firstUse(jti, expiresAtMs) {
+      const time = now();
+      for (const [old, expiry] of seen) {
+        if (expiry > time) break;
+        seen.delete(old);
+      }
+      if (seen.has(jti) || seen.size >= maxEntries) return false;
+      seen.set(jti, expiresAtMs);
+      return true;
+    },
+  };
 }
 
 /** Imports the key once: a string or bytes become a non-extractable HMAC-SHA-256 CryptoKey. Throws a `TypeError` on a short key. */
@@ -208,6 +259,10 @@ export function identityHeaderVerifier(
     // jose checks a future `iat` only together with maxTokenAge.
     if (identity.iat > Math.floor(now() / 1000) + tolerance) return { ok: false, reason: 'identity.expired' };
     if (identity.req_method !== method || identity.req_target !== target) return { ok: false, reason: 'identity.wrong_request' };
+    // Last: only assertions that passed every other check take a place in the cache.
+    if (options.replayCache && !(await options.replayCache.firstUse(identity.jti, (identity.exp + tolerance) * 1000))) {
+      return { ok: false, reason: 'identity.replayed' };
+    }
     return { ok: true, identity };
   };
 }

@@ -3,9 +3,14 @@
  * @module
  */
 
-import { problemResponse } from './decision.ts';
+import { problemResponse, type Allow } from './decision.ts';
 import type { Handler } from './engine.ts';
 import { IDENTITY_HEADER, identitySigner, type IdentityOptions } from './identity.ts';
+import { jsonLineSink, type SecuritySink } from './log.ts';
+import { locationOrigin, publicLocation, validRetryAfter } from './proxy-answer.ts';
+import { requestHeaderFilter } from './proxy-headers.ts';
+
+export { FORWARDED_BY_DEFAULT } from './proxy-headers.ts';
 
 /** Options of `forwardTo`. */
 export interface ForwardOptions {
@@ -21,41 +26,66 @@ export interface ForwardOptions {
    * principal, bound to the request id, time, method, target and origin (see `identityVerifier`).
    */
   identity?: IdentityOptions;
-  /** More inbound headers to drop: any header your origin reads as identity or routing. */
+  /**
+   * Inbound headers the origin hears besides `FORWARDED_BY_DEFAULT` (standard end-to-end headers:
+   * content negotiation, body metadata, conditionals, cache directives, trace context), e.g.
+   * `['cookie', 'idempotency-key', 'x-tenant-id']`. Every other inbound header is dropped, so no
+   * client-sent identity header (`cf-access-authenticated-user-email`, `x-remote-user`…) reaches the
+   * origin. The gateway's own headers (`x-forwarded-*`, `x-request-id`, the identity header) and
+   * `authorization` cannot be named: a `TypeError` at construction. A header a route's `headers`
+   * schema validates is not forwarded by that alone: name it here.
+   * @default []
+   */
+  forwardHeaders?: readonly string[];
+  /**
+   * Hand the credential that authenticated the request on to the origin: the header its
+   * `policy.authn` method read (`authorization` for `jwt()` and `oauth2Introspection()`, the key
+   * header of `apiKey()`). `true` for any method, or the names of the methods whose credential
+   * passes (`['user']`). Never an unverified one: an `Authorization` on an anonymous route, or one
+   * sent beside the API key that authenticated, stays behind.
+   * @default false
+   */
+  forwardCredential?: boolean | readonly string[];
+  /** Inbound headers never forwarded, even when allowed above (e.g. `['referer']`). */
   stripHeaders?: readonly string[];
   /**
    * An origin's 5xx body can carry a stack trace or a connection string. `mask` answers a problem
    * that says nothing instead: `internal.error` (500) for a 500, `origin.unavailable` (502, with
-   * the origin's Retry-After) for any other 5xx. `pass` relays the origin's answer as it is.
+   * the origin's Retry-After when it is a valid one) for any other 5xx. `pass` relays the origin's
+   * answer as it is.
    * @default 'mask'
    */
   originErrors?: 'mask' | 'pass';
+  /**
+   * An origin's `Location` (a redirect, a 201). `rewrite`: one on the origin itself, or on the public
+   * origin it was told in `X-Forwarded-Proto`/`-Host`, becomes a path (`/v1/things/7`), so the client
+   * never learns the origin's address and comes back through the gateway; one on an origin in
+   * `redirectOrigins` passes; any other (`http://127.0.0.1:9/`,
+   * `http://169.254.169.254/`, `//evil.test/`) is refused with 502 `origin.redirect_refused` and a
+   * log event. `pass` relays every Location as it is.
+   * @default 'rewrite'
+   */
+  redirects?: 'rewrite' | 'pass';
+  /** Other origins a Location may lead to, e.g. an identity provider's (`https://id.example.com`). @default [] */
+  redirectOrigins?: readonly string[];
+  /** Where refusals of an origin answer or target are logged (the engine's sink, usually). @default jsonLineSink */
+  log?: SecuritySink;
 }
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection, not the message. */
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade'];
 
 /**
- * Inbound headers that claim something about the client. The origin must hear these from the
- * gateway alone, so whatever the client sent is dropped and the gateway's own values are set.
- */
-const SPOOFABLE = [
-  'forwarded', 'x-real-ip', 'true-client-ip', 'cf-connecting-ip', 'x-client-ip', 'x-cluster-client-ip', 'client-ip', 'fastly-client-ip', 'x-originating-ip',
-  // Identity that some origins (and auth proxies such as oauth2-proxy) take from a header unchecked.
-  IDENTITY_HEADER, 'x-user-id', 'x-user', 'x-remote-user', 'remote-user', 'x-authenticated-user', 'x-authenticated-userid',
-  'x-auth-user', 'x-auth-request-user', 'x-auth-request-email', 'x-auth-request-groups', 'x-auth-request-preferred-username',
-  // Path overrides: an origin that routes by these would serve a path the policy never checked.
-  'x-original-url', 'x-original-uri', 'x-rewrite-url',
-];
-/** Every `X-Forwarded-*` header (`-For`, `-Proto`, `-Host`, `-User`, `-Email`, `-Prefix`…): the gateway sets its own. */
-const SPOOFABLE_PREFIX = 'x-forwarded-';
-
-/**
  * A handler that forwards allowed requests to `origin`, keeping path and query, streaming the body.
+ * Only an allow-list of inbound headers passes (see `forwardHeaders`); the origin's redirects are
+ * rewritten or refused (see `redirects`).
  *
  * @example
  * ```ts
- * serve(policy, forwardTo('http://127.0.0.1:9000', { identity: { key: process.env.PORTCULLIS_IDENTITY_KEY! } }));
+ * serve(policy, forwardTo('http://127.0.0.1:9000', {
+ *   identity: { key: process.env.PORTCULLIS_IDENTITY_KEY! },
+ *   forwardHeaders: ['idempotency-key'],
+ * }));
  * ```
  */
 export function forwardTo(origin: string, options: ForwardOptions = {}): Handler {
@@ -63,18 +93,44 @@ export function forwardTo(origin: string, options: ForwardOptions = {}): Handler
   if (base.pathname !== '/' || base.search || base.hash) throw new TypeError(`forwardTo: "${origin}" must be an origin with no path`);
   const send = options.fetch ?? ((input: URL, init: RequestInit) => fetch(input, init));
   const extra = Object.entries(options.headers ?? {});
-  const strip = [...HOP_BY_HOP, ...SPOOFABLE, ...(options.stripHeaders ?? []).map((name) => name.toLowerCase()), 'host'];
   const identity = options.identity && identitySigner(options.identity);
   const identityHeader = options.identity?.header ?? IDENTITY_HEADER;
-  if (identity) strip.push(identityHeader.toLowerCase());
+  const forwardedHeaders = requestHeaderFilter({ ...options, identityHeader });
+  const redirectOrigins = new Set((options.redirectOrigins ?? []).map((entry, i) => originOf(entry, `forwardTo: redirectOrigins[${i}]`)));
+  const log = options.log ?? jsonLineSink;
+  if (options.redirects !== undefined && options.redirects !== 'rewrite' && options.redirects !== 'pass') {
+    throw new TypeError(`forwardTo: redirects must be 'rewrite' or 'pass', got ${JSON.stringify(options.redirects)}`);
+  }
+
+  /** Logs why an allowed request got a refusal from the gateway instead of the origin's answer. */
+  function refuse(event: 'portcullis.deny' | 'portcullis.error', reason: string, request: Request, decision: Allow, detail: string): Response {
+    const response = problemResponse(reason, decision.requestId);
+    try {
+      log({
+        time: new Date().toISOString(),
+        event,
+        requestId: decision.requestId,
+        reason,
+        status: response.status,
+        method: request.method,
+        path: new URL(request.url).pathname,
+        route: decision.route,
+        clientIp: decision.client.ip,
+        principal: `${decision.principal.method}:${decision.principal.id}`,
+        error: detail,
+      });
+    } catch {
+      // A broken sink must not turn the refusal into a crash.
+    }
+    return response;
+  }
 
   return async function forward(request, decision) {
     const url = new URL(request.url);
-    const target = new URL(url.pathname + url.search, base);
-    const headers = new Headers(request.headers);
-    for (const name of (headers.get('connection') ?? '').split(',')) if (name.trim()) headers.delete(name.trim());
-    for (const name of strip) headers.delete(name);
-    for (const name of [...headers.keys()]) if (name.startsWith(SPOOFABLE_PREFIX)) headers.delete(name);
+    const target = originFormTarget(base, url);
+    // Never fetch a URL the policy did not check: `//127.0.0.1:9/leak` would be scheme-relative.
+    if (!target) return refuse('portcullis.deny', 'origin.target_refused', request, decision, 'the request target is not origin-form');
+    const headers = forwardedHeaders(request, decision);
     // fetch() decodes compressed bodies but keeps Content-Encoding; ask the origin for identity so
     // that what we relay is what the headers say.
     headers.set('accept-encoding', 'identity');
@@ -88,8 +144,9 @@ export function forwardTo(origin: string, options: ForwardOptions = {}): Handler
     if (identity) headers.set(identityHeader, await identity(decision, request.method, target));
 
     const hasBody = request.body !== null && request.method !== 'GET' && request.method !== 'HEAD';
+    let response: Response;
     try {
-      const response = await send(target, {
+      response = await send(target, {
         method: request.method,
         headers,
         body: hasBody ? request.body : null,
@@ -98,21 +155,64 @@ export function forwardTo(origin: string, options: ForwardOptions = {}): Handler
         // Node's fetch needs this to stream a request body.
         ...(hasBody ? { duplex: 'half' } : {}),
       } as RequestInit);
-      if (response.status >= 500 && options.originErrors !== 'pass') return await masked(response, decision.requestId);
-      const out = new Response(response.body, response);
-      for (const name of (out.headers.get('connection') ?? '').split(',')) if (name.trim()) out.headers.delete(name.trim());
-      for (const name of HOP_BY_HOP) out.headers.delete(name);
-      return out;
     } catch {
       return problemResponse('origin.unavailable', decision.requestId);
     }
+    if (response.status >= 500 && options.originErrors !== 'pass') return await masked(response, decision.requestId);
+    const out = new Response(response.body, response);
+    for (const name of (out.headers.get('connection') ?? '').split(',')) if (name.trim()) out.headers.delete(name.trim());
+    for (const name of HOP_BY_HOP) out.headers.delete(name);
+    const location = out.headers.get('location');
+    if (location !== null && options.redirects !== 'pass') {
+      const rewritten = publicLocation(location, target, `${decision.client.scheme}://${url.host}`, redirectOrigins);
+      if (rewritten === null) {
+        await out.body?.cancel().catch(() => {});
+        const where = locationOrigin(location, target);
+        return refuse('portcullis.error', 'origin.redirect_refused', request, decision, `the origin answered ${response.status} with a Location to ${where}`);
+      }
+      out.headers.set('location', rewritten);
+    }
+    return out;
   };
+}
+
+/**
+ * The origin URL for a request: the configured origin, then the request's path and query exactly
+ * as the policy saw them — never `new URL(path, base)`, which reads `//host/…` as another host.
+ * `null` when the path is not origin-form (RFC 9112 §3.2.1: one `/`, then segments) or the result
+ * would leave the origin.
+ */
+function originFormTarget(base: URL, url: URL): URL | null {
+  const { pathname, search } = url;
+  if (!pathname.startsWith('/') || pathname.startsWith('//') || pathname.includes('\\')) return null;
+  let target: URL;
+  try {
+    target = new URL(`${base.origin}${pathname}${search}`);
+  } catch {
+    return null;
+  }
+  if (target.origin !== base.origin || target.pathname !== pathname || target.search !== search) return null;
+  return target;
+}
+
+/** The origin of an http(s) origin string, or a `TypeError` naming the option. */
+function originOf(value: string, name: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    // Reported below.
+  }
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.origin !== value.replace(/\/$/, '')) {
+    throw new TypeError(`${name}: "${value}" must be an origin such as https://id.example.com`);
+  }
+  return url.origin;
 }
 
 async function masked(response: Response, requestId: string): Promise<Response> {
   await response.body?.cancel().catch(() => {});
   const problem = problemResponse(response.status === 500 ? 'internal.error' : 'origin.unavailable', requestId);
-  const retryAfter = response.headers.get('retry-after');
-  if (retryAfter !== null) problem.headers.set('retry-after', retryAfter);
+  const retryAfter = validRetryAfter(response.headers.get('retry-after'));
+  if (retryAfter !== undefined) problem.headers.set('retry-after', retryAfter);
   return problem;
 }

@@ -98,6 +98,7 @@ export function apiKey(options: ApiKeyOptions): AuthnMethod {
 
   return {
     kind: 'apiKey',
+    credentialHeader: header,
     challenge: `ApiKey realm="${options.realm ?? 'api'}", header="${header}"`,
     meta: Object.freeze({ header, queryParam: query, prefix: options.prefix, lookup: options.resolve ? 'resolve' : 'static' }),
     async authenticate(request: Request, env: AuthnEnv): Promise<AuthnOutcome> {

@@ -173,6 +173,7 @@ export function oauth2Introspection(options: IntrospectionOptions): AuthnMethod 
 
   return {
     kind: 'oauth2Introspection',
+    credentialHeader: 'authorization',
     challenge: `Bearer realm="${options.realm ?? 'api'}"`,
     meta: Object.freeze({
       endpoint: endpoint.href,

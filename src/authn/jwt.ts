@@ -337,6 +337,7 @@ export function jwt(options: JwtOptions): AuthnMethod {
 
   return {
     kind: 'jwt',
+    credentialHeader: 'authorization',
     challenge: `Bearer realm="${realm}"`,
     meta: Object.freeze({
       algorithms: [...algorithms],

@@ -18,6 +18,11 @@ export interface Principal {
   readonly scopes: readonly string[];
   /** Verified claims / key metadata. */
   readonly claims: Readonly<Record<string, unknown>>;
+  /**
+   * The request header the method reads its credential from (`authorization`, an API key's
+   * header); absent when anonymous. `forwardTo` hands exactly this header on, and only when asked.
+   */
+  readonly credentialHeader?: string;
 }
 
 /** What one method concluded. */
@@ -50,6 +55,8 @@ export interface AuthnMethod {
   readonly challenge: string;
   /** The method's settings, without secrets: for lint, explain, OpenAPI and the test kit. */
   readonly meta?: Readonly<Record<string, unknown>>;
+  /** The request header that carries this method's credential, lower case, when it is a header. */
+  readonly credentialHeader?: string;
   authenticate(request: Request, env: AuthnEnv): Promise<AuthnOutcome>;
 }
 
@@ -93,7 +100,11 @@ export function compileAuthn(accepted: 'anonymous' | readonly string[], methods:
       const outcome = await method.authenticate(request, env);
       if (outcome.kind === 'success') {
         let principal = named.get(outcome.principal);
-        if (principal?.method !== name) named.set(outcome.principal, (principal = Object.freeze({ ...outcome.principal, method: name })));
+        if (principal?.method !== name) {
+          const credential = method.credentialHeader === undefined ? {} : { credentialHeader: method.credentialHeader };
+          principal = Object.freeze({ ...outcome.principal, method: name, ...credential });
+          named.set(outcome.principal, principal);
+        }
         return { ok: true, principal };
       }
       // A wrong credential of one kind does not stop a right credential of another kind, but it

@@ -18,16 +18,17 @@ import type { AddressInfo } from 'node:net';
 import { serve as serveOrigin } from '@hono/node-server';
 import { decodeJwt, importJWK, type JWK } from 'jose';
 import { serve } from '../../adapters/node.ts';
-import { definePolicy, forwardTo, hashApiKey, type AuthnMethod } from '../../src/index.ts';
+import { definePolicy, forwardTo, hashApiKey, type Allow, type AuthnMethod } from '../../src/index.ts';
+import { identitySigner, IDENTITY_HEADER } from '../../src/identity.ts';
 import { demoConfig, demoPolicy } from '../../policies/demo.ts';
-import { createDemoOrigin, GATEWAY_SECRET_HEADER } from '../../policies/demo-origin.ts';
+import { createDemoOrigin } from '../../policies/demo-origin.ts';
 
 export interface WeakGateway {
   url: string;
   close(): Promise<void>;
 }
 
-const GATEWAY_SECRET = 'probe-test-gateway-secret-0123456789';
+const IDENTITY_KEY = 'probe-test-gateway-identity-key-0123456789';
 
 async function keysOf(privateJwk: JWK) {
   const { d: _d, ...publicFields } = privateJwk;
@@ -47,7 +48,10 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 
 /** The demo origin with no gateway worth the name in front of it. */
 export async function startOpenGateway(privateJwk: JWK): Promise<WeakGateway> {
-  const origin = createDemoOrigin({ ...(await keysOf(privateJwk)), gatewaySecret: GATEWAY_SECRET });
+  const origin = createDemoOrigin({ ...(await keysOf(privateJwk)), identityKey: IDENTITY_KEY });
+  // It vouches for every request, whoever sent it.
+  const sign = identitySigner({ key: IDENTITY_KEY });
+  const anyone = { principal: { id: 'anonymous', method: 'anonymous', roles: [], scopes: [] }, client: { ip: '127.0.0.1' } };
   // A careless error handler: the stack goes to the caller.
   origin.onError((error) => new Response(String(error.stack), { status: 500, headers: { 'content-type': 'text/plain' } }));
   const server = createServer(async (req, res) => {
@@ -60,14 +64,14 @@ export async function startOpenGateway(privateJwk: JWK): Promise<WeakGateway> {
     const body = await readBody(req);
     const headers = new Headers();
     for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
-    headers.set(GATEWAY_SECRET_HEADER, GATEWAY_SECRET);
     // Express's method-override, in the origin's own framework.
     const method = (req.headers['x-http-method-override'] as string | undefined)?.toUpperCase() ?? req.method!;
-    // A proxy that parses the URL resolves `..`, `%2e%2e` and `\` before it forwards; it builds
+    // A proxy that parses the URL resolves `..`, `%2e%2e` and `\\` before it forwards; it builds
     // that URL from Host, as runtimes do, so a Host carrying a path moves the path.
     let response: Response;
     try {
       const url = new URL(`http://${req.headers.host}${req.url!}`);
+      headers.set(IDENTITY_HEADER, await sign({ ...anyone, requestId: crypto.randomUUID() } as unknown as Allow, method, url));
       response = await origin.fetch(new Request(url, { method, headers, body: method === 'GET' || method === 'HEAD' || !body.length ? undefined : new Uint8Array(body) }));
     } catch (error) {
       response = new Response(String((error as Error).stack), { status: 500, headers: { 'content-type': 'text/plain' } });
@@ -109,7 +113,7 @@ function believeAnyToken(meta: Readonly<Record<string, unknown>>): AuthnMethod {
 /** The real gateway, the demo policy with the owner rule, JWT verification and proxy trust broken. */
 export async function startWeakenedDemo(privateJwk: JWK, apiKey: string): Promise<WeakGateway> {
   const keys = await keysOf(privateJwk);
-  const origin = createDemoOrigin({ ...keys, gatewaySecret: GATEWAY_SECRET });
+  const origin = createDemoOrigin({ ...keys, identityKey: IDENTITY_KEY });
   const originServer = await new Promise<ReturnType<typeof serveOrigin>>((resolve) => {
     const server = serveOrigin({ fetch: origin.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(server));
   });
@@ -122,7 +126,7 @@ export async function startWeakenedDemo(privateJwk: JWK, apiKey: string): Promis
   });
   const gateway = await serve(
     policy,
-    forwardTo(`http://127.0.0.1:${(originServer.address() as AddressInfo).port}`, { headers: { [GATEWAY_SECRET_HEADER]: GATEWAY_SECRET } }),
+    forwardTo(`http://127.0.0.1:${(originServer.address() as AddressInfo).port}`, { identity: { key: IDENTITY_KEY } }),
     { port: 0, handleSignals: false, env: { log: () => {} } },
   );
   return {
