@@ -13,6 +13,10 @@ import type { ValidatedInput } from './stages/validate.ts';
 export const REASONS = {
   'request.malformed_path': { status: 400, title: 'Bad request' },
   'request.malformed': { status: 400, title: 'Bad request' },
+  'request.malformed_framing': { status: 400, title: 'Bad request' },
+  'request.header_too_large': { status: 431, title: 'Request header fields too large' },
+  'client.aborted': { status: 400, title: 'Request aborted' },
+  'client.timeout': { status: 408, title: 'Request timeout' },
   'route.not_found': { status: 404, title: 'Not found' },
   'route.method_not_allowed': { status: 405, title: 'Method not allowed' },
   'transport.https_required': { status: 403, title: 'HTTPS required' },

@@ -12,6 +12,7 @@ import {
   type Decision,
   type Deny,
   type Problem,
+  type ReasonCode,
   type TraceEntry,
 } from './decision.ts';
 import { jsonLineSink, type SecurityEvent, type SecuritySink } from './log.ts';
@@ -87,8 +88,12 @@ export interface Engine {
   handle(request: Request, context: EvaluateContext, handler: Handler, options?: HandleOptions): Promise<Response>;
   /** Applies the decision's headers to a handler's response (and strips the ones that leak). */
   finalize(response: Response, decision: Decision): Response;
-  /** A 400 denial for a request the runtime could not even parse (bad request target or Host). Logged. */
-  reject(context?: EvaluateContext & { method?: string }): Deny;
+  /**
+   * A denial for a request the runtime could not even parse (bad request target or Host), or a
+   * connection it gave up on (headers too large or too slow): `reason` says which, 400
+   * `request.malformed` by default. Logged.
+   */
+  reject(context?: EvaluateContext & { method?: string; reason?: ReasonCode }): Deny;
 }
 
 interface CompiledRoute {
@@ -302,10 +307,10 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     return { kind: 'deny', status, reason, reasons, problem, requestId, client, route, trace, headers, settle: settler(x) };
   }
 
-  function reject(context: EvaluateContext & { method?: string } = {}): Deny {
+  function reject(context: EvaluateContext & { method?: string; reason?: ReasonCode } = {}): Deny {
     const x = begin(context.method ?? 'UNKNOWN');
     x.client = resolveClient(new Headers(), context.peer ?? {}, 'http://invalid/');
-    return deny(x, 'request.malformed', 'normalize');
+    return deny(x, context.reason ?? 'request.malformed', 'normalize');
   }
 
   async function evaluate(request: Request, context: EvaluateContext = {}): Promise<Decision> {
