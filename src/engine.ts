@@ -496,6 +496,9 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
         waitUntil: context.waitUntil,
         report: false,
       };
+      // The client left while the handler worked (a fetch bound to the request's signal aborted):
+      // its doing, not a server error — else anyone floods error alerting by hanging up.
+      if (request.signal.aborted) return denialResponse(deny(x, 'client.aborted', 'handler'));
       return denialResponse(deny(x, 'internal.error', 'handler', { error }));
     }
   }
