@@ -1,5 +1,5 @@
 import { describe, expect, it, test } from 'vitest';
-import { parseBody } from './body.ts';
+import { parseBody, withBodyTimeouts } from './body.ts';
 
 const json = (text: string) =>
   parseBody(new Request('https://api.test/v1/things', { method: 'POST', body: text, headers: { 'content-type': 'application/json' } }), {
@@ -98,5 +98,36 @@ describe('parseBody: a body stream that fails', () => {
     const request = new Request('https://api.test/v1/things', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
     await request.text();
     await expect(parse(request)).rejects.toThrow(TypeError);
+  });
+});
+
+describe('withBodyTimeouts', () => {
+  const options = { types: ['application/json'], maxBytes: 4096, maxDepth: 8 };
+  /** A request whose body sends `chunks`, one every `everyMs`. */
+  const paced = (chunks: string[], everyMs: number) => {
+    let i = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        await new Promise((resolve) => setTimeout(resolve, everyMs));
+        if (i < chunks.length) controller.enqueue(new TextEncoder().encode(chunks[i++]));
+        else controller.close();
+      },
+    });
+    return new Request('https://api.test/v1/things', { method: 'POST', headers: { 'content-type': 'application/json' }, body, duplex: 'half' } as RequestInit);
+  };
+
+  it('passes a body that arrives in time, and a request without a body as it is', async () => {
+    const result = await parseBody(withBodyTimeouts(paced(['{"a":', '1}'], 5), { idleMs: 200, totalMs: 1_000 }), options);
+    expect(result).toMatchObject({ ok: true, value: { a: 1 } });
+    const get = new Request('https://api.test/v1/things');
+    expect(withBodyTimeouts(get, { idleMs: 200, totalMs: 1_000 })).toBe(get);
+  });
+
+  test.each([
+    ['pauses longer than idleMs', 100, { idleMs: 30, totalMs: 0 }],
+    ['trickles past totalMs', 10, { idleMs: 0, totalMs: 60 }],
+  ])('fails a body that %s with client.timeout', async (_case, everyMs, timeouts) => {
+    const chunks = Array.from({ length: 20 }, () => ' ');
+    expect(await parseBody(withBodyTimeouts(paced(chunks, everyMs), timeouts), options)).toMatchObject({ ok: false, reason: 'client.timeout' });
   });
 });

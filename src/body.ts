@@ -52,6 +52,48 @@ export function bodyReadFailure(request: Request, error: unknown): BodyReadFailu
   return { reason: 'request.malformed_framing', detail: 'the request body could not be read' };
 }
 
+/** Time limits on a request body, for runtimes whose server sets none (`Deno.serve`). */
+export interface BodyTimeouts {
+  /** Longest pause between two chunks, in ms (0: none). */
+  idleMs: number;
+  /** Longest time for the whole body, however steadily it trickles, in ms (0: none). */
+  totalMs: number;
+}
+
+/**
+ * The request with a body that fails with a `TimeoutError` when the client pauses longer than
+ * `idleMs` or takes longer than `totalMs` in all — which the engine answers with 408
+ * `client.timeout`. A request without a body is returned as it is.
+ * @example
+ * engine.handle(withBodyTimeouts(request, { idleMs: 10_000, totalMs: 30_000 }), context, handler);
+ */
+export function withBodyTimeouts(request: Request, { idleMs, totalMs }: BodyTimeouts): Request {
+  if (request.body === null || (idleMs <= 0 && totalMs <= 0)) return request;
+  const reader = request.body.getReader();
+  const deadline = totalMs > 0 ? Date.now() + totalMs : Infinity;
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const wait = Math.min(idleMs > 0 ? idleMs : Infinity, deadline - Date.now());
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stalled = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new DOMException('the request body did not arrive in time', 'TimeoutError')), Math.max(0, wait));
+      });
+      try {
+        const chunk = await Promise.race([reader.read(), stalled]);
+        if (chunk.done) controller.close();
+        else controller.enqueue(chunk.value);
+      } catch (error) {
+        controller.error(error);
+        reader.cancel(error).catch(() => {});
+      } finally {
+        if (timer !== undefined) clearTimeout(timer);
+      }
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+  return new Request(request, { body, duplex: 'half' } as RequestInit);
+}
+
 /** Keys that reach `Object.prototype` when a parsed body is merged into another object. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
@@ -67,7 +109,7 @@ export async function readLimited(request: Request, maxBytes: number): Promise<U
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
-    let chunk: ReadableStreamReadResult<Uint8Array>;
+    let chunk: Awaited<ReturnType<typeof reader.read>>;
     try {
       chunk = await reader.read();
     } catch (error) {

@@ -159,7 +159,7 @@ export function compileValidation(route: RoutePolicy, limits: LimitsPolicy = {})
         return { ok: false, reason: 'validate.unsupported_media_type', detail: 'this route accepts no body' };
       }
       const reader = request.body.getReader();
-      let first: ReadableStreamReadResult<Uint8Array>;
+      let first: Awaited<ReturnType<typeof reader.read>>;
       try {
         first = await reader.read();
       } catch (error) {

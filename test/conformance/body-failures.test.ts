@@ -93,3 +93,54 @@ describe.each(Object.keys(servers))('body failures on %s', (name) => {
     expect(events.map((event) => event.event)).not.toContain('portcullis.error');
   });
 });
+
+describe('Deno body timeouts (Deno.serve sets none of its own)', () => {
+  let server: Server;
+  beforeAll(async () => {
+    server = await spawnServer(runtimeBinary('deno'), ['run', '--no-prompt', '--allow-net=127.0.0.1', '--allow-read', 'test/conformance/servers/deno-limits.ts'], {
+      DENO_NO_UPDATE_CHECK: '1',
+    });
+  }, 40_000);
+  afterAll(() => server?.stop());
+
+  /** Sends the head and part of a body, then one more byte every `everyMs`; resolves with what came back and when. */
+  function trickle(everyMs: number): Promise<{ received: string; ms: number }> {
+    const url = new URL(server.base);
+    return new Promise((resolve) => {
+      const started = performance.now();
+      const socket = connect(Number(url.port), url.hostname);
+      let received = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (chunk: string) => {
+        received += chunk;
+        // The answer is complete once its JSON body closes; Deno may keep the connection open.
+        if (/\r\n\r\n\{.*\}$/s.test(received)) socket.destroy();
+      });
+      socket.on('error', () => {});
+      socket.write(`${LOGIN}Content-Length: 1000\r\n\r\n{"user":`);
+      const timer = setInterval(() => socket.write(' '), everyMs);
+      socket.on('close', () => {
+        clearInterval(timer);
+        resolve({ received, ms: performance.now() - started });
+      });
+      setTimeout(() => socket.destroy(), 5_000);
+    });
+  }
+
+  it.each([
+    ['pauses longer than bodyIdleTimeoutMs', 1_000, 1_000],
+    ['trickles steadily past bodyTimeoutMs', 100, 2_000],
+  ])('answers a body that %s with a problem+json 408 client.timeout, logged as a denial', async (_case, everyMs, within) => {
+    const from = server.output().length;
+    const { received, ms } = await trickle(everyMs);
+    expect(ms).toBeLessThan(within);
+    expect(Number(/^HTTP\/1\.1 (\d{3})/.exec(received)?.[1])).toBe(408);
+    expect(JSON.parse(received.slice(received.indexOf('\r\n\r\n') + 4))).toMatchObject({ status: 408, code: 'client.timeout' });
+    expect(eventsSince(server, from)).toEqual([expect.objectContaining({ event: 'portcullis.deny', reason: 'client.timeout', status: 408 })]);
+  });
+
+  it('still serves a body that arrives in time', async () => {
+    const response = await server.send({ method: 'POST', target: '/v1/login', headers: { 'content-type': 'application/json' }, body: '{"username":"alice","password":"wrong"}' });
+    expect(response.status).toBe(401);
+  });
+});
