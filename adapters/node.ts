@@ -3,7 +3,8 @@
  *
  * The Request/Response bridge is `@hono/node-server`'s request listener; this file adds the client
  * address from the socket, the raw request target (before URL parsing hid `..`), the policy's
- * headers written in the `ServerResponse`'s head directly, and graceful shutdown.
+ * headers written in the `ServerResponse`'s head directly, graceful shutdown, and connection limits
+ * (timeouts, head size, connection cap) whose refusals are problem+json like every other denial.
  * @module
  */
 
@@ -138,7 +139,7 @@ function peerOfSocket(socket: Socket) {
  * ```ts
  * import { serve } from 'portcullis/node';
  * import { forwardTo } from 'portcullis';
- * const gateway = await serve(policy, forwardTo('http://127.0.0.1:9000'), { port: 8787 });
+ * const gateway = await serve(policy, forwardTo('http://127.0.0.1:9000'), { port: 8787, maxConnections: 2048 });
  * console.log(`listening on ${gateway.url}`);
  * ```
  */

@@ -3,6 +3,7 @@
  * bodies, oversized heads, clients that leave mid-body, too many connections. Timeouts are set small
  * through `serve`'s options so the suite is fast; a well-behaved client is served meanwhile.
  */
+import { execFile } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { definePolicy, type SecurityEvent } from '../../src/index.ts';
@@ -136,6 +137,20 @@ describe('serve under a slowloris attack', () => {
     expect(client.received).toMatch(/\r\nconnection: close\r\n/);
     expect(JSON.parse(bodyOf(client.received))).toMatchObject({ status: 431, code: 'request.header_too_large' });
     expect(server.events).toEqual([expect.objectContaining({ event: 'portcullis.deny', reason: 'request.header_too_large', status: 431 })]);
+  });
+
+  it('lets curl read its 431 for a 96 KiB header without a connection reset', async () => {
+    // curl sends the whole head at once and reads until the connection closes: closing with its
+    // bytes unread made the kernel reset the connection ("Recv failure: Connection reset by peer").
+    const header = `X-Big: ${'a'.repeat(96 * 1024)}`;
+    const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((resolve) => {
+      const child = execFile('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '-H', '@-', `${server.gateway.url}/v1/health`], (_error, stdout, stderr) =>
+        resolve({ stdout, stderr }),
+      );
+      child.stdin!.end(`${header}\n`);
+    });
+    expect(stdout).toBe('431');
+    expect(stderr).toBe('');
   });
 
   it('answers a malformed chunked body with a 400 and logs no error', async () => {
