@@ -43,7 +43,7 @@ export interface ServeOptions {
   shutdownTimeoutMs?: number;
   /**
    * Longest wait for a request's headers, in ms (node:http's `headersTimeout`, 60 s by default
-   * there). A client that trickles its headers gets a 408 `client.timeout` and is closed.
+   * there). A client that trickles its headers gets a 408 `client.timeout` and is closed. 0: none.
    * @default 10000
    */
   headersTimeoutMs?: number;
@@ -51,13 +51,14 @@ export interface ServeOptions {
    * Longest wait for a whole request, headers and body, in ms (node:http's `requestTimeout`, 300 s
    * there). This is the most a client that trickles its body just fast enough to beat
    * `bodyIdleTimeoutMs` holds a connection — and a failure-counting rate-limit unit. Must be at
-   * least `headersTimeoutMs`.
+   * least `headersTimeoutMs`. 0: none.
    * @default 30000
    */
   requestTimeoutMs?: number;
   /**
    * Longest pause between two pieces of a request body, in ms: a stalled upload gets a 408
    * `client.timeout` and is closed. Once the whole request has arrived, the handler's time is its own.
+   * 0: none.
    * @default 10000
    */
   bodyIdleTimeoutMs?: number;
@@ -73,7 +74,7 @@ export interface ServeOptions {
   maxRequestsPerSocket?: number;
   /**
    * Open connections at most; more are closed as they arrive. Keep it below the process's file
-   * limit (`ulimit -n`) less what the handler needs for its own connections (an origin, Redis).
+   * limit (`ulimit -n`) less what the handler needs for its own connections (an origin, Redis). 0: no cap.
    * @default 4096
    */
   maxConnections?: number;
@@ -154,7 +155,7 @@ export async function serve(policy: Policy | Engine, handler: Handler, options: 
       maxHeaderSize: limits.maxHeaderSize,
       // node:http looks for expired heads and requests on this interval (30 s by default), so a
       // timeout fires at most a quarter of itself late.
-      connectionsCheckingInterval: Math.max(10, Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs || Infinity) / 4),
+      connectionsCheckingInterval: checkingInterval(limits.headersTimeoutMs, limits.requestTimeoutMs),
     },
     createListener(engine, handler),
   );
@@ -197,13 +198,20 @@ function serveLimits(options: ServeOptions): { -readonly [K in keyof typeof SERV
   for (const name of Object.keys(SERVE_LIMITS) as (keyof typeof SERVE_LIMITS)[]) {
     const value = options[name];
     if (value === undefined) continue;
-    if (!Number.isSafeInteger(value) || value < 0) throw new TypeError(`serve: ${name} must be a whole number ≥ 0, got ${String(value)}`);
+    const least = name === 'maxHeaderSize' ? 1 : 0;
+    if (!Number.isSafeInteger(value) || value < least) throw new TypeError(`serve: ${name} must be a whole number ≥ ${least}, got ${String(value)}`);
     limits[name] = value;
   }
   if (limits.requestTimeoutMs > 0 && limits.headersTimeoutMs > limits.requestTimeoutMs) {
     throw new TypeError(`serve: headersTimeoutMs (${limits.headersTimeoutMs}) must not exceed requestTimeoutMs (${limits.requestTimeoutMs})`);
   }
   return limits;
+}
+
+/** A quarter of the shorter timeout that is set (0 turns one off), at least 10 ms; node's 30 s when neither is. */
+function checkingInterval(...timeouts: number[]): number {
+  const shortest = Math.min(...timeouts.filter((ms) => ms > 0));
+  return Number.isFinite(shortest) ? Math.max(10, Math.floor(shortest / 4)) : 30_000;
 }
 
 /** What node:http reports on a connection it gave up on, as the reason code the client is answered with. */
@@ -231,7 +239,8 @@ function guardConnections(server: Server, engine: Engine, bodyIdleTimeoutMs: num
   server.on('request', (incoming: IncomingMessage, outgoing: ServerResponse) => {
     const socket = incoming.socket;
     inFlight.set(socket, { incoming, outgoing });
-    outgoing.once('finish', () => inFlight.delete(socket));
+    // (A pipelined request may have taken the socket's entry already.)
+    outgoing.once('finish', () => inFlight.get(socket)?.incoming === incoming && inFlight.delete(socket));
     // The response's timeout is the socket's idle timeout while this request owns the socket.
     if (bodyIdleTimeoutMs > 0) {
       outgoing.setTimeout(bodyIdleTimeoutMs, () => {

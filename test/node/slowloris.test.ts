@@ -212,6 +212,7 @@ describe('serve connection limits', () => {
   it.each([
     [{ headersTimeoutMs: -1 }, 'serve: headersTimeoutMs must be a whole number ≥ 0, got -1'],
     [{ maxConnections: 1.5 }, 'serve: maxConnections must be a whole number ≥ 0, got 1.5'],
+    [{ maxHeaderSize: 0 }, 'serve: maxHeaderSize must be a whole number ≥ 1, got 0'],
     [{ headersTimeoutMs: 5_000, requestTimeoutMs: 1_000 }, 'serve: headersTimeoutMs (5000) must not exceed requestTimeoutMs (1000)'],
   ])('refuses %o with a TypeError naming the option', async (options, message) => {
     await expect(serve(policy, () => new Response(), { port: 0, handleSignals: false, ...options })).rejects.toThrow(message);
