@@ -28,12 +28,21 @@ export type BunFetch = (request: Request, server: BunServer) => Promise<Response
  * Guards `handler` with the policy: `Bun.serve({ fetch: guard(policy, handler) })`. Allowed
  * requests reach `handler` with the decision; the policy's headers are set on its response.
  *
+ * Connection limits are `Bun.serve`'s, not the handler's. Keep `idleTimeout` at its 10 s default
+ * or lower: measured on Bun 1.4, it closes a connection whose head or body trickles in a byte every
+ * 3 s after about 12 s (a body cut off that way is logged as `client.aborted`, a denial). Set
+ * `maxRequestBodySize` to the policy's largest body (`limits.maxBodyBytes`, 100 KiB by default)
+ * instead of Bun's 128 MiB, so Bun refuses a larger body with 413 before the handler runs. Bun
+ * answers a head over its fixed limit with 431 and broken chunked framing with 400 itself.
+ *
  * @example
  * ```ts
  * import { guard } from 'portcullis/bun';
  * const server = Bun.serve({
  *   hostname: '127.0.0.1',
  *   port: 8787,
+ *   idleTimeout: 10, // seconds
+ *   maxRequestBodySize: 1024 * 1024,
  *   fetch: guard(policy, (request, decision) => Response.json({ hello: decision.principal.id })),
  * });
  * ```

@@ -12,9 +12,17 @@
  * @module
  */
 
+import { withBodyTimeouts } from '../src/body.ts';
 import { createEngine, type Engine, type EngineEnv, type Handler, type Policy } from '../src/index.ts';
 
-/** Options of `guard`. */
+/**
+ * Options of `guard`.
+ *
+ * `Deno.serve` has no header, body or idle timeouts of its own (measured on Deno 2.9: a connection
+ * that sends a byte every 3 s, or nothing after its request line, is still open after 40 s). The
+ * two body limits below are what a fetch handler can enforce; a client that is slow with its head
+ * never reaches it, so run Deno behind a proxy that times out slow heads and caps connections.
+ */
 export interface GuardOptions {
   /** Clock, ids, fetch, log sink and rate-limit store for the engine (ignored when an Engine is passed). */
   env?: EngineEnv;
@@ -25,6 +33,10 @@ export interface GuardOptions {
    * @default 'http'
    */
   scheme?: 'http' | 'https';
+  /** Longest pause between two pieces of a request body, in ms (0: none) → 408 `client.timeout`. @default 10000 */
+  bodyIdleTimeoutMs?: number;
+  /** Longest time for a whole request body, however steadily it trickles, in ms (0: none) → 408. @default 30000 */
+  bodyTimeoutMs?: number;
 }
 
 /** `Deno.NetAddr` (TCP/UDP) or `Deno.UnixAddr`, as far as the adapter reads them. */
@@ -40,7 +52,8 @@ export type DenoFetch = (request: Request, info: DenoServeInfo) => Promise<Respo
 
 /**
  * Guards `handler` with the policy: `Deno.serve(guard(policy, handler))`. Allowed requests reach
- * `handler` with the decision; the policy's headers are set on its response.
+ * `handler` with the decision; the policy's headers are set on its response. A request body that
+ * stalls (`bodyIdleTimeoutMs`) or takes too long (`bodyTimeoutMs`) is answered with 408.
  *
  * @example
  * ```ts
@@ -52,9 +65,10 @@ export type DenoFetch = (request: Request, info: DenoServeInfo) => Promise<Respo
 export function guard(policy: Policy | Engine, handler: Handler, options: GuardOptions = {}): DenoFetch {
   const engine = 'evaluate' in policy ? policy : createEngine(policy, options.env);
   const scheme = options.scheme ?? 'http';
+  const timeouts = { idleMs: options.bodyIdleTimeoutMs ?? 10_000, totalMs: options.bodyTimeoutMs ?? 30_000 };
   return function portcullisFetch(request, info) {
     // A Unix socket has no client address: it is then unknown.
     const address = 'hostname' in info.remoteAddr ? info.remoteAddr.hostname : undefined;
-    return engine.handle(request, { peer: { address, scheme } }, handler);
+    return engine.handle(withBodyTimeouts(request, timeouts), { peer: { address, scheme } }, handler);
   };
 }

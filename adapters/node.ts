@@ -3,15 +3,27 @@
  *
  * The Request/Response bridge is `@hono/node-server`'s request listener; this file adds the client
  * address from the socket, the raw request target (before URL parsing hid `..`), the policy's
- * headers written in the `ServerResponse`'s head directly, and graceful shutdown.
+ * headers written in the `ServerResponse`'s head directly, graceful shutdown, and connection limits
+ * (timeouts, head size, connection cap) whose refusals are problem+json like every other denial.
  * @module
  */
 
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { getRequestListener } from '@hono/node-server';
-import { createEngine, denialResponse, type Engine, type EngineEnv, type Handler, type HandleOptions, type HeaderList, type Policy } from '../src/index.ts';
+import {
+  createEngine,
+  denialResponse,
+  type Engine,
+  type EngineEnv,
+  type Handler,
+  type HandleOptions,
+  type HeaderList,
+  type Policy,
+  type ReasonCode,
+} from '../src/index.ts';
 import { parseHost } from '../src/target.ts';
 import { guardResponse } from './node-response.ts';
 
@@ -30,7 +42,55 @@ export interface ServeOptions {
   handleSignals?: boolean;
   /** Longest wait for in-flight requests at shutdown, in ms. @default 10000 */
   shutdownTimeoutMs?: number;
+  /**
+   * Longest wait for a request's headers, in ms (node:http's `headersTimeout`, 60 s by default
+   * there). A client that trickles its headers gets a 408 `client.timeout` and is closed. 0: none.
+   * @default 10000
+   */
+  headersTimeoutMs?: number;
+  /**
+   * Longest wait for a whole request, headers and body, in ms (node:http's `requestTimeout`, 300 s
+   * there). This is the most a client that trickles its body just fast enough to beat
+   * `bodyIdleTimeoutMs` holds a connection — and a failure-counting rate-limit unit. Must be at
+   * least `headersTimeoutMs`. 0: none.
+   * @default 30000
+   */
+  requestTimeoutMs?: number;
+  /**
+   * Longest pause between two pieces of a request body, in ms: a stalled upload gets a 408
+   * `client.timeout` and is closed. Once the whole request has arrived, the handler's time is its own.
+   * 0: none.
+   * @default 10000
+   */
+  bodyIdleTimeoutMs?: number;
+  /** How long an idle keep-alive connection stays open, in ms (node:http's `keepAliveTimeout`). @default 5000 */
+  keepAliveTimeoutMs?: number;
+  /**
+   * Largest request head (request line and headers), in bytes: a larger one gets a problem+json
+   * 431 `request.header_too_large`.
+   * @default 16384
+   */
+  maxHeaderSize?: number;
+  /** Requests served on one keep-alive connection before it is closed (0: no limit). @default 1000 */
+  maxRequestsPerSocket?: number;
+  /**
+   * Open connections at most; more are closed as they arrive. Keep it below the process's file
+   * limit (`ulimit -n`) less what the handler needs for its own connections (an origin, Redis). 0: no cap.
+   * @default 4096
+   */
+  maxConnections?: number;
 }
+
+/** The connection limits `serve` sets when its options leave them out. */
+export const SERVE_LIMITS = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  bodyIdleTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
+  maxHeaderSize: 16_384,
+  maxRequestsPerSocket: 1_000,
+  maxConnections: 4_096,
+} as const satisfies Partial<Record<keyof ServeOptions, number>>;
 
 /** A running gateway. */
 export interface Running {
@@ -93,7 +153,10 @@ class ToServerResponse implements HandleOptions {
 }
 
 function peerOf(incoming: IncomingMessage) {
-  const socket = incoming.socket;
+  return peerOfSocket(incoming.socket);
+}
+
+function peerOfSocket(socket: Socket) {
   return { address: socket.remoteAddress, scheme: (socket as TLSSocket).encrypted ? ('https' as const) : ('http' as const) };
 }
 
@@ -104,13 +167,28 @@ function peerOf(incoming: IncomingMessage) {
  * ```ts
  * import { serve } from 'portcullis/node';
  * import { forwardTo } from 'portcullis';
- * const gateway = await serve(policy, forwardTo('http://127.0.0.1:9000'), { port: 8787 });
+ * const gateway = await serve(policy, forwardTo('http://127.0.0.1:9000'), { port: 8787, maxConnections: 2048 });
  * console.log(`listening on ${gateway.url}`);
  * ```
  */
 export async function serve(policy: Policy | Engine, handler: Handler, options: ServeOptions = {}): Promise<Running> {
+  const limits = serveLimits(options);
   const engine = 'evaluate' in policy ? policy : createEngine(policy, options.env);
-  const server = createServer(createListener(engine, handler));
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      maxHeaderSize: limits.maxHeaderSize,
+      // node:http looks for expired heads and requests on this interval (30 s by default), so a
+      // timeout fires at most a quarter of itself late.
+      connectionsCheckingInterval: checkingInterval(limits.headersTimeoutMs, limits.requestTimeoutMs),
+    },
+    createListener(engine, handler),
+  );
+  server.maxRequestsPerSocket = limits.maxRequestsPerSocket;
+  server.maxConnections = limits.maxConnections;
+  guardConnections(server, engine, limits.bodyIdleTimeoutMs);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 8787, options.hostname ?? '127.0.0.1', () => resolve());
@@ -139,4 +217,114 @@ export async function serve(policy: Policy | Engine, handler: Handler, options: 
   }
 
   return { server, engine, url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`, close };
+}
+
+/** The options' limits with the defaults filled in; a limit that is not a whole number ≥ 0 throws a TypeError naming it. */
+function serveLimits(options: ServeOptions): { -readonly [K in keyof typeof SERVE_LIMITS]: number } {
+  const limits = { ...SERVE_LIMITS } as { -readonly [K in keyof typeof SERVE_LIMITS]: number };
+  for (const name of Object.keys(SERVE_LIMITS) as (keyof typeof SERVE_LIMITS)[]) {
+    const value = options[name];
+    if (value === undefined) continue;
+    const least = name === 'maxHeaderSize' ? 1 : 0;
+    if (!Number.isSafeInteger(value) || value < least) throw new TypeError(`serve: ${name} must be a whole number ≥ ${least}, got ${String(value)}`);
+    limits[name] = value;
+  }
+  if (limits.requestTimeoutMs > 0 && limits.headersTimeoutMs > limits.requestTimeoutMs) {
+    throw new TypeError(`serve: headersTimeoutMs (${limits.headersTimeoutMs}) must not exceed requestTimeoutMs (${limits.requestTimeoutMs})`);
+  }
+  return limits;
+}
+
+/** A quarter of the shorter timeout that is set (0 turns one off), at least 10 ms; node's 30 s when neither is. */
+function checkingInterval(...timeouts: number[]): number {
+  const shortest = Math.min(...timeouts.filter((ms) => ms > 0));
+  return Number.isFinite(shortest) ? Math.max(10, Math.floor(shortest / 4)) : 30_000;
+}
+
+/** What node:http reports on a connection it gave up on, as the reason code the client is answered with. */
+const CLIENT_ERRORS: Readonly<Record<string, ReasonCode>> = {
+  HPE_HEADER_OVERFLOW: 'request.header_too_large',
+  ERR_HTTP_REQUEST_TIMEOUT: 'client.timeout',
+};
+
+/** Errors of a connection the client closed or reset. */
+const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE', 'HPE_INVALID_EOF_STATE']);
+
+/** How long a refused connection may go on sending before it is closed (see `answerAndClose`). */
+const LINGER_MS = 2_000;
+
+/**
+ * Connection-level failures answered as the policy answers everything else — problem+json with the
+ * policy's headers, logged as a denial — where node:http would write a bare status line or nothing:
+ * a head that is too large (431) or too slow (408), a parse error (400), a stalled body (408).
+ */
+function guardConnections(server: Server, engine: Engine, bodyIdleTimeoutMs: number): void {
+  // The request each connection is in the middle of, for errors that arrive on the socket.
+  const inFlight = new WeakMap<Duplex, { incoming: IncomingMessage; outgoing: ServerResponse }>();
+  const answered = new WeakSet<Duplex>();
+
+  server.on('request', (incoming: IncomingMessage, outgoing: ServerResponse) => {
+    const socket = incoming.socket;
+    inFlight.set(socket, { incoming, outgoing });
+    // (A pipelined request may have taken the socket's entry already.)
+    outgoing.once('finish', () => inFlight.get(socket)?.incoming === incoming && inFlight.delete(socket));
+    // The response's timeout is the socket's idle timeout while this request owns the socket.
+    if (bodyIdleTimeoutMs > 0) {
+      outgoing.setTimeout(bodyIdleTimeoutMs, () => {
+        // The whole request arrived: waiting on the handler is not the client's doing.
+        if (incoming.complete) return;
+        failInFlight(socket, incoming, outgoing, 'client.timeout');
+      });
+    }
+  });
+
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (answered.has(socket)) return; // more bytes of a connection already refused
+    answered.add(socket);
+    // The client is gone (reset, or closed mid-request): nobody to answer. A handler reading the
+    // body sees the abort itself (`client.aborted`).
+    if (!socket.writable || CLIENT_GONE.has(error.code ?? '')) return socket.destroy();
+    const exchange = inFlight.get(socket);
+    const reason = CLIENT_ERRORS[error.code ?? ''] ?? 'request.malformed';
+    if (exchange) return failInFlight(socket, exchange.incoming, exchange.outgoing, reason === 'client.timeout' ? reason : 'request.malformed_framing');
+    const peer = peerOfSocket(socket as Socket);
+    void answerAndClose(socket, denialResponse(engine.reject({ peer, reason })));
+  });
+
+  /**
+   * A request the handler is already reading: the client is answered here (the engine's own answer
+   * would find the connection closed), then the body stream fails with an error the engine names
+   * (`TimeoutError` → `client.timeout`), so the engine logs the request it was evaluating as a
+   * denial too, with its route, instead of an internal error.
+   */
+  function failInFlight(socket: Duplex, incoming: IncomingMessage, outgoing: ServerResponse, reason: ReasonCode): void {
+    answered.add(socket);
+    const error = reason === 'client.timeout' ? new DOMException('the request body did not arrive in time', 'TimeoutError') : new Error('malformed request framing');
+    const fail = () => void incoming.destroy(error);
+    if (outgoing.headersSent || !socket.writable) return fail();
+    const answer = denialResponse(engine.reject({ peer: peerOf(incoming), method: incoming.method, reason }));
+    void answerAndClose(socket, answer).then(fail, fail);
+  }
+}
+
+/**
+ * Writes `response` straight to the socket (there is no ServerResponse for a head node:http could
+ * not parse), then closes the connection gently: the write side is shut, and what the client is
+ * still sending is read and dropped for a short while. Closing with its bytes unread would make
+ * the kernel send a reset, which can reach the client before the answer does.
+ */
+async function answerAndClose(socket: Duplex, response: Response): Promise<void> {
+  const body = Buffer.from(await response.arrayBuffer());
+  let head = `HTTP/1.1 ${response.status} ${STATUS_CODES[response.status] ?? ''}\r\n`;
+  response.headers.forEach((value, name) => (head += `${name}: ${value}\r\n`));
+  head += `content-length: ${body.byteLength}\r\nconnection: close\r\n\r\n`;
+  await new Promise<void>((resolve) => {
+    if (!socket.writable) return resolve();
+    socket.end(Buffer.concat([Buffer.from(head, 'latin1'), body]), () => resolve());
+  });
+  socket.on('data', () => {}).resume();
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+  socket.once('end', () => socket.destroy());
 }

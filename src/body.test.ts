@@ -1,5 +1,5 @@
-import { describe, expect, test } from 'vitest';
-import { parseBody } from './body.ts';
+import { describe, expect, it, test } from 'vitest';
+import { parseBody, withBodyTimeouts } from './body.ts';
 
 const json = (text: string) =>
   parseBody(new Request('https://api.test/v1/things', { method: 'POST', body: text, headers: { 'content-type': 'application/json' } }), {
@@ -56,5 +56,78 @@ describe('parseBody: duplicate keys in JSON', () => {
     ['{"x":{"k":1},"y":{"k":2}}'],
   ])('accepts %s: the same key in different objects, or as a value, is no duplicate', async (text) => {
     expect(await json(text)).toMatchObject({ ok: true, value: JSON.parse(text) });
+  });
+});
+
+describe('parseBody: a body stream that fails', () => {
+  /** A request whose body sends one chunk, then fails with `error`. */
+  const failing = (error: unknown, signal?: AbortSignal) =>
+    new Request('https://api.test/v1/things', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: new ReadableStream({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode('{"user":'));
+        },
+        pull(controller) {
+          controller.error(error);
+        },
+      }),
+      signal,
+      duplex: 'half',
+    } as RequestInit);
+  const parse = (request: Request) => parseBody(request, { types: ['application/json'], maxBytes: 4096, maxDepth: 8 });
+
+  test.each([
+    ['a TimeoutError (a body timeout)', new DOMException('slow', 'TimeoutError'), 'client.timeout'],
+    ['an AbortError (Bun, the connection closed)', new DOMException('closed', 'AbortError'), 'client.aborted'],
+    ['a BadResource (Deno, the connection closed)', Object.assign(new Error('gone'), { name: 'BadResource' }), 'client.aborted'],
+    ['any other error of the runtime (Deno, broken chunked framing)', new Error('invalid HTTP/1 request'), 'request.malformed_framing'],
+    ['a thrown non-error', 'nope', 'request.malformed_framing'],
+  ])('is the client\'s doing, not a server error: %s → %s', async (_name, error, reason) => {
+    expect(await parse(failing(error))).toMatchObject({ ok: false, reason });
+  });
+
+  it('is client.aborted, whatever the error, once the request signal says the client left (Node)', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    expect(await parse(failing(new Error('aborted'), controller.signal))).toMatchObject({ ok: false, reason: 'client.aborted' });
+  });
+
+  it('still throws when our own code had already used the body: that is a bug, not the client', async () => {
+    const request = new Request('https://api.test/v1/things', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    await request.text();
+    await expect(parse(request)).rejects.toThrow(TypeError);
+  });
+});
+
+describe('withBodyTimeouts', () => {
+  const options = { types: ['application/json'], maxBytes: 4096, maxDepth: 8 };
+  /** A request whose body sends `chunks`, one every `everyMs`. */
+  const paced = (chunks: string[], everyMs: number) => {
+    let i = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        await new Promise((resolve) => setTimeout(resolve, everyMs));
+        if (i < chunks.length) controller.enqueue(new TextEncoder().encode(chunks[i++]));
+        else controller.close();
+      },
+    });
+    return new Request('https://api.test/v1/things', { method: 'POST', headers: { 'content-type': 'application/json' }, body, duplex: 'half' } as RequestInit);
+  };
+
+  it('passes a body that arrives in time, and a request without a body as it is', async () => {
+    const result = await parseBody(withBodyTimeouts(paced(['{"a":', '1}'], 5), { idleMs: 200, totalMs: 1_000 }), options);
+    expect(result).toMatchObject({ ok: true, value: { a: 1 } });
+    const get = new Request('https://api.test/v1/things');
+    expect(withBodyTimeouts(get, { idleMs: 200, totalMs: 1_000 })).toBe(get);
+  });
+
+  test.each([
+    ['pauses longer than idleMs', 100, { idleMs: 30, totalMs: 0 }],
+    ['trickles past totalMs', 10, { idleMs: 0, totalMs: 60 }],
+  ])('fails a body that %s with client.timeout', async (_case, everyMs, timeouts) => {
+    const chunks = Array.from({ length: 20 }, () => ' ');
+    expect(await parseBody(withBodyTimeouts(paced(chunks, everyMs), timeouts), options)).toMatchObject({ ok: false, reason: 'client.timeout' });
   });
 });

@@ -10,13 +10,98 @@ export type BodyType = (typeof BODY_TYPES)[number] | (string & {});
 
 export type BodyResult =
   | { ok: true; value: unknown; bytes: Uint8Array; type: string }
-  | { ok: false; reason: 'validate.unsupported_media_type' | 'validate.body_too_large' | 'validate.malformed_body' | 'validate.forbidden_key' | 'validate.duplicate_key' | 'validate.too_deep'; detail: string };
+  | {
+      ok: false;
+      reason:
+        | 'validate.unsupported_media_type'
+        | 'validate.body_too_large'
+        | 'validate.malformed_body'
+        | 'validate.forbidden_key'
+        | 'validate.duplicate_key'
+        | 'validate.too_deep'
+        | BodyReadFailure['reason'];
+      detail: string;
+    };
+
+/**
+ * Why the client's body could not be read to its end. These are the client's doing (it went away,
+ * stalled, or sent broken chunked framing), so they are denials, not server errors: an attacker who
+ * disconnects mid-body must not be able to page whoever watches the error log.
+ */
+export interface BodyReadFailure {
+  reason: 'client.aborted' | 'client.timeout' | 'request.malformed_framing';
+  detail: string;
+}
+
+/**
+ * Names the failure of a read from the request's body stream. Only the runtime's stream rejects
+ * there (a body our own code had already used fails earlier, in `getReader()`), so the place alone
+ * says the client is at fault; the request's signal and the error's name say how. Messages are
+ * never matched: they differ between runtimes and versions.
+ * - `TimeoutError` (a `DOMException` name; the Node adapter's body timeout uses it): 408.
+ * - the request's signal aborted (Node), an `AbortError` (Bun) or a `BadResource` (Deno): the
+ *   connection closed, 400 (nobody reads it).
+ * - anything else the stream throws (Deno on a malformed chunk or an oversized chunk extension):
+ *   framing the runtime could not read, 400.
+ */
+export function bodyReadFailure(request: Request, error: unknown): BodyReadFailure {
+  const name = typeof error === 'object' && error !== null ? (error as { name?: unknown }).name : undefined;
+  if (name === 'TimeoutError') return { reason: 'client.timeout', detail: 'the request body did not arrive in time' };
+  // Deno rejects with `BadResource` once the connection is gone, before it aborts the signal.
+  if (request.signal.aborted || name === 'AbortError' || name === 'BadResource') return { reason: 'client.aborted', detail: 'the connection closed before the request body arrived' };
+  return { reason: 'request.malformed_framing', detail: 'the request body could not be read' };
+}
+
+/** Time limits on a request body, for runtimes whose server sets none (`Deno.serve`). */
+export interface BodyTimeouts {
+  /** Longest pause between two chunks, in ms (0: none). */
+  idleMs: number;
+  /** Longest time for the whole body, however steadily it trickles, in ms (0: none). */
+  totalMs: number;
+}
+
+/**
+ * The request with a body that fails with a `TimeoutError` when the client pauses longer than
+ * `idleMs` or takes longer than `totalMs` in all — which the engine answers with 408
+ * `client.timeout`. A request without a body is returned as it is.
+ * @example
+ * engine.handle(withBodyTimeouts(request, { idleMs: 10_000, totalMs: 30_000 }), context, handler);
+ */
+export function withBodyTimeouts(request: Request, { idleMs, totalMs }: BodyTimeouts): Request {
+  if (request.body === null || (idleMs <= 0 && totalMs <= 0)) return request;
+  const reader = request.body.getReader();
+  const deadline = totalMs > 0 ? Date.now() + totalMs : Infinity;
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const wait = Math.min(idleMs > 0 ? idleMs : Infinity, deadline - Date.now());
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stalled = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new DOMException('the request body did not arrive in time', 'TimeoutError')), Math.max(0, wait));
+      });
+      try {
+        const chunk = await Promise.race([reader.read(), stalled]);
+        if (chunk.done) controller.close();
+        else controller.enqueue(chunk.value);
+      } catch (error) {
+        controller.error(error);
+        reader.cancel(error).catch(() => {});
+      } finally {
+        if (timer !== undefined) clearTimeout(timer);
+      }
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+  return new Request(request, { body, duplex: 'half' } as RequestInit);
+}
 
 /** Keys that reach `Object.prototype` when a parsed body is merged into another object. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
-/** Reads the body stream, stopping as soon as it passes `maxBytes` (a lying or absent Content-Length changes nothing). */
-export async function readLimited(request: Request, maxBytes: number): Promise<Uint8Array | undefined> {
+/**
+ * Reads the body stream, stopping as soon as it passes `maxBytes` (a lying or absent Content-Length
+ * changes nothing): the bytes, `undefined` when too large, or why the client's stream failed.
+ */
+export async function readLimited(request: Request, maxBytes: number): Promise<Uint8Array | undefined | BodyReadFailure> {
   const declared = request.headers.get('content-length');
   if (declared !== null && Number(declared) > maxBytes) return undefined;
   if (request.body === null) return new Uint8Array(0);
@@ -24,7 +109,13 @@ export async function readLimited(request: Request, maxBytes: number): Promise<U
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let chunk: Awaited<ReturnType<typeof reader.read>>;
+    try {
+      chunk = await reader.read();
+    } catch (error) {
+      return bodyReadFailure(request, error);
+    }
+    const { done, value } = chunk;
     if (done) break;
     total += value.byteLength;
     if (total > maxBytes) {
@@ -135,6 +226,7 @@ export async function parseBody(
   }
   const bytes = await readLimited(request, options.maxBytes);
   if (!bytes) return { ok: false, reason: 'validate.body_too_large', detail: `the limit is ${options.maxBytes} bytes` };
+  if (!(bytes instanceof Uint8Array)) return { ok: false, ...bytes };
 
   if (media.type === 'multipart/form-data') {
     let form: FormData;

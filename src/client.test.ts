@@ -243,20 +243,78 @@ describe('Forwarded from a trusted proxy', () => {
     ['by=10.0.0.1; for=203.0.113.7', '203.0.113.7'],
     ['for="[2001:db8::1]:4711"', '2001:db8::1'],
     ['for="[2001:db8::1]"', '2001:db8::1'],
+    ['for="[2001:db8::1]:_port"', '2001:db8::1'],
     ['for="203.0.113.7:4711"', '203.0.113.7'],
-    ['for="::ffff:203.0.113.7"', '203.0.113.7'],
+    ['for="[::ffff:203.0.113.7]"', '203.0.113.7'],
     ['for="[::ffff:cb00:7107]:80"', '203.0.113.7'],
+    ['for="\\[2001:db8::1\\]:4711"', '2001:db8::1'],
     ['for=10.0.0.5, for=10.0.0.2', '10.0.0.5'],
-    // Unreadable hops: stop at the last proxy we believed.
-    ['for=unknown', '10.0.0.1'],
-    ['for=_hidden', '10.0.0.1'],
-    ['for=203.0.113.7, for=_hidden', '10.0.0.1'],
-    ['for=203.0.113.7, proto=https', '10.0.0.1'],
-    ['for="203.0.113.7', '10.0.0.1'],
-    ['for=203.0.113.7;for=10.0.0.2', '10.0.0.1'],
-    ['for=198.51.100.1, for=garbage, for=10.0.0.2', '10.0.0.2'],
+    // A quoted value holds commas and quotes: they do not cut the elements the proxy appended.
+    ['for=198.51.100.1;x="a, for=10.0.0.9", for=203.0.113.7', '203.0.113.7'],
+    ['for=198.51.100.1;x="\\", for=10.0.0.9", for=203.0.113.7', '203.0.113.7'],
+    ['for=198.51.100.1, , for=203.0.113.7', '203.0.113.7'],
+    // Where the walk must stop at a hop it cannot read, the client is unidentifiable.
+    ['for=unknown', 'unknown'],
+    ['for=UNKNOWN', 'unknown'],
+    ['for=_hidden', 'unknown'],
+    ['for=203.0.113.7, for=_hidden', 'unknown'],
+    ['for=203.0.113.7, for=unknown, for=10.0.0.2', 'unknown'],
+    ['for=198.51.100.1, for=garbage, for=10.0.0.2', 'unknown'],
+    ['for=203.0.113.7, proto=https', 'unknown'],
+    ['by=127.0.0.1', 'unknown'],
+    ['for="2001:db8::1"', 'unknown'],
+    ['for="2001:db8::1:80"', 'unknown'],
+    ['for="[2001:db8::1]:65536"', 'unknown'],
+    ['for="[fe80::1%eth0]"', 'unknown'],
+    ['for="203.0.113.7:http"', 'unknown'],
+    // A header that breaks the grammar: nobody can tell where the client's part ends.
+    ['for="203.0.113.7', 'unknown'],
+    ['for=", for=203.0.113.7', 'unknown'],
+    ['for=203.0.113.7;for=10.0.0.2', 'unknown'],
+    ['for=[2001:db8::1]', 'unknown'],
+    ['for = 203.0.113.7', 'unknown'],
+    ['for=203.0.113.7 x', 'unknown'],
+    ['', 'unknown'],
+    [' , ', 'unknown'],
   ])('%j makes the client %s', (forwarded, ip) => {
     expect(resolve(behindForwardedProxy, proxy, { forwarded }).ip).toBe(ip);
+  });
+
+  // RFC 7239's own examples (§4, §6.3, §7.1, §7.4), behind one trusted proxy, and behind a chain
+  // whose inner proxies are in 2001:db8:cafe::/48.
+  const chainProxies: ClientIpOptions = { trustedProxies: ['10.0.0.0/8', '2001:db8:cafe::/48'], header: 'forwarded' };
+  test.each([
+    ['for="_gazonk"', 'unknown', 'unknown'],
+    ['For="[2001:db8:cafe::17]:4711"', '2001:db8:cafe::17', '2001:db8:cafe::17'],
+    ['for=192.0.2.60;proto=http;by=203.0.113.43', '192.0.2.60', '192.0.2.60'],
+    ['for=192.0.2.43, for=198.51.100.17', '198.51.100.17', '198.51.100.17'],
+    ['for=192.0.2.43, for="[2001:db8:cafe::17]"', '2001:db8:cafe::17', '192.0.2.43'],
+    ['for=192.0.2.43,for="[2001:db8:cafe::17]",for=unknown', 'unknown', 'unknown'],
+    ['for=192.0.2.43, for="[2001:db8:cafe::17]", for=unknown', 'unknown', 'unknown'],
+    ['for=_hidden, for=_SEVKISEK', 'unknown', 'unknown'],
+    ['for=192.0.2.43, for=198.51.100.17;by=203.0.113.60;proto=http;host=example.com', '198.51.100.17', '198.51.100.17'],
+  ])('RFC 7239 example %j: the client is %s behind one proxy, %s behind the chain', (forwarded, oneProxy, chain) => {
+    expect(resolve(behindForwardedProxy, proxy, { forwarded }).ip).toBe(oneProxy);
+    expect(resolve(chainProxies, proxy, { forwarded }).ip).toBe(chain);
+  });
+
+  test.each([
+    ['for=203.0.113.7;host=api.example.com', 'api.example.com'],
+    ['for=203.0.113.7;host="API.Example.com:8443"', 'api.example.com:8443'],
+    ['for=203.0.113.7;host="[2001:db8::1]:8443"', '[2001:db8::1]:8443'],
+    ['for=203.0.113.7;host=api.example.com, for=10.0.0.2;host=internal.local', 'api.example.com'],
+    ['for=unknown;host=api.example.com', 'api.example.com'],
+    ['for=198.51.100.1;host=evil.example, for=203.0.113.7', undefined],
+    ['for=203.0.113.7', undefined],
+    ['for=203.0.113.7;host="a/b"', undefined],
+    ['for=203.0.113.7;host="api.example.com:99999"', undefined],
+    ['for=203.0.113.7;host="[zz]"', undefined],
+  ])('%j records the forwarded host %s, from the element that names the client only', (forwarded, host) => {
+    expect(resolve(behindForwardedProxy, proxy, { forwarded }).forwardedHost).toBe(host);
+  });
+
+  it('records no forwarded host from an untrusted peer', () => {
+    expect(resolve(behindForwardedProxy, { address: '203.0.113.9' }, { forwarded: 'for=203.0.113.7;host=api.example.com' }).forwardedHost).toBeUndefined();
   });
 
   it('reads several header lines as one list', () => {
@@ -269,12 +327,20 @@ describe('Forwarded from a trusted proxy', () => {
     ['for=203.0.113.7;proto=HTTPS', 'https'],
     ['for=203.0.113.7;proto="https"', 'https'],
     ['for=198.51.100.1;proto=https, for=203.0.113.7;proto=https', 'https'],
-    ['for=198.51.100.1;proto=http, for=203.0.113.7;proto=https', 'http'],
+    ['for=203.0.113.7;proto=https, for=10.0.0.2;proto=http', 'http'],
     ['for=203.0.113.7;proto=https, proto=http', 'http'],
     ['for=203.0.113.7;proto=ftp', 'http'],
     ['for=203.0.113.7;proto=', 'http'],
+    ['for="203.0.113.7;proto=https', 'http'],
   ])('fails closed on the scheme: %j is %s', (forwarded, scheme) => {
     expect(resolve(behindForwardedProxy, proxy, { forwarded }, HTTPS_URL).scheme).toBe(scheme);
+  });
+
+  test.each([
+    ['an https claim in its own element, which the proxy did not confirm', 'for=198.51.100.1;proto=https, for=203.0.113.7', HTTP_URL, 'http'],
+    ['an http claim in its own element, left of what the proxy wrote', 'for=198.51.100.1;proto=http, for=203.0.113.7;proto=https', HTTP_URL, 'https'],
+  ])('takes the scheme from what trusted proxies wrote, not from the client: %s', (_name, forwarded, url, scheme) => {
+    expect(resolve(behindForwardedProxy, proxy, { forwarded }, url).scheme).toBe(scheme);
   });
 
   it('leaves the socket scheme when no element names a proto', () => {
@@ -309,9 +375,10 @@ describe('directLoopback behind a trusted loopback proxy', () => {
     ['an unreadable X-Forwarded-For hop', local, { 'x-forwarded-for': 'unknown' }, '127.0.0.1'],
     ['an empty X-Forwarded-For', local, { 'x-forwarded-for': '' }, '127.0.0.1'],
     ['X-Forwarded-Proto alone', local, { 'x-forwarded-proto': 'https' }, '127.0.0.1'],
-    ['Forwarded: for=unknown', localForwarded, { forwarded: 'for=unknown' }, '127.0.0.1'],
-    ['Forwarded: for=_hidden', localForwarded, { forwarded: 'for=_hidden' }, '127.0.0.1'],
-    ['Forwarded without for', localForwarded, { forwarded: 'by=127.0.0.1' }, '127.0.0.1'],
+    ['Forwarded: for=unknown', localForwarded, { forwarded: 'for=unknown' }, 'unknown'],
+    ['Forwarded: for=_hidden', localForwarded, { forwarded: 'for=_hidden' }, 'unknown'],
+    ['Forwarded without for', localForwarded, { forwarded: 'by=127.0.0.1' }, 'unknown'],
+    ['Forwarded naming a local client', localForwarded, { forwarded: 'for=127.0.0.1' }, '127.0.0.1'],
   ])('is false with %s', (_name, options, headers, ip) => {
     const client = resolve(options, { address: '127.0.0.1' }, headers);
     expect(client.ip).toBe(ip);

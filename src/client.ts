@@ -3,6 +3,7 @@
  * @module
  */
 
+import { parseForwarded } from './forwarded.ts';
 import { formatIp, inRange, isLoopback, LOOPBACK, parseIp, parseRange, type IpAddress, type IpRange } from './ip.ts';
 
 /** What the adapter knows about the connection the request arrived on. */
@@ -24,6 +25,12 @@ export interface Client {
   readonly forwarded: boolean;
   /** True when the request arrived directly (no trusted forwarding) from a loopback address. */
   readonly directLoopback: boolean;
+  /**
+   * The host the client asked the first trusted proxy for: RFC 7239 `host=` of the element that
+   * names the client, lowercase, when it reads as `host[:port]`. Only from `Forwarded`, only from a
+   * trusted proxy; absent otherwise. Recorded, not acted on.
+   */
+  readonly forwardedHost?: string | undefined;
 }
 
 /** Options of `policy.clientIp`. */
@@ -37,6 +44,10 @@ export interface ClientIpOptions {
   /**
    * Which forwarding header carries the chain. Pick the one your proxy appends to; a header the
    * proxy passes through untouched is written by the client.
+   * - `x-forwarded-for`: addresses from `X-Forwarded-For`, the scheme from `X-Forwarded-Proto`.
+   * - `forwarded`: RFC 7239 `Forwarded` — `for`, `proto` and `host` of the element that names the
+   *   client. A hop that is `unknown`, obfuscated (`_hidden`) or unreadable where the walk must stop
+   *   leaves the client `unknown`, and so does a header that breaks the grammar.
    * @default 'x-forwarded-for'
    */
   header?: 'x-forwarded-for' | 'forwarded';
@@ -106,7 +117,13 @@ export function compileClientResolver(options: ClientIpOptions = {}): ClientReso
     if (!known || !peerAddress) return { ip: 'unknown', scheme: socketScheme, forwarded: false, directLoopback: false };
     if (!known.trusted) return { ip: known.ip, scheme: socketScheme, forwarded: false, directLoopback: known.loopback };
 
-    const chain = header === 'forwarded' ? forwardedChain(headers.get('forwarded')) : xffChain(headers);
+    if (header === 'forwarded') {
+      const forwarded = headers.get('forwarded');
+      if (forwarded !== null) return forwardedClient(forwarded, socketScheme, trusted);
+      return { ip: known.ip, scheme: socketScheme, forwarded: false, directLoopback: known.loopback };
+    }
+
+    const chain = xffChain(headers);
     // The client is the right-most hop that is not a trusted proxy: every hop right of it was
     // appended by a proxy we trust, everything left of it may be written by the client.
     let client = peerAddress;
@@ -119,10 +136,63 @@ export function compileClientResolver(options: ClientIpOptions = {}): ClientReso
     const scheme = chain.proto ?? socketScheme;
     const forwarded = client !== peerAddress || chain.proto !== undefined;
     // A trusted proxy that sent a forwarding header stands between us and the client, even when
-    // its hops are unreadable (`for=unknown`): such a request is not a direct loopback connection.
+    // its hops are unreadable: such a request is not a direct loopback connection.
     const direct = chain.hops.length === 0 && chain.proto === undefined;
     return { ip: formatIp(client), scheme, forwarded, directLoopback: direct && isLoopback(peerAddress) };
   };
+}
+
+/**
+ * The client named by a trusted proxy's RFC 7239 `Forwarded` header: the `for` of the right-most
+ * element whose node is not a trusted proxy. Only the elements from that one rightwards were
+ * written by proxies we trust, so only their `proto` and `host` count: a `proto=https` the client
+ * wrote into its own element, left of it, upgrades nothing.
+ *
+ * Where the walk must stop at a node it cannot read — `unknown`, an obfuscated `_hidden`, a
+ * malformed node — or the header breaks the grammar, the client is `unknown`, not the proxy that
+ * said so. Taking the proxy's address instead would hand an internal, often privileged, address to
+ * whoever can make the header unreadable (one unterminated quote of their own does it), and it
+ * would reach the origin in `X-Forwarded-For`. `unknown` shares one rate-limit key, so it buys no
+ * fresh buckets either. A grammar error also makes the scheme http: fail closed.
+ */
+function forwardedClient(header: string, socketScheme: 'http' | 'https', trusted: (address: IpAddress) => boolean): Client {
+  const elements = parseForwarded(header);
+  // Unreadable, or empty: the proxy named nobody.
+  if (!elements?.length) return { ip: 'unknown', scheme: 'http', forwarded: true, directLoopback: false };
+  let client: IpAddress | undefined;
+  let first = elements.length; // the left-most element a trusted proxy wrote
+  for (let i = elements.length - 1; i >= 0; i--) {
+    first = i;
+    client = forwardedNode(elements[i]!.get('for'));
+    if (!client || !trusted(client)) break;
+  }
+  const written = elements.slice(first);
+  const scheme = schemeOf(written.flatMap((element) => (element.has('proto') ? [element.get('proto')!] : []))) ?? socketScheme;
+  const forwardedHost = hostOf(elements[first]!.get('host'));
+  // A trusted proxy that sent the header stands between us and the client: not a direct connection.
+  return { ip: client ? formatIp(client) : 'unknown', scheme, forwarded: true, directLoopback: false, forwardedHost };
+}
+
+/**
+ * RFC 7239 §6 node: `IPv4[:port]` or `"[IPv6][:port]"`, the port digits or obfuscated. `unknown`,
+ * an obfuscated name (`_hidden`), a bare IPv6 (is `2001:db8::1:80` a port?), a zone or anything
+ * else names no address.
+ */
+function forwardedNode(node: string | undefined): IpAddress | undefined {
+  const match = node === undefined ? null : /^(\[[0-9A-Fa-f:.]+\]|[0-9.]+)(?::([0-9]{1,5}|_[A-Za-z0-9._-]+))?$/.exec(node);
+  if (!match) return undefined;
+  const port = match[2];
+  if (port !== undefined && !port.startsWith('_') && Number(port) > 65535) return undefined;
+  return parseIp(match[1]!);
+}
+
+/** A `host=` value that reads as `host[:port]` (a DNS name or an address), lowercase. */
+function hostOf(host: string | undefined): string | undefined {
+  if (host === undefined) return undefined;
+  const match = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?)(?::([0-9]{1,5}))?$/.exec(host);
+  if (!match || (match[1] !== undefined && Number(match[1]) > 65535)) return undefined;
+  if (host.startsWith('[') && !parseIp(host.slice(0, host.indexOf(']') + 1))) return undefined;
+  return host.toLowerCase();
 }
 
 interface Chain {
@@ -143,31 +213,4 @@ function xffChain(headers: Headers): Chain {
     hops: xff === null ? [] : xff.split(',').map((hop) => parseIp(hop)),
     proto: schemeOf(proto === null ? [] : proto.split(',')),
   };
-}
-
-/** RFC 7239 `Forwarded: for=192.0.2.60;proto=http, for="[2001:db8::1]:4711"`. */
-function forwardedChain(header: string | null): Chain {
-  const hops: (IpAddress | undefined)[] = [];
-  const protos: string[] = [];
-  if (header !== null) {
-    for (const element of header.split(',')) {
-      let hop: IpAddress | undefined;
-      let seenFor = false;
-      for (const pair of element.split(';')) {
-        const eq = pair.indexOf('=');
-        if (eq < 0) continue;
-        const name = pair.slice(0, eq).trim().toLowerCase();
-        const value = pair.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
-        // RFC 7239: a parameter occurs at most once per element; a second `for` makes the hop unreadable.
-        if (name === 'for') {
-          hop = seenFor ? undefined : parseIp(value);
-          seenFor = true;
-        } else if (name === 'proto') {
-          protos.push(value);
-        }
-      }
-      hops.push(hop);
-    }
-  }
-  return { hops, proto: schemeOf(protos) };
 }

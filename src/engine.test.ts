@@ -445,3 +445,28 @@ describe('authentication', () => {
     expect(events[0]?.error).toContain('JWKS parse failure');
   });
 });
+
+describe('a client that leaves while the handler works', () => {
+  it('is a client.aborted denial, not an internal error, when the handler fails because the request signal aborted', async () => {
+    const { engine, events } = setup();
+    const controller = new AbortController();
+    const handler: Handler = async (request) => {
+      controller.abort(); // the client hangs up while the handler waits on the origin…
+      request.signal.throwIfAborted(); // …and the handler's fetch, bound to the signal, rejects
+      return new Response('never');
+    };
+    const response = await engine.handle(new Request(`${API}/v1/health`, { signal: controller.signal }), PEER, handler);
+    expect(response.status).toBe(400);
+    expect(events).toEqual([expect.objectContaining({ event: 'portcullis.deny', reason: 'client.aborted', status: 400, route: 'GET /v1/health' })]);
+    expect(events[0]?.error).toBeUndefined();
+  });
+
+  it('is still an internal error when the handler fails and the client is still there', async () => {
+    const { engine, events } = setup();
+    const response = await engine.handle(new Request(`${API}/v1/health`, { signal: new AbortController().signal }), PEER, () => {
+      throw new DOMException('the handler aborted its own work', 'AbortError');
+    });
+    expect(response.status).toBe(500);
+    expect(events[0]).toMatchObject({ event: 'portcullis.error', reason: 'internal.error' });
+  });
+});

@@ -12,6 +12,7 @@ import {
   type Decision,
   type Deny,
   type Problem,
+  type ReasonCode,
   type TraceEntry,
 } from './decision.ts';
 import { jsonLineSink, type SecurityEvent, type SecuritySink } from './log.ts';
@@ -89,8 +90,12 @@ export interface Engine {
   handle(request: Request, context: EvaluateContext, handler: Handler, options?: HandleOptions): Promise<Response>;
   /** Applies the decision's headers to a handler's response (and strips the ones that leak). */
   finalize(response: Response, decision: Decision): Response;
-  /** A 400 denial for a request the runtime could not even parse (bad request target or Host). Logged. */
-  reject(context?: EvaluateContext & { method?: string; reason?: 'request.malformed' | 'request.malformed_host' }): Deny;
+  /**
+   * A denial for a request the runtime could not even parse (bad request target or Host), or a
+   * connection it gave up on (headers too large or too slow): `reason` says which, 400
+   * `request.malformed` by default. Logged.
+   */
+  reject(context?: EvaluateContext & { method?: string; reason?: ReasonCode }): Deny;
 }
 
 interface CompiledRoute {
@@ -313,7 +318,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     return { kind: 'deny', status, reason, reasons, problem, requestId, client, route, trace, headers, settle: settler(x) };
   }
 
-  function reject(context: EvaluateContext & { method?: string; reason?: 'request.malformed' | 'request.malformed_host' } = {}): Deny {
+  function reject(context: EvaluateContext & { method?: string; reason?: ReasonCode } = {}): Deny {
     const x = begin(context.method ?? 'UNKNOWN');
     x.client = resolveClient(new Headers(), context.peer ?? {}, 'http://invalid/');
     return deny(x, context.reason ?? 'request.malformed', 'normalize');
@@ -510,6 +515,9 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
         waitUntil: context.waitUntil,
         report: false,
       };
+      // The client left while the handler worked (a fetch bound to the request's signal aborted):
+      // its doing, not a server error — else anyone floods error alerting by hanging up.
+      if (request.signal.aborted) return denialResponse(deny(x, 'client.aborted', 'handler'));
       return denialResponse(deny(x, 'internal.error', 'handler', { error }));
     }
   }
@@ -567,7 +575,7 @@ function served(forward: Request, original: Request, href: string): Request {
  * read the same way by the gateway and the handler is not a rule being tried out.
  */
 function enforcedAlways(reason: string): boolean {
-  return reason === 'internal.error' || reason.startsWith('request.');
+  return reason === 'internal.error' || reason.startsWith('request.') || reason.startsWith('client.');
 }
 
 function describe(error: unknown): string {

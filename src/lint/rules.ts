@@ -201,7 +201,7 @@ export const RULES: readonly LintRule[] = [
     severity: 'error',
     owasp: 'API4',
     title: 'Forwarding headers believed from any address',
-    description: 'A trusted-proxy range of /0 believes X-Forwarded-For from every client, so anyone picks the IP that per-IP limits and logs see.',
+    description: 'A trusted-proxy range of /0 believes the forwarding header (clientIp.header: X-Forwarded-For, or RFC 7239 Forwarded) from every client, so anyone picks the IP that per-IP limits and logs see.',
     fix: 'List only the addresses of your own proxies or load balancers (or "loopback", "cloudflare").',
     check: ({ policy }) =>
       (policy.clientIp?.trustedProxies ?? []).flatMap((entry, i) =>

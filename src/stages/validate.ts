@@ -4,7 +4,7 @@
  * @module
  */
 
-import { parseBody } from '../body.ts';
+import { bodyReadFailure, parseBody } from '../body.ts';
 import type { LimitsPolicy, RoutePolicy } from '../policy/types.ts';
 import { droppedKeys, runSchema, type FieldError, type StandardSchemaV1 } from '../schema.ts';
 
@@ -159,7 +159,13 @@ export function compileValidation(route: RoutePolicy, limits: LimitsPolicy = {})
         return { ok: false, reason: 'validate.unsupported_media_type', detail: 'this route accepts no body' };
       }
       const reader = request.body.getReader();
-      const { done, value } = await reader.read();
+      let first: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        first = await reader.read();
+      } catch (error) {
+        return { ok: false, ...bodyReadFailure(request, error) };
+      }
+      const { done, value } = first;
       if (!done && value.byteLength > 0) {
         await reader.cancel().catch(() => {});
         return { ok: false, reason: 'validate.unsupported_media_type', detail: 'this route accepts no body' };

@@ -86,10 +86,13 @@ export async function spawnServer(command: string, args: string[], env: Record<s
       reject(new Error(`${command} exited with ${code}:\n${output}`));
     });
   });
-  // Keep draining: a full pipe would block the server's log writes.
+  // Keep draining (a full pipe would block the server's log writes), and keep what it logs.
   child.stdout.resume();
   child.stderr.resume();
   return {
+    base,
+    /** Everything the server has printed so far (its JSON log lines among it). */
+    output: () => output,
     send: (request: RawRequest) => sendRaw(base, request),
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;

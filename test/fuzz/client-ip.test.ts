@@ -224,4 +224,23 @@ describe('compileClientResolver', () => {
       runs(2000),
     );
   });
+  it('behind a trusted proxy that appends to Forwarded, whatever the client wrote before names the client or nobody, never someone else', () => {
+    const clientText = fc.oneof(
+      headerValue,
+      fc.string({ unit: fc.constantFrom(...'"\\,;= for_[]:.0123456789abcdefunknown'.split('')), maxLength: 40 }),
+    );
+    fc.assert(
+      fc.property(untrustedPeer, clientText, fc.boolean(), (client, prefix, quoted) => {
+        const resolve = compileClientResolver({ trustedProxies: TRUSTED, header: 'forwarded' });
+        const node = client.canonical.includes(':') ? `"[${client.canonical}]"` : quoted ? `"${client.canonical}:443"` : client.canonical;
+        // Two header lines: the client's, then the proxy's; a Headers object joins them with ", ".
+        const headers = new Headers([['forwarded', prefix], ['forwarded', `for=${node};proto=https`]]);
+        const resolved = resolve(headers, { address: '127.0.0.1' }, 'http://api.test/');
+        expect([client.canonical, 'unknown']).toContain(resolved.ip);
+        if (resolved.ip === 'unknown') expect(resolved.scheme).toBe('http');
+        expect(resolved.directLoopback).toBe(false);
+      }),
+      runs(3000),
+    );
+  });
 });
