@@ -1,7 +1,8 @@
 /**
  * One table for every rate-limit store: the same takes, refunds and peeks at the same clock give the
  * same answers, and concurrent takes never admit more than the limit. The memory store is the
- * reference; redisStore runs on a real redis-server, upstashStore on the same server through the
+ * reference; redisStore runs on a real redis-server, durableObjectStore on workerd (Miniflare) with
+ * real Durable Objects, upstashStore on the same redis-server through the
  * Upstash REST bridge (its clock is the runtime's Date, pinned here to the table's clock, and its
  * ephemeral cache is off: that cache refuses a blocked key up to and including the millisecond of
  * its reset, one millisecond longer than the counters do). Where Upstash's algorithms answer
@@ -17,6 +18,7 @@ import type { BucketSpec, RateLimitResult, RateLimitStore } from '../../src/stor
 import { upstashStore } from '../../src/stores/upstash.ts';
 import { startRedisServer, type RedisServer } from '../redis/redis-server.ts';
 import { startUpstashBridge, type UpstashBridge } from '../redis/upstash-bridge.ts';
+import { startWorkerdStores, type WorkerdStores } from './workerd-store.ts';
 
 /** 2026-01-01T00:00:00Z: on a minute boundary, so the window arithmetic below is exact. */
 const T0 = Date.UTC(2026, 0, 1);
@@ -111,7 +113,7 @@ const rows: Row[] = [
   },
 ];
 
-type StoreName = 'memory' | 'redis' | 'upstash';
+type StoreName = 'memory' | 'redis' | 'durable-object' | 'upstash';
 
 interface StoreUnderTest {
   name: StoreName;
@@ -123,15 +125,17 @@ interface StoreUnderTest {
 
 let server: RedisServer;
 let bridge: UpstashBridge;
+let workerd: WorkerdStores;
 const closers: (() => Promise<void>)[] = [];
 beforeAll(async () => {
-  server = await startRedisServer();
+  [server, workerd] = await Promise.all([startRedisServer(), startWorkerdStores()]);
   bridge = await startUpstashBridge({ redisUrl: server.url });
-});
+}, 60_000);
 afterAll(async () => {
   for (const close of closers.splice(0)) await close();
   await bridge?.close();
   await server?.stop();
+  await workerd?.stop();
 });
 
 let rowCount = 0;
@@ -145,6 +149,7 @@ const stores: StoreUnderTest[] = [
       return store;
     },
   },
+  { name: 'durable-object', make: () => workerd.store({ prefix: `row${rowCount++}-` }) },
   {
     name: 'upstash',
     make: () => upstashStore({ redis: new Redis({ url: bridge.url, token: bridge.token }), prefix: `row${rowCount++}`, ephemeralCache: false }),
