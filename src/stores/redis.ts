@@ -41,6 +41,8 @@ export interface RedisConnectionOptions {
   disableOfflineQueue: true;
   /** A command not answered within this time fails, and one not yet sent is never sent. */
   commandOptions: { timeout: number };
+  /** Commands waiting to be sent or answered, at most: beyond it a command fails at once. */
+  commandsQueueMaxLength: number;
   socket: { connectTimeout: number };
 }
 
@@ -88,6 +90,13 @@ export interface RedisStoreUrlOptions extends RedisStoreCommonOptions {
   /** Longest wait for a connection, ms. @default 5000 */
   connectTimeoutMs?: number;
   /**
+   * Commands in flight at most. A Redis that hangs without closing the connection (a stopped process,
+   * a network partition) answers nothing until TCP gives up; meanwhile every request adds a command
+   * that waits for its reply. Beyond this bound they fail at once instead of piling up in memory.
+   * @default 10000
+   */
+  maxQueuedCommands?: number;
+  /**
    * Connection errors (each refused reconnection attempt while Redis is down). Requests that fail
    * meanwhile are logged by the engine (`ratelimit.unavailable`) either way.
    * @default ignored
@@ -118,13 +127,15 @@ const isNoScript = (error: unknown) => error instanceof Error && error.message.s
 function connect(options: RedisStoreUrlOptions): { client: RedisConnection; attempted: Promise<void> } {
   const commandTimeoutMs = options.commandTimeoutMs ?? 1000;
   const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
-  for (const [name, value] of [['commandTimeoutMs', commandTimeoutMs], ['connectTimeoutMs', connectTimeoutMs]] as const) {
+  const maxQueuedCommands = options.maxQueuedCommands ?? 10_000;
+  for (const [name, value] of [['commandTimeoutMs', commandTimeoutMs], ['connectTimeoutMs', connectTimeoutMs], ['maxQueuedCommands', maxQueuedCommands]] as const) {
     if (!(value > 0)) throw new TypeError(`redisStore: ${name} must be a positive number`);
   }
   const client = options.createClient({
     url: options.url,
     disableOfflineQueue: true,
     commandOptions: { timeout: commandTimeoutMs },
+    commandsQueueMaxLength: maxQueuedCommands,
     socket: { connectTimeout: connectTimeoutMs },
   });
   const onError = options.onConnectionError ?? (() => {});

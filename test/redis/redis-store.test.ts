@@ -215,6 +215,21 @@ describe('redisStore: outages', () => {
     expect(next.headers.get('ratelimit')).toMatch(/^"api";r=0;t=\d+$/);
   });
 
+  it('a hung redis-server does not make commands pile up: beyond maxQueuedCommands they fail at once', async () => {
+    const redis = store({ url: server.url, createClient, maxQueuedCommands: 5, commandTimeoutMs: 60_000 });
+    const spec: BucketSpec = { name: 'api', limit: 100, windowMs: 60_000, algorithm: 'fixed-window' };
+    expect((await redis.consume(spec, 'k', T0)).success).toBe(true);
+    server.process.kill('SIGSTOP');
+    const settled: boolean[] = [];
+    const calls = Array.from({ length: 20 }, () => redis.consume(spec, 'k', T0).then(() => settled.push(true), () => settled.push(false)));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // 5 wait for Redis; the other 15 were refused without waiting.
+    expect(settled).toEqual(Array.from({ length: 15 }, () => false));
+    server.process.kill('SIGCONT');
+    await Promise.all(calls);
+    expect(settled.filter(Boolean)).toHaveLength(5);
+  });
+
   it('redis-server restarted on the same port: the store reconnects by itself', async () => {
     const { send } = instance(server.url, buckets, { storeTimeoutMs: 300 });
     expect(status(await send())).toBe(200);
