@@ -8,7 +8,8 @@
  *
  * Environment: BENCH_SECONDS (measured seconds per stack in the main ES256 run, default 12; the
  * HS256 and cold-token runs are scaled from it), BENCH_CONNECTIONS (default 32), BENCH_STACKS
- * (comma-separated subset; `bridge` adds a reference stack), BENCH_RUNS (subset of `es256,cold,hs256,inprocess`), BENCH_PROFILE
+ * (comma-separated subset; `bridge` adds a reference stack), BENCH_RUNS (subset of `es256,cold,hs256,store,inprocess`;
+ * `store` runs portcullis-node on the memory store and on redisStore with a local redis-server), BENCH_PROFILE
  * (comma-separated stacks to run under `node --cpu-prof`, profiles in bench/profiles/).
  * `node --import tsx bench/profile-top.ts <profile>` summarises a profile.
  * @module
@@ -16,11 +17,12 @@
 
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
+import { startRedisServer } from '../test/redis/redis-server.ts';
 import { AUDIENCE, HOST, ISSUER, ORIGIN, PATH, type Alg, type StackKey } from './scenario.ts';
 
 const STACKS = ['bare', 'hono', 'express', 'portcullis-node', 'portcullis-hono'] as const;
@@ -32,6 +34,8 @@ const BASELINES: StackName[] = ['bare', 'hono', 'express'];
 const PORTCULLIS: StackName[] = ['portcullis-node', 'portcullis-hono'];
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+/** Linux's USER_HZ: /proc/<pid>/stat counts CPU time in these. */
+const CLOCK_TICKS = 100;
 const SLICE_S = 3;
 const seconds = positive('BENCH_SECONDS', 12);
 const connections = positive('BENCH_CONNECTIONS', 32);
@@ -40,7 +44,7 @@ const hsRounds = Math.max(1, Math.round(mainRounds / 2));
 const coldRounds = Math.max(1, Math.round((mainRounds * 3) / 4));
 const selected = list('BENCH_STACKS', [...STACKS]) as StackName[];
 const profiled = new Set(list('BENCH_PROFILE', []));
-const runs = new Set(list('BENCH_RUNS', ['es256', 'cold', 'hs256', 'inprocess']));
+const runs = new Set(list('BENCH_RUNS', ['es256', 'cold', 'hs256', 'store', 'inprocess']));
 for (const name of [...selected, ...profiled]) {
   if (![...STACKS, ...REFERENCES].includes(name as StackName)) {
     throw new TypeError(`unknown stack "${name}"; stacks: ${[...STACKS, ...REFERENCES].join(', ')}`);
@@ -107,11 +111,16 @@ async function signer(alg: Alg): Promise<Signer> {
 
 interface Stack {
   name: StackName;
+  /** How the results name it: the stack, or the stack with its rate-limit store (`portcullis-node+redis`). */
+  id: string;
   url: string;
   child: ChildProcess;
+  /** A process the stack depends on (redis-server), whose CPU time counts per request as well. */
+  storePid?: number;
 }
 
-async function start(name: StackName, key: StackKey): Promise<Stack> {
+/** Starts a stack; `store` runs it on redisStore with the redis-server at `store.url`. */
+async function start(name: StackName, key: StackKey, store?: { url: string; pid: number }): Promise<Stack> {
   const execArgv = ['--import', 'tsx'];
   if (profiled.has(name)) {
     // One folder per run: node writes a profile per thread (tsx's loader has one of its own).
@@ -121,7 +130,7 @@ async function start(name: StackName, key: StackKey): Promise<Stack> {
   }
   const child = fork(here(`./stacks/${name}.ts`), [], {
     execArgv,
-    env: { ...process.env, NODE_ENV: 'production', BENCH_KEY: JSON.stringify(key) },
+    env: { ...process.env, NODE_ENV: 'production', BENCH_KEY: JSON.stringify(key), ...(store && { BENCH_REDIS_URL: store.url }) },
     // Security events of the smoke checks' denials go to stdout: not part of the report.
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
@@ -137,7 +146,28 @@ async function start(name: StackName, key: StackKey): Promise<Stack> {
     });
   });
   child.removeAllListeners('exit');
-  return { name, url: `http://${HOST}:${port}`, child };
+  return { name, id: store ? `${name}+redis` : name, url: `http://${HOST}:${port}`, child, storePid: store?.pid };
+}
+
+/** CPU time (user + system) a stack process has used, µs, asked over IPC. */
+function stackCpu(stack: Stack): Promise<number> {
+  return new Promise((resolve) => {
+    const onMessage = (message: unknown) => {
+      const cpu = (message as { cpu?: { user: number; system: number } }).cpu;
+      if (!cpu) return;
+      stack.child.off('message', onMessage);
+      resolve(cpu.user + cpu.system);
+    };
+    stack.child.on('message', onMessage);
+    stack.child.send('cpu');
+  });
+}
+
+/** CPU time (user + system) of another process, µs, from /proc/<pid>/stat (Linux). */
+function processCpu(pid: number): number {
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS) * 1e6;
 }
 
 async function stop(stack: Stack): Promise<void> {
@@ -194,13 +224,17 @@ interface Tally {
   slices: number[];
   non2xx: number;
   errors: number;
+  /** CPU time of the stack process over the tallied slices, µs. */
+  cpuUs: number;
+  /** CPU time of its store process (redis-server), µs. */
+  storeCpuUs: number;
 }
 
 const tallies = new Map<string, Tally>();
 
 function tally(key: string): Tally {
   let found = tallies.get(key);
-  if (!found) tallies.set(key, (found = { requests: 0, seconds: 0, latencies: [], slices: [], non2xx: 0, errors: 0 }));
+  if (!found) tallies.set(key, (found = { requests: 0, seconds: 0, latencies: [], slices: [], non2xx: 0, errors: 0, cpuUs: 0, storeCpuUs: 0 }));
   return found;
 }
 
@@ -220,6 +254,8 @@ async function load(stack: Stack, duration: number, token: string | (() => strin
     ];
   }
   const into = record ? tally(record) : undefined;
+  const cpuBefore = into ? await stackCpu(stack) : 0;
+  const storeCpuBefore = into && stack.storePid ? processCpu(stack.storePid) : 0;
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(options, (error, result) => (error ? reject(error) : resolve(result)));
     // Latencies in ms as floats (autocannon's own histogram keeps whole milliseconds).
@@ -230,6 +266,8 @@ async function load(stack: Stack, duration: number, token: string | (() => strin
     });
   });
   if (!into) return;
+  into.cpuUs += (await stackCpu(stack)) - cpuBefore;
+  if (stack.storePid) into.storeCpuUs += processCpu(stack.storePid) - storeCpuBefore;
   into.requests += result['2xx'];
   into.seconds += result.duration;
   into.slices.push(Math.round(result['2xx'] / result.duration));
@@ -242,14 +280,26 @@ interface Figures {
   p99_ms: number;
   /** req/s of each slice, in the order run. */
   rps_slices: number[];
+  /** CPU time of the stack process per answered request, µs. */
+  cpu_us: number;
 }
 
-function figures(key: string): Omit<Figures, 'rps_slices'> & { slices: number[]; non2xx: number; errors: number } {
-  const { requests, seconds, latencies, slices, non2xx, errors } = tally(key);
+function figures(key: string): Omit<Figures, 'rps_slices'> & { slices: number[]; non2xx: number; errors: number; store_cpu_us: number } {
+  const { requests, seconds, latencies, slices, non2xx, errors, cpuUs, storeCpuUs } = tally(key);
   const sorted = Float64Array.from(latencies).sort();
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
   const round = (value: number, digits: number) => Number(value.toFixed(digits));
-  return { rps: Math.round(requests / seconds), p50_ms: round(at(0.5), 2), p99_ms: round(at(0.99), 2), slices, non2xx, errors };
+  const perRequest = (us: number) => round(us / Math.max(1, requests + non2xx), 1);
+  return {
+    rps: Math.round(requests / seconds),
+    p50_ms: round(at(0.5), 2),
+    p99_ms: round(at(0.99), 2),
+    slices,
+    non2xx,
+    errors,
+    cpu_us: perRequest(cpuUs),
+    store_cpu_us: perRequest(storeCpuUs),
+  };
 }
 
 /** Rounds of slices over `stacks`, each round starting one stack later. */
@@ -257,8 +307,8 @@ async function rounds(stacks: Stack[], rounds: number, token: string | (() => st
   for (let round = 0; round < rounds; round++) {
     for (let i = 0; i < stacks.length; i++) {
       const stack = stacks[(round + i) % stacks.length]!;
-      process.stderr.write(`  ${label} round ${round + 1}/${rounds}: ${stack.name}\n`);
-      await load(stack, SLICE_S, token, `${label}:${stack.name}`);
+      process.stderr.write(`  ${label} round ${round + 1}/${rounds}: ${stack.id}\n`);
+      await load(stack, SLICE_S, token, `${label}:${stack.id}`);
     }
   }
 }
@@ -316,6 +366,27 @@ async function phase(alg: Alg, label: string, mainRoundCount: number, withCold: 
   }
 }
 
+/** The store run: portcullis-node on the memory store and on redisStore (a local redis-server), in the same interleaved slices. */
+async function storePhase(roundCount: number) {
+  const keys = await signer('ES256');
+  const tokens: Tokens = {
+    owner: await keys.sign({ sub: '42', roles: ['user'] }),
+    stranger: await keys.sign({ sub: '7', roles: ['user'] }),
+    admin: await keys.sign({ sub: '7', roles: ['admin'] }),
+  };
+  const redis = await startRedisServer();
+  process.stderr.write(`store: portcullis-node on the memory store and on redisStore (redis-server on port ${redis.port})\n`);
+  const stacks = await Promise.all([start('portcullis-node', keys.key), start('portcullis-node', keys.key, { url: redis.url, pid: redis.process.pid! })]);
+  try {
+    for (const stack of stacks) await check(stack, tokens);
+    await warmUp(stacks, 2, tokens.owner);
+    await rounds(stacks, roundCount, tokens.owner, 'store');
+  } finally {
+    await Promise.all(stacks.map(stop));
+    await redis.stop();
+  }
+}
+
 const startedAt = Date.now();
 const loadAtStart = loadavg()[0]!;
 if (loadAtStart > 0.5) {
@@ -326,6 +397,7 @@ process.stderr.write(
 );
 if (runs.has('es256') || runs.has('cold')) await phase('ES256', 'es256', mainRounds, runs.has('cold'));
 if (runs.has('hs256')) await phase('HS256', 'hs256', hsRounds, false);
+if (runs.has('store')) await storePhase(mainRounds);
 
 let evaluate: Record<string, unknown> = { warm_us: null, cold_us: null, jose_us: null, cold_x8_us: null, jose_x8_us: null };
 let memoryBytesPerKey: unknown = null;
@@ -343,9 +415,9 @@ function section(label: string, names: readonly StackName[]) {
   const stacks: Record<string, Figures> = {};
   for (const name of names) {
     if (!tallies.has(`${label}:${name}`)) continue;
-    const { rps, p50_ms, p99_ms, slices, non2xx, errors } = figures(`${label}:${name}`);
+    const { rps, p50_ms, p99_ms, slices, non2xx, errors, cpu_us } = figures(`${label}:${name}`);
     if (non2xx || errors) throw new Error(`${label} ${name}: ${non2xx} non-2xx answers and ${errors} errors under load`);
-    stacks[name] = { rps, p50_ms, p99_ms, rps_slices: slices };
+    stacks[name] = { rps, p50_ms, p99_ms, rps_slices: slices, cpu_us };
   }
   const ratios: Record<string, Record<string, number>> = {};
   for (const ours of PORTCULLIS) {
@@ -387,8 +459,40 @@ const cold: { stacks: Record<string, Figures>; ratios: Record<string, Record<str
   pool: COLD_POOL,
 };
 
+/** The store run's figures: memory and Redis side by side, CPU of the gateway and of redis-server per request. */
+function storeSection() {
+  const stacks: Record<string, Figures & { store_cpu_us: number }> = {};
+  for (const id of ['portcullis-node', 'portcullis-node+redis']) {
+    if (!tallies.has(`store:${id}`)) continue;
+    const { rps, p50_ms, p99_ms, slices, non2xx, errors, cpu_us, store_cpu_us } = figures(`store:${id}`);
+    if (non2xx || errors) throw new Error(`store ${id}: ${non2xx} non-2xx answers and ${errors} errors under load`);
+    stacks[id] = { rps, p50_ms, p99_ms, rps_slices: slices, cpu_us, store_cpu_us };
+  }
+  const memory = stacks['portcullis-node'];
+  const redis = stacks['portcullis-node+redis'];
+  return { stacks, redis_vs_memory_rps: memory && redis ? Number((redis.rps / memory.rps).toFixed(2)) : null };
+}
+const store = storeSection();
+
+function storeTable(): string {
+  if (!Object.keys(store.stacks).length) return '';
+  const lines = [
+    `\nRate-limit store: portcullis-node, ES256 warm token (${mainRounds * SLICE_S} s per store, ${connections} connections)`,
+    `${'store'.padEnd(24)}${'req/s'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'gateway CPU µs/req'.padStart(21)}${'redis CPU µs/req'.padStart(19)}`,
+  ];
+  for (const [id, { rps, p50_ms, p99_ms, cpu_us, store_cpu_us }] of Object.entries(store.stacks)) {
+    const name = id === 'portcullis-node' ? 'memory' : 'redis (redisStore)';
+    lines.push(
+      `${name.padEnd(24)}${String(rps).padStart(9)}${p50_ms.toFixed(2).padStart(9)}${p99_ms.toFixed(2).padStart(9)}${cpu_us.toFixed(1).padStart(21)}${(id === 'portcullis-node' ? '–' : store_cpu_us.toFixed(1)).padStart(19)}`,
+    );
+  }
+  if (store.redis_vs_memory_rps !== null) lines.push(`redis req/s ÷ memory req/s: ${store.redis_vs_memory_rps.toFixed(2)}×`);
+  return lines.join('\n');
+}
+
 const results = {
   stacks: es256.stacks,
+  store,
   evaluate,
   memory_store_bytes_per_key: memoryBytesPerKey,
   ratios: es256.ratios,
@@ -411,6 +515,7 @@ const tables = [
   table(`ES256, warm token (${mainRounds * SLICE_S} s per stack, ${connections} connections)`, es256.stacks, es256.ratios),
   table(`ES256, a new token every request (${coldRounds * SLICE_S} s per stack, pool of ${COLD_POOL})`, cold.stacks, cold.ratios),
   table(`HS256, warm token (${hsRounds * SLICE_S} s per stack)`, hs256.stacks, hs256.ratios),
+  storeTable(),
 ];
 console.log(tables.filter(Boolean).join('\n'));
 const us = (value: unknown) => (typeof value === 'number' ? `${value.toFixed(2)} µs` : 'skipped');

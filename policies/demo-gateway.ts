@@ -8,8 +8,10 @@ import { serve as serveOrigin } from '@hono/node-server';
 import { Redis } from '@upstash/redis';
 import { exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import { publicJwk as publicJwkOf } from '../src/authn/jwk.ts';
+import { createClient } from 'redis';
 import { forwardTo, generateApiKey, hashApiKey, upstashStore } from '../src/index.ts';
 import { serve } from '../adapters/node.ts';
+import { redisStore } from '../src/stores/redis.ts';
 import { demoConfig, demoPolicy } from './demo.ts';
 import { createDemoOrigin } from './demo-origin.ts';
 
@@ -45,19 +47,15 @@ async function signingKeys(env: Record<string, string | undefined>) {
  * The rate-limit store the environment asks for: Upstash (`UPSTASH_REDIS_REST_URL` + `_TOKEN`, first),
  * a plain Redis (`REDIS_URL`), or neither: the engine's default memory store.
  */
-async function rateLimitStore(env: Record<string, string | undefined>) {
+function rateLimitStore(env: Record<string, string | undefined>) {
   const { UPSTASH_REDIS_REST_URL: url, UPSTASH_REDIS_REST_TOKEN: token, REDIS_URL: redisUrl } = env;
   if (url || token) {
     if (!url || !token) throw new Error('UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN go together');
     return { store: upstashStore({ redis: new Redis({ url, token }) }), name: `Upstash (${new URL(url).host})`, close: async () => {} };
   }
   if (redisUrl) {
-    // @upstash/redis speaks Upstash's REST protocol only: a plain Redis is reached through the
-    // Upstash-REST bridge of the test suite, started in this process on a private loopback port.
-    const { startUpstashBridge } = await import('../test/redis/upstash-bridge.ts');
-    const bridge = await startUpstashBridge({ redisUrl });
-    const redis = new Redis({ url: bridge.url, token: bridge.token });
-    return { store: upstashStore({ redis }), name: 'Redis (REDIS_URL, through the REST bridge)', close: () => bridge.close() };
+    const store = redisStore({ url: redisUrl, createClient });
+    return { store, name: `Redis (${new URL(redisUrl).host})`, close: () => store.close() };
   }
   return { store: undefined, name: 'memory (this process only)', close: async () => {} };
 }
@@ -80,7 +78,7 @@ export async function startDemo(options: DemoOptions) {
 
   const config = demoConfig({ ...options.env, PORT: String(options.port) });
   const apiKey = options.env.DEMO_API_KEY ?? (await generateApiKey('pk_demo_')).key;
-  const rateLimits = await rateLimitStore(options.env);
+  const rateLimits = rateLimitStore(options.env);
   const gateway = await serve(
     demoPolicy(config, { publicJwk, apiKeyHash: await hashApiKey(apiKey) }),
     forwardTo(originUrl, {

@@ -1,6 +1,7 @@
 /**
  * How a stack process talks to the runner: it listens on a free port of 127.0.0.1, sends the
- * port over IPC, and exits (writing its `--cpu-prof` profile) when told to stop.
+ * port over IPC, reports its CPU time when asked (`cpu`), and exits (writing its `--cpu-prof`
+ * profile) when told to stop.
  * @module
  */
 
@@ -24,6 +25,7 @@ export async function announce(server: Server): Promise<void> {
   };
   process.on('message', (message) => {
     if (message === 'stop') stop();
+    if (message === 'cpu') process.send?.({ cpu: process.cpuUsage() });
   });
   process.on('disconnect', stop);
   process.send?.({ port });

@@ -1,9 +1,12 @@
 /**
- * Stack 4: portcullis on its Node adapter (`serve(policy, handler)`).
+ * Stack 4: portcullis on its Node adapter (`serve(policy, handler)`), with the memory store, or with
+ * redisStore when the runner passes BENCH_REDIS_URL (the store run).
  * @module
  */
 
+import { createClient } from 'redis';
 import { serve } from '../../adapters/node.ts';
+import { redisStore } from '../../src/stores/redis.ts';
 import { HOST, keyFromEnv, userBody } from '../scenario.ts';
 import { announce } from './listen.ts';
 import { benchPolicy } from './policy.ts';
@@ -15,6 +18,7 @@ const running = await serve(benchPolicy(keyFromEnv()), (_request, decision) => n
   port: 0,
   hostname: HOST,
   handleSignals: false,
+  env: { ...(process.env.BENCH_REDIS_URL && { rateLimitStore: redisStore({ url: process.env.BENCH_REDIS_URL, createClient }) }) },
 });
 
 await announce(running.server);

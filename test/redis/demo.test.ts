@@ -1,8 +1,12 @@
 /**
  * DEMO.md's rate-limit lines over real HTTP with the demo's Redis stores: `UPSTASH_REDIS_REST_URL` +
- * `_TOKEN` (pointing at the REST bridge) and `REDIS_URL` (a real redis-server). The same lines with
- * the memory store are in test/demo/ratelimit.test.ts.
+ * `_TOKEN` (pointing at the REST bridge) and `REDIS_URL` (a real redis-server, through redisStore).
+ * The same lines with the memory store are in test/demo/ratelimit.test.ts. Last, two `npm start`
+ * processes on one REDIS_URL.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Redis } from '@upstash/redis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startDemo } from '../../policies/demo-gateway.ts';
@@ -95,4 +99,78 @@ describe.each(stores)('the demo with %s', (_, storeName, storeEnv) => {
     for (const at of [first, second, first, second]) statuses.push((await fetch(`${at.url}/v1/health`)).status);
     expect(statuses).toEqual([200, 200, 200, 429]);
   });
+});
+
+describe('two `npm start` processes with the same REDIS_URL on different PORTs', () => {
+  const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+  const started: ChildProcess[] = [];
+  afterEach(async () => {
+    await Promise.all(
+      started.splice(0).map(async (child) => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        // npm runs tsx runs node: the whole process group this test started.
+        process.kill(-child.pid!, 'SIGTERM');
+        await exited;
+      }),
+    );
+  });
+
+  /** `npm start` with PORT=0 (a free port each); resolves with the URL it prints. */
+  async function npmStart(env: Record<string, string>): Promise<string> {
+    const child = spawn('npm', ['start', '--silent'], {
+      cwd: ROOT,
+      detached: true,
+      env: { ...process.env, PORT: '0', REDIS_URL: server.url, ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    started.push(child);
+    let output = '';
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`npm start printed no URL within 60 s: ${output}`)), 60_000);
+      child.stderr!.on('data', (chunk) => {
+        output += chunk;
+        const url = /listening on (http:\/\/\S+)/.exec(output)?.[1];
+        if (url) {
+          clearTimeout(timer);
+          resolve(url);
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`npm start exited with ${code}: ${output}`)));
+    });
+  }
+
+  it('share every limit: a client alternating between them gets exactly RATE_LIMIT answers, then 429 from both', async () => {
+    const env = { RATE_LIMIT: '5', LOGIN_RATE_LIMIT: '3' };
+    const urls = await Promise.all([npmStart(env), npmStart(env)]);
+    expect(new Set(urls).size).toBe(2);
+    // Two clients, told apart by the loopback proxy's X-Forwarded-For (TRUSTED_PROXIES=loopback).
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) statuses.push((await fetch(`${urls[i % 2]}/v1/health`, { headers: { 'x-forwarded-for': '198.51.100.1', 'x-forwarded-proto': 'https' }, redirect: 'manual' })).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429, 429]);
+
+    const login = async (url: string) =>
+      (
+        await fetch(`${url}/v1/auth/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-forwarded-for': '198.51.100.2', 'x-forwarded-proto': 'https' },
+          redirect: 'manual',
+          body: JSON.stringify({ username: 'alice', password: 'wrong' }),
+        })
+      ).status;
+    const logins: number[] = [];
+    for (let i = 0; i < 5; i++) logins.push(await login(urls[i % 2]!));
+    expect(logins).toEqual([401, 401, 401, 429, 429]);
+  });
+});
+
+it('nothing in src/, adapters/ or policies/ imports from test/ (the demo reaches Redis with redisStore)', () => {
+  const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+  const offenders = ['src', 'adapters', 'policies'].flatMap((dir) =>
+    (readdirSync(`${ROOT}${dir}`, { recursive: true }) as string[])
+      .filter((file) => file.endsWith('.ts') && !file.endsWith('.test.ts'))
+      .filter((file) => /(from|import\()\s*['"](\.\.\/)+test\//.test(readFileSync(`${ROOT}${dir}/${file}`, 'utf8')))
+      .map((file) => `${dir}/${file}`),
+  );
+  expect(offenders).toEqual([]);
 });

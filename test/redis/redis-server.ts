@@ -48,7 +48,8 @@ export function ensureRedisServer(): void {
   installed = true;
 }
 
-async function freePort(): Promise<number> {
+/** A free TCP port of 127.0.0.1 (free when probed). */
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
@@ -61,11 +62,18 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-async function startOnce(port: number): Promise<RedisServer> {
+export interface RedisServerOptions {
+  /** A port of your choice: a restart on the port of a killed server. @default a free port */
+  port?: number;
+  /** More `redis-server` arguments, e.g. `['--requirepass', 'secret']`. */
+  args?: string[];
+}
+
+async function startOnce(port: number, args: string[]): Promise<RedisServer> {
   const child = spawn(
     'redis-server',
     // No RDB snapshots, no AOF: nothing is written anywhere, and a killed server comes back empty.
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmpdir(), '--daemonize', 'no'],
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmpdir(), '--daemonize', 'no', ...args],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   // A test process that dies must not leave a server behind.
@@ -111,13 +119,15 @@ async function startOnce(port: number): Promise<RedisServer> {
 }
 
 /** Starts a `redis-server` on a free loopback port (installing Debian's package first if missing). */
-export async function startRedisServer(): Promise<RedisServer> {
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   ensureRedisServer();
+  const args = options.args ?? [];
+  if (options.port !== undefined) return startOnce(options.port, args);
   let lastError: unknown;
   // The free port may be taken between our probe and redis-server's bind: try a few.
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
-      return await startOnce(await freePort());
+      return await startOnce(await freePort(), args);
     } catch (error) {
       lastError = error;
     }

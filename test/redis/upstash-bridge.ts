@@ -1,7 +1,7 @@
 /**
  * An Upstash-REST-compatible HTTP server in front of a real Redis, so that `@upstash/redis` and
- * `@upstash/ratelimit` run unmodified against Debian's `redis-server` (tests, and the demo's
- * `REDIS_URL`: `@upstash/redis` speaks REST only).
+ * `@upstash/ratelimit` run unmodified against Debian's `redis-server` in tests (`@upstash/redis`
+ * speaks REST only).
  *
  * The protocol, as `@upstash/redis` 1.39 uses it:
  * - `POST /` with a JSON array `["SET", "k", "v"]` → `{ "result": … }`, or `{ "error": "…" }` with 400.

@@ -1,0 +1,261 @@
+/**
+ * Rate limits in Cloudflare Durable Objects: every Worker isolate, in every location, counts in the
+ * same object for a key. The object runs the memory store's algorithms on its transactional storage,
+ * so counts survive the object being evicted or moved, and a Durable Object handles one event at a
+ * time while it reads and writes its storage: each take is atomic.
+ *
+ * Time: the object counts with the `now` the engine passes (a pinned clock applies, as with the
+ * memory store); only the clean-up of idle keys (two windows after their last use) runs on the
+ * object's own clock.
+ *
+ * This module imports nothing from `cloudflare:workers`: the namespace, stub and storage are typed
+ * by the few members used, so it type-checks (and is tested) outside workerd too.
+ * @module
+ */
+
+import type { BucketSpec, RateLimitResult, RateLimitStore } from './types.ts';
+
+/** The part of a `DurableObjectStub` the store uses. */
+export interface DurableObjectStubLike {
+  fetch(input: string, init: RequestInit): Promise<Response>;
+}
+
+/** The part of a `DurableObjectNamespace` binding the store uses. */
+export interface DurableObjectNamespaceLike {
+  idFromName(name: string): unknown;
+  get(id: unknown): DurableObjectStubLike;
+}
+
+/** The part of `DurableObjectStorage` the object uses. */
+export interface DurableObjectStorageLike {
+  get<T>(key: string): Promise<T | undefined>;
+  put<T>(key: string, value: T): Promise<void>;
+  delete(keys: string[]): Promise<number>;
+  list<T>(): Promise<Map<string, T>>;
+  getAlarm(): Promise<number | null>;
+  setAlarm(scheduledTime: number): Promise<void>;
+}
+
+/** The part of `DurableObjectState` the object uses. */
+export interface DurableObjectStateLike {
+  readonly storage: DurableObjectStorageLike;
+}
+
+/** Options of `durableObjectStore()`. */
+export interface DurableObjectStoreOptions {
+  /** The namespace binding of `RateLimitObject` (wrangler.toml `[[durable_objects.bindings]]`). */
+  namespace: DurableObjectNamespaceLike;
+  /**
+   * How many objects one bucket's keys are spread over. Unset, every bucket and client key has an
+   * object of its own: none is ever hot, and each is created near its client's first request. A
+   * number keeps fewer objects, each warm and serving many keys (up to about a thousand requests per
+   * second per object).
+   * @default one object per key
+   */
+  shards?: number;
+}
+
+type Operation = 'consume' | 'refund' | 'peek';
+
+/** What the store asks the object. */
+interface Call {
+  op: Operation;
+  bucket: BucketSpec;
+  key: string;
+  now: number;
+}
+
+/**
+ * One key's counters, as the memory store keeps them. Fixed/sliding window: a = window start,
+ * b = count, c = previous count; token bucket: a = tokens, b = last refill. `expires` is the
+ * object's clock time after which the state no longer matters.
+ */
+interface KeyState {
+  a: number;
+  b: number;
+  c: number;
+  expires: number;
+}
+
+/** Brings a key up to `now` (window roll, token refill): the units in use, and the reset. Mirrors memory.ts. */
+function advance(bucket: BucketSpec, s: KeyState, now: number): { used: number; reset: number } {
+  const { limit, windowMs } = bucket;
+  if (bucket.algorithm === 'token-bucket') {
+    const rate = limit / windowMs;
+    s.a = Math.min(limit, s.a + Math.max(0, now - s.b) * rate);
+    s.b = Math.max(s.b, now);
+    const reset = now + Math.ceil((s.a >= 1 ? limit - s.a : 1 - s.a) / rate);
+    return { used: limit - Math.floor(s.a), reset };
+  }
+  // A clock stepping backwards stays in the current window.
+  const start = Math.max(s.a, Math.floor(now / windowMs) * windowMs);
+  if (start !== s.a) {
+    s.c = start - s.a === windowMs ? s.b : 0;
+    s.b = 0;
+    s.a = start;
+  }
+  if (bucket.algorithm === 'fixed-window') return { used: s.b, reset: start + windowMs };
+  const overlap = 1 - Math.max(0, now - start) / windowMs;
+  return { used: Math.floor(s.c * overlap) + s.b, reset: start + windowMs };
+}
+
+/** One call on one key's state (undefined: never seen). Returns the answer; `state` is updated in place. */
+function apply(call: Call, state: KeyState | undefined, fresh: () => KeyState): { result?: Omit<RateLimitResult, 'limit'>; state?: KeyState } {
+  const { op, bucket, now } = call;
+  if (!state) {
+    if (op === 'peek') return { result: { success: true, remaining: bucket.limit, reset: now + bucket.windowMs } };
+    if (op === 'refund') return {};
+    state = fresh();
+  }
+  const { used, reset } = advance(bucket, state, now);
+  const answer = (success: boolean, inUse: number) => ({ success, remaining: Math.max(0, bucket.limit - inUse), reset });
+  if (op === 'peek') return { result: answer(used < bucket.limit, used), state };
+  if (op === 'refund') {
+    if (bucket.algorithm === 'token-bucket') state.a = Math.min(bucket.limit, state.a + 1);
+    else if (state.b > 0) state.b -= 1;
+    else if (state.c > 0) state.c -= 1;
+    return { state };
+  }
+  if (used >= bucket.limit) return { result: answer(false, used), state };
+  if (bucket.algorithm === 'token-bucket') state.a -= 1;
+  else state.b += 1;
+  return { result: answer(true, used + 1), state };
+}
+
+const ALGORITHMS = new Set(['fixed-window', 'sliding-window', 'token-bucket']);
+
+function parseCall(body: unknown): Call | undefined {
+  const call = body as Partial<Call> | null;
+  const bucket = call?.bucket as Partial<BucketSpec> | undefined;
+  const valid =
+    call &&
+    (call.op === 'consume' || call.op === 'refund' || call.op === 'peek') &&
+    typeof call.key === 'string' &&
+    Number.isFinite(call.now) &&
+    typeof bucket?.name === 'string' &&
+    Number.isInteger(bucket.limit) &&
+    bucket.limit! > 0 &&
+    Number.isFinite(bucket.windowMs) &&
+    bucket.windowMs! > 0 &&
+    ALGORITHMS.has(bucket.algorithm!);
+  return valid ? (call as Call) : undefined;
+}
+
+/**
+ * The Durable Object that holds the counters. Export it from your Worker's entry module and bind it
+ * in wrangler.toml; `durableObjectStore()` talks to it.
+ *
+ * @example
+ * ```ts
+ * // worker.ts
+ * export { RateLimitObject } from 'portcullis/durable-objects';
+ * export default gateway(policy, { engine: (env) => ({ rateLimitStore: durableObjectStore({ namespace: env.RATE_LIMITS }) }) });
+ * ```
+ */
+export class RateLimitObject {
+  readonly #storage: DurableObjectStorageLike;
+  /** Whether a clean-up alarm is known to be set (read once per instance, then kept). */
+  #alarmSet: boolean | undefined;
+
+  constructor(state: DurableObjectStateLike, _env?: unknown) {
+    this.#storage = state.storage;
+  }
+
+  async fetch(request: Request): Promise<Response> {
+    if (request.method !== 'POST') return new Response(null, { status: 405, headers: { allow: 'POST' } });
+    const call = parseCall(await request.json().catch(() => undefined));
+    if (!call) return new Response('bad rate-limit call', { status: 400 });
+    const { bucket, key, now } = call;
+    const id = `${bucket.algorithm}\u0000${bucket.name}\u0000${key}`;
+    // Only storage is awaited between this read and the write below: the object's input gate keeps
+    // every other request out meanwhile, so no take can slip between them.
+    const stored = await this.#storage.get<KeyState>(id);
+    const fresh = (): KeyState =>
+      bucket.algorithm === 'token-bucket'
+        ? { a: bucket.limit, b: now, c: 0, expires: 0 }
+        : { a: Math.floor(now / bucket.windowMs) * bucket.windowMs, b: 0, c: 0, expires: 0 };
+    const { result, state } = apply(call, stored, fresh);
+    if (state) {
+      state.expires = Date.now() + 2 * bucket.windowMs + 1000;
+      await this.#storage.put(id, state);
+      await this.#scheduleCleanUp(state.expires);
+    }
+    return result ? Response.json(result) : new Response(null, { status: 204 });
+  }
+
+  /** Forgets keys idle for two windows: their state equals a fresh key's. */
+  async alarm(): Promise<void> {
+    const entries = await this.#storage.list<KeyState>();
+    const now = Date.now();
+    const stale: string[] = [];
+    let next = Infinity;
+    for (const [id, state] of entries) {
+      if (state.expires <= now) stale.push(id);
+      else next = Math.min(next, state.expires);
+    }
+    // The storage API deletes at most 128 keys per call.
+    for (let i = 0; i < stale.length; i += 128) await this.#storage.delete(stale.slice(i, i + 128));
+    this.#alarmSet = next !== Infinity;
+    if (this.#alarmSet) await this.#storage.setAlarm(next);
+  }
+
+  async #scheduleCleanUp(at: number): Promise<void> {
+    this.#alarmSet ??= (await this.#storage.getAlarm()) !== null;
+    if (this.#alarmSet) return;
+    this.#alarmSet = true;
+    await this.#storage.setAlarm(at);
+  }
+}
+
+/** FNV-1a: spreads keys over shards (a choice of object, not a security boundary). */
+function shardOf(key: string, shards: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
+  return (hash >>> 0) % shards;
+}
+
+/**
+ * A rate-limit store in Durable Objects: one global limit for every isolate of the Worker.
+ * Failures (an object overloaded or reset) and slow answers are the engine's: the policy's
+ * `onStoreError` decides (503 by default), after `rateLimiting.storeTimeoutMs` at most.
+ *
+ * @example
+ * ```ts
+ * import { gateway } from 'portcullis/cloudflare';
+ * import { durableObjectStore } from 'portcullis/durable-objects';
+ * export { RateLimitObject } from 'portcullis/durable-objects';
+ *
+ * export default gateway(policy, { engine: (env: Env) => ({ rateLimitStore: durableObjectStore({ namespace: env.RATE_LIMITS }) }) });
+ * ```
+ * @see https://developers.cloudflare.com/durable-objects/
+ */
+export function durableObjectStore(options: DurableObjectStoreOptions): RateLimitStore {
+  const { namespace, shards } = options;
+  if (shards !== undefined && !(Number.isInteger(shards) && shards > 0)) throw new TypeError('durableObjectStore: shards must be a positive integer');
+
+  async function send(op: Operation, bucket: BucketSpec, key: string, now: number): Promise<Response> {
+    // The bucket name is URI-encoded (no `:`), so no name/key pair can spell another bucket's object.
+    const name = `${encodeURIComponent(bucket.name)}:${shards === undefined ? key : shardOf(key, shards)}`;
+    const { name: bucketName, limit, windowMs, algorithm } = bucket;
+    const response = await namespace.get(namespace.idFromName(name)).fetch('https://rate-limit.portcullis/', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ op, bucket: { name: bucketName, limit, windowMs, algorithm }, key, now } satisfies Call),
+    });
+    if (!response.ok) throw new Error(`rate-limit object answered ${response.status}: ${await response.text()}`);
+    return response;
+  }
+
+  async function check(op: 'consume' | 'peek', bucket: BucketSpec, key: string, now: number): Promise<RateLimitResult> {
+    const { success, remaining, reset } = (await (await send(op, bucket, key, now)).json()) as Omit<RateLimitResult, 'limit'>;
+    return { success, limit: bucket.limit, remaining, reset };
+  }
+
+  return {
+    consume: (bucket, key, now) => check('consume', bucket, key, now),
+    peek: (bucket, key, now) => check('peek', bucket, key, now),
+    async refund(bucket, key, now) {
+      await send('refund', bucket, key, now);
+    },
+  };
+}
