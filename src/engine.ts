@@ -366,7 +366,10 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
       const peer = context.peer ?? {};
       x.client = resolveClient(request.headers, peer, request.url);
       if (context.rawTarget !== undefined && context.rawTarget.length > maxPathLength) return deny(x, 'request.malformed_path', 'normalize');
-      const resolved = resolveTarget(request.url, request.headers.get('host'), context.rawTarget);
+      // On Workers the URL is the one Cloudflare's edge routed by, and it is the host; the Host
+      // header beside it may name something else (Miniflare's own address, a service binding's caller).
+      const hostHeader = peer.platform === 'cloudflare' ? null : request.headers.get('host');
+      const resolved = resolveTarget(request.url, hostHeader, context.rawTarget);
       if (!resolved.ok) return deny(x, resolved.reason, 'normalize');
       const target = resolved.target;
       // What the handler's request.url will be: the path and query checked here, on the socket's scheme.

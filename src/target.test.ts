@@ -109,6 +109,13 @@ describe('the engine and the target', () => {
     expect(decision.kind === 'allow' && decision.request.url).toBe('http://a/v1/health');
   });
 
+  it('on Workers takes the host from the URL the edge routed by, whatever Host says beside it', async () => {
+    const engine = createEngine(definePolicy({ hosts: ['api.example.com'], clientIp: { trustedProxies: ['cloudflare'] }, routes: { 'GET /x': anyone } }), { now: () => FIXED, log: () => {} });
+    const edge = { peer: { platform: 'cloudflare' as const } };
+    expect((await engine.evaluate(new Request('https://api.example.com/x', { headers: { host: '127.0.0.1:8787' } }), edge)).kind).toBe('allow');
+    expect(await engine.evaluate(new Request('https://evil.example.com/x', { headers: { host: 'api.example.com' } }), edge)).toMatchObject({ kind: 'deny', status: 421 });
+  });
+
   it('takes the scheme from the connection, never from an absolute URL the client wrote', async () => {
     const engine = createEngine(definePolicy({ routes: { 'GET /v1/health': anyone } }), { now: () => FIXED, log: () => {} });
     const decision = await engine.evaluate(new Request('https://a/v1/health'), { peer: { address: '203.0.113.9', scheme: 'http' } });
