@@ -10,6 +10,7 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { createRequire } from 'node:module';
 import { relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -51,9 +52,10 @@ class UsageError extends Error {}
 /** A file that is missing or exports no policy: exit 2, without the usage text. */
 class FileError extends UsageError {}
 
-const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+// By the package's own name: this file runs from bin/ in the repository and from dist/bin/ when installed.
+const { version } = createRequire(import.meta.url)('portcullis/package.json') as { version: string };
 
-/** Imports a TypeScript or JavaScript module by path (tsx's loader is registered by the launcher). */
+/** Imports a TypeScript or JavaScript module by path (the launcher registers a TypeScript loader). */
 async function importFile(file: string): Promise<Record<string, unknown>> {
   const path = resolve(file);
   try {
