@@ -13,7 +13,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/portcullis-smoke.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
 fail() { echo "smoke: FAIL: $*" >&2; exit 1; }
-step() { echo "--- smoke: $*"; }
+step() { echo "--- smoke [${SECONDS} s]: $*"; }
 # The exact version the repository pins (package.json devDependencies), so the consumer installs from npm's cache.
 pinned() { node -p "require('$ROOT/package.json').devDependencies['$1']"; }
 
@@ -35,7 +35,7 @@ TARBALL=$WORK/$TARBALL
 
 step "install the tarball into a fresh project"
 mkdir "$WORK/consumer"
-cp "$ROOT"/test/package/consumer/* "$WORK/consumer/"
+cp -R "$ROOT"/test/package/consumer/. "$WORK/consumer/"
 cd "$WORK/consumer"
 echo '{ "name": "consumer", "private": true, "type": "module" }' >package.json
 npm install --no-audit --no-fund --prefer-offline --loglevel=error "$TARBALL" \
@@ -69,13 +69,20 @@ node -e '
 ' || fail "the Worker bundle"
 
 for node in "$NODE20" "$NODE22" "$NODE24"; do
-  step "npx portcullis lint policy.ts on $("$node" --version)"
-  PATH="$(dirname "$node"):$PATH" npx --no-install portcullis lint policy.ts || fail "portcullis lint on $("$node" --version)"
+  version=$("$node" --version)
+  # npx once, as a user types it; then the same installed bin directly (npm's start-up is slow here).
+  cli() { PATH="$(dirname "$node"):$PATH" node_modules/.bin/portcullis "$@"; }
+  step "npx portcullis lint, then test|explain|openapi|rules, on $version"
+  PATH="$(dirname "$node"):$PATH" npx --no-install portcullis lint policy.ts || fail "npx portcullis lint on $version"
+  cli test specs || fail "portcullis test on $version"
+  cli explain policy.ts "GET https://api.example.com/v1/users/42" >/dev/null || fail "portcullis explain on $version"
+  cli openapi policy.ts --out "$WORK/openapi.json" && grep -q '"openapi"' "$WORK/openapi.json" || fail "portcullis openapi on $version"
+  cli rules >/dev/null || fail "portcullis rules on $version"
   # A policy definePolicy refuses is a lint error (exit 1), not a crash of the loader (exit 2).
   status=0
-  PATH="$(dirname "$node"):$PATH" npx --no-install portcullis lint invalid-policy.ts >"$WORK/invalid.log" 2>&1 || status=$?
+  cli lint invalid-policy.ts >"$WORK/invalid.log" 2>&1 || status=$?
   grep -q 'policy.invalid' "$WORK/invalid.log" && [ "$status" = 1 ] \
-    || { cat "$WORK/invalid.log" >&2; fail "portcullis lint invalid-policy.ts exited $status on $("$node" --version), not 1 with policy.invalid"; }
+    || { cat "$WORK/invalid.log" >&2; fail "portcullis lint invalid-policy.ts exited $status on $version, not 1 with policy.invalid"; }
 done
 
-echo "smoke: the package installs and runs on Node 20, 22 and 24, Bun, Deno and Workers"
+echo "smoke [${SECONDS} s]: the package installs and runs on Node 20, 22 and 24, Bun, Deno and Workers"
