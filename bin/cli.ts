@@ -10,8 +10,8 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { createRequire } from 'node:module';
 import { relative, resolve, sep } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { PolicyError } from '../src/errors.ts';
 import { ALL_RULES, formatFindings, INVALID_POLICY_RULE, lintPolicy, OWASP_API_TOP_10, parsePath, summarize, toJsonReport, toSarif, type LintFinding, type LintTarget } from '../src/lint/index.ts';
@@ -20,6 +20,7 @@ import { FAMILIES, formatProbeReport, probe, ProbeSetupError, probeToSarif, toPr
 import { explain, formatExplanation, kitOptionsOf, policySourceOf, resolvePolicy, type PolicySource } from '../src/testing/explain.ts';
 import { createTestKit, runSpec, type CaseIdentity, type PolicySpec } from '../src/testing/index.ts';
 import type { JWK } from 'jose';
+import { importModule } from './import-file.ts';
 
 const USAGE = `portcullis — policies as code
 
@@ -51,9 +52,10 @@ class UsageError extends Error {}
 /** A file that is missing or exports no policy: exit 2, without the usage text. */
 class FileError extends UsageError {}
 
-const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+// By the package's own name: this file runs from bin/ in the repository and from dist/bin/ when installed.
+const { version } = createRequire(import.meta.url)('portcullis/package.json') as { version: string };
 
-/** Imports a TypeScript or JavaScript module by path (tsx's loader is registered by the launcher). */
+/** Imports a TypeScript or JavaScript module by path (the launcher chooses how: bin/import-file.ts). */
 async function importFile(file: string): Promise<Record<string, unknown>> {
   const path = resolve(file);
   try {
@@ -61,7 +63,7 @@ async function importFile(file: string): Promise<Record<string, unknown>> {
   } catch {
     throw new FileError(`${file}: no such file`);
   }
-  return (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  return importModule(path);
 }
 
 /** The policy source a file exports. A PolicyError its definePolicy throws while loading propagates. */

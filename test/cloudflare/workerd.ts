@@ -44,7 +44,10 @@ export interface RawReply {
   body: string;
 }
 
-/** Bundles `entry` as wrangler does for Workers (ESM, `workerd`/`worker`/`browser` export conditions). */
+/**
+ * Bundles `entry` as wrangler does for Workers (ESM, `workerd`/`worker`/`browser` export conditions),
+ * with `portcullis` itself resolved to its sources (the `@portcullis/source` condition), not dist/.
+ */
 export async function bundleWorker(entry: string): Promise<string> {
   const result = await build({
     entryPoints: [entry],
@@ -54,7 +57,7 @@ export async function bundleWorker(entry: string): Promise<string> {
     format: 'esm',
     platform: 'neutral',
     target: 'es2022',
-    conditions: ['workerd', 'worker', 'browser'],
+    conditions: ['@portcullis/source', 'workerd', 'worker', 'browser'],
     mainFields: ['module', 'main'],
     logLevel: 'silent',
   });
@@ -98,7 +101,7 @@ export async function startWorkerd(options: WorkerdOptions = {}): Promise<Runnin
     host: '127.0.0.1',
     port: 0,
     upstream: options.publicUrl ?? 'https://api.example.com',
-    handleRuntimeStdio(stdout, stderr) {
+    handleRuntimeStdio(stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) {
       collect(stdout);
       collect(stderr);
     },

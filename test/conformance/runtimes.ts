@@ -9,23 +9,26 @@ import { workerd } from './workerd.ts';
 
 const server = (name: string) => `test/conformance/servers/${name}`;
 
+/** The servers import `portcullis/…` by the package's own name: this export condition resolves it to the sources, not dist/. */
+const SOURCE = '--conditions=@portcullis/source';
+
 /** Node: adapters/node.ts on node:http, real HTTP on 127.0.0.1. */
 const node: Runtime = {
   name: 'node',
-  start: () => spawnServer(process.execPath, ['--import', 'tsx', server('node.ts')]),
+  start: () => spawnServer(process.execPath, [SOURCE, '--import', 'tsx', server('node.ts')]),
 };
 
 /** Bun: adapters/bun.ts under `Bun.serve`, the real binary from the npm package `bun`. */
 const bun: Runtime = {
   name: 'bun',
-  start: () => spawnServer(runtimeBinary('bun'), [server('bun.ts')]),
+  start: () => spawnServer(runtimeBinary('bun'), [SOURCE, server('bun.ts')]),
 };
 
 /** Deno: adapters/deno.ts under `Deno.serve`, the real binary from the npm package `deno`. */
 const deno: Runtime = {
   name: 'deno',
   start: () =>
-    spawnServer(runtimeBinary('deno'), ['run', '--no-prompt', '--allow-net=127.0.0.1', '--allow-read', server('deno.ts')], {
+    spawnServer(runtimeBinary('deno'), ['run', SOURCE, '--no-prompt', '--allow-net=127.0.0.1', '--allow-read', server('deno.ts')], {
       DENO_NO_UPDATE_CHECK: '1',
     }),
 };
@@ -65,7 +68,7 @@ const hono: Runtime = {
 /** Hono on a real Bun server (servers/hono-bun.ts), with `getConnInfo` from hono/bun. */
 const honoBun: Runtime = {
   name: 'hono on bun',
-  start: () => spawnServer(runtimeBinary('bun'), [server('hono-bun.ts')]),
+  start: () => spawnServer(runtimeBinary('bun'), [SOURCE, server('hono-bun.ts')]),
 };
 
 /**
@@ -74,7 +77,7 @@ const honoBun: Runtime = {
  */
 const honoNode: Runtime = {
   name: 'hono on node',
-  start: () => spawnServer(process.execPath, ['--import', 'tsx', server('hono-node.ts')]),
+  start: () => spawnServer(process.execPath, [SOURCE, '--import', 'tsx', server('hono-node.ts')]),
 };
 
 export const runtimes: Runtime[] = [

@@ -63,6 +63,8 @@ export async function startProbeWorker(): Promise<ProbeWorker> {
     format: 'esm',
     platform: 'node',
     target: 'node20',
+    // `portcullis` by its own name resolves to the sources, not dist/.
+    conditions: ['@portcullis/source'],
     logLevel: 'silent',
     plugins: [
       {

@@ -1,0 +1,21 @@
+// Plain Node ESM, no loader: the core evaluates a request, the Node adapter serves one.
+import { createEngine } from 'portcullis';
+import { serve } from 'portcullis/node';
+import { hello, policy } from './policy.mjs';
+
+const engine = createEngine(policy, { log: () => {} });
+const allowed = await engine.evaluate(new Request('http://127.0.0.1/health'), { peer: { address: '127.0.0.1' } });
+const unknown = await engine.evaluate(new Request('http://127.0.0.1/admin'), { peer: { address: '127.0.0.1' } });
+if (allowed.kind !== 'allow' || unknown.kind !== 'deny') throw new Error(`evaluate: ${allowed.kind}, ${unknown.kind}`);
+
+const gateway = await serve(engine, hello, { port: 0, handleSignals: false });
+try {
+  const ok = await fetch(`${gateway.url}/health`);
+  const denied = await fetch(`${gateway.url}/admin`);
+  if (ok.status !== 200 || denied.status !== 404 || !denied.headers.get('content-type')?.includes('problem+json')) {
+    throw new Error(`serve: /health ${ok.status}, /admin ${denied.status} ${denied.headers.get('content-type')}`);
+  }
+} finally {
+  await gateway.close();
+}
+console.log(`node ${process.version}: evaluate and serve ok`);

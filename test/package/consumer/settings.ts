@@ -1,0 +1,1 @@
+export const audience: string = 'api';

@@ -1,0 +1,10 @@
+// A Worker in front of an origin, as a user deploys it: bundled by wrangler (its esbuild, workerd conditions).
+import { definePolicy } from 'portcullis';
+import { gateway } from 'portcullis/cloudflare';
+
+export default gateway(
+  definePolicy({
+    clientIp: { trustedProxies: ['cloudflare'] },
+    routes: { 'GET /v1/health': { authn: 'anonymous' } },
+  }),
+);
