@@ -37,8 +37,6 @@ export { oauth2Introspection } from './authn/introspection.ts';
 export type { IntrospectionOptions } from './authn/introspection.ts';
 export { memoryStore } from './stores/memory.ts';
 export type { MemoryStore, MemoryStoreOptions } from './stores/memory.ts';
-export { upstashStore } from './stores/upstash.ts';
-export type { UpstashRedis, UpstashStoreOptions } from './stores/upstash.ts';
 export type { BucketSpec, RateLimitResult, RateLimitStore } from './stores/types.ts';
 export type { KeyContext, RateLimitingPolicy, RateLimitPolicy } from './stages/ratelimit.ts';
 export type { AllowRule, CheckContext } from './stages/authz.ts';

@@ -26,12 +26,14 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-const node = (file: string, env: Record<string, string> = {}) => spawnServer(process.execPath, ['--import', 'tsx', example(file)], { PORT: '0', ...env });
+/** The examples import `portcullis/…` by the package's name: this export condition resolves it to the sources, not dist/. */
+const SOURCE = '--conditions=@portcullis/source';
+const node = (file: string, env: Record<string, string> = {}) => spawnServer(process.execPath, [SOURCE, '--import', 'tsx', example(file)], { PORT: '0', ...env });
 
 describe.each([
   ['node-server.ts', () => node('node-server.ts')],
-  ['bun-server.ts', () => spawnServer(runtimeBinary('bun'), [example('bun-server.ts')], { PORT: '0' })],
-  ['deno-server.ts', () => spawnServer(runtimeBinary('deno'), ['run', '--no-prompt', '--allow-net=127.0.0.1', '--allow-env=PORT', '--allow-read', example('deno-server.ts')], { PORT: '0', DENO_NO_UPDATE_CHECK: '1' })],
+  ['bun-server.ts', () => spawnServer(runtimeBinary('bun'), [SOURCE, example('bun-server.ts')], { PORT: '0' })],
+  ['deno-server.ts', () => spawnServer(runtimeBinary('deno'), ['run', SOURCE, '--no-prompt', '--allow-net=127.0.0.1', '--allow-env=PORT', '--allow-read', example('deno-server.ts')], { PORT: '0', DENO_NO_UPDATE_CHECK: '1' })],
   ['hono-app.ts', () => node('hono-app.ts')],
 ])('%s, serving docs/examples/policy.ts', (_, start) => {
   let server: Server;
@@ -139,7 +141,7 @@ describe.each(['policy.spec.ts', 'documents.spec.ts'])('%s', (file) => {
 });
 
 it('vitest with the example config runs the specs through specs.test.ts and does not collect *.spec.ts', async () => {
-  const child = spawn(process.execPath, [join(ROOT, 'node_modules/vitest/vitest.mjs'), 'run', '--root', example(''), '--reporter', 'verbose'], {
+  const child = spawn(process.execPath, [join(ROOT, 'node_modules/vitest/vitest.mjs'), 'run', '--root', example(''), '--config', join(ROOT, 'test/docs/examples.vitest.config.ts'), '--reporter', 'verbose'], {
     cwd: ROOT,
     env: { ...process.env, NO_COLOR: '1' },
   });

@@ -5,8 +5,9 @@
  */
 import { Redis } from '@upstash/redis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createEngine, definePolicy, upstashStore } from '../../src/index.ts';
-import type { Decision, Policy, RateLimitingPolicy, RateLimitPolicy, SecurityEvent, UpstashStoreOptions } from '../../src/index.ts';
+import { createEngine, definePolicy } from '../../src/index.ts';
+import { upstashStore, type UpstashStoreOptions } from '../../src/stores/upstash.ts';
+import type { Decision, Policy, RateLimitingPolicy, RateLimitPolicy, SecurityEvent} from '../../src/index.ts';
 import { startRedisServer, type RedisServer } from './redis-server.ts';
 import { startUpstashBridge, type UpstashBridge } from './upstash-bridge.ts';
 
