@@ -6,15 +6,15 @@
  */
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runtimeBinary, spawnServer } from './runtime.ts';
+import { runtimeBinary, spawnServer, SOURCE_CONDITION } from './runtime.ts';
 
 type Server = Awaited<ReturnType<typeof spawnServer>>;
 
 const servers: Record<string, () => Promise<Server>> = {
-  node: () => spawnServer(process.execPath, ['--import', 'tsx', 'test/conformance/servers/node.ts']),
-  bun: () => spawnServer(runtimeBinary('bun'), ['test/conformance/servers/bun.ts']),
+  node: () => spawnServer(process.execPath, [SOURCE_CONDITION, '--import', 'tsx', 'test/conformance/servers/node.ts']),
+  bun: () => spawnServer(runtimeBinary('bun'), [SOURCE_CONDITION, 'test/conformance/servers/bun.ts']),
   deno: () =>
-    spawnServer(runtimeBinary('deno'), ['run', '--no-prompt', '--allow-net=127.0.0.1', '--allow-read', 'test/conformance/servers/deno.ts'], {
+    spawnServer(runtimeBinary('deno'), ['run', SOURCE_CONDITION, '--no-prompt', '--allow-net=127.0.0.1', '--allow-read', 'test/conformance/servers/deno.ts'], {
       DENO_NO_UPDATE_CHECK: '1',
     }),
 };
@@ -97,7 +97,7 @@ describe.each(Object.keys(servers))('body failures on %s', (name) => {
 describe('Deno body timeouts (Deno.serve sets none of its own)', () => {
   let server: Server;
   beforeAll(async () => {
-    server = await spawnServer(runtimeBinary('deno'), ['run', '--no-prompt', '--allow-net=127.0.0.1', '--allow-read', 'test/conformance/servers/deno-limits.ts'], {
+    server = await spawnServer(runtimeBinary('deno'), ['run', SOURCE_CONDITION, '--no-prompt', '--allow-net=127.0.0.1', '--allow-read', 'test/conformance/servers/deno-limits.ts'], {
       DENO_NO_UPDATE_CHECK: '1',
     });
   }, 40_000);

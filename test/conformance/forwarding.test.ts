@@ -9,7 +9,7 @@ import { importJWK, SignJWT, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import keys from './keys.json' with { type: 'json' };
 import { AUDIENCE, ISSUER } from './policy.ts';
-import { runtimeBinary, spawnServer, type RawResponse } from './runtime.ts';
+import { runtimeBinary, spawnServer, type RawResponse, SOURCE_CONDITION } from './runtime.ts';
 
 interface Received { target: string; headers: Record<string, string | string[] | undefined> }
 
@@ -31,12 +31,12 @@ async function listen() {
 
 const SERVER = 'test/conformance/servers/forward.ts';
 const gateways = [
-  { name: 'node', start: (origin: string, mode: string) => spawnServer(process.execPath, ['--import', 'tsx', SERVER, origin, mode]) },
-  { name: 'bun', start: (origin: string, mode: string) => spawnServer(runtimeBinary('bun'), [SERVER, origin, mode]) },
+  { name: 'node', start: (origin: string, mode: string) => spawnServer(process.execPath, [SOURCE_CONDITION, '--import', 'tsx', SERVER, origin, mode]) },
+  { name: 'bun', start: (origin: string, mode: string) => spawnServer(runtimeBinary('bun'), [SOURCE_CONDITION, SERVER, origin, mode]) },
   {
     name: 'deno',
     start: (origin: string, mode: string) =>
-      spawnServer(runtimeBinary('deno'), ['run', '--no-prompt', '--allow-net=127.0.0.1', '--allow-read', SERVER, origin, mode], { DENO_NO_UPDATE_CHECK: '1' }),
+      spawnServer(runtimeBinary('deno'), ['run', SOURCE_CONDITION, '--no-prompt', '--allow-net=127.0.0.1', '--allow-read', SERVER, origin, mode], { DENO_NO_UPDATE_CHECK: '1' }),
   },
 ];
 

@@ -27,6 +27,12 @@ export function headerLines(headers: RawRequest['headers'] = {}): string[] {
 export interface RawResponse { status: number; headers: Headers; body: string }
 export interface Runtime { name: string; start(): Promise<{ send(request: RawRequest): Promise<RawResponse>; stop(): Promise<void> }> }
 
+/**
+ * Servers import the package by its own name (`portcullis/node`): this export condition resolves it
+ * to the sources, not dist/ (node, bun and deno all take `--conditions`).
+ */
+export const SOURCE_CONDITION = '--conditions=@portcullis/source';
+
 /** The repository root. */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 

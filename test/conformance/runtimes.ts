@@ -4,13 +4,12 @@
  * @module
  */
 
-import { headerLines, runtimeBinary, spawnServer, type RawRequest, type RawResponse, type Runtime } from './runtime.ts';
+import { headerLines, runtimeBinary, SOURCE_CONDITION, spawnServer, type RawRequest, type RawResponse, type Runtime } from './runtime.ts';
 import { workerd } from './workerd.ts';
 
 const server = (name: string) => `test/conformance/servers/${name}`;
 
-/** The servers import `portcullis/…` by the package's own name: this export condition resolves it to the sources, not dist/. */
-const SOURCE = '--conditions=@portcullis/source';
+const SOURCE = SOURCE_CONDITION;
 
 /** Node: adapters/node.ts on node:http, real HTTP on 127.0.0.1. */
 const node: Runtime = {

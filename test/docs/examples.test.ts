@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lintPolicy } from '../../src/lint/index.ts';
 import { runSpec, type PolicySpec } from '../../src/testing/index.ts';
-import { ROOT, runtimeBinary, spawnServer } from '../conformance/runtime.ts';
+import { ROOT, runtimeBinary, SOURCE_CONDITION, spawnServer } from '../conformance/runtime.ts';
 
 const example = (file: string) => join('docs/examples', file);
 type Server = Awaited<ReturnType<typeof spawnServer>>;
@@ -26,8 +26,7 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** The examples import `portcullis/…` by the package's name: this export condition resolves it to the sources, not dist/. */
-const SOURCE = '--conditions=@portcullis/source';
+const SOURCE = SOURCE_CONDITION;
 const node = (file: string, env: Record<string, string> = {}) => spawnServer(process.execPath, [SOURCE, '--import', 'tsx', example(file)], { PORT: '0', ...env });
 
 describe.each([

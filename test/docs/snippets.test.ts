@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { REASONS } from '../../src/decision.ts';
-import { ROOT, runtimeBinary } from '../conformance/runtime.ts';
+import { ROOT, runtimeBinary, SOURCE_CONDITION } from '../conformance/runtime.ts';
 
 const EXAMPLES = 'docs/examples';
 /** A fenced block whose info string starts with a TypeScript or JavaScript language (```ts, ```js title=…). */
@@ -61,7 +61,7 @@ describe('docs/examples type-check as a user project would', () => {
   it.each([
     ['Node', process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', `${EXAMPLES}/tsconfig.json`]],
     ['Bun', process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', `${EXAMPLES}/tsconfig.bun.json`]],
-    ['Deno', runtimeBinary('deno'), ['check', '--quiet', `${EXAMPLES}/deno-server.ts`]],
+    ['Deno', runtimeBinary('deno'), ['check', '--quiet', SOURCE_CONDITION, `${EXAMPLES}/deno-server.ts`]],
   ])('%s', async (_, command, args) => {
     await expect(run(command, args, { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' } })).resolves.toBeDefined();
   }, 120_000);
