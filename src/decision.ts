@@ -6,7 +6,7 @@
 import type { Client } from './client.ts';
 import type { HeaderList } from './header-list.ts';
 import type { FieldError } from './schema.ts';
-import type { Principal } from './stages/authn.ts';
+import type { Principal } from './authn/contract.ts';
 import type { ValidatedInput } from './stages/validate.ts';
 
 /** Stable reason codes: the problem `type`, the log line and the tests share them. */

@@ -10,7 +10,7 @@ import { parsePattern } from '../router.ts';
 import { checkHostEntry } from '../target.ts';
 import { isStandardSchema } from '../schema.ts';
 import { parseDuration } from './duration.ts';
-import { isAuthnMethod } from '../stages/authn.ts';
+import { isAuthnMethod } from '../authn/contract.ts';
 import type { Policy } from './types.ts';
 
 const isoDate = v.pipe(
