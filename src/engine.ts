@@ -1,5 +1,7 @@
 /**
- * The engine: compiles a policy once, then evaluates requests through the pipeline of DESIGN.md.
+ * The engine: compiles a policy once, then evaluates each request through the pipeline, in order:
+ * normalize the target, transport (HTTPS), CORS, route, version, the `ip`/`route` rate limits,
+ * authentication, the other rate limits, authorization, validation.
  * @module
  */
 

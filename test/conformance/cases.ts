@@ -1,8 +1,9 @@
 /**
- * The conformance cases: the same requests and expected responses on every runtime, including the
- * attack cases of the earlier issues. They run in order against one fresh server per runtime (the
- * rate-limit cases count on it). Tokens are signed here, at test time, with the fixed key of
- * keys.json; the servers check them against the real clock.
+ * The conformance cases: the same requests and expected responses on every runtime, including
+ * attacks (tokens, mass assignment, path spellings, Host tricks, spoofed forwarding headers). They
+ * run in order against one fresh server per runtime (the rate-limit cases count on it). Tokens are
+ * signed here, at test time, with the fixed key of keys.json; the servers check them against the
+ * real clock.
  * @module
  */
 
