@@ -1,5 +1,6 @@
 /**
- * The demo policy, specified: every rule of ../shared/DEMO.md that the policy decides, as a table.
+ * The demo policy, specified: every rule of the demo that the policy decides (who may read and
+ * write which user, login and token lines, bodies, CORS), as a table.
  * Runs under `npx portcullis test policies` and under vitest (policies/specs.test.ts).
  */
 import { hashApiKey } from '../src/index.ts';

@@ -1,6 +1,6 @@
 /**
- * The demo gateway's policy (see ../shared/DEMO.md): one file that replaces helmet, cors,
- * express-rate-limit and jsonwebtoken glue.
+ * The demo gateway's policy (`npm start`; the README's "Try the demo"): one file that replaces
+ * helmet, cors, express-rate-limit and jsonwebtoken glue.
  * @module
  */
 
@@ -118,7 +118,7 @@ export function demoPolicy(config: DemoConfig, keys: DemoKeys) {
 export const DEMO_EXAMPLE_API_KEY = 'pk_demo_example_0123456789abcdef';
 
 /**
- * For `portcullis lint | explain | openapi policies/demo.ts`: the demo policy with the DEMO.md
+ * For `portcullis lint | explain | openapi policies/demo.ts`: the demo policy with the demo's
  * settings of this environment (ALLOWED_ORIGINS, TRUSTED_PROXIES, RATE_LIMIT … as `npm start` reads
  * them, so a probe of a running demo expects what it serves), trusting the CLI's throwaway test key
  * (explain's `--as` tokens) and DEMO_EXAMPLE_API_KEY.

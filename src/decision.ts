@@ -6,7 +6,7 @@
 import type { Client } from './client.ts';
 import type { HeaderList } from './header-list.ts';
 import type { FieldError } from './schema.ts';
-import type { Principal } from './stages/authn.ts';
+import type { Principal } from './authn/contract.ts';
 import type { ValidatedInput } from './stages/validate.ts';
 
 /** Stable reason codes: the problem `type`, the log line and the tests share them. */
@@ -34,15 +34,51 @@ export const REASONS = {
   'validate.forbidden_key': { status: 400, title: 'Bad request' },
   'validate.duplicate_key': { status: 400, title: 'Bad request' },
   'validate.too_deep': { status: 400, title: 'Bad request' },
+  /** No credentials at all. */
   'authn.required': { status: 401, title: 'Unauthorized' },
   'authn.invalid': { status: 401, title: 'Unauthorized' },
   'authn.invalid_request': { status: 400, title: 'Bad request' },
+  // Bearer tokens (JWT): the token's shape, signature, key and claims.
+  'authn.malformed_token': { status: 401, title: 'Unauthorized' },
+  'authn.token_too_large': { status: 401, title: 'Unauthorized' },
+  'authn.forbidden_header': { status: 401, title: 'Unauthorized' },
+  'authn.alg_not_allowed': { status: 401, title: 'Unauthorized' },
+  'authn.unknown_key': { status: 401, title: 'Unauthorized' },
+  'authn.bad_signature': { status: 401, title: 'Unauthorized' },
+  'authn.invalid_token': { status: 401, title: 'Unauthorized' },
+  'authn.token_expired': { status: 401, title: 'Unauthorized' },
+  'authn.token_not_yet_valid': { status: 401, title: 'Unauthorized' },
+  'authn.token_issued_in_future': { status: 401, title: 'Unauthorized' },
+  'authn.token_too_old': { status: 401, title: 'Unauthorized' },
+  'authn.lifetime_too_long': { status: 401, title: 'Unauthorized' },
+  'authn.wrong_issuer': { status: 401, title: 'Unauthorized' },
+  'authn.wrong_audience': { status: 401, title: 'Unauthorized' },
+  'authn.wrong_type': { status: 401, title: 'Unauthorized' },
+  'authn.claim_invalid': { status: 401, title: 'Unauthorized' },
+  'authn.mfa_required': { status: 401, title: 'Unauthorized' },
+  /** Introspection: the authorization server says the token is not active. */
+  'authn.token_inactive': { status: 401, title: 'Unauthorized' },
   /** An active token that is not an access token (a refresh or ID token, or one the server did not type). */
   'authn.wrong_token_type': { status: 401, title: 'Unauthorized' },
   /** A token bound to a key (DPoP, mTLS) presented as a bearer token. */
   'authn.sender_constrained': { status: 401, title: 'Unauthorized' },
+  // API keys.
+  'authn.key_malformed': { status: 401, title: 'Unauthorized' },
+  'authn.key_wrong_environment': { status: 401, title: 'Unauthorized' },
+  'authn.key_unknown': { status: 401, title: 'Unauthorized' },
+  'authn.key_revoked': { status: 401, title: 'Unauthorized' },
+  'authn.key_expired': { status: 401, title: 'Unauthorized' },
   'authn.keys_unavailable': { status: 503, title: 'Service unavailable' },
   'authn.unavailable': { status: 503, title: 'Service unavailable' },
+  /** No alternative of the route's `allow` list matched; the trace names why each failed (the codes below). */
+  'authz.denied': { status: 403, title: 'Forbidden' },
+  'authz.role_missing': { status: 403, title: 'Forbidden' },
+  'authz.scope_missing': { status: 403, title: 'Forbidden' },
+  'authz.not_owner': { status: 403, title: 'Forbidden' },
+  'authz.check_failed': { status: 403, title: 'Forbidden' },
+  'authz.check_error': { status: 403, title: 'Forbidden' },
+  /** A body field the caller's roles may not set (`fieldRoles`). */
+  'authz.field_forbidden': { status: 403, title: 'Forbidden' },
   'origin.unavailable': { status: 502, title: 'Bad gateway' },
   'origin.redirect_refused': { status: 502, title: 'Bad gateway' },
   'origin.target_refused': { status: 400, title: 'Bad request' },
@@ -130,10 +166,13 @@ export const isDeny = (decision: Decision): decision is Deny => decision.kind ==
 /** The problem `type` URI for a reason code. */
 export const problemType = (reason: string) => `https://portcullis.dev/problems/${reason}`;
 
-/** Reason families: every `authn.*` code not listed above is a 401, every `authz.*` a 403. */
+/**
+ * A safety net for a code missing from REASONS (test/reasons.test.ts keeps the table complete):
+ * an unlisted `authn.*` code still answers 401 and an unlisted `authz.*` code 403, not a 500.
+ */
 const FAMILIES: Record<string, { status: number; title: string }> = {
   authn: REASONS['authn.invalid'],
-  authz: { status: 403, title: 'Forbidden' },
+  authz: REASONS['authz.denied'],
 };
 
 /** The status and title of a reason code (500 for an unknown one: fail closed, say little). */

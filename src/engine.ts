@@ -1,5 +1,7 @@
 /**
- * The engine: compiles a policy once, then evaluates requests through the pipeline of DESIGN.md.
+ * The engine: compiles a policy once, then evaluates each request through the pipeline, in order:
+ * normalize the target, transport (HTTPS), CORS, route, version, the `ip`/`route` rate limits,
+ * authentication, the other rate limits, authorization, validation.
  * @module
  */
 
@@ -20,10 +22,10 @@ import { definePolicy } from './policy/define.ts';
 import type { Policy, RoutePolicy } from './policy/types.ts';
 import { normalizePath, parsePattern, RouteTable, type ParsedPattern } from './router.ts';
 import type { FieldError } from './schema.ts';
-import { compileAuthn, type AuthnEnv, type FetchLike } from './stages/authn.ts';
+import { compileAuthn } from './stages/authn.ts';
 import { compileAuthz, compileHierarchy } from './stages/authz.ts';
 import { compileValidation } from './stages/validate.ts';
-import { ANONYMOUS, type Principal } from './stages/authn.ts';
+import { ANONYMOUS, type AuthnEnv, type FetchLike, type Principal } from './authn/contract.ts';
 import { checkBuckets, compileBucket, rateLimitHeaders, withTimeout, type CompiledBucket, type KeyContext } from './stages/ratelimit.ts';
 import { memoryStore } from './stores/memory.ts';
 import type { RateLimitResult, RateLimitStore } from './stores/types.ts';

@@ -20,8 +20,8 @@ export { denialResponse, isAllow, isDeny, problemType, REASONS } from './decisio
 export type { Allow, Decision, Deny, Problem, ReasonCode, TraceEntry } from './decision.ts';
 export type { Client, ClientIpOptions, Peer } from './client.ts';
 export { canonicalIp } from './ip.ts';
-export { ANONYMOUS } from './stages/authn.ts';
-export type { AuthnEnv, AuthnMethod, AuthnOutcome, Principal } from './stages/authn.ts';
+export { ANONYMOUS } from './authn/contract.ts';
+export type { AuthnEnv, AuthnMethod, AuthnOutcome, Principal } from './authn/contract.ts';
 export type { SecurityEvent, SecuritySink } from './log.ts';
 export { jsonLineSink } from './log.ts';
 export { PolicyError } from './errors.ts';

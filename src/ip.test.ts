@@ -89,6 +89,33 @@ describe('canonicalIp', () => {
     });
   });
 
+  // RFC 5952's own examples: the spellings of sections 2.1 to 2.4 and the rules of section 4,
+  // each with the recommended text representation the RFC gives for it.
+  test.each([
+    // 2.1 and 4.2.3: the longest run of zeros is shortened, the first of two equal runs.
+    ...['2001:db8:0:0:1:0:0:1', '2001:0db8:0:0:1:0:0:1', '2001:db8::1:0:0:1', '2001:db8::0:1:0:0:1', '2001:0db8::1:0:0:1', '2001:db8:0:0:1::1', '2001:db8:0000:0:1::1', '2001:DB8:0:0:1::1'].map(
+      (spelling) => [spelling, '2001:db8::1:0:0:1'],
+    ),
+    // 2.2 and 4.1: leading zeros dropped; 4.2.2: one 16-bit 0 field is not shortened.
+    ...['2001:db8:aaaa:bbbb:cccc:dddd:eeee:0001', '2001:db8:aaaa:bbbb:cccc:dddd:eeee:001', '2001:db8:aaaa:bbbb:cccc:dddd:eeee:01'].map((spelling) => [
+      spelling,
+      '2001:db8:aaaa:bbbb:cccc:dddd:eeee:1',
+    ]),
+    ['2001:db8:aaaa:bbbb:cccc:dddd::1', '2001:db8:aaaa:bbbb:cccc:dddd:0:1'],
+    ['2001:db8:0:1:1:1:1:1', '2001:db8:0:1:1:1:1:1'],
+    // 2.3 and 4.2.1: "::" shortens as much as possible.
+    ...['2001:db8:0:0:0::1', '2001:db8:0:0::1', '2001:db8:0::1', '2001:db8::1', '2001:db8:0:0:0:0:0:1'].map((spelling) => [spelling, '2001:db8::1']),
+    ['2001:db8::aaaa:0:0:1', '2001:db8::aaaa:0:0:1'],
+    ['2001:db8:0:0:aaaa::1', '2001:db8::aaaa:0:0:1'],
+    ['2001:db8:0:0:0:0:2:1', '2001:db8::2:1'],
+    // 4.2.3: of two runs, the longer one.
+    ['2001:0:0:1:0:0:0:1', '2001:0:0:1::1'],
+    // 2.4 and 4.3: lower case.
+    ...['2001:db8::aaaa', '2001:db8::AAAA', '2001:db8::AaAa'].map((spelling) => [spelling, '2001:db8::aaaa']),
+  ])('spells %j as RFC 5952 recommends: %j', (input, canonical) => {
+    expect(canonicalIp(input)).toBe(canonical);
+  });
+
   test.each([
     ['1.2.3.4'],
     ['::ffff:1.2.3.4'],

@@ -4,7 +4,7 @@
  * route that accepts a JWT or a key.
  */
 import { createHash } from 'node:crypto';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, test, vi } from 'vitest';
 import { AUDIENCE, es256, ISSUER, jwksOf, NOW_MS, NOW_SECONDS, signToken } from '../../test/fixtures/keys.ts';
 import type { Decision } from '../decision.ts';
 import { createEngine } from '../engine.ts';
@@ -66,6 +66,14 @@ function policyErrorOf(build: () => unknown): PolicyError {
 }
 
 describe('hashApiKey() and generateApiKey()', () => {
+  // The SHA-256 examples of FIPS 180-2 (appendix B.1 and B.2): published digests, not ones computed here.
+  test.each([
+    ['abc', 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'],
+    ['abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq', '248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1'],
+  ])('hashes %j as the lowercase hex SHA-256 digest FIPS 180-2 publishes', async (key, digest) => {
+    expect(await hashApiKey(key)).toBe(digest);
+  });
+
   it('hashes a key as lowercase SHA-256 hex', async () => {
     expect(await hashApiKey(KEY)).toBe(sha256(KEY));
     expect(await hashApiKey(KEY)).toMatch(/^[0-9a-f]{64}$/);

@@ -5,7 +5,7 @@
 
 import { base64url } from 'jose';
 import { policyError } from '../errors.ts';
-import type { AuthnEnv, AuthnMethod, AuthnOutcome } from '../stages/authn.ts';
+import type { AuthnEnv, AuthnMethod, AuthnOutcome } from './contract.ts';
 import { sha256Hex } from './hash.ts';
 import { Lru } from './lru.ts';
 

@@ -4,7 +4,7 @@
  */
 
 import { policyError } from '../errors.ts';
-import type { AuthnEnv, AuthnMethod, AuthnOutcome, Principal } from '../stages/authn.ts';
+import type { AuthnEnv, AuthnMethod, AuthnOutcome, Principal } from './contract.ts';
 import { bearerToken } from './bearer.ts';
 import { claimList, readClaim } from './claims.ts';
 import { sha256Hex } from './hash.ts';

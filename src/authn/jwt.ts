@@ -22,7 +22,7 @@ import {
   type JWTVerifyOptions,
 } from 'jose';
 import { policyError } from '../errors.ts';
-import type { AuthnEnv, AuthnMethod, AuthnOutcome, FetchLike, Principal } from '../stages/authn.ts';
+import type { AuthnEnv, AuthnMethod, AuthnOutcome, FetchLike, Principal } from './contract.ts';
 import { bearerCredential, isB64Token } from './bearer.ts';
 import { claimList, readClaim } from './claims.ts';
 import { keyName, unusableKeyProblem, verifyKeyProblem } from './jwk.ts';

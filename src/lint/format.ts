@@ -3,7 +3,7 @@
  * @module
  */
 
-import type { LintFinding } from './index.ts';
+import type { LintFinding } from './lint.ts';
 import { locate } from './locate.ts';
 
 /** Where the findings came from, to name lines in the output. */

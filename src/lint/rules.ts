@@ -9,10 +9,9 @@ import { keyName, verifyKeyProblem } from '../authn/jwk.ts';
 import { LOOPBACK_HOSTS } from '../authn/secure-url.ts';
 import { unboundedStrings } from './strings.ts';
 import { parseDuration } from '../policy/duration.ts';
-import type { Policy, RoutePolicy } from '../policy/types.ts';
+import type { Policy, RateLimitPolicy, RoutePolicy } from '../policy/types.ts';
 import { parsePattern, type ParsedPattern } from '../router.ts';
-import type { AuthnMethod } from '../stages/authn.ts';
-import type { RateLimitPolicy } from '../stages/ratelimit.ts';
+import type { AuthnMethod } from '../authn/contract.ts';
 import { DEFAULT_MAX_BODY_BYTES } from '../stages/validate.ts';
 import type { OwaspKey } from './owasp.ts';
 

@@ -5,7 +5,7 @@
  */
 
 import type { FindingSource } from './format.ts';
-import type { LintFinding } from './index.ts';
+import type { LintFinding } from './lint.ts';
 import { locate } from './locate.ts';
 import { OWASP_API_TOP_10, type OwaspKey } from './owasp.ts';
 import { ALL_RULES } from './rules.ts';

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { jsonSchemaOf } from '../openapi/index.ts';
+import { jsonSchemaOf } from '../openapi/document.ts';
 import type { StandardSchemaV1 } from '../schema.ts';
 
 type Json = Record<string, unknown>;

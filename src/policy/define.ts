@@ -10,7 +10,7 @@ import { parsePattern } from '../router.ts';
 import { checkHostEntry } from '../target.ts';
 import { isStandardSchema } from '../schema.ts';
 import { parseDuration } from './duration.ts';
-import { isAuthnMethod } from '../stages/authn.ts';
+import { isAuthnMethod } from '../authn/contract.ts';
 import type { Policy } from './types.ts';
 
 const isoDate = v.pipe(
@@ -59,7 +59,8 @@ const AllowRuleSchema = v.pipe(
   ),
 );
 
-const RouteSchema = v.strictObject({
+/** What definePolicy checks each route against. Exported for the type test that ties it to `RoutePolicy` (policy-schema.type-test.ts); not public API. */
+export const RouteSchema = v.strictObject({
   authn: v.union(
     [v.literal('anonymous'), v.pipe(v.array(v.string()), v.minLength(1, 'must name at least one method'))],
     'must be "anonymous" or a list of method names from policy.authn',
@@ -81,7 +82,8 @@ const RouteSchema = v.strictObject({
   description: v.optional(v.string()),
 });
 
-const PolicySchema = v.strictObject({
+/** What definePolicy checks a policy against. Exported for the type test that ties it to `Policy` (policy-schema.type-test.ts); not public API. */
+export const PolicySchema = v.strictObject({
   hosts: v.optional(
     v.pipe(
       v.array(v.pipe(v.string(), v.check((entry) => checkHostEntry(entry) === undefined, (issue) => checkHostEntry(issue.input as string)!))),

@@ -3,11 +3,9 @@
  * @module
  */
 
-import type { ClientIpOptions } from '../client.ts';
+import type { Client, ClientIpOptions } from '../client.ts';
 import type { StandardSchemaV1 } from '../schema.ts';
-import type { AuthnMethod } from '../stages/authn.ts';
-import type { AllowRule } from '../stages/authz.ts';
-import type { RateLimitingPolicy, RateLimitPolicy } from '../stages/ratelimit.ts';
+import type { AuthnEnv, AuthnMethod, Principal } from '../authn/contract.ts';
 
 /** `"GET /v1/users/:id"`: an HTTP method, a space, a path pattern with `:param` segments. */
 export type RoutePattern = `${string} /${string}`;
@@ -192,4 +190,76 @@ export interface Policy {
    */
   dev?: boolean;
   routes: Readonly<Record<RoutePattern, RoutePolicy>>;
+}
+
+/** What a custom check may look at. */
+export interface CheckContext {
+  readonly principal: Principal;
+  readonly params: Readonly<Record<string, string>>;
+  readonly query: URLSearchParams;
+  readonly request: Request;
+  /** The engine's clock and fetch, for lookups (resource owner from a database or service). */
+  readonly env: AuthnEnv;
+}
+
+/** One alternative of `allow`: every condition given must hold. */
+export interface AllowRule {
+  /** The principal has at least one of these roles (after the role hierarchy is applied). */
+  roles?: readonly string[];
+  /** The principal has every one of these scopes. */
+  scopes?: readonly string[];
+  /**
+   * Ownership (BOLA): the path param equals the principal's claim (`sub`, i.e. the principal id, by
+   * default). Never holds for a principal of kind `client`: a client id is not a user id.
+   */
+  owner?: { param: string; claim?: string };
+  /** A custom predicate; a throw or a rejection denies. */
+  check?: (context: CheckContext) => boolean | Promise<boolean>;
+  /** A name for the trace and the log. @default `allow[<index>]` */
+  name?: string;
+}
+
+/** What a custom key function sees. */
+export interface KeyContext {
+  readonly client: Client;
+  readonly principal: Principal;
+  readonly route: string;
+  readonly params: Readonly<Record<string, string>>;
+  readonly request: Request;
+}
+
+/** One named bucket of `policy.rateLimits`. */
+export interface RateLimitPolicy {
+  /** Requests per window. */
+  limit: number;
+  /** `"15m"`, `"1h"`, `"30s"`, `"1d"`, `"500ms"`. */
+  window: string;
+  /**
+   * What one counter is for. `ip` and `route` buckets run before authentication (they protect it);
+   * the others run after it. `principal` falls back to the client address for anonymous callers.
+   * @default 'principal'
+   */
+  by?: 'ip' | 'principal' | 'apiKey' | 'route' | ((context: KeyContext) => string);
+  /** @default 'sliding-window' */
+  algorithm?: 'fixed-window' | 'sliding-window' | 'token-bucket';
+  /**
+   * `failures`: only responses with a status in `failureStatuses` count, settled after the response
+   * (brute-force protection for login: successful logins cost nothing).
+   * @default 'all'
+   */
+  count?: 'all' | 'failures';
+  /** @default [401, 403] */
+  failureStatuses?: readonly number[];
+  /** IPv6 clients are grouped by this prefix: one subscriber usually holds a whole /64. @default 64 */
+  ipv6Prefix?: number;
+  /** `report`: an exceeded bucket is logged (`portcullis.report`) but does not refuse. @default 'enforce' */
+  mode?: 'enforce' | 'report';
+}
+
+/** `policy.rateLimiting`: what happens when the store fails. */
+export interface RateLimitingPolicy {
+  /** Store down or slow: refuse with 503 (`deny`), or let requests through (`allow`). Logged either way. @default 'deny' */
+  onStoreError?: 'deny' | 'allow';
+  /** Longest wait for the store, ms. @default 1000 */
+  storeTimeoutMs?: number;
 }

@@ -3,7 +3,7 @@
  * @module
  */
 
-import type { ProbeReport } from './index.ts';
+import type { ProbeReport } from './probe.ts';
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 

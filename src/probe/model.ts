@@ -7,10 +7,9 @@
  */
 
 import { claimList, readClaim } from '../authn/claims.ts';
-import type { Policy, RoutePolicy } from '../policy/types.ts';
+import type { AllowRule, Policy, RoutePolicy } from '../policy/types.ts';
 import { normalizePath, parsePattern, RouteTable, type ParsedPattern } from '../router.ts';
-import type { AuthnMethod } from '../stages/authn.ts';
-import type { AllowRule } from '../stages/authz.ts';
+import type { AuthnMethod } from '../authn/contract.ts';
 import { compileHierarchy } from '../stages/authz.ts';
 import { DEFAULT_MAX_BODY_BYTES } from '../stages/validate.ts';
 

@@ -9,7 +9,7 @@ import { locate } from '../lint/locate.ts';
 import { OWASP_API_TOP_10 } from '../lint/owasp.ts';
 import { owaspHelp, sarifLocation, sarifLog, sarifRuleName, SECURITY_SEVERITY } from '../lint/sarif.ts';
 import { ALL_CHECKS } from './checks.ts';
-import type { ProbeReport } from './index.ts';
+import type { ProbeReport } from './probe.ts';
 
 /** One SARIF run of a probe report; `source` is the policy file (its text locates each route). */
 export function probeToSarif(report: ProbeReport, source: { file: string; text?: string; toolVersion?: string }) {

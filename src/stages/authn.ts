@@ -3,77 +3,9 @@
  * @module
  */
 
-/** Who made the request. */
-export interface Principal {
-  /** Stable id (`sub` of a token, the key's principal), or `anonymous`. */
-  readonly id: string;
-  /** The name of the `policy.authn` method that authenticated it, or `anonymous`. */
-  readonly method: string;
-  /**
-   * `client`: an application acting for itself (an OAuth client-credentials token), which owns no
-   * user's resources: `owner` rules never match it. Absent: a user (or the anonymous caller).
-   */
-  readonly kind?: 'user' | 'client';
-  readonly roles: readonly string[];
-  readonly scopes: readonly string[];
-  /** Verified claims / key metadata. */
-  readonly claims: Readonly<Record<string, unknown>>;
-  /**
-   * The request header the method reads its credential from (`authorization`, an API key's
-   * header); absent when anonymous. `forwardTo` hands exactly this header on, and only when asked.
-   */
-  readonly credentialHeader?: string;
-}
+import { ANONYMOUS, type AuthnEnv, type AuthnMethod, type Principal } from '../authn/contract.ts';
 
-/** What one method concluded. */
-export type AuthnOutcome =
-  /** Credentials of this kind were valid. */
-  | { kind: 'success'; principal: Omit<Principal, 'method'> }
-  /** No credentials of this kind: the next method is tried. */
-  | { kind: 'absent' }
-  /** Credentials were present and wrong: 401 with this reason code (e.g. `authn.token_expired`). */
-  | { kind: 'failure'; reason: string };
-
-/** A fetch function. Narrower than `typeof fetch`, so runtimes whose fetch has extras (Bun's `preconnect`) and plain functions both fit. */
-export type FetchLike = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
-
-/** What a method may use while authenticating (clock, fetch, log) — the engine's environment. */
-export interface AuthnEnv {
-  now(): number;
-  fetch: FetchLike;
-  /**
-   * Reports a problem the operator should fix that refuses no request by itself (a JWKS key that
-   * cannot verify was skipped). The engine logs it as a `portcullis.notice` event.
-   */
-  log?(notice: { reason: string; detail: string }): void;
-}
-
-/** An authentication method, made by a factory such as `jwt()` or `apiKey()`. */
-export interface AuthnMethod {
-  readonly kind: string;
-  /** The `WWW-Authenticate` challenge, e.g. `Bearer realm="api"`. */
-  readonly challenge: string;
-  /** The method's settings, without secrets: for lint, explain, OpenAPI and the test kit. */
-  readonly meta?: Readonly<Record<string, unknown>>;
-  /** The request header that carries this method's credential, lower case, when it is a header. */
-  readonly credentialHeader?: string;
-  authenticate(request: Request, env: AuthnEnv): Promise<AuthnOutcome>;
-}
-
-/** The principal of a public route. */
-export const ANONYMOUS: Principal = Object.freeze({
-  id: 'anonymous',
-  method: 'anonymous',
-  roles: Object.freeze([]),
-  scopes: Object.freeze([]),
-  claims: Object.freeze({}),
-});
-
-export function isAuthnMethod(value: unknown): value is AuthnMethod {
-  const method = value as AuthnMethod | null;
-  return typeof method === 'object' && method !== null && typeof method.kind === 'string' &&
-    typeof method.challenge === 'string' && typeof method.authenticate === 'function';
-}
+export { ANONYMOUS, isAuthnMethod, type AuthnEnv, type AuthnMethod, type AuthnOutcome, type FetchLike, type Principal } from '../authn/contract.ts';
 
 export type AuthnResult = { ok: true; principal: Principal } | { ok: false; reason: string; challenge: string };
 

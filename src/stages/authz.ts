@@ -4,34 +4,9 @@
  */
 
 import { readClaim } from '../authn/claims.ts';
-import type { AuthnEnv, Principal } from './authn.ts';
+import type { AllowRule, CheckContext } from '../policy/types.ts';
 
-/** What a custom check may look at. */
-export interface CheckContext {
-  readonly principal: Principal;
-  readonly params: Readonly<Record<string, string>>;
-  readonly query: URLSearchParams;
-  readonly request: Request;
-  /** The engine's clock and fetch, for lookups (resource owner from a database or service). */
-  readonly env: AuthnEnv;
-}
-
-/** One alternative of `allow`: every condition given must hold. */
-export interface AllowRule {
-  /** The principal has at least one of these roles (after the role hierarchy is applied). */
-  roles?: readonly string[];
-  /** The principal has every one of these scopes. */
-  scopes?: readonly string[];
-  /**
-   * Ownership (BOLA): the path param equals the principal's claim (`sub`, i.e. the principal id, by
-   * default). Never holds for a principal of kind `client`: a client id is not a user id.
-   */
-  owner?: { param: string; claim?: string };
-  /** A custom predicate; a throw or a rejection denies. */
-  check?: (context: CheckContext) => boolean | Promise<boolean>;
-  /** A name for the trace and the log. @default `allow[<index>]` */
-  name?: string;
-}
+export type { AllowRule, CheckContext } from '../policy/types.ts';
 
 /** Expands a role hierarchy (`{ admin: ['user'] }`) into role → every role it implies, itself included. */
 export function compileHierarchy(hierarchy: Readonly<Record<string, readonly string[]>> = {}): (roles: readonly string[]) => ReadonlySet<string> {

@@ -4,6 +4,7 @@ import { createEngine } from '../engine.ts';
 import type { SecurityEvent } from '../log.ts';
 import type { CorsPolicy, Policy } from '../policy/types.ts';
 import type { AuthnMethod } from './authn.ts';
+import { compileCors } from './cors.ts';
 
 const FIXED = Date.parse('2026-03-01T12:00:00Z');
 const APP = 'https://app.example.com';
@@ -71,6 +72,18 @@ const LOOK_ALIKES = [
   ['another port', 'https://app.example.com:8443'],
   ['a shorter host', 'https://app.example.co'],
   ['an unrelated origin', 'https://evil.test'],
+] as const;
+
+const ADMIN = 'https://admin.example.com';
+
+/** `Origin` values that hold two allowed origins, or one with whitespace inside: a browser sends none of them. */
+const LISTS = [
+  ['a comma-separated list of allowed origins', `${APP}, ${ADMIN}`],
+  ['a list without a space', `${APP},${ADMIN}`],
+  ['a space-separated list', `${APP} ${ADMIN}`],
+  ['a tab-separated list', `${APP}\t${ADMIN}`],
+  ['an allowed origin with a trailing comma', `${APP},`],
+  ['an allowed origin with a space inside', 'https://app.example.com /'],
 ] as const;
 
 describe('CORS', () => {
@@ -240,6 +253,39 @@ describe('CORS', () => {
       });
       expect(decision.kind).toBe('allow');
       expect([...decision.headers.keys()].filter((name) => name.startsWith('access-control-') || name === 'vary')).toEqual([]);
+    });
+  });
+
+  describe('an Origin that is a list or holds whitespace', () => {
+    test.each(LISTS)('refuses a preflight whose Origin is %s, without any CORS header (%j)', async (_what, origin) => {
+      const { preflight } = setup({ origins: [APP, ADMIN], credentials: true });
+      const { decision, response } = await preflight('/v1/things/42', origin, 'DELETE');
+      expect(decision).toMatchObject({ kind: 'deny', status: 403, reason: 'cors.origin_denied' });
+      expect(corsHeaderNames(response)).toEqual([]);
+    });
+
+    test.each(LISTS)('gives %s no CORS header on an actual request (%j)', async (_what, origin) => {
+      const { send } = setup({ origins: [APP, ADMIN], credentials: true });
+      const { decision, response } = await send('https://api.example.com/v1/health', { headers: { origin } });
+      expect(decision.kind).toBe('allow');
+      expect(corsHeaderNames(response)).toEqual([]);
+    });
+
+    test.each(LISTS)('gives %s no "*" under a public "*" policy (%j)', async (_what, origin) => {
+      const { send } = setup({ origins: ['*'] });
+      const { response } = await send('https://api.example.com/v1/health', { headers: { origin } });
+      expect(corsHeaderNames(response)).toEqual([]);
+    });
+
+    it('reads an Origin with whitespace around it as the Fetch API hands it over: trimmed, so the exact origin', async () => {
+      const { send } = setup({ origins: [APP] });
+      const { response } = await send('https://api.example.com/v1/health', { headers: { origin: ` ${APP}\t` } });
+      expect(response.headers.get('access-control-allow-origin')).toBe(APP);
+    });
+
+    test.each([` ${APP}`, `${APP} `, `\t${APP}`, `${APP}\n`])('does not match an untrimmed value handed to it directly (%j)', (origin) => {
+      expect(compileCors({ origins: [APP] }).allowOrigin(origin)).toBeUndefined();
+      expect(compileCors({ origins: ['*'] }).allowOrigin(origin)).toBeUndefined();
     });
   });
 

@@ -4,56 +4,12 @@
  * @module
  */
 
-import type { Client } from '../client.ts';
 import { formatIp, parseIp } from '../ip.ts';
 import { parseDuration } from '../policy/duration.ts';
 import type { BucketSpec, RateLimitResult, RateLimitStore } from '../stores/types.ts';
-import type { Principal } from './authn.ts';
+import type { KeyContext, RateLimitPolicy } from '../policy/types.ts';
 
-/** What a custom key function sees. */
-export interface KeyContext {
-  readonly client: Client;
-  readonly principal: Principal;
-  readonly route: string;
-  readonly params: Readonly<Record<string, string>>;
-  readonly request: Request;
-}
-
-/** One named bucket of `policy.rateLimits`. */
-export interface RateLimitPolicy {
-  /** Requests per window. */
-  limit: number;
-  /** `"15m"`, `"1h"`, `"30s"`, `"1d"`, `"500ms"`. */
-  window: string;
-  /**
-   * What one counter is for. `ip` and `route` buckets run before authentication (they protect it);
-   * the others run after it. `principal` falls back to the client address for anonymous callers.
-   * @default 'principal'
-   */
-  by?: 'ip' | 'principal' | 'apiKey' | 'route' | ((context: KeyContext) => string);
-  /** @default 'sliding-window' */
-  algorithm?: 'fixed-window' | 'sliding-window' | 'token-bucket';
-  /**
-   * `failures`: only responses with a status in `failureStatuses` count, settled after the response
-   * (brute-force protection for login: successful logins cost nothing).
-   * @default 'all'
-   */
-  count?: 'all' | 'failures';
-  /** @default [401, 403] */
-  failureStatuses?: readonly number[];
-  /** IPv6 clients are grouped by this prefix: one subscriber usually holds a whole /64. @default 64 */
-  ipv6Prefix?: number;
-  /** `report`: an exceeded bucket is logged (`portcullis.report`) but does not refuse. @default 'enforce' */
-  mode?: 'enforce' | 'report';
-}
-
-/** `policy.rateLimiting`: what happens when the store fails. */
-export interface RateLimitingPolicy {
-  /** Store down or slow: refuse with 503 (`deny`), or let requests through (`allow`). Logged either way. @default 'deny' */
-  onStoreError?: 'deny' | 'allow';
-  /** Longest wait for the store, ms. @default 1000 */
-  storeTimeoutMs?: number;
-}
+export type { KeyContext, RateLimitingPolicy, RateLimitPolicy } from '../policy/types.ts';
 
 export interface CompiledBucket extends BucketSpec {
   readonly preAuth: boolean;

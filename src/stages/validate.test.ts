@@ -80,14 +80,18 @@ function fieldErrors(decision: Decision) {
   return denied.problem?.errors;
 }
 
-/** A stream that yields `chunk` forever (or `times` times), counting pulls and noticing cancellation. */
+/** Pulls after which an "endless" stream errors instead: a reader that ignores the body cap fails fast, not out of memory. */
+const RUNAWAY_PULLS = 10_000;
+
+/** A stream that yields `chunk` "forever" (or `times` times), counting pulls and noticing cancellation. */
 function endless(chunk: Uint8Array, times = Infinity) {
   const state = { pulls: 0, cancelled: false };
   const stream = new ReadableStream<Uint8Array>(
     {
       pull(controller) {
         state.pulls++;
-        if (state.pulls > times) controller.close();
+        if (state.pulls > RUNAWAY_PULLS) controller.error(new Error(`read ${RUNAWAY_PULLS} chunks: the body cap did not stop the reader`));
+        else if (state.pulls > times) controller.close();
         else controller.enqueue(chunk.slice());
       },
       cancel() {

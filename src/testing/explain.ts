@@ -13,7 +13,8 @@
 import type { Decision } from '../decision.ts';
 import type { SecurityEvent } from '../log.ts';
 import type { Policy } from '../policy/types.ts';
-import { buildCaseRequest, createTestEngine, createTestKit, type CaseIdentity, type PolicySpec, type TestKit } from './index.ts';
+import { createTestKit, type TestKit } from './kit.ts';
+import { buildCaseRequest, createTestEngine, type CaseIdentity, type PolicySpec } from './spec.ts';
 
 /**
  * What a policy file's default export may be, for the CLI and the helpers here: the policy; a

@@ -1,5 +1,5 @@
 /**
- * DEMO.md: tokens, API key, authentication, authorization and validation lines, over real HTTP.
+ * The demo's tokens, API key, authentication, authorization and validation, over real HTTP.
  */
 import { request as httpRequest } from 'node:http';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';

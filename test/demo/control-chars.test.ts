@@ -1,5 +1,5 @@
 /**
- * DEMO.md strings over real HTTP: a name or username with a control character (NUL, ESC, DEL) or
+ * The demo's strings over real HTTP: a name or username with a control character (NUL, ESC, DEL) or
  * over its maximum length is refused with 422 before the origin sees it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

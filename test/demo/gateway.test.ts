@@ -1,5 +1,6 @@
 /**
- * The demo contract of ../shared/DEMO.md, checked over real HTTP against the process `npm start` runs.
+ * The demo's promises (README, "Try the demo"), checked over real HTTP against the process
+ * `npm start` runs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';

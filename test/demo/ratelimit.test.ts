@@ -1,4 +1,4 @@
-/** DEMO.md: the rate-limit lines, over real HTTP, with the default memory store. */
+/** The demo's rate limits (API-wide and failed logins), over real HTTP, with the default memory store. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { startDemo } from '../../policies/demo-gateway.ts';
 

@@ -1,4 +1,4 @@
-/** DEMO.md: "Forwarding headers from untrusted peers are ignored." */
+/** The demo ignores forwarding headers (`X-Forwarded-For`, `Forwarded`) from peers it does not trust as proxies. */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { SecurityEvent } from '../../src/index.ts';
 import { startDemo } from '../../policies/demo-gateway.ts';

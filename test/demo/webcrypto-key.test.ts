@@ -1,5 +1,5 @@
 /**
- * DEMO.md with a `DEMO_SIGNING_KEY` exported by WebCrypto (`exportKey('jwk')`), whose JWK carries
+ * The demo with a `DEMO_SIGNING_KEY` exported by WebCrypto (`exportKey('jwk')`), whose JWK carries
  * `key_ops: ["sign"]` and `ext: true`: the demo publishes only the public members, and its own
  * tokens are accepted.
  */

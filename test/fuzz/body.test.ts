@@ -175,6 +175,8 @@ describe('parseBody', () => {
             {
               pull(controller) {
                 if (!endless && pulls === chunkSizes.length) return controller.close();
+                // A reader that ignores maxBytes fails here, fast, instead of filling the memory.
+                if (pulled > 100_000) return controller.error(new Error('read 100 kB past a limit of at most 600 bytes: the body cap did not stop the reader'));
                 const size = chunkSizes[pulls % Math.max(1, chunkSizes.length)] ?? 16;
                 pulls++;
                 pulled += size;
