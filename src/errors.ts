@@ -21,3 +21,13 @@ export class PolicyError extends TypeError {
 export function policyError(path: string, message: string): never {
   throw new PolicyError([{ path, message }]);
 }
+
+/**
+ * Throws a PolicyError naming the first option a factory does not know: a misspelt option
+ * (`jwk:` for `jwks:`) is named as such, not reported as whatever is then missing.
+ */
+export function refuseUnknownOptions(factory: string, options: object, known: ReadonlySet<string>): void {
+  for (const key of Object.keys(options)) {
+    if (!known.has(key)) policyError(`${factory}.${key}`, 'unknown key (a typo, or an option this version does not have)');
+  }
+}

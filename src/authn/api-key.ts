@@ -4,7 +4,7 @@
  */
 
 import { base64url } from 'jose';
-import { policyError } from '../errors.ts';
+import { policyError, refuseUnknownOptions } from '../errors.ts';
 import type { AuthnEnv, AuthnMethod, AuthnOutcome } from './contract.ts';
 import { sha256Hex } from './hash.ts';
 import { Lru } from './lru.ts';
@@ -64,6 +64,11 @@ export async function generateApiKey(prefix = 'pk_live_'): Promise<{ key: string
   return { key, hash: await hashApiKey(key) };
 }
 
+/** Every option `apiKey()` knows: the `satisfies` keeps the list in step with `ApiKeyOptions`. */
+const API_KEY_OPTIONS: ReadonlySet<string> = new Set(
+  Object.keys({ header: 0, dangerouslyAllowQueryParam: 0, keys: 0, resolve: 0, cacheTtl: 0, prefix: 0, realm: 0 } satisfies Record<keyof ApiKeyOptions, 0>),
+);
+
 /**
  * API key authentication.
  *
@@ -73,6 +78,7 @@ export async function generateApiKey(prefix = 'pk_live_'): Promise<{ key: string
  * ```
  */
 export function apiKey(options: ApiKeyOptions): AuthnMethod {
+  refuseUnknownOptions('apiKey()', options, API_KEY_OPTIONS);
   const header = (options.header ?? 'x-api-key').toLowerCase();
   if (header === 'authorization' || header === 'cookie') policyError('apiKey().header', `"${header}" is not a key header`);
   if ((options.keys === undefined) === (options.resolve === undefined)) policyError('apiKey().keys', 'give exactly one of keys or resolve');

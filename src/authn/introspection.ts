@@ -3,7 +3,7 @@
  * @module
  */
 
-import { policyError } from '../errors.ts';
+import { policyError, refuseUnknownOptions } from '../errors.ts';
 import type { AuthnEnv, AuthnMethod, AuthnOutcome, Principal } from './contract.ts';
 import { bearerToken } from './bearer.ts';
 import { claimList, readClaim } from './claims.ts';
@@ -80,6 +80,14 @@ function tokenTypeProblem(body: Record<string, unknown>, acceptUntyped: boolean)
 const timeClaim = (value: unknown): number | undefined | null =>
   value === undefined ? undefined : typeof value === 'number' && Number.isFinite(value) ? value : null;
 
+/** Every option `oauth2Introspection()` knows: the `satisfies` keeps the list in step with `IntrospectionOptions`. */
+const INTROSPECTION_OPTIONS: ReadonlySet<string> = new Set(
+  Object.keys({
+    endpoint: 0, clientId: 0, clientSecret: 0, clientAuth: 0, issuer: 0, audience: 0, acceptUntypedTokens: 0, clientTokens: 0, cacheTtl: 0, timeoutMs: 0,
+    rolesClaim: 0, scopesClaim: 0, realm: 0,
+  } satisfies Record<keyof IntrospectionOptions, 0>),
+);
+
 /**
  * RFC 7662 token introspection for opaque access tokens.
  *
@@ -89,6 +97,7 @@ const timeClaim = (value: unknown): number | undefined | null =>
  * ```
  */
 export function oauth2Introspection(options: IntrospectionOptions): AuthnMethod {
+  refuseUnknownOptions('oauth2Introspection()', options, INTROSPECTION_OPTIONS);
   const endpoint = secureUrl(options.endpoint, 'oauth2Introspection().endpoint', 'must be https (tokens and the client secret travel in the request)');
   if (!options.clientId) policyError('oauth2Introspection().clientId', 'is required');
   if (!options.clientSecret) policyError('oauth2Introspection().clientSecret', 'is required');

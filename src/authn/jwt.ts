@@ -21,7 +21,7 @@ import {
   type JWTVerifyGetKey,
   type JWTVerifyOptions,
 } from 'jose';
-import { policyError } from '../errors.ts';
+import { policyError, refuseUnknownOptions } from '../errors.ts';
 import type { AuthnEnv, AuthnMethod, AuthnOutcome, FetchLike, Principal } from './contract.ts';
 import { bearerCredential, isB64Token } from './bearer.ts';
 import { claimList, readClaim } from './claims.ts';
@@ -117,10 +117,7 @@ const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
  */
 export function jwt(options: JwtOptions): AuthnMethod {
   const at = (field: string) => `jwt().${field}`;
-  // A misspelt option (`jwk:` for `jwks:`) is named as such, not reported as a missing key source.
-  for (const key of Object.keys(options)) {
-    if (!JWT_OPTIONS.has(key)) policyError(at(key), 'unknown key (a typo, or an option this version does not have)');
-  }
+  refuseUnknownOptions('jwt()', options, JWT_OPTIONS);
   const algorithms = options.algorithms as readonly string[] | undefined;
   if (!Array.isArray(algorithms) || algorithms.length === 0) policyError(at('algorithms'), 'is required: list the accepted algorithms, e.g. ["ES256"]');
   for (const alg of algorithms) {
