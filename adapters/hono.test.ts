@@ -162,6 +162,30 @@ describe('portcullis() for Hono', () => {
       expect(errors.at(-1)!.message).toMatch(/noteId/);
     });
 
+    it('checks the handlers of a sub-app that has its own onError (app.route wraps them)', async () => {
+      const subAdmin = vi.fn((c) => c.json({ admin: c.req.param('id') }));
+      const sub = new Hono()
+        .get('/files/:id', subAdmin)
+        .get('/files/public', (c) => c.json({ public: true }))
+        .onError((error, c) => c.json({ error: error.name }, 500));
+      const mounted = new Hono().use(portcullis(files, { env: quiet })).route('/v1', sub);
+      const response = await mounted.request('/v1/files/public');
+      // Thrown by the root app's middleware: the root app's error handler answers.
+      expect(response.status).toBe(500);
+      expect(subAdmin).not.toHaveBeenCalled();
+    });
+
+    it('checks an answering handler declared with a next parameter it never calls', async () => {
+      const answering = vi.fn(async (c, _next) => c.json({ admin: c.req.param('id') }));
+      const app = new Hono()
+        .use(portcullis(files, { env: quiet }))
+        .get('/v1/files/:id', answering)
+        .get('/v1/files/public', (c) => c.json({ public: true }))
+        .onError((error, c) => c.json({ error: error.name }, 500));
+      await app.request('/v1/files/public');
+      expect(answering).not.toHaveBeenCalled();
+    });
+
     it('lets a handler run whose params the policy bound with the same values', async () => {
       const agreeing = new Hono().use(portcullis(files, { env: quiet })).get('/v1/notes/:id', (c) => c.json({ note: c.req.param('id') }));
       expect(await (await agreeing.request('/v1/notes/n1')).json()).toEqual({ note: 'n1' });
