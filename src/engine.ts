@@ -332,6 +332,10 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     // Report-only: the denial was computed and logged as it would have been; the request goes on.
     const headers = decision.headers.clone();
     for (const name of ['www-authenticate', 'retry-after', 'location', 'allow']) headers.delete(name);
+    // The answer let through is cached as the route's allowed answers are (`no-store` on an
+    // authenticated route), and not at all when no route matched: nobody said it is public.
+    const cacheControl = seen.cacheControl === undefined ? 'no-store' : seen.cacheControl;
+    if (cacheControl !== null) headers.set('cache-control', cacheControl);
     const params = seen.params ?? {};
     return {
       kind: 'allow',
@@ -356,6 +360,8 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     href?: string;
     params?: Readonly<Record<string, string>>;
     principal?: Principal;
+    /** The matched route's `Cache-Control` for allowed answers (`null`: none). */
+    cacheControl?: string | null;
   }
 
   async function pipeline(x: Exchange, request: Request, context: EvaluateContext, seen: Seen): Promise<Decision> {
@@ -419,6 +425,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
       x.route = compiled.pattern;
       x.report ||= compiled.reportOnly;
       seen.params = match.params;
+      seen.cacheControl = compiled.cacheControl ?? null;
       trace.push({ stage: 'route', outcome: 'pass', detail: compiled.pattern });
 
       // Versioning: deprecation headers, and 410 once the sunset has passed.

@@ -23,6 +23,20 @@ describe('report-only mode', () => {
     expect(events).toMatchObject([{ event: 'portcullis.report', reason: 'authn.required', status: 401, route: 'GET /me' }]);
   });
 
+  it('keeps an authenticated route\'s Cache-Control on a request it lets through, so no shared cache keeps that answer', async () => {
+    const engine = createEngine(
+      definePolicy({ mode: 'report', transport: { requireHttps: false }, authn: { user: denyAll }, routes: { 'GET /me': { authn: ['user'], allow: 'authenticated' } } }),
+      { now: () => FIXED, log: () => {} },
+    );
+    const cacheable = () => new Response('{"email":"alice@example.com"}', { headers: { 'cache-control': 'public, max-age=600' } });
+    const response = await engine.handle(new Request('https://api.test/me'), {}, cacheable);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    // No route matched: nothing says the answer is public.
+    const unrouted = await engine.handle(new Request('https://api.test/elsewhere'), {}, cacheable);
+    expect(unrouted.headers.get('cache-control')).toBe('no-store');
+  });
+
   it('reports only the routes in report mode and enforces the rest', async () => {
     const { events, log } = sink();
     const engine = createEngine(
