@@ -186,6 +186,14 @@ describe('portcullis() for Hono', () => {
       expect(answering).not.toHaveBeenCalled();
     });
 
+    it('in report-only mode, lets a request no policy route matched reach its handler (it was logged as unrouted)', async () => {
+      const rollout = definePolicy({ mode: 'report', transport: { requireHttps: false }, routes: { 'GET /v1/health': { authn: 'anonymous' } } });
+      const observed = new Hono().use(portcullis(rollout, { env: quiet })).get('/v1/things/:id', (c) => c.json({ id: c.req.param('id') }));
+      const response = await observed.request('/v1/things/7');
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ id: '7' });
+    });
+
     it('lets a handler run whose params the policy bound with the same values', async () => {
       const agreeing = new Hono().use(portcullis(files, { env: quiet })).get('/v1/notes/:id', (c) => c.json({ note: c.req.param('id') }));
       expect(await (await agreeing.request('/v1/notes/n1')).json()).toEqual({ note: 'n1' });

@@ -211,6 +211,8 @@ export class RouteMismatchError extends Error {
  * without calling `next`, so their params count too. A catch-all handler reads none.
  */
 function routeDisagreement(c: Context, decision: Allow): string | undefined {
+  // Report-only mode let through a request no policy route matched: there is nothing to agree with.
+  if (decision.route === '*') return undefined;
   const routes = matchedRoutes(c);
   const self = c.req.routeIndex;
   try {
