@@ -20,6 +20,8 @@ describe('parseHost', () => {
     ['two hosts joined', '127.0.0.1, evil.example'],
     ['a port out of range', 'a:65536'],
     ['an empty port', 'a:'],
+    ['a port with a leading zero', 'a:080'],
+    ['port 0', 'a:0'],
     ['a backslash', 'a\\b'],
     ['an empty label', 'a..b'],
     ['a leading dot', '.a'],

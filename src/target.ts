@@ -9,8 +9,11 @@
  * @module
  */
 
-/** A DNS name or IPv4 address (letters, digits, `-`, `_`, dots), or a bracketed IPv6 address; an optional port. */
-const HOST = /^(?:[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*|\[[0-9a-f:.]+\])(?::([0-9]{1,5}))?$/i;
+/**
+ * A DNS name or IPv4 address (letters, digits, `-`, `_`, dots), or a bracketed IPv6 address; an
+ * optional port in its one spelling (no leading zero: URL parsers read `:080` as `:80`, and drop it).
+ */
+const HOST = /^(?:[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*|\[[0-9a-f:.]+\])(?::([1-9][0-9]{0,4}))?$/i;
 
 /** Returns the host lowercased when `value` is a valid `host[:port]`, else undefined. */
 export function parseHost(value: string): string | undefined {

@@ -369,6 +369,22 @@ export const cases: Case[] = [
     byRuntime: { 'hono on node': { status: 400, json: problem('request.malformed', 400) }, workerd: { status: 500, byServer: true } },
   },
   {
+    // URL parsers read `:080` as port 80 and drop it, so the runtime's URL and the Host would name
+    // the port differently (Deno keeps the Host's spelling, the others normalize it).
+    name: 'a Host port with a leading zero is 400',
+    request: { method: 'GET', target: '/v1/health', headers: ['host', '127.0.0.1:080'] },
+    expect: { status: 400, json: problem('request.malformed_host', 400) },
+    // Cloudflare's edge (miniflare's upstream here) names the zone's host to the Worker itself.
+    byRuntime: { workerd: { status: 200 } },
+  },
+  {
+    name: 'a Host on port 0 is 400',
+    request: { method: 'GET', target: '/v1/health', headers: ['host', '127.0.0.1:0'] },
+    expect: { status: 400, json: problem('request.malformed_host', 400) },
+    // Cloudflare's edge (miniflare's upstream here) names the zone's host to the Worker itself.
+    byRuntime: { workerd: { status: 200 } },
+  },
+  {
     name: 'two Host headers are 400',
     request: { method: 'GET', target: '/v1/health', headers: ['host', '127.0.0.1', 'host', 'evil.example'] },
     expect: { status: 400, json: problem('request.malformed_host', 400) },
