@@ -200,6 +200,15 @@ describe('portcullis() for Hono', () => {
     });
   });
 
+  it('refuses a request whose URL has a fragment: Hono would route, and hand the handler, a path the policy never checked', async () => {
+    const wildcard = definePolicy({ transport: { requireHttps: false }, routes: { 'GET /v1/health': { authn: 'anonymous' } } });
+    const served = vi.fn((c) => c.json({ path: c.req.path }));
+    const app = new Hono().use(portcullis(wildcard, { env: quiet })).get('/v1/*', served);
+    const response = await app.request('http://127.0.0.1/v1/health#/../users/u_bob');
+    expect(response.status).toBe(400);
+    expect(served).not.toHaveBeenCalled();
+  });
+
   it('takes the scheme from the server, not from an absolute URL: https in the URL alone is still plain HTTP', async () => {
     const strict = new Hono().use(portcullis(definePolicy({ routes: { 'GET /x': { authn: 'anonymous' } } }), { env: quiet })).get('*', (c) => c.text('ok'));
     expect((await strict.request('https://api.example.com/x')).status).toBe(308);

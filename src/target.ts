@@ -68,8 +68,9 @@ export function resolveTarget(url: string, hostHeader: string | null, rawTarget:
       if (!rest.startsWith('/')) rest = `/${rest}`;
     }
   }
-  const fragment = rest.indexOf('#');
-  if (fragment >= 0) rest = rest.slice(0, fragment);
+  // A request target has no fragment (RFC 9112 §3.2). Bun and Deno keep one in `request.url`, where
+  // a router that does not cut it off (Hono) routes `/v1/health#/../users/u_bob` as that path.
+  if (rest.includes('#')) return { ok: false, reason: 'request.malformed_path' };
   const query = rest.indexOf('?');
   const path = query < 0 ? rest : rest.slice(0, query);
   const search = query < 0 ? '' : rest.slice(query);

@@ -409,6 +409,16 @@ export const cases: Case[] = [
     },
   },
   {
+    // A request target has no fragment (RFC 9112 §3.2). Bun and Deno keep one in request.url, and
+    // Hono routes the path with it (`/v1/health#/../users/u_bob` is not the path the policy checked).
+    name: 'a fragment in the request target is 400',
+    request: { method: 'GET', target: '/v1/health#/../users/u_bob' },
+    expect: { status: 400, json: problem('request.malformed_path', 400) },
+    // workerd reads `#` as a path character and resolves the dot segments: the Worker is asked for
+    // /v1/users/u_bob, checks that, and forwards that.
+    byRuntime: { workerd: { status: 401, json: problem('authn.required', 401) } },
+  },
+  {
     name: 'a scheme-relative target is 400 and reaches no other host',
     request: { method: 'GET', target: '//127.0.0.1:9/steal' },
     expect: { status: 400, json: problem('request.malformed_path', 400) },
