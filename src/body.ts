@@ -119,7 +119,9 @@ export async function readLimited(request: Request, maxBytes: number): Promise<U
     if (done) break;
     total += value.byteLength;
     if (total > maxBytes) {
-      await reader.cancel().catch(() => {});
+      // Not awaited: the cancel of one branch of a teed body (report-only mode keeps a copy for the
+      // handler) settles only once the other branch is done with it.
+      reader.cancel().catch(() => {});
       return undefined;
     }
     chunks.push(value);

@@ -345,7 +345,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
       params,
       principal: seen.principal ?? ANONYMOUS,
       input: { params, query: undefined, headers: undefined, body: undefined },
-      request: served(request, request, seen.href ?? request.url),
+      request: served(seen.request ?? request, seen.request ?? request, seen.href ?? request.url),
       reasons: [],
       reported: { reason: decision.reason, status: decision.status, reasons: decision.reasons },
       trace: x.trace,
@@ -360,6 +360,8 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     href?: string;
     params?: Readonly<Record<string, string>>;
     principal?: Principal;
+    /** The request with its body unread, when validation read the original's. */
+    request?: Request;
     /** The matched route's `Cache-Control` for allowed answers (`null`: none). */
     cacheControl?: string | null;
   }
@@ -462,8 +464,12 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
       if (!authz.ok) return deny(x, 'authz.denied', 'authz', { reasons: authz.failures });
       trace.push({ stage: 'authz', outcome: 'pass', detail: authz.rule });
 
-      // 9. Input validation.
+      // 9. Input validation. It reads the body; a request report-only mode may let through keeps
+      // an unread copy for the handler (the check may stop at the size limit, or at a parse error).
+      const unread = x.report && request.body !== null && !request.bodyUsed ? request.clone() : undefined;
       const valid = await compiled.validate(request, query, href, match.params, expandRoles(principal.roles));
+      if (unread && valid.ok) void unread.body?.cancel().catch(() => {});
+      else if (unread) seen.request = unread;
       if (!valid.ok) {
         // A forbidden field is named in the trace and the log (reasons), never to the caller.
         const reasons = valid.reason.startsWith('authz.') && valid.detail ? [`${valid.reason}: ${valid.detail}`] : undefined;

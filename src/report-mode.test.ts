@@ -1,3 +1,4 @@
+import * as v from 'valibot';
 import { describe, expect, it } from 'vitest';
 import type { SecurityEvent } from './index.ts';
 import { createEngine, definePolicy } from './index.ts';
@@ -35,6 +36,28 @@ describe('report-only mode', () => {
     // No route matched: nothing says the answer is public.
     const unrouted = await engine.handle(new Request('https://api.test/elsewhere'), {}, cacheable);
     expect(unrouted.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it.each([
+    ['an invalid body', '{"name":1}'],
+    ['malformed JSON', '{"name":'],
+    ['a body over the limit', JSON.stringify({ name: 'x'.repeat(100) })],
+  ])('hands the handler the whole body of a request it lets through with %s', async (_, body) => {
+    const { events, log } = sink();
+    const engine = createEngine(
+      definePolicy({
+        mode: 'report',
+        transport: { requireHttps: false },
+        limits: { maxBodyBytes: 32 },
+        routes: { 'POST /things': { authn: 'anonymous', body: v.strictObject({ name: v.string() }) } },
+      }),
+      { now: () => FIXED, log },
+    );
+    const echo = async (request: Request) => new Response(await request.text());
+    const response = await engine.handle(new Request('https://api.test/things', { method: 'POST', headers: { 'content-type': 'application/json' }, body }), {}, echo);
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe(body);
+    expect(events.map((event) => event.event)).toEqual(['portcullis.report']);
   });
 
   it('reports only the routes in report mode and enforces the rest', async () => {
