@@ -385,6 +385,22 @@ export const cases: Case[] = [
     byRuntime: { workerd: { status: 200 } },
   },
   {
+    // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400. Bun's server, workerd and node:http
+    // (under Hono's node-server) refuse it themselves; Deno and the in-process Hono runner take the
+    // server's own address as the host.
+    name: 'an HTTP/1.1 request without Host is 400',
+    request: { method: 'GET', target: '/v1/health', headers: [] },
+    expect: { status: 400, json: problem('request.malformed_host', 400) },
+    byRuntime: {
+      bun: { status: 400, byServer: true },
+      'hono on bun': { status: 400, byServer: true },
+      'hono on node': { status: 400, byServer: true },
+      deno: { status: 200 },
+      hono: { status: 200 },
+      workerd: { status: 400, byServer: true },
+    },
+  },
+  {
     name: 'two Host headers are 400',
     request: { method: 'GET', target: '/v1/health', headers: ['host', '127.0.0.1', 'host', 'evil.example'] },
     expect: { status: 400, json: problem('request.malformed_host', 400) },
