@@ -226,6 +226,15 @@ export async function parseBody(
   if (media.charset !== undefined && media.charset !== 'utf-8' && media.type !== 'multipart/form-data') {
     return { ok: false, reason: 'validate.unsupported_media_type', detail: 'charset must be utf-8' };
   }
+  // The same for a content coding on a body the gateway parses: it checks the bytes as sent, an
+  // origin that honours Content-Encoding would decode them into another body. (Another type passes
+  // as bytes, unread, whatever its coding.)
+  const isJson = media.type === 'application/json' || media.type.endsWith('+json');
+  const parsed = isJson || media.type === 'application/x-www-form-urlencoded' || media.type === 'multipart/form-data';
+  const coding = request.headers.get('content-encoding');
+  if (parsed && coding !== null && coding.trim().toLowerCase() !== 'identity') {
+    return { ok: false, reason: 'validate.unsupported_media_type', detail: 'no content coding (Content-Encoding) is accepted' };
+  }
   const bytes = await readLimited(request, options.maxBytes);
   if (!bytes) return { ok: false, reason: 'validate.body_too_large', detail: `the limit is ${options.maxBytes} bytes` };
   if (!(bytes instanceof Uint8Array)) return { ok: false, ...bytes };
@@ -240,9 +249,8 @@ export async function parseBody(
     return fromEntries(form.entries(), bytes, media.type);
   }
 
-  const isJson = media.type === 'application/json' || media.type.endsWith('+json');
   // Another allowlisted type (octet-stream, text/csv …): passed on as bytes, neither decoded nor parsed.
-  if (!isJson && media.type !== 'application/x-www-form-urlencoded') return { ok: true, value: bytes, bytes, type: media.type };
+  if (!parsed) return { ok: true, value: bytes, bytes, type: media.type };
 
   let text: string;
   try {

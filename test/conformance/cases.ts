@@ -212,6 +212,13 @@ export const cases: Case[] = [
     expect: { status: 415, json: problem('validate.unsupported_media_type', 415) },
   },
   {
+    // The policy checks the bytes as they are; an origin that honours Content-Encoding would decode
+    // them into another body than the one checked (and the forwarded body is re-serialized JSON).
+    name: 'a body in a content coding is 415: the policy checked it as it was sent',
+    request: { method: 'PATCH', target: '/v1/users/u_alice', headers: { ...json(alice), 'content-encoding': 'gzip' }, body: JSON.stringify({ name: 'Alice' }) },
+    expect: { status: 415, json: problem('validate.unsupported_media_type', 415) },
+  },
+  {
     name: 'malformed JSON is 400',
     request: { method: 'PATCH', target: '/v1/users/u_alice', headers: json(alice), body: '{"name": "Alice"' },
     expect: { status: 400, json: problem('validate.malformed_body', 400) },
