@@ -78,6 +78,16 @@ describe('parseBody: content codings', () => {
   });
 });
 
+describe('parseBody: numbers out of range', () => {
+  it.each(['{"qty":1e400}', '{"a":[1,{"b":-1E999}]}', `{"n":${'9'.repeat(400)}}`])('refuses %s: it parses to Infinity, and would be forwarded as null', async (text) => {
+    expect(await json(text)).toMatchObject({ ok: false, reason: 'validate.malformed_body' });
+  });
+
+  it.each(['{"qty":1e300}', '{"t":true,"f":false,"e":"1e400"}', '{"x":1.5e-400}', `{"n":${'9'.repeat(300)}}`])('takes %s', async (text) => {
+    expect(await json(text)).toMatchObject({ ok: true });
+  });
+});
+
 describe('parseBody: a body stream that fails', () => {
   /** A request whose body sends one chunk, then fails with `error`. */
   const failing = (error: unknown, signal?: AbortSignal) =>

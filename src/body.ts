@@ -161,15 +161,25 @@ export function mediaType(header: string | null): { type: string; charset: strin
  * forwarded to the origin still hold both, and parsers disagree on which duplicate wins
  * (`{"role":"user","role":"admin"}` is `admin` here and `user` to a first-wins parser).
  */
-function scanJson(text: string): { depth: number; forbidden: string | undefined; duplicate: string | undefined } {
+function scanJson(text: string): { depth: number; forbidden: string | undefined; duplicate: string | undefined; bigNumber: boolean } {
   let depth = 0;
   let max = 0;
   let forbidden: string | undefined;
   let duplicate: string | undefined;
+  // A number with an exponent, or of more digits than a double's range: it may parse to ±Infinity.
+  let bigNumber = false;
+  let digits = 0;
   // The keys seen in each open object; `null` for an open array.
   const open: (Set<string> | null)[] = [];
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      if (++digits > 308) bigNumber = true;
+      continue;
+    }
+    // `e` after a digit is an exponent (in `true` and `false` it follows a letter).
+    if ((c === 101 || c === 69) && digits > 0) bigNumber = true;
+    if (c !== 46) digits = 0;
     if (c === 34) {
       // A string: find its end, then look past whitespace for the `:` that makes it a key.
       const start = i;
@@ -207,7 +217,14 @@ function scanJson(text: string): { depth: number; forbidden: string | undefined;
       open.pop();
     }
   }
-  return { depth: max, forbidden, duplicate };
+  return { depth: max, forbidden, duplicate, bigNumber };
+}
+
+/** Whether every number in a parsed JSON value is finite (`1e400` parses to Infinity, which JSON.stringify writes as `null`). */
+function allFinite(value: unknown): boolean {
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (typeof value !== 'object' || value === null) return true;
+  return Object.values(value).every(allFinite);
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -259,7 +276,7 @@ export async function parseBody(
     return { ok: false, reason: 'validate.malformed_body', detail: 'body is not valid UTF-8' };
   }
   if (!isJson) return fromEntries(new URLSearchParams(text).entries(), bytes, media.type);
-  const { depth, forbidden, duplicate } = scanJson(text);
+  const { depth, forbidden, duplicate, bigNumber } = scanJson(text);
   if (depth > options.maxDepth) return { ok: false, reason: 'validate.too_deep', detail: `nesting deeper than ${options.maxDepth}` };
   let value: unknown;
   try {
@@ -269,6 +286,8 @@ export async function parseBody(
   }
   if (forbidden !== undefined) return { ok: false, reason: 'validate.forbidden_key', detail: `the key "${forbidden}" is not accepted` };
   if (duplicate !== undefined) return { ok: false, reason: 'validate.duplicate_key', detail: `the key "${duplicate}" appears twice in one object` };
+  // The schema would check Infinity, and the origin get the `null` it is re-serialized as.
+  if (bigNumber && !allFinite(value)) return { ok: false, reason: 'validate.malformed_body', detail: 'a number is out of range' };
   return { ok: true, value, bytes, type: media.type };
 }
 
