@@ -162,10 +162,51 @@ describe('portcullis() for Hono', () => {
       expect(errors.at(-1)!.message).toMatch(/noteId/);
     });
 
+    it('checks the handlers of a sub-app that has its own onError (app.route wraps them)', async () => {
+      const subAdmin = vi.fn((c) => c.json({ admin: c.req.param('id') }));
+      const sub = new Hono()
+        .get('/files/:id', subAdmin)
+        .get('/files/public', (c) => c.json({ public: true }))
+        .onError((error, c) => c.json({ error: error.name }, 500));
+      const mounted = new Hono().use(portcullis(files, { env: quiet })).route('/v1', sub);
+      const response = await mounted.request('/v1/files/public');
+      // Thrown by the root app's middleware: the root app's error handler answers.
+      expect(response.status).toBe(500);
+      expect(subAdmin).not.toHaveBeenCalled();
+    });
+
+    it('checks an answering handler declared with a next parameter it never calls', async () => {
+      const answering = vi.fn(async (c, _next) => c.json({ admin: c.req.param('id') }));
+      const app = new Hono()
+        .use(portcullis(files, { env: quiet }))
+        .get('/v1/files/:id', answering)
+        .get('/v1/files/public', (c) => c.json({ public: true }))
+        .onError((error, c) => c.json({ error: error.name }, 500));
+      await app.request('/v1/files/public');
+      expect(answering).not.toHaveBeenCalled();
+    });
+
+    it('in report-only mode, lets a request no policy route matched reach its handler (it was logged as unrouted)', async () => {
+      const rollout = definePolicy({ mode: 'report', transport: { requireHttps: false }, routes: { 'GET /v1/health': { authn: 'anonymous' } } });
+      const observed = new Hono().use(portcullis(rollout, { env: quiet })).get('/v1/things/:id', (c) => c.json({ id: c.req.param('id') }));
+      const response = await observed.request('/v1/things/7');
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ id: '7' });
+    });
+
     it('lets a handler run whose params the policy bound with the same values', async () => {
       const agreeing = new Hono().use(portcullis(files, { env: quiet })).get('/v1/notes/:id', (c) => c.json({ note: c.req.param('id') }));
       expect(await (await agreeing.request('/v1/notes/n1')).json()).toEqual({ note: 'n1' });
     });
+  });
+
+  it('refuses a request whose URL has a fragment: Hono would route, and hand the handler, a path the policy never checked', async () => {
+    const wildcard = definePolicy({ transport: { requireHttps: false }, routes: { 'GET /v1/health': { authn: 'anonymous' } } });
+    const served = vi.fn((c) => c.json({ path: c.req.path }));
+    const app = new Hono().use(portcullis(wildcard, { env: quiet })).get('/v1/*', served);
+    const response = await app.request('http://127.0.0.1/v1/health#/../users/u_bob');
+    expect(response.status).toBe(400);
+    expect(served).not.toHaveBeenCalled();
   });
 
   it('takes the scheme from the server, not from an absolute URL: https in the URL alone is still plain HTTP', async () => {

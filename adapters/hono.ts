@@ -204,32 +204,42 @@ export class RouteMismatchError extends Error {
 }
 
 /**
- * Why the handler Hono will run for this request serves something other than what the policy
- * allowed, or undefined when it does not: each param that handler reads must be one the policy's
- * route bound, with the same value. A catch-all handler reads none.
+ * Why the handlers Hono will run for this request serve something other than what the policy
+ * allowed, or undefined when they do not: each param a handler after this middleware reads, up to
+ * and including the one that answers, must be one the policy's route bound, with the same value. A
+ * middleware runs before the answering handler, and a handler declared `(c, next)` may answer
+ * without calling `next`, so their params count too. A catch-all handler reads none.
  */
 function routeDisagreement(c: Context, decision: Allow): string | undefined {
+  // Report-only mode let through a request no policy route matched: there is nothing to agree with.
+  if (decision.route === '*') return undefined;
   const routes = matchedRoutes(c);
   const self = c.req.routeIndex;
-  // Hono runs the matched handlers in order; the first that takes no `next` answers.
-  let endpoint = -1;
-  for (let i = self + 1; i < routes.length; i++) {
-    if (routes[i]!.handler.length < 2) {
-      endpoint = i;
-      break;
+  try {
+    for (let i = self + 1; i < routes.length; i++) {
+      c.req.routeIndex = i;
+      const params = c.req.param() as Record<string, string>;
+      for (const name of Object.keys(params)) {
+        if (!Object.hasOwn(decision.params, name) || decision.params[name] !== params[name]) {
+          const { method, path } = routes[i]!;
+          return `portcullis: the Hono route ${method} ${path} would run with params ${JSON.stringify(params)}, but the policy allowed this request as "${decision.route}" with params ${JSON.stringify({ ...decision.params })}: make the app's routes and the policy's agree`;
+        }
+      }
+      // Hono runs the matched handlers in order; the first that takes no `next` answers. A sub-app
+      // with its own onError, mounted with app.route(), has each of its handlers wrapped in one that does.
+      if (unwrapped(routes[i]!.handler).length < 2) break;
     }
-  }
-  if (endpoint < 0) return undefined;
-  c.req.routeIndex = endpoint;
-  const params = c.req.param() as Record<string, string>;
-  c.req.routeIndex = self;
-  for (const name of Object.keys(params)) {
-    if (!Object.hasOwn(decision.params, name) || decision.params[name] !== params[name]) {
-      const { method, path } = routes[endpoint]!;
-      return `portcullis: the Hono route ${method} ${path} would run with params ${JSON.stringify(params)}, but the policy allowed this request as "${decision.route}" with params ${JSON.stringify({ ...decision.params })}: make the app's routes and the policy's agree`;
-    }
+  } finally {
+    c.req.routeIndex = self;
   }
   return undefined;
+}
+
+/** Hono marks the handler it wraps for a sub-app's onError with this key (hono/utils/constants). */
+const COMPOSED_HANDLER = '__COMPOSED_HANDLER';
+
+function unwrapped(handler: Function): Function {
+  return (handler as unknown as Record<string, Function | undefined>)[COMPOSED_HANDLER] ?? handler;
 }
 
 /** `@hono/node-server` passes `{ incoming, outgoing }` as `c.env`: its socket says whether TLS is on. */

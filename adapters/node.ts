@@ -124,7 +124,11 @@ export function createListener(engine: Engine, handler: Handler): (req: Incoming
   };
 }
 
-/** Exactly one Host header, and a valid one (none at all is node-server's 400). */
+/**
+ * Exactly one Host header, and a valid one. HTTP/1.1 requires it (RFC 9112 §3.2), and `serve` asks
+ * node:http not to refuse its absence itself, so that the 400 is the policy's; an HTTP/1.0 request
+ * without one is node-server's 400.
+ */
 function hasOneValidHost(incoming: IncomingMessage): boolean {
   let value: string | undefined;
   const raw = incoming.rawHeaders;
@@ -133,7 +137,8 @@ function hasOneValidHost(incoming: IncomingMessage): boolean {
     if (value !== undefined) return false;
     value = raw[i + 1]!;
   }
-  return value === undefined || parseHost(value) !== undefined;
+  if (value === undefined) return incoming.httpVersion === '1.0';
+  return parseHost(value) !== undefined;
 }
 
 async function writeResponse(outgoing: ServerResponse, response: Response): Promise<void> {
@@ -180,6 +185,8 @@ export async function serve(policy: Policy | Engine, handler: Handler, options: 
       requestTimeout: limits.requestTimeoutMs,
       keepAliveTimeout: limits.keepAliveTimeoutMs,
       maxHeaderSize: limits.maxHeaderSize,
+      // The listener refuses a missing Host with a problem+json 400 and the policy's headers.
+      requireHostHeader: false,
       // node:http looks for expired heads and requests on this interval (30 s by default), so a
       // timeout fires at most a quarter of itself late.
       connectionsCheckingInterval: checkingInterval(limits.headersTimeoutMs, limits.requestTimeoutMs),

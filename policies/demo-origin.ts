@@ -76,8 +76,8 @@ export interface DemoOriginOptions {
    * without a valid, unexpired, unused assertion for its own method and target is refused (403).
    */
   identityKey: IdentityKey;
-  /** The origin's URL as the gateway addresses it: the assertion's audience. Unchecked when absent. */
-  audience?: string;
+  /** The origin's URL as the gateway addresses it: the assertion's audience (`false`: any). */
+  audience: string | false;
   now?: () => number;
 }
 

@@ -59,6 +59,35 @@ describe('parseBody: duplicate keys in JSON', () => {
   });
 });
 
+describe('parseBody: content codings', () => {
+  const parse = (type: string, coding: string) =>
+    parseBody(new Request('https://api.test/v1/things', { method: 'POST', body: '{"a":1}', headers: { 'content-type': type, 'content-encoding': coding } }), {
+      types: [type],
+      maxBytes: 4096,
+      maxDepth: 8,
+    });
+
+  it.each(['gzip', 'br', 'deflate, gzip'])('refuses a body it parses in the coding %s: it checked the bytes as sent, the origin would decode them', async (coding) => {
+    expect(await parse('application/json', coding)).toMatchObject({ ok: false, reason: 'validate.unsupported_media_type' });
+    expect(await parse('application/x-www-form-urlencoded', coding)).toMatchObject({ ok: false, reason: 'validate.unsupported_media_type' });
+  });
+
+  it('takes identity, and passes another allowlisted type in any coding as the bytes it does not read', async () => {
+    expect(await parse('application/json', 'identity')).toMatchObject({ ok: true, value: { a: 1 } });
+    expect(await parse('application/octet-stream', 'gzip')).toMatchObject({ ok: true });
+  });
+});
+
+describe('parseBody: numbers out of range', () => {
+  it.each(['{"qty":1e400}', '{"a":[1,{"b":-1E999}]}', `{"n":${'9'.repeat(400)}}`])('refuses %s: it parses to Infinity, and would be forwarded as null', async (text) => {
+    expect(await json(text)).toMatchObject({ ok: false, reason: 'validate.malformed_body' });
+  });
+
+  it.each(['{"qty":1e300}', '{"t":true,"f":false,"e":"1e400"}', '{"x":1.5e-400}', `{"n":${'9'.repeat(300)}}`])('takes %s', async (text) => {
+    expect(await json(text)).toMatchObject({ ok: true });
+  });
+});
+
 describe('parseBody: a body stream that fails', () => {
   /** A request whose body sends one chunk, then fails with `error`. */
   const failing = (error: unknown, signal?: AbortSignal) =>

@@ -119,7 +119,9 @@ export async function readLimited(request: Request, maxBytes: number): Promise<U
     if (done) break;
     total += value.byteLength;
     if (total > maxBytes) {
-      await reader.cancel().catch(() => {});
+      // Not awaited: the cancel of one branch of a teed body (report-only mode keeps a copy for the
+      // handler) settles only once the other branch is done with it.
+      reader.cancel().catch(() => {});
       return undefined;
     }
     chunks.push(value);
@@ -159,15 +161,25 @@ export function mediaType(header: string | null): { type: string; charset: strin
  * forwarded to the origin still hold both, and parsers disagree on which duplicate wins
  * (`{"role":"user","role":"admin"}` is `admin` here and `user` to a first-wins parser).
  */
-function scanJson(text: string): { depth: number; forbidden: string | undefined; duplicate: string | undefined } {
+function scanJson(text: string): { depth: number; forbidden: string | undefined; duplicate: string | undefined; bigNumber: boolean } {
   let depth = 0;
   let max = 0;
   let forbidden: string | undefined;
   let duplicate: string | undefined;
+  // A number with an exponent, or of more digits than a double's range: it may parse to ±Infinity.
+  let bigNumber = false;
+  let digits = 0;
   // The keys seen in each open object; `null` for an open array.
   const open: (Set<string> | null)[] = [];
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      if (++digits > 308) bigNumber = true;
+      continue;
+    }
+    // `e` after a digit is an exponent (in `true` and `false` it follows a letter).
+    if ((c === 101 || c === 69) && digits > 0) bigNumber = true;
+    if (c !== 46) digits = 0;
     if (c === 34) {
       // A string: find its end, then look past whitespace for the `:` that makes it a key.
       const start = i;
@@ -205,7 +217,14 @@ function scanJson(text: string): { depth: number; forbidden: string | undefined;
       open.pop();
     }
   }
-  return { depth: max, forbidden, duplicate };
+  return { depth: max, forbidden, duplicate, bigNumber };
+}
+
+/** Whether every number in a parsed JSON value is finite (`1e400` parses to Infinity, which JSON.stringify writes as `null`). */
+function allFinite(value: unknown): boolean {
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (typeof value !== 'object' || value === null) return true;
+  return Object.values(value).every(allFinite);
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -224,6 +243,15 @@ export async function parseBody(
   if (media.charset !== undefined && media.charset !== 'utf-8' && media.type !== 'multipart/form-data') {
     return { ok: false, reason: 'validate.unsupported_media_type', detail: 'charset must be utf-8' };
   }
+  // The same for a content coding on a body the gateway parses: it checks the bytes as sent, an
+  // origin that honours Content-Encoding would decode them into another body. (Another type passes
+  // as bytes, unread, whatever its coding.)
+  const isJson = media.type === 'application/json' || media.type.endsWith('+json');
+  const parsed = isJson || media.type === 'application/x-www-form-urlencoded' || media.type === 'multipart/form-data';
+  const coding = request.headers.get('content-encoding');
+  if (parsed && coding !== null && coding.trim().toLowerCase() !== 'identity') {
+    return { ok: false, reason: 'validate.unsupported_media_type', detail: 'no content coding (Content-Encoding) is accepted' };
+  }
   const bytes = await readLimited(request, options.maxBytes);
   if (!bytes) return { ok: false, reason: 'validate.body_too_large', detail: `the limit is ${options.maxBytes} bytes` };
   if (!(bytes instanceof Uint8Array)) return { ok: false, ...bytes };
@@ -238,9 +266,8 @@ export async function parseBody(
     return fromEntries(form.entries(), bytes, media.type);
   }
 
-  const isJson = media.type === 'application/json' || media.type.endsWith('+json');
   // Another allowlisted type (octet-stream, text/csv …): passed on as bytes, neither decoded nor parsed.
-  if (!isJson && media.type !== 'application/x-www-form-urlencoded') return { ok: true, value: bytes, bytes, type: media.type };
+  if (!parsed) return { ok: true, value: bytes, bytes, type: media.type };
 
   let text: string;
   try {
@@ -249,7 +276,7 @@ export async function parseBody(
     return { ok: false, reason: 'validate.malformed_body', detail: 'body is not valid UTF-8' };
   }
   if (!isJson) return fromEntries(new URLSearchParams(text).entries(), bytes, media.type);
-  const { depth, forbidden, duplicate } = scanJson(text);
+  const { depth, forbidden, duplicate, bigNumber } = scanJson(text);
   if (depth > options.maxDepth) return { ok: false, reason: 'validate.too_deep', detail: `nesting deeper than ${options.maxDepth}` };
   let value: unknown;
   try {
@@ -259,6 +286,8 @@ export async function parseBody(
   }
   if (forbidden !== undefined) return { ok: false, reason: 'validate.forbidden_key', detail: `the key "${forbidden}" is not accepted` };
   if (duplicate !== undefined) return { ok: false, reason: 'validate.duplicate_key', detail: `the key "${duplicate}" appears twice in one object` };
+  // The schema would check Infinity, and the origin get the `null` it is re-serialized as.
+  if (bigNumber && !allFinite(value)) return { ok: false, reason: 'validate.malformed_body', detail: 'a number is out of range' };
   return { ok: true, value, bytes, type: media.type };
 }
 

@@ -334,6 +334,10 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     // Report-only: the denial was computed and logged as it would have been; the request goes on.
     const headers = decision.headers.clone();
     for (const name of ['www-authenticate', 'retry-after', 'location', 'allow']) headers.delete(name);
+    // The answer let through is cached as the route's allowed answers are (`no-store` on an
+    // authenticated route), and not at all when no route matched: nobody said it is public.
+    const cacheControl = seen.cacheControl === undefined ? 'no-store' : seen.cacheControl;
+    if (cacheControl !== null) headers.set('cache-control', cacheControl);
     const params = seen.params ?? {};
     return {
       kind: 'allow',
@@ -343,7 +347,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
       params,
       principal: seen.principal ?? ANONYMOUS,
       input: { params, query: undefined, headers: undefined, body: undefined },
-      request: served(request, request, seen.href ?? request.url),
+      request: served(seen.request ?? request, seen.request ?? request, seen.href ?? request.url),
       reasons: [],
       reported: { reason: decision.reason, status: decision.status, reasons: decision.reasons },
       trace: x.trace,
@@ -358,6 +362,10 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     href?: string;
     params?: Readonly<Record<string, string>>;
     principal?: Principal;
+    /** The request with its body unread, when validation read the original's. */
+    request?: Request;
+    /** The matched route's `Cache-Control` for allowed answers (`null`: none). */
+    cacheControl?: string | null;
   }
 
   async function pipeline(x: Exchange, request: Request, context: EvaluateContext, seen: Seen): Promise<Decision> {
@@ -424,6 +432,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
       x.route = compiled.pattern;
       x.report ||= compiled.reportOnly;
       seen.params = match.params;
+      seen.cacheControl = compiled.cacheControl ?? null;
       trace.push({ stage: 'route', outcome: 'pass', detail: compiled.pattern });
 
       // Versioning: deprecation headers, and 410 once the sunset has passed.
@@ -460,8 +469,12 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
       if (!authz.ok) return deny(x, 'authz.denied', 'authz', { reasons: authz.failures });
       trace.push({ stage: 'authz', outcome: 'pass', detail: authz.rule });
 
-      // 9. Input validation.
+      // 9. Input validation. It reads the body; a request report-only mode may let through keeps
+      // an unread copy for the handler (the check may stop at the size limit, or at a parse error).
+      const unread = x.report && request.body !== null && !request.bodyUsed ? request.clone() : undefined;
       const valid = await compiled.validate(request, query, href, match.params, expandRoles(principal.roles));
+      if (unread && valid.ok) void unread.body?.cancel().catch(() => {});
+      else if (unread) seen.request = unread;
       if (!valid.ok) {
         // A forbidden field is named in the trace and the log (reasons), never to the caller.
         const reasons = valid.reason.startsWith('authz.') && valid.detail ? [`${valid.reason}: ${valid.detail}`] : undefined;

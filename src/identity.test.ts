@@ -43,7 +43,7 @@ async function gateway(identity: Partial<IdentityOptions> = {}) {
 }
 
 const verifier = (options: { now?: number; audience?: string; key?: string } = {}) =>
-  identityVerifier({ key: options.key ?? KEY, audience: options.audience, now: () => options.now ?? NOW_MS });
+  identityVerifier({ key: options.key ?? KEY, audience: options.audience ?? false, now: () => options.now ?? NOW_MS });
 
 describe('the gateway signs', () => {
   it('the principal, request id, client, method, target and origin, valid for 60 seconds', async () => {
@@ -81,7 +81,7 @@ describe('the gateway signs', () => {
     await send('/v1/health', { 'x-edge-identity': 'forged', [IDENTITY_HEADER]: 'forged' });
     expect(received[0]!.headers.get('x-edge-identity')).not.toBe('forged');
     expect(received[0]!.headers.has(IDENTITY_HEADER)).toBe(false);
-    expect((await identityVerifier({ key: KEY, header: 'x-edge-identity', now: () => NOW_MS })(received[0]!)).ok).toBe(true);
+    expect((await identityVerifier({ key: KEY, audience: false, header: 'x-edge-identity', now: () => NOW_MS })(received[0]!)).ok).toBe(true);
   });
 
   it.each([
@@ -162,14 +162,14 @@ describe('the origin refuses', () => {
 
   it('the same assertion twice, with a replay cache: after the first use, even for its own request', async () => {
     const token = await honest();
-    const verify = identityVerifier({ key: KEY, now: () => NOW_MS, replayCache: memoryReplayCache({ now: () => NOW_MS }) });
+    const verify = identityVerifier({ key: KEY, audience: false, now: () => NOW_MS, replayCache: memoryReplayCache({ now: () => NOW_MS }) });
     expect(await verify(at(token))).toMatchObject({ ok: true });
     expect(await verify(at(token))).toEqual({ ok: false, reason: 'identity.replayed' });
   });
 
   it('nothing that failed another check takes a place in the replay cache', async () => {
     const token = await honest();
-    const verify = identityVerifier({ key: KEY, now: () => NOW_MS, replayCache: memoryReplayCache({ now: () => NOW_MS, maxEntries: 1 }) });
+    const verify = identityVerifier({ key: KEY, audience: false, now: () => NOW_MS, replayCache: memoryReplayCache({ now: () => NOW_MS, maxEntries: 1 }) });
     expect(await verify(at(token, '/v1/other'))).toEqual({ ok: false, reason: 'identity.wrong_request' });
     expect(await verify(at(await forge({}, 'an-attackers-guess-at-the-key-0123456789')))).toEqual({ ok: false, reason: 'identity.invalid' });
     expect(await verify(at(token))).toMatchObject({ ok: true });
@@ -184,7 +184,14 @@ describe('the origin refuses', () => {
   });
 
   it('to start with a short key', () => {
-    expect(() => identityVerifier({ key: 'short' })).toThrow(new TypeError('identity.key: at least 32 bytes are required, got 5'));
+    expect(() => identityVerifier({ key: 'short', audience: false })).toThrow(new TypeError('identity.key: at least 32 bytes are required, got 5'));
+  });
+
+  it('to start without an audience: one gateway signs for all its origins with one key', () => {
+    // Untyped callers (JavaScript, a config object) can still leave it out.
+    const options = { key: KEY } as unknown as Parameters<typeof identityVerifier>[0];
+    expect(() => identityVerifier(options)).toThrow(/identity\.audience: required/);
+    expect(() => identityHeaderVerifier({ ...options, audience: '' })).toThrow(/identity\.audience: required/);
   });
 });
 

@@ -78,8 +78,12 @@ export interface VerifyIdentityOptions {
   key: IdentityKey;
   /** @default 'x-portcullis-identity' */
   header?: string;
-  /** Required `aud`: the origin as the gateway addresses it (its `ORIGIN_URL`). Unchecked when absent. */
-  audience?: string;
+  /**
+   * Required `aud`: the origin as the gateway addresses it (its `ORIGIN_URL`). Required, because one
+   * gateway signs for all its origins with one key: without it, an origin accepts an assertion
+   * issued for another. `false` accepts any (an origin that alone holds its key).
+   */
+  audience: string | false;
   /** Allowed clock skew in seconds. @default 5 */
   clockTolerance?: number;
   /** Clock in epoch milliseconds. @default Date.now */
@@ -112,7 +116,7 @@ export interface MemoryReplayCacheOptions {
  *
  * @example
  * ```ts
- * const verify = identityVerifier({ key: process.env.PORTCULLIS_IDENTITY_KEY!, replayCache: memoryReplayCache() });
+ * const verify = identityVerifier({ key: process.env.PORTCULLIS_IDENTITY_KEY!, audience: 'https://origin.example.com', replayCache: memoryReplayCache() });
  * ```
  */
 export function memoryReplayCache(options: MemoryReplayCacheOptions = {}): IdentityReplayCache {
@@ -234,6 +238,10 @@ export function identityHeaderVerifier(
   options: VerifyIdentityOptions,
 ): (value: string | readonly string[] | null | undefined, method: string, target: string) => Promise<IdentityResult> {
   const key = importIdentityKey(options.key, 'identity.key');
+  const audience = options.audience as unknown;
+  if (audience !== false && (typeof audience !== 'string' || audience === '')) {
+    throw new TypeError('identity.audience: required, the origin as the gateway addresses it (its ORIGIN_URL), or false to accept assertions issued for any origin');
+  }
   const tolerance = options.clockTolerance ?? 5;
   const now = options.now ?? Date.now;
 
@@ -247,7 +255,7 @@ export function identityHeaderVerifier(
         algorithms: [ALGORITHM],
         typ: IDENTITY_TYP,
         issuer: ISSUER,
-        audience: options.audience,
+        audience: options.audience === false ? undefined : options.audience,
         clockTolerance: tolerance,
         currentDate: new Date(now()),
         requiredClaims: ['sub', 'jti', 'iat', 'exp', 'req_method', 'req_target'],

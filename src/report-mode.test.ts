@@ -1,3 +1,4 @@
+import * as v from 'valibot';
 import { describe, expect, it } from 'vitest';
 import type { SecurityEvent } from './index.ts';
 import { createEngine, definePolicy } from './index.ts';
@@ -21,6 +22,42 @@ describe('report-only mode', () => {
     expect(decision.kind === 'allow' && decision.reported).toEqual({ reason: 'authn.required', status: 401, reasons: ['authn.required'] });
     expect(decision.headers.get('www-authenticate')).toBeNull();
     expect(events).toMatchObject([{ event: 'portcullis.report', reason: 'authn.required', status: 401, route: 'GET /me' }]);
+  });
+
+  it('keeps an authenticated route\'s Cache-Control on a request it lets through, so no shared cache keeps that answer', async () => {
+    const engine = createEngine(
+      definePolicy({ mode: 'report', transport: { requireHttps: false }, authn: { user: denyAll }, routes: { 'GET /me': { authn: ['user'], allow: 'authenticated' } } }),
+      { now: () => FIXED, log: () => {} },
+    );
+    const cacheable = () => new Response('{"email":"alice@example.com"}', { headers: { 'cache-control': 'public, max-age=600' } });
+    const response = await engine.handle(new Request('https://api.test/me'), {}, cacheable);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    // No route matched: nothing says the answer is public.
+    const unrouted = await engine.handle(new Request('https://api.test/elsewhere'), {}, cacheable);
+    expect(unrouted.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it.each([
+    ['an invalid body', '{"name":1}'],
+    ['malformed JSON', '{"name":'],
+    ['a body over the limit', JSON.stringify({ name: 'x'.repeat(100) })],
+  ])('hands the handler the whole body of a request it lets through with %s', async (_, body) => {
+    const { events, log } = sink();
+    const engine = createEngine(
+      definePolicy({
+        mode: 'report',
+        transport: { requireHttps: false },
+        limits: { maxBodyBytes: 32 },
+        routes: { 'POST /things': { authn: 'anonymous', body: v.strictObject({ name: v.string() }) } },
+      }),
+      { now: () => FIXED, log },
+    );
+    const echo = async (request: Request) => new Response(await request.text());
+    const response = await engine.handle(new Request('https://api.test/things', { method: 'POST', headers: { 'content-type': 'application/json' }, body }), {}, echo);
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe(body);
+    expect(events.map((event) => event.event)).toEqual(['portcullis.report']);
   });
 
   it('reports only the routes in report mode and enforces the rest', async () => {

@@ -20,6 +20,8 @@ describe('parseHost', () => {
     ['two hosts joined', '127.0.0.1, evil.example'],
     ['a port out of range', 'a:65536'],
     ['an empty port', 'a:'],
+    ['a port with a leading zero', 'a:080'],
+    ['port 0', 'a:0'],
     ['a backslash', 'a\\b'],
     ['an empty label', 'a..b'],
     ['a leading dot', '.a'],
@@ -38,10 +40,17 @@ describe('resolveTarget', () => {
   });
 
   it('takes them from the URL when there is no raw target', () => {
-    expect(resolveTarget('https://api.example.com/v1/x?q#frag', 'api.example.com', undefined)).toEqual({
+    expect(resolveTarget('https://api.example.com/v1/x?q', 'api.example.com', undefined)).toEqual({
       ok: true,
       target: { host: 'api.example.com', path: '/v1/x', search: '?q' },
     });
+  });
+
+  it.each([
+    ['in the URL', 'https://api.example.com/v1/x?q#frag', undefined],
+    ['in the raw target', 'https://api.example.com/v1/x', '/v1/x#/../y'],
+  ])('refuses a fragment %s: a request target has none', (_, url, raw) => {
+    expect(resolveTarget(url, 'api.example.com', raw)).toEqual({ ok: false, reason: 'request.malformed_path' });
   });
 
   it('refuses a Host that differs from the URL the runtime built (the runtime read another host)', () => {

@@ -9,8 +9,11 @@
  * @module
  */
 
-/** A DNS name or IPv4 address (letters, digits, `-`, `_`, dots), or a bracketed IPv6 address; an optional port. */
-const HOST = /^(?:[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*|\[[0-9a-f:.]+\])(?::([0-9]{1,5}))?$/i;
+/**
+ * A DNS name or IPv4 address (letters, digits, `-`, `_`, dots), or a bracketed IPv6 address; an
+ * optional port in its one spelling (no leading zero: URL parsers read `:080` as `:80`, and drop it).
+ */
+const HOST = /^(?:[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*|\[[0-9a-f:.]+\])(?::([1-9][0-9]{0,4}))?$/i;
 
 /** Returns the host lowercased when `value` is a valid `host[:port]`, else undefined. */
 export function parseHost(value: string): string | undefined {
@@ -65,8 +68,9 @@ export function resolveTarget(url: string, hostHeader: string | null, rawTarget:
       if (!rest.startsWith('/')) rest = `/${rest}`;
     }
   }
-  const fragment = rest.indexOf('#');
-  if (fragment >= 0) rest = rest.slice(0, fragment);
+  // A request target has no fragment (RFC 9112 §3.2). Bun and Deno keep one in `request.url`, where
+  // a router that does not cut it off (Hono) routes `/v1/health#/../users/u_bob` as that path.
+  if (rest.includes('#')) return { ok: false, reason: 'request.malformed_path' };
   const query = rest.indexOf('?');
   const path = query < 0 ? rest : rest.slice(0, query);
   const search = query < 0 ? '' : rest.slice(query);

@@ -55,7 +55,7 @@ export interface RoutePolicy {
   /**
    * `Cache-Control` of this route's allowed answers, replacing the handler's. Authenticated
    * routes default to `no-store`, so that no shared cache hands one caller's answer to another;
-   * `false` leaves the header to the handler.
+   * `false` leaves the header to the handler. Report-only mode keeps it on the requests it lets through.
    * @default 'no-store' on authenticated routes, none on anonymous ones
    */
   cacheControl?: string | false;

@@ -717,13 +717,18 @@ describe('params, query and headers', () => {
     expect(errors).toHaveLength(expected.length);
   });
 
-  test.each([
-    ['a fragment after the query', '/v1/orders/42?page=2#frag&debug=1', { page: 2 }],
-    ['a fragment with a "?" and no query', '/v1/orders/42#frag?debug=1', { page: 1 }],
-    ['a "?" inside the query', '/v1/orders/42?page=3&tag=a?b&tag=c', { page: 3, tag: ['a?b', 'c'] }],
-  ])('reads the query alone, with %s', async (_, path, query) => {
+  test.each([['a "?" inside the query', '/v1/orders/42?page=3&tag=a?b&tag=c', { page: 3, tag: ['a?b', 'c'] }]])('reads the query alone, with %s', async (_, path, query) => {
     const { send } = setup(routes);
     expect(expectAllow(await send('GET', path, { headers: tenant })).input.query).toEqual(query);
+  });
+
+  test.each([
+    ['after the query', '/v1/orders/42?page=2#frag&debug=1'],
+    ['with a "?" and no query', '/v1/orders/42#frag?debug=1'],
+  ])('refuses a target with a fragment %s before any query is read', async (_, path) => {
+    const { send } = setup(routes);
+    const decision = await send('GET', path, { headers: tenant });
+    expect(decision.kind === 'deny' && decision.reason).toBe('request.malformed_path');
   });
 
   test.each([['?__proto__=x'], ['?constructor=x'], ['?q=a&__proto__=x'], ['?__proto__=x&__proto__=y']])('refuses the query key in %s on a route with a query schema', async (query) => {

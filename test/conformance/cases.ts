@@ -213,6 +213,13 @@ export const cases: Case[] = [
     expect: { status: 415, json: problem('validate.unsupported_media_type', 415) },
   },
   {
+    // The policy checks the bytes as they are; an origin that honours Content-Encoding would decode
+    // them into another body than the one checked (and the forwarded body is re-serialized JSON).
+    name: 'a body in a content coding is 415: the policy checked it as it was sent',
+    request: { method: 'PATCH', target: '/v1/users/u_alice', headers: { ...json(alice), 'content-encoding': 'gzip' }, body: JSON.stringify({ name: 'Alice' }) },
+    expect: { status: 415, json: problem('validate.unsupported_media_type', 415) },
+  },
+  {
     name: 'malformed JSON is 400',
     request: { method: 'PATCH', target: '/v1/users/u_alice', headers: json(alice), body: '{"name": "Alice"' },
     expect: { status: 400, json: problem('validate.malformed_body', 400) },
@@ -385,6 +392,38 @@ export const cases: Case[] = [
     byRuntime: { 'hono on node': { status: 400, json: problem('request.malformed', 400) }, workerd: { status: 500, byServer: true } },
   },
   {
+    // URL parsers read `:080` as port 80 and drop it, so the runtime's URL and the Host would name
+    // the port differently (Deno keeps the Host's spelling, the others normalize it).
+    name: 'a Host port with a leading zero is 400',
+    request: { method: 'GET', target: '/v1/health', headers: ['host', '127.0.0.1:080'] },
+    expect: { status: 400, json: problem('request.malformed_host', 400) },
+    // Cloudflare's edge (miniflare's upstream here) names the zone's host to the Worker itself.
+    byRuntime: { workerd: { status: 200 } },
+  },
+  {
+    name: 'a Host on port 0 is 400',
+    request: { method: 'GET', target: '/v1/health', headers: ['host', '127.0.0.1:0'] },
+    expect: { status: 400, json: problem('request.malformed_host', 400) },
+    // Cloudflare's edge (miniflare's upstream here) names the zone's host to the Worker itself.
+    byRuntime: { workerd: { status: 200 } },
+  },
+  {
+    // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400. Bun's server, workerd and node:http
+    // (under Hono's node-server) refuse it themselves; Deno and the in-process Hono runner take the
+    // server's own address as the host.
+    name: 'an HTTP/1.1 request without Host is 400',
+    request: { method: 'GET', target: '/v1/health', headers: [] },
+    expect: { status: 400, json: problem('request.malformed_host', 400) },
+    byRuntime: {
+      bun: { status: 400, byServer: true },
+      'hono on bun': { status: 400, byServer: true },
+      'hono on node': { status: 400, byServer: true },
+      deno: { status: 200 },
+      hono: { status: 200 },
+      workerd: { status: 400, byServer: true },
+    },
+  },
+  {
     name: 'two Host headers are 400',
     request: { method: 'GET', target: '/v1/health', headers: ['host', '127.0.0.1', 'host', 'evil.example'] },
     expect: { status: 400, json: problem('request.malformed_host', 400) },
@@ -407,6 +446,16 @@ export const cases: Case[] = [
       'hono on bun': { status: 401, json: problem('authn.required', 401) },
       workerd: { status: 500, byServer: true },
     },
+  },
+  {
+    // A request target has no fragment (RFC 9112 §3.2). Bun and Deno keep one in request.url, and
+    // Hono routes the path with it (`/v1/health#/../users/u_bob` is not the path the policy checked).
+    name: 'a fragment in the request target is 400',
+    request: { method: 'GET', target: '/v1/health#/../users/u_bob' },
+    expect: { status: 400, json: problem('request.malformed_path', 400) },
+    // workerd reads `#` as a path character and resolves the dot segments: the Worker is asked for
+    // /v1/users/u_bob, checks that, and forwards that.
+    byRuntime: { workerd: { status: 401, json: problem('authn.required', 401) } },
   },
   {
     name: 'a scheme-relative target is 400 and reaches no other host',

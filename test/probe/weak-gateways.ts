@@ -48,7 +48,7 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 
 /** The demo origin with no gateway worth the name in front of it. */
 export async function startOpenGateway(privateJwk: JWK): Promise<WeakGateway> {
-  const origin = createDemoOrigin({ ...(await keysOf(privateJwk)), identityKey: IDENTITY_KEY });
+  const origin = createDemoOrigin({ ...(await keysOf(privateJwk)), identityKey: IDENTITY_KEY, audience: false });
   // It vouches for every request, whoever sent it.
   const sign = identitySigner({ key: IDENTITY_KEY });
   const anyone = { principal: { id: 'anonymous', method: 'anonymous', roles: [], scopes: [] }, client: { ip: '127.0.0.1' } };
@@ -113,7 +113,7 @@ function believeAnyToken(meta: Readonly<Record<string, unknown>>): AuthnMethod {
 /** The real gateway, the demo policy with the owner rule, JWT verification and proxy trust broken. */
 export async function startWeakenedDemo(privateJwk: JWK, apiKey: string): Promise<WeakGateway> {
   const keys = await keysOf(privateJwk);
-  const origin = createDemoOrigin({ ...keys, identityKey: IDENTITY_KEY });
+  const origin = createDemoOrigin({ ...keys, identityKey: IDENTITY_KEY, audience: false });
   const originServer = await new Promise<ReturnType<typeof serveOrigin>>((resolve) => {
     const server = serveOrigin({ fetch: origin.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(server));
   });
