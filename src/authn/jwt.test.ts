@@ -102,6 +102,29 @@ describe('jwt() accepts honest tokens', () => {
   });
 });
 
+describe('jwt() and client-credentials tokens', () => {
+  const owned = (user: AuthnMethod) => {
+    const engine = createEngine(
+      definePolicy({ transport: { requireHttps: false }, authn: { user }, routes: { 'GET /v1/users/:id': { authn: ['user'], allow: [{ owner: { param: 'id' } }] } } }),
+      { now: () => NOW_MS, log: () => {} },
+    );
+    return (id: string, token: string) => engine.evaluate(new Request(`https://api.test/v1/users/${id}`, { headers: bearer(token) }));
+  };
+
+  it('makes a token whose subject is its own client (RFC 9068 client credentials) a client, which owns nothing', async () => {
+    const get = owned(esUser());
+    const decision = await get('svc_reports', await signToken(es256, { sub: 'svc_reports', client_id: 'svc_reports' }));
+    expectDenied(decision, 403, 'authz.denied', null);
+  });
+
+  it('keeps a user token issued to a client a user, who owns their own id', async () => {
+    const get = owned(esUser());
+    const decision = await get('user_1', await signToken(es256, { sub: 'user_1', client_id: 'web_app' }));
+    expectAllowed(decision);
+    expect(decision.kind === 'allow' && decision.principal.kind).toBeUndefined();
+  });
+});
+
 describe('jwt() with a shared secret', () => {
   const hsUser = (secret: Uint8Array = hs256.secret) =>
     jwt({ secret, algorithms: ['HS256', 'HS384', 'HS512'], issuer: ISSUER, audience: AUDIENCE });

@@ -323,6 +323,9 @@ export function jwt(options: JwtOptions): AuthnMethod {
 
     const principal = {
       id: payload.sub,
+      // RFC 9068: a client-credentials token names the client as its own subject. An application
+      // acting for itself owns no user's resources, so no `owner` rule may match it.
+      ...(payload.client_id === payload.sub && { kind: 'client' as const }),
       roles: claimList(readClaim(payload, rolesPath)),
       scopes: claimList(readClaim(payload, scopesPath)),
       // jose parsed this object for this call alone: frozen as it is, not copied.
