@@ -149,7 +149,7 @@ describe('per request', () => {
     const worker = gateway(policy, { identity: { ttlSeconds: 0 }, ...withLog(events) });
     const { response } = await call(worker, { ORIGIN_URL: main.url, PORTCULLIS_IDENTITY_KEY: KEY }, '/v1/things');
     expect(response.status).toBe(500);
-    expect(events[0]!.error).toBe('TypeError: identity.ttlSeconds: a whole number of seconds from 1 to 3600, got 0');
+    expect(events[0]!.error).toBe('PolicyError: identity.ttlSeconds: a whole number of seconds from 1 to 3600, got 0');
   });
 
   it('originSecret without its binding fails closed, naming it', async () => {
@@ -176,7 +176,7 @@ describe('forwarding options', () => {
   });
 
   it('a bad forwarding option fails at construction (deploy)', () => {
-    expect(() => gateway(policy, { forwardHeaders: ['authorization'] })).toThrow(/forwardHeaders\[0\] "authorization"/);
+    expect(() => gateway(policy, { forwardHeaders: ['authorization'] })).toThrow(/forwardHeaders\[0\]: "authorization"/);
     expect(() => gateway(policy, { redirectOrigins: ['not an origin'] })).toThrow(/redirectOrigins\[0\]/);
   });
 
@@ -185,6 +185,6 @@ describe('forwarding options', () => {
     const worker = gateway(policy, { identity: { header: 'x-edge-identity' }, forwardHeaders: ['x-edge-identity'], ...withLog(events) });
     const { response } = await call(worker, { ORIGIN_URL: main.url, PORTCULLIS_IDENTITY_KEY: KEY }, '/v1/things');
     expect(response.status).toBe(500);
-    expect(events[0]!.error).toMatch(/^TypeError: forwardTo: forwardHeaders\[0\] "x-edge-identity"/);
+    expect(events[0]!.error).toMatch(/^PolicyError: forwardTo\(\)\.forwardHeaders\[0\]: "x-edge-identity"/);
   });
 });

@@ -19,6 +19,7 @@ import {
   definePolicy,
   forwardTo,
   jsonLineSink,
+  PolicyError,
   problemResponse,
   type Engine,
   type EngineEnv,
@@ -149,11 +150,12 @@ export function gateway<Env = unknown>(policy: PolicySource<Env>, options: Gatew
           log: engineEnv?.log,
         });
       } catch (error) {
-        if (!(error instanceof TypeError)) throw error;
-        if (error.message.startsWith('identity.key')) throw new BindingError(identityBinding, `is unusable: ${error.message}`);
-        // An option's own error (a forwarded header that is the identity header) is not the binding's.
-        if (error.message.startsWith('identity.') || error.message.startsWith('forwardTo: forwardHeaders')) throw error;
-        throw new BindingError(name, `is not an origin URL (https://host[:port], no path): ${JSON.stringify(url)}`);
+        // The two options that come from bindings are named as bindings; any other option's error
+        // (a forwarded header that is the identity header) is the gateway's own.
+        if (!(error instanceof PolicyError)) throw error;
+        if (error.path === 'identity.key') throw new BindingError(identityBinding, `is unusable: ${error.message}`);
+        if (error.path === 'forwardTo().origin') throw new BindingError(name, `is not an origin URL (https://host[:port], no path): ${JSON.stringify(url)}`);
+        throw error;
       }
       return { segments, forward };
     });

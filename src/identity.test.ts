@@ -12,6 +12,12 @@ import { createEngine } from './engine.ts';
 import { IDENTITY_HEADER, IDENTITY_TYP, identityHeaderVerifier, identityVerifier, memoryReplayCache, type IdentityOptions } from './identity.ts';
 import { definePolicy } from './policy/define.ts';
 import { forwardTo } from './proxy.ts';
+import { PolicyError } from './errors.ts';
+/** The PolicyError a factory throws, from its message (`path: problem`). */
+function policyError(message: string): PolicyError {
+  const at = message.indexOf(': ');
+  return new PolicyError([{ path: message.slice(0, at), message: message.slice(at + 2) }]);
+}
 
 const KEY = 'k3y-0f-the-gateway-and-its-origin-32b+';
 const ORIGIN = 'https://origin.test';
@@ -89,7 +95,7 @@ describe('the gateway signs', () => {
     ['a ttl of 0', { ttlSeconds: 0 }, 'identity.ttlSeconds: a whole number of seconds from 1 to 3600, got 0'],
     ['a ttl over an hour', { ttlSeconds: 3601 }, 'identity.ttlSeconds: a whole number of seconds from 1 to 3600, got 3601'],
   ])('refuses %s at construction', (_, options, message) => {
-    expect(() => forwardTo(ORIGIN, { identity: { key: KEY, ...options } })).toThrow(new TypeError(message));
+    expect(() => forwardTo(ORIGIN, { identity: { key: KEY, ...options } })).toThrow(policyError(message));
   });
 });
 
@@ -184,7 +190,7 @@ describe('the origin refuses', () => {
   });
 
   it('to start with a short key', () => {
-    expect(() => identityVerifier({ key: 'short', audience: false })).toThrow(new TypeError('identity.key: at least 32 bytes are required, got 5'));
+    expect(() => identityVerifier({ key: 'short', audience: false })).toThrow(policyError('identity.key: at least 32 bytes are required, got 5'));
   });
 
   it('to start without an audience: one gateway signs for all its origins with one key', () => {

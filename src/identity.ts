@@ -13,6 +13,7 @@
 
 import { errors, jwtVerify, SignJWT } from 'jose';
 import type { Allow } from './decision.ts';
+import { policyError } from './errors.ts';
 
 /** The request header that carries the assertion. */
 export const IDENTITY_HEADER = 'x-portcullis-identity';
@@ -121,7 +122,7 @@ export interface MemoryReplayCacheOptions {
  */
 export function memoryReplayCache(options: MemoryReplayCacheOptions = {}): IdentityReplayCache {
   const maxEntries = options.maxEntries ?? 100_000;
-  if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new TypeError(`memoryReplayCache: maxEntries must be a positive integer, got ${maxEntries}`);
+  if (!Number.isInteger(maxEntries) || maxEntries < 1) policyError('memoryReplayCache().maxEntries', `must be a positive integer, got ${maxEntries}`);
   const now = options.now ?? Date.now;
   // Insertion order is close to expiry order (one TTL per gateway), so the expired ones are in front.
   const seen = new Map<string, number>();
@@ -139,11 +140,11 @@ export function memoryReplayCache(options: MemoryReplayCacheOptions = {}): Ident
   };
 }
 
-/** Imports the key once: a string or bytes become a non-extractable HMAC-SHA-256 CryptoKey. Throws a `TypeError` on a short key. */
+/** Imports the key once: a string or bytes become a non-extractable HMAC-SHA-256 CryptoKey. Throws a `PolicyError` on a short key. */
 function importIdentityKey(key: IdentityKey, name: string): Promise<CryptoKey> {
   if (typeof key === 'object' && !(key instanceof Uint8Array)) return Promise.resolve(key);
   const bytes = typeof key === 'string' ? new TextEncoder().encode(key) : new Uint8Array(key);
-  if (bytes.byteLength < MIN_KEY_BYTES) throw new TypeError(`${name}: at least ${MIN_KEY_BYTES} bytes are required, got ${bytes.byteLength}`);
+  if (bytes.byteLength < MIN_KEY_BYTES) policyError(name, `at least ${MIN_KEY_BYTES} bytes are required, got ${bytes.byteLength}`);
   const imported = crypto.subtle.importKey('raw', bytes, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
   // A failed import surfaces at the first use, not as an unhandled rejection at setup.
   imported.catch(() => {});
@@ -167,7 +168,7 @@ function targetOf(url: URL): string {
  */
 export function identitySigner(options: IdentityOptions): (decision: Allow, method: string, target: URL) => Promise<string> {
   const ttl = options.ttlSeconds ?? 60;
-  if (!Number.isInteger(ttl) || ttl < 1 || ttl > 3600) throw new TypeError(`identity.ttlSeconds: a whole number of seconds from 1 to 3600, got ${ttl}`);
+  if (!Number.isInteger(ttl) || ttl < 1 || ttl > 3600) policyError('identity.ttlSeconds', `a whole number of seconds from 1 to 3600, got ${ttl}`);
   const key = importIdentityKey(options.key, 'identity.key');
   const now = options.now ?? Date.now;
 
@@ -240,7 +241,7 @@ export function identityHeaderVerifier(
   const key = importIdentityKey(options.key, 'identity.key');
   const audience = options.audience as unknown;
   if (audience !== false && (typeof audience !== 'string' || audience === '')) {
-    throw new TypeError('identity.audience: required, the origin as the gateway addresses it (its ORIGIN_URL), or false to accept assertions issued for any origin');
+    policyError('identity.audience', 'required, the origin as the gateway addresses it (its ORIGIN_URL), or false to accept assertions issued for any origin');
   }
   const tolerance = options.clockTolerance ?? 5;
   const now = options.now ?? Date.now;

@@ -9,6 +9,7 @@
  */
 
 import type { Allow } from './decision.ts';
+import { policyError } from './errors.ts';
 
 /**
  * End-to-end request headers that describe the message, not the client's identity or its route.
@@ -67,7 +68,7 @@ export interface RequestHeaderOptions {
 
 /**
  * Compiles the allow-list once: a function that copies the headers an origin may hear from a
- * request. Throws a `TypeError` naming an option header the gateway must own.
+ * request. Throws a `PolicyError` naming an option header the gateway must own.
  */
 export function requestHeaderFilter(options: RequestHeaderOptions): (request: Request, decision: Allow) => Headers {
   const strip = new Set((options.stripHeaders ?? []).map((name) => name.toLowerCase()));
@@ -76,7 +77,7 @@ export function requestHeaderFilter(options: RequestHeaderOptions): (request: Re
     const name = raw.toLowerCase();
     const gatewayOwned = name.startsWith('x-forwarded-') || name === options.identityHeader?.toLowerCase();
     const why = NEVER_FROM_CLIENT.get(name) ?? (gatewayOwned ? 'the gateway sets it' : undefined);
-    if (why) throw new TypeError(`forwardTo: forwardHeaders[${i}] "${raw}" cannot be forwarded from the client (${why})`);
+    if (why) policyError(`forwardTo().forwardHeaders[${i}]`, `"${raw}" cannot be forwarded from the client (${why})`);
     allowed.add(name);
   }
   for (const name of strip) allowed.delete(name);

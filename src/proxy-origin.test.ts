@@ -11,6 +11,13 @@ import { createEngine } from './engine.ts';
 import type { SecurityEvent } from './log.ts';
 import { definePolicy } from './policy/define.ts';
 import { forwardTo, type ForwardOptions } from './proxy.ts';
+import { PolicyError } from './errors.ts';
+/** The PolicyError a factory throws, from its message (`path: problem`). */
+function policyError(message: string): PolicyError {
+  const at = message.indexOf(': ');
+  return new PolicyError([{ path: message.slice(0, at), message: message.slice(at + 2) }]);
+}
+
 
 /** A listener on 127.0.0.1 that records the targets it was asked for and answers with `answer`. */
 async function listen(answer: (target: string) => { status: number; headers?: Record<string, string> } = () => ({ status: 200 })) {
@@ -135,10 +142,10 @@ describe("forwardTo keeps an origin's Location on the public side", () => {
   });
 
   it('refuses an unknown redirects mode at construction', () => {
-    expect(() => forwardTo(origin.url, { redirects: 'refuse' as never })).toThrow(new TypeError(`forwardTo: redirects must be 'rewrite' or 'pass', got "refuse"`));
+    expect(() => forwardTo(origin.url, { redirects: 'refuse' as never })).toThrow(policyError(`forwardTo().redirects: must be 'rewrite' or 'pass', got "refuse"`));
   });
 
   it.each([['id.example.com'], ['https://id.example.com/path'], ['ftp://id.example.com']])('refuses redirectOrigins entry %s at construction', (entry) => {
-    expect(() => forwardTo(origin.url, { redirectOrigins: [entry] })).toThrow(new TypeError(`forwardTo: redirectOrigins[0]: "${entry}" must be an origin such as https://id.example.com`));
+    expect(() => forwardTo(origin.url, { redirectOrigins: [entry] })).toThrow(policyError(`forwardTo().redirectOrigins[0]: "${entry}" must be an origin such as https://id.example.com`));
   });
 });

@@ -4,6 +4,7 @@
  */
 
 import { problemResponse, type Allow } from './decision.ts';
+import { policyError } from './errors.ts';
 import type { Handler } from './engine.ts';
 import { IDENTITY_HEADER, identitySigner, type IdentityOptions } from './identity.ts';
 import { jsonLineSink, type SecuritySink } from './log.ts';
@@ -89,17 +90,17 @@ const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authe
  * ```
  */
 export function forwardTo(origin: string, options: ForwardOptions = {}): Handler {
-  const base = new URL(origin);
-  if (base.pathname !== '/' || base.search || base.hash) throw new TypeError(`forwardTo: "${origin}" must be an origin with no path`);
+  const base = URL.canParse(origin) ? new URL(origin) : undefined;
+  if (!base || base.pathname !== '/' || base.search || base.hash) policyError('forwardTo().origin', `"${origin}" must be an origin with no path`);
   const send = options.fetch ?? ((input: URL, init: RequestInit) => fetch(input, init));
   const extra = Object.entries(options.headers ?? {});
   const identity = options.identity && identitySigner(options.identity);
   const identityHeader = options.identity?.header ?? IDENTITY_HEADER;
   const forwardedHeaders = requestHeaderFilter({ ...options, identityHeader });
-  const redirectOrigins = new Set((options.redirectOrigins ?? []).map((entry, i) => originOf(entry, `forwardTo: redirectOrigins[${i}]`)));
+  const redirectOrigins = new Set((options.redirectOrigins ?? []).map((entry, i) => originOf(entry, `forwardTo().redirectOrigins[${i}]`)));
   const log = options.log ?? jsonLineSink;
   if (options.redirects !== undefined && options.redirects !== 'rewrite' && options.redirects !== 'pass') {
-    throw new TypeError(`forwardTo: redirects must be 'rewrite' or 'pass', got ${JSON.stringify(options.redirects)}`);
+    policyError('forwardTo().redirects', `must be 'rewrite' or 'pass', got ${JSON.stringify(options.redirects)}`);
   }
 
   /** Logs why an allowed request got a refusal from the gateway instead of the origin's answer. */
@@ -195,7 +196,7 @@ function originFormTarget(base: URL, url: URL): URL | null {
   return target;
 }
 
-/** The origin of an http(s) origin string, or a `TypeError` naming the option. */
+/** The origin of an http(s) origin string, or a `PolicyError` naming the option. */
 function originOf(value: string, name: string): string {
   let url: URL | undefined;
   try {
@@ -204,7 +205,7 @@ function originOf(value: string, name: string): string {
     // Reported below.
   }
   if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.origin !== value.replace(/\/$/, '')) {
-    throw new TypeError(`${name}: "${value}" must be an origin such as https://id.example.com`);
+    policyError(name, `"${value}" must be an origin such as https://id.example.com`);
   }
   return url.origin;
 }
