@@ -28,7 +28,7 @@ export default gateway((env: Env) =>
       user: jwt({ jwksUrl: binding(env, 'JWKS_URL'), issuer: binding(env, 'JWT_ISSUER'), audience: binding(env, 'JWT_AUDIENCE'), algorithms: ['ES256'] }),
       service: apiKey({ header: 'x-api-key', keys: JSON.parse(binding(env, 'API_KEYS')) as Record<string, ApiKeyRecord> }),
     },
-    // Per isolate with the default memory store; pass an Upstash store (gateway options.engine) for global limits.
+    // Per isolate with the default memory store; pass a Durable Objects or Upstash store (gateway options.engine) for global limits.
     rateLimits: { api: { limit: 100, window: '1m', by: 'principal' } },
     routes: {
       'GET /v1/health': { authn: 'anonymous', rateLimit: ['api'] },
