@@ -1,8 +1,8 @@
 /**
  * `npm run bench`: the side-by-side benchmark of issue 8.
  *
- * Every stack is a separate process on 127.0.0.1, loaded by autocannon from this process with the
- * same connections and durations, in interleaved slices (A B C D E, B C D E A, …) so that machine
+ * Every stack is a separate process on 127.0.0.1, loaded by wrk (Debian's, when installed) or by
+ * autocannon from this process, with the same connections and durations, in interleaved slices (A B C D E, B C D E A, …) so that machine
  * noise hits all stacks alike. Then the in-process figures (evaluate, jose floor, memory store) in
  * fresh processes of their own. Prints a table and writes bench/results.json.
  *
@@ -10,12 +10,14 @@
  * HS256 and cold-token runs are scaled from it), BENCH_CONNECTIONS (default 32), BENCH_STACKS
  * (comma-separated subset; `bridge` adds a reference stack), BENCH_RUNS (subset of `es256,cold,hs256,store,inprocess`;
  * `store` runs portcullis-node on the memory store and on redisStore with a local redis-server), BENCH_PROFILE
- * (comma-separated stacks to run under `node --cpu-prof`, profiles in bench/profiles/).
+ * (comma-separated stacks to run under `node --cpu-prof`, profiles in bench/profiles/), BENCH_LOAD
+ * (`wrk` or `autocannon`; wrk when it is on the PATH: a C client in its own process takes less of
+ * the cores from the servers than autocannon in this one. A new token per request always uses autocannon).
  * `node --import tsx bench/profile-top.ts <profile>` summarises a profile.
  * @module
  */
 
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
@@ -45,6 +47,7 @@ const coldRounds = Math.max(1, Math.round((mainRounds * 3) / 4));
 const selected = list('BENCH_STACKS', [...STACKS]) as StackName[];
 const profiled = new Set(list('BENCH_PROFILE', []));
 const runs = new Set(list('BENCH_RUNS', ['es256', 'cold', 'hs256', 'store', 'inprocess']));
+const loader = loadGenerator();
 for (const name of [...selected, ...profiled]) {
   if (![...STACKS, ...REFERENCES].includes(name as StackName)) {
     throw new TypeError(`unknown stack "${name}"; stacks: ${[...STACKS, ...REFERENCES].join(', ')}`);
@@ -62,6 +65,21 @@ function positive(name: string, fallback: number): number {
   const value = Number(raw);
   if (!(value > 0)) throw new TypeError(`${name} must be a positive number, got "${raw}"`);
   return value;
+}
+
+/** BENCH_LOAD, or wrk when it is installed. */
+function loadGenerator(): 'wrk' | 'autocannon' {
+  const wanted = process.env.BENCH_LOAD;
+  if (wanted !== undefined && wanted !== '' && wanted !== 'wrk' && wanted !== 'autocannon') throw new TypeError(`BENCH_LOAD must be wrk or autocannon, got "${wanted}"`);
+  let installed = true;
+  try {
+    execFileSync('wrk', ['--version'], { stdio: 'ignore' });
+  } catch (error) {
+    // wrk --version prints its banner and exits 1: only a missing binary is absent.
+    installed = (error as NodeJS.ErrnoException).code !== 'ENOENT';
+  }
+  if (wanted === 'wrk' && !installed) throw new TypeError('BENCH_LOAD=wrk, but wrk is not installed (apt-get install -y wrk)');
+  return (wanted as 'wrk' | 'autocannon' | undefined) || (installed ? 'wrk' : 'autocannon');
 }
 
 function list(name: string, fallback: string[]): string[] {
@@ -220,6 +238,8 @@ interface Tally {
   requests: number;
   seconds: number;
   latencies: number[];
+  /** p50 and p99 of each wrk slice, ms (wrk reports percentiles, not the latencies). */
+  percentiles: { p50: number; p99: number }[];
   /** req/s of each slice: their spread shows how noisy the machine was. */
   slices: number[];
   non2xx: number;
@@ -234,12 +254,13 @@ const tallies = new Map<string, Tally>();
 
 function tally(key: string): Tally {
   let found = tallies.get(key);
-  if (!found) tallies.set(key, (found = { requests: 0, seconds: 0, latencies: [], slices: [], non2xx: 0, errors: 0, cpuUs: 0, storeCpuUs: 0 }));
+  if (!found) tallies.set(key, (found = { requests: 0, seconds: 0, latencies: [], percentiles: [], slices: [], non2xx: 0, errors: 0, cpuUs: 0, storeCpuUs: 0 }));
   return found;
 }
 
 /** One slice of load on one stack, tallied under `record` (a warm-up is not tallied). */
 async function load(stack: Stack, duration: number, token: string | (() => string), record: string | undefined): Promise<void> {
+  if (loader === 'wrk' && typeof token === 'string') return loadWithWrk(stack, duration, token, record);
   const headers = { origin: ORIGIN, authorization: typeof token === 'string' ? `Bearer ${token}` : '' };
   const options: autocannon.Options = { url: stack.url + PATH, connections, duration, headers };
   if (typeof token !== 'string') {
@@ -274,6 +295,36 @@ async function load(stack: Stack, duration: number, token: string | (() => strin
   into.errors += result.errors + result.timeouts;
 }
 
+interface WrkSummary {
+  requests: number;
+  non2xx: number;
+  errors: number;
+  duration_s: number;
+  p50_ms: number;
+  p99_ms: number;
+}
+
+/** One slice with wrk (one thread, `connections` connections), tallied as `load` does. */
+async function loadWithWrk(stack: Stack, duration: number, token: string, record: string | undefined): Promise<void> {
+  const into = record ? tally(record) : undefined;
+  const cpuBefore = into ? await stackCpu(stack) : 0;
+  const storeCpuBefore = into && stack.storePid ? processCpu(stack.storePid) : 0;
+  const args = ['-t1', `-c${connections}`, `-d${duration}s`, '-H', `origin: ${ORIGIN}`, '-H', `authorization: Bearer ${token}`, '-s', here('./wrk-report.lua'), stack.url + PATH];
+  const stdout = await new Promise<string>((resolve, reject) =>
+    execFile('wrk', args, (error, out) => (error ? reject(error) : resolve(out))),
+  );
+  if (!into) return;
+  into.cpuUs += (await stackCpu(stack)) - cpuBefore;
+  if (stack.storePid) into.storeCpuUs += processCpu(stack.storePid) - storeCpuBefore;
+  const summary = JSON.parse(stdout.trim().split('\n').at(-1)!) as WrkSummary;
+  into.requests += summary.requests;
+  into.seconds += summary.duration_s;
+  into.slices.push(Math.round(summary.requests / summary.duration_s));
+  into.percentiles.push({ p50: summary.p50_ms, p99: summary.p99_ms });
+  into.non2xx += summary.non2xx;
+  into.errors += summary.errors;
+}
+
 interface Figures {
   rps: number;
   p50_ms: number;
@@ -285,9 +336,12 @@ interface Figures {
 }
 
 function figures(key: string): Omit<Figures, 'rps_slices'> & { slices: number[]; non2xx: number; errors: number; store_cpu_us: number } {
-  const { requests, seconds, latencies, slices, non2xx, errors, cpuUs, storeCpuUs } = tally(key);
+  const { requests, seconds, latencies, percentiles, slices, non2xx, errors, cpuUs, storeCpuUs } = tally(key);
   const sorted = Float64Array.from(latencies).sort();
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+  const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
+  // wrk's slices give percentiles only: their mean over the slices.
+  const at = (q: number) =>
+    percentiles.length ? mean(percentiles.map((slice) => (q === 0.5 ? slice.p50 : slice.p99))) : (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN);
   const round = (value: number, digits: number) => Number(value.toFixed(digits));
   const perRequest = (us: number) => round(us / Math.max(1, requests + non2xx), 1);
   return {
@@ -419,31 +473,40 @@ function section(label: string, names: readonly StackName[]) {
     if (non2xx || errors) throw new Error(`${label} ${name}: ${non2xx} non-2xx answers and ${errors} errors under load`);
     stacks[name] = { rps, p50_ms, p99_ms, rps_slices: slices, cpu_us };
   }
+  const ratios = ratiosOf(stacks, 'rps');
+  return { stacks, ratios, cpu_ratios: ratiosOf(stacks, 'cpu_us') };
+}
+
+/**
+ * Each portcullis stack's figure divided by each baseline's (and the bridge's) in the same run:
+ * `rps` (higher is better) or `cpu_us`, CPU per request (lower is better).
+ */
+function ratiosOf(stacks: Record<string, Figures>, field: 'rps' | 'cpu_us'): Record<string, Record<string, number>> {
   const ratios: Record<string, Record<string, number>> = {};
   for (const ours of PORTCULLIS) {
     if (!stacks[ours]) continue;
     ratios[ours] = {};
-    for (const base of BASELINES) {
-      if (stacks[base]) ratios[ours][base] = Number((stacks[ours].rps / stacks[base].rps).toFixed(2));
+    for (const base of field === 'rps' ? BASELINES : [...BASELINES, ...REFERENCES]) {
+      if (stacks[base]) ratios[ours][base] = Number((stacks[ours][field] / stacks[base][field]).toFixed(2));
     }
     if (!Object.keys(ratios[ours]).length) delete ratios[ours];
   }
-  return { stacks, ratios };
+  return ratios;
 }
 
-function table(title: string, stacks: Record<string, Figures>, ratios: Record<string, Record<string, number>>) {
+function table(title: string, stacks: Record<string, Figures>, ratios: Record<string, Record<string, number>>, cpuRatios: Record<string, Record<string, number>> = {}) {
   if (!Object.keys(stacks).length) return '';
   const lines = [
     `\n${title}`,
-    `${'stack'.padEnd(18)}${'req/s'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}   req/s of the slices (min–max)`,
+    `${'stack'.padEnd(18)}${'req/s'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'CPU µs/req'.padStart(12)}   req/s of the slices (min–max)`,
   ];
-  for (const [name, { rps, p50_ms, p99_ms, rps_slices }] of Object.entries(stacks)) {
+  for (const [name, { rps, p50_ms, p99_ms, rps_slices, cpu_us }] of Object.entries(stacks)) {
     const spread = `${Math.min(...rps_slices)}–${Math.max(...rps_slices)}`;
-    lines.push(`${name.padEnd(18)}${String(rps).padStart(9)}${p50_ms.toFixed(2).padStart(9)}${p99_ms.toFixed(2).padStart(9)}   ${spread}`);
+    lines.push(`${name.padEnd(18)}${String(rps).padStart(9)}${p50_ms.toFixed(2).padStart(9)}${p99_ms.toFixed(2).padStart(9)}${cpu_us.toFixed(1).padStart(12)}   ${spread}`);
   }
-  for (const [ours, against] of Object.entries(ratios)) {
-    lines.push(`${ours} req/s ÷ ` + Object.entries(against).map(([base, ratio]) => `${base} ${ratio.toFixed(2)}×`).join(', '));
-  }
+  const line = (label: string, against: Record<string, number>) => label + Object.entries(against).map(([base, ratio]) => `${base} ${ratio.toFixed(2)}×`).join(', ');
+  for (const [ours, against] of Object.entries(ratios)) lines.push(line(`${ours} req/s ÷ `, against));
+  for (const [ours, against] of Object.entries(cpuRatios)) lines.push(line(`${ours} CPU/req ÷ `, against));
   return lines.join('\n');
 }
 
@@ -496,6 +559,8 @@ const results = {
   evaluate,
   memory_store_bytes_per_key: memoryBytesPerKey,
   ratios: es256.ratios,
+  /** CPU per request of each portcullis stack ÷ a baseline's, same run (lower is better). */
+  cpu_ratios: es256.cpu_ratios,
   hs256,
   cold,
   meta: {
@@ -505,6 +570,7 @@ const results = {
     cores: availableParallelism(),
     load_average_at_start: Number(loadAtStart.toFixed(2)),
     connections,
+    load_generator: loader,
     slice_s: SLICE_S,
     rounds: { es256: mainRounds, hs256: hsRounds, cold: coldRounds },
     total_s: Math.round((Date.now() - startedAt) / 1000),
@@ -512,9 +578,9 @@ const results = {
 };
 
 const tables = [
-  table(`ES256, warm token (${mainRounds * SLICE_S} s per stack, ${connections} connections)`, es256.stacks, es256.ratios),
+  table(`ES256, warm token (${mainRounds * SLICE_S} s per stack, ${connections} connections)`, es256.stacks, es256.ratios, es256.cpu_ratios),
   table(`ES256, a new token every request (${coldRounds * SLICE_S} s per stack, pool of ${COLD_POOL})`, cold.stacks, cold.ratios),
-  table(`HS256, warm token (${hsRounds * SLICE_S} s per stack)`, hs256.stacks, hs256.ratios),
+  table(`HS256, warm token (${hsRounds * SLICE_S} s per stack)`, hs256.stacks, hs256.ratios, hs256.cpu_ratios),
   storeTable(),
 ];
 console.log(tables.filter(Boolean).join('\n'));
