@@ -9,7 +9,8 @@
  * Environment: BENCH_SECONDS (measured seconds per stack in the main ES256 run, default 12; the
  * HS256 and cold-token runs are scaled from it), BENCH_CONNECTIONS (default 32), BENCH_STACKS
  * (comma-separated subset; `bridge` adds a reference stack), BENCH_RUNS (subset of `es256,cold,hs256,store,inprocess`;
- * `store` runs portcullis-node on the memory store and on redisStore with a local redis-server), BENCH_PROFILE
+ * `store` runs portcullis-node on the memory store and on redisStore with a local redis-server; `gateway`
+ * puts each of BENCH_GATEWAYS in front of a bare node:http origin), BENCH_PROFILE
  * (comma-separated stacks to run under `node --cpu-prof`, profiles in bench/profiles/), BENCH_LOAD
  * (`wrk` or `autocannon`; wrk when it is on the PATH: a C client in its own process takes less of
  * the cores from the servers than autocannon in this one. A new token per request always uses autocannon).
@@ -25,12 +26,20 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { startRedisServer } from '../test/redis/redis-server.ts';
+import { startHaproxy } from './haproxy.ts';
 import { AUDIENCE, HOST, ISSUER, ORIGIN, PATH, type Alg, type StackKey } from './scenario.ts';
 
 const STACKS = ['bare', 'hono', 'express', 'portcullis-node', 'portcullis-hono'] as const;
 /** Run only when named in BENCH_STACKS: `bridge`, portcullis-node's Request/Response bridge and headers without the policy. */
 const REFERENCES = ['bridge'] as const;
 type StackName = (typeof STACKS)[number] | (typeof REFERENCES)[number];
+/**
+ * The gateway run: client → gateway → the `bare` stack as origin, on loopback. `direct` is the
+ * origin alone; `node-proxy` node:http in and out with no checks; `haproxy` HAProxy with the policy
+ * it can say (bench/stacks/gateway/haproxy.ts).
+ */
+const GATEWAYS = ['direct', 'node-proxy', 'portcullis-node', 'haproxy'] as const;
+type GatewayName = (typeof GATEWAYS)[number];
 const COLD_STACKS: StackName[] = ['portcullis-node', 'hono'];
 const BASELINES: StackName[] = ['bare', 'hono', 'express'];
 const PORTCULLIS: StackName[] = ['portcullis-node', 'portcullis-hono'];
@@ -46,12 +55,15 @@ const hsRounds = Math.max(1, Math.round(mainRounds / 2));
 const coldRounds = Math.max(1, Math.round((mainRounds * 3) / 4));
 const selected = list('BENCH_STACKS', [...STACKS]) as StackName[];
 const profiled = new Set(list('BENCH_PROFILE', []));
-const runs = new Set(list('BENCH_RUNS', ['es256', 'cold', 'hs256', 'store', 'inprocess']));
+const runs = new Set(list('BENCH_RUNS', ['es256', 'cold', 'hs256', 'store', 'gateway', 'inprocess']));
 const loader = loadGenerator();
+const gateways = list('BENCH_GATEWAYS', [...GATEWAYS]) as GatewayName[];
+const profileable = [...STACKS, ...REFERENCES, ...GATEWAYS.map((name) => `gateway-${name}`)];
 for (const name of [...selected, ...profiled]) {
-  if (![...STACKS, ...REFERENCES].includes(name as StackName)) {
-    throw new TypeError(`unknown stack "${name}"; stacks: ${[...STACKS, ...REFERENCES].join(', ')}`);
-  }
+  if (!profileable.includes(name)) throw new TypeError(`unknown stack "${name}"; stacks: ${profileable.join(', ')}`);
+}
+for (const name of gateways) {
+  if (!GATEWAYS.includes(name)) throw new TypeError(`unknown gateway "${name}"; gateways: ${GATEWAYS.join(', ')}`);
 }
 /**
  * Distinct tokens of the cold run, used in turn. More than the verified-token cache holds (10,000
@@ -128,27 +140,37 @@ async function signer(alg: Alg): Promise<Signer> {
 // Stack processes.
 
 interface Stack {
-  name: StackName;
+  name: StackName | `gateway:${GatewayName}`;
+  /** What the smoke check asks: the answer only, the answer and the headers, or every denial too. @default by name */
+  checks?: 'answer' | 'headers' | 'all';
   /** How the results name it: the stack, or the stack with its rate-limit store (`portcullis-node+redis`). */
   id: string;
   url: string;
   child: ChildProcess;
   /** A process the stack depends on (redis-server), whose CPU time counts per request as well. */
   storePid?: number;
+  /** Its CPU time is read from /proc (a process that is not Node: HAProxy), not asked over IPC. */
+  foreign?: boolean;
 }
 
 /** Starts a stack; `store` runs it on redisStore with the redis-server at `store.url`. */
 async function start(name: StackName, key: StackKey, store?: { url: string; pid: number }): Promise<Stack> {
+  const { child, port } = await forkStack(name, `./stacks/${name}.ts`, { BENCH_KEY: JSON.stringify(key), ...(store && { BENCH_REDIS_URL: store.url }) });
+  return { name, id: store ? `${name}+redis` : name, url: `http://${HOST}:${port}`, child, storePid: store?.pid };
+}
+
+/** Forks a stack's file with `env`, under `--cpu-prof` when BENCH_PROFILE names it, and waits for its port. */
+async function forkStack(name: string, file: string, env: Record<string, string>): Promise<{ child: ChildProcess; port: number }> {
   const execArgv = ['--import', 'tsx'];
   if (profiled.has(name)) {
     // One folder per run: node writes a profile per thread (tsx's loader has one of its own).
-    const dir = here(`./profiles/${name}-${key.alg}-${Date.now()}`);
+    const dir = here(`./profiles/${name}-${Date.now()}`);
     mkdirSync(dir, { recursive: true });
     execArgv.push('--cpu-prof', `--cpu-prof-dir=${dir}`);
   }
-  const child = fork(here(`./stacks/${name}.ts`), [], {
+  const child = fork(here(file), [], {
     execArgv,
-    env: { ...process.env, NODE_ENV: 'production', BENCH_KEY: JSON.stringify(key), ...(store && { BENCH_REDIS_URL: store.url }) },
+    env: { ...process.env, NODE_ENV: 'production', ...env },
     // Security events of the smoke checks' denials go to stdout: not part of the report.
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
@@ -164,11 +186,12 @@ async function start(name: StackName, key: StackKey, store?: { url: string; pid:
     });
   });
   child.removeAllListeners('exit');
-  return { name, id: store ? `${name}+redis` : name, url: `http://${HOST}:${port}`, child, storePid: store?.pid };
+  return { child, port };
 }
 
 /** CPU time (user + system) a stack process has used, µs, asked over IPC. */
 function stackCpu(stack: Stack): Promise<number> {
+  if (stack.foreign) return Promise.resolve(processCpu(stack.child.pid!));
   return new Promise((resolve) => {
     const onMessage = (message: unknown) => {
       const cpu = (message as { cpu?: { user: number; system: number } }).cpu;
@@ -191,7 +214,8 @@ function processCpu(pid: number): number {
 async function stop(stack: Stack): Promise<void> {
   if (stack.child.exitCode !== null) return;
   const exited = new Promise<void>((resolve) => stack.child.once('exit', () => resolve()));
-  stack.child.send('stop');
+  if (stack.foreign) stack.child.kill('SIGTERM');
+  else stack.child.send('stop');
   const timer = setTimeout(() => stack.child.kill('SIGKILL'), 10_000);
   await exited;
   clearTimeout(timer);
@@ -206,6 +230,15 @@ interface Tokens {
   admin: string;
 }
 
+/** The tokens of the smoke checks: the owner of /users/42, another user, an admin. */
+async function smokeTokens(keys: Signer): Promise<Tokens> {
+  return {
+    owner: await keys.sign({ sub: '42', roles: ['user'] }),
+    stranger: await keys.sign({ sub: '7', roles: ['user'] }),
+    admin: await keys.sign({ sub: '7', roles: ['admin'] }),
+  };
+}
+
 async function check(stack: Stack, tokens: Tokens): Promise<void> {
   const get = (path: string, token?: string) =>
     fetch(stack.url + path, { headers: { origin: ORIGIN, ...(token ? { authorization: `Bearer ${token}` } : {}) } });
@@ -215,10 +248,11 @@ async function check(stack: Stack, tokens: Tokens): Promise<void> {
   const ok = await get(PATH, tokens.owner);
   const body = await ok.json();
   if (ok.status !== 200 || body?.id !== '42') fail(`GET ${PATH} answered ${ok.status} ${JSON.stringify(body)}`);
-  if (stack.name === 'bare') return;
+  const checks = stack.checks ?? (stack.name === 'bare' ? 'answer' : REFERENCES.includes(stack.name as (typeof REFERENCES)[number]) ? 'headers' : 'all');
+  if (checks === 'answer') return;
   if (ok.headers.get('access-control-allow-origin') !== ORIGIN) fail('no CORS header for the allowed origin');
   if (ok.headers.get('x-content-type-options') !== 'nosniff') fail('no security headers');
-  if (REFERENCES.includes(stack.name as (typeof REFERENCES)[number])) return; // checks nothing, by design
+  if (checks === 'headers') return; // checks nothing, by design
   const expect = async (path: string, token: string | undefined, wanted: (status: number) => boolean, what: string) => {
     const response = await get(path, token);
     await response.arrayBuffer();
@@ -391,11 +425,7 @@ function runScript(file: string, execArgv: string[]): Promise<Record<string, unk
 
 async function phase(alg: Alg, label: string, mainRoundCount: number, withCold: boolean) {
   const keys = await signer(alg);
-  const tokens: Tokens = {
-    owner: await keys.sign({ sub: '42', roles: ['user'] }),
-    stranger: await keys.sign({ sub: '7', roles: ['user'] }),
-    admin: await keys.sign({ sub: '7', roles: ['admin'] }),
-  };
+  const tokens = await smokeTokens(keys);
   process.stderr.write(`${alg}: starting ${selected.join(', ')}\n`);
   const stacks = await Promise.all(selected.map((name) => start(name, keys.key)));
   try {
@@ -405,7 +435,7 @@ async function phase(alg: Alg, label: string, mainRoundCount: number, withCold: 
       await warmUp(stacks, 2, tokens.owner);
       await rounds(stacks, mainRoundCount, tokens.owner, label);
     }
-    const cold = stacks.filter((stack) => COLD_STACKS.includes(stack.name));
+    const cold = stacks.filter((stack) => COLD_STACKS.includes(stack.name as StackName));
     if (withCold && cold.length) {
       process.stderr.write(`${alg}: signing ${COLD_POOL} distinct tokens for the cold run\n`);
       const pool: string[] = [];
@@ -423,11 +453,7 @@ async function phase(alg: Alg, label: string, mainRoundCount: number, withCold: 
 /** The store run: portcullis-node on the memory store and on redisStore (a local redis-server), in the same interleaved slices. */
 async function storePhase(roundCount: number) {
   const keys = await signer('ES256');
-  const tokens: Tokens = {
-    owner: await keys.sign({ sub: '42', roles: ['user'] }),
-    stranger: await keys.sign({ sub: '7', roles: ['user'] }),
-    admin: await keys.sign({ sub: '7', roles: ['admin'] }),
-  };
+  const tokens = await smokeTokens(keys);
   const redis = await startRedisServer();
   process.stderr.write(`store: portcullis-node on the memory store and on redisStore (redis-server on port ${redis.port})\n`);
   const stacks = await Promise.all([start('portcullis-node', keys.key), start('portcullis-node', keys.key, { url: redis.url, pid: redis.process.pid! })]);
@@ -438,6 +464,36 @@ async function storePhase(roundCount: number) {
   } finally {
     await Promise.all(stacks.map(stop));
     await redis.stop();
+  }
+}
+
+/** Starts a gateway in front of `origin` (`direct` is the origin itself). */
+async function startGateway(name: GatewayName, key: StackKey, origin: Stack): Promise<Stack> {
+  const id = name;
+  if (name === 'direct') return { ...origin, name: `gateway:${name}`, id, checks: 'answer' };
+  if (name === 'haproxy') {
+    const { child, port } = await startHaproxy(key, origin.url);
+    return { name: `gateway:${name}`, id, url: `http://${HOST}:${port}`, child, foreign: true };
+  }
+  const { child, port } = await forkStack(`gateway-${name}`, `./stacks/gateway/${name}.ts`, { BENCH_KEY: JSON.stringify(key), BENCH_ORIGIN: origin.url });
+  return { name: `gateway:${name}`, id, url: `http://${HOST}:${port}`, child, checks: name === 'node-proxy' ? 'answer' : 'all' };
+}
+
+/** The gateway run: each gateway in front of one bare origin, in interleaved slices; the origin's own CPU is not counted. */
+async function gatewayPhase(roundCount: number) {
+  const keys = await signer('ES256');
+  const tokens = await smokeTokens(keys);
+  const origin = await start('bare', keys.key);
+  process.stderr.write(`gateway: ${gateways.join(', ')} in front of a bare node:http origin (${origin.url})\n`);
+  const stacks: Stack[] = [];
+  try {
+    for (const name of gateways) stacks.push(await startGateway(name, keys.key, origin));
+    for (const stack of stacks) await check(stack, tokens);
+    await warmUp(stacks, 2, tokens.owner);
+    await rounds(stacks, roundCount, tokens.owner, 'gateway');
+  } finally {
+    await Promise.all(stacks.filter((stack) => stack.child !== origin.child).map(stop));
+    await stop(origin);
   }
 }
 
@@ -452,6 +508,7 @@ process.stderr.write(
 if (runs.has('es256') || runs.has('cold')) await phase('ES256', 'es256', mainRounds, runs.has('cold'));
 if (runs.has('hs256')) await phase('HS256', 'hs256', hsRounds, false);
 if (runs.has('store')) await storePhase(mainRounds);
+if (runs.has('gateway')) await gatewayPhase(mainRounds);
 
 let evaluate: Record<string, unknown> = { warm_us: null, cold_us: null, jose_us: null, cold_x8_us: null, jose_x8_us: null };
 let memoryBytesPerKey: unknown = null;
@@ -537,6 +594,42 @@ function storeSection() {
 }
 const store = storeSection();
 
+/** The gateway run's figures: `{ rps, p50_ms, p99_ms, cpu_us }` per gateway, and what each adds over the origin alone. */
+function gatewaySection() {
+  const stacks: Record<string, Figures & { added_p50_ms?: number; added_p99_ms?: number }> = {};
+  for (const id of GATEWAYS) {
+    if (!tallies.has(`gateway:${id}`)) continue;
+    const { rps, p50_ms, p99_ms, slices, non2xx, errors, cpu_us } = figures(`gateway:${id}`);
+    if (non2xx || errors) throw new Error(`gateway ${id}: ${non2xx} non-2xx answers and ${errors} errors under load`);
+    stacks[id] = { rps, p50_ms, p99_ms, cpu_us, rps_slices: slices };
+  }
+  const direct = stacks.direct;
+  for (const [id, figures] of Object.entries(stacks)) {
+    if (!direct || id === 'direct') continue;
+    figures.added_p50_ms = Number((figures.p50_ms - direct.p50_ms).toFixed(2));
+    figures.added_p99_ms = Number((figures.p99_ms - direct.p99_ms).toFixed(2));
+  }
+  return stacks;
+}
+const gateway = gatewaySection();
+
+function gatewayTable(): string {
+  if (!Object.keys(gateway).length) return '';
+  const lines = [
+    `\nGateway: client → gateway → bare node:http origin, ES256 warm token (${mainRounds * SLICE_S} s per stack, ${connections} connections)`,
+    `${'gateway'.padEnd(18)}${'req/s'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'+p50 ms'.padStart(9)}${'+p99 ms'.padStart(9)}${'gateway CPU µs/req'.padStart(21)}`,
+  ];
+  for (const [id, { rps, p50_ms, p99_ms, added_p50_ms, added_p99_ms, cpu_us }] of Object.entries(gateway)) {
+    const added = (value: number | undefined) => (value === undefined ? '–' : value.toFixed(2)).padStart(9);
+    lines.push(`${id.padEnd(18)}${String(rps).padStart(9)}${p50_ms.toFixed(2).padStart(9)}${p99_ms.toFixed(2).padStart(9)}${added(added_p50_ms)}${added(added_p99_ms)}${cpu_us.toFixed(1).padStart(21)}`);
+  }
+  const ours = gateway['portcullis-node'];
+  for (const base of ['node-proxy', 'haproxy']) {
+    if (ours && gateway[base]) lines.push(`portcullis-node gateway CPU/req ÷ ${base}: ${(ours.cpu_us / gateway[base].cpu_us).toFixed(2)}×`);
+  }
+  return lines.join('\n');
+}
+
 function storeTable(): string {
   if (!Object.keys(store.stacks).length) return '';
   const lines = [
@@ -563,6 +656,7 @@ const results = {
   cpu_ratios: es256.cpu_ratios,
   hs256,
   cold,
+  gateway,
   meta: {
     date: new Date().toISOString(),
     node: process.version,
@@ -582,6 +676,7 @@ const tables = [
   table(`ES256, a new token every request (${coldRounds * SLICE_S} s per stack, pool of ${COLD_POOL})`, cold.stacks, cold.ratios),
   table(`HS256, warm token (${hsRounds * SLICE_S} s per stack)`, hs256.stacks, hs256.ratios, hs256.cpu_ratios),
   storeTable(),
+  gatewayTable(),
 ];
 console.log(tables.filter(Boolean).join('\n'));
 const us = (value: unknown) => (typeof value === 'number' ? `${value.toFixed(2)} µs` : 'skipped');

@@ -30,13 +30,19 @@ async function listen() {
 }
 
 const SERVER = 'test/conformance/servers/forward.ts';
+/** The server imports `portcullis/…` by the package's own name: this export condition resolves it to the sources, not dist/. */
+const SOURCE = '--conditions=@portcullis/source';
 const gateways = [
-  { name: 'node', start: (origin: string, mode: string) => spawnServer(process.execPath, ['--import', 'tsx', SERVER, origin, mode]) },
-  { name: 'bun', start: (origin: string, mode: string) => spawnServer(runtimeBinary('bun'), [SERVER, origin, mode]) },
+  { name: 'node', start: (origin: string, mode: string) => spawnServer(process.execPath, [SOURCE, '--import', 'tsx', SERVER, origin, mode]) },
+  {
+    name: 'node with nodeTransport()',
+    start: (origin: string, mode: string) => spawnServer(process.execPath, [SOURCE, '--import', 'tsx', SERVER, origin, mode], { FORWARD_TRANSPORT: 'node' }),
+  },
+  { name: 'bun', start: (origin: string, mode: string) => spawnServer(runtimeBinary('bun'), [SOURCE, SERVER, origin, mode]) },
   {
     name: 'deno',
     start: (origin: string, mode: string) =>
-      spawnServer(runtimeBinary('deno'), ['run', '--no-prompt', '--allow-net=127.0.0.1', '--allow-read', SERVER, origin, mode], { DENO_NO_UPDATE_CHECK: '1' }),
+      spawnServer(runtimeBinary('deno'), ['run', SOURCE, '--no-prompt', '--allow-net=127.0.0.1', '--allow-read', SERVER, origin, mode], { DENO_NO_UPDATE_CHECK: '1' }),
   },
 ];
 
