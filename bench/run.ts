@@ -18,7 +18,7 @@
  * @module
  */
 
-import { execFile, execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
@@ -26,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { startRedisServer } from '../test/redis/redis-server.ts';
+import { runtimeBinary } from '../test/conformance/runtime.ts';
 import { startHaproxy } from './haproxy.ts';
 import { AUDIENCE, HOST, ISSUER, ORIGIN, PATH, type Alg, type StackKey } from './scenario.ts';
 
@@ -38,7 +39,7 @@ type StackName = (typeof STACKS)[number] | (typeof REFERENCES)[number];
  * origin alone; `node-proxy` node:http in and out with no checks; `haproxy` HAProxy with the policy
  * it can say (bench/stacks/gateway/haproxy.ts).
  */
-const GATEWAYS = ['direct', 'node-proxy', 'portcullis-node', 'haproxy'] as const;
+const GATEWAYS = ['direct', 'node-proxy', 'portcullis-node', 'portcullis-node-fetch', 'portcullis-bun', 'haproxy'] as const;
 type GatewayName = (typeof GATEWAYS)[number];
 const COLD_STACKS: StackName[] = ['portcullis-node', 'hono'];
 const BASELINES: StackName[] = ['bare', 'hono', 'express'];
@@ -471,12 +472,39 @@ async function storePhase(roundCount: number) {
 async function startGateway(name: GatewayName, key: StackKey, origin: Stack): Promise<Stack> {
   const id = name;
   if (name === 'direct') return { ...origin, name: `gateway:${name}`, id, checks: 'answer' };
-  if (name === 'haproxy') {
-    const { child, port } = await startHaproxy(key, origin.url);
+  const env = { BENCH_KEY: JSON.stringify(key), BENCH_ORIGIN: origin.url };
+  if (name === 'haproxy' || name === 'portcullis-bun') {
+    const { child, port } = name === 'haproxy' ? await startHaproxy(key, origin.url) : await startBun(here('./stacks/gateway/portcullis-bun.ts'), env);
     return { name: `gateway:${name}`, id, url: `http://${HOST}:${port}`, child, foreign: true };
   }
-  const { child, port } = await forkStack(`gateway-${name}`, `./stacks/gateway/${name}.ts`, { BENCH_KEY: JSON.stringify(key), BENCH_ORIGIN: origin.url });
+  const file = `./stacks/gateway/${name === 'portcullis-node-fetch' ? 'portcullis-node' : name}.ts`;
+  const { child, port } = await forkStack(`gateway-${name}`, file, { ...env, ...(name === 'portcullis-node-fetch' && { BENCH_TRANSPORT: 'fetch' }) });
   return { name: `gateway:${name}`, id, url: `http://${HOST}:${port}`, child, checks: name === 'node-proxy' ? 'answer' : 'all' };
+}
+
+/** Starts a stack file under the `bun` binary of node_modules; it prints `{"port":…}` on stdout. */
+async function startBun(file: string, env: Record<string, string>): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(runtimeBinary('bun'), [file], { env: { ...process.env, NODE_ENV: 'production', ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`bun ${file}: no port after 30 s`)), 30_000);
+    let out = '';
+    child.stdout!.on('data', (chunk) => {
+      out += chunk;
+      const match = /\{"port":(\d+)\}/.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`bun ${file} exited with ${code} before listening`));
+    });
+  });
+  child.removeAllListeners('exit');
+  // Security events of the smoke checks' denials go to stdout: not part of the report.
+  child.stdout!.resume();
+  return { child, port };
 }
 
 /** The gateway run: each gateway in front of one bare origin, in interleaved slices; the origin's own CPU is not counted. */
@@ -617,14 +645,14 @@ function gatewayTable(): string {
   if (!Object.keys(gateway).length) return '';
   const lines = [
     `\nGateway: client → gateway → bare node:http origin, ES256 warm token (${mainRounds * SLICE_S} s per stack, ${connections} connections)`,
-    `${'gateway'.padEnd(18)}${'req/s'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'+p50 ms'.padStart(9)}${'+p99 ms'.padStart(9)}${'gateway CPU µs/req'.padStart(21)}`,
+    `${'gateway'.padEnd(24)}${'req/s'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'+p50 ms'.padStart(9)}${'+p99 ms'.padStart(9)}${'gateway CPU µs/req'.padStart(21)}`,
   ];
   for (const [id, { rps, p50_ms, p99_ms, added_p50_ms, added_p99_ms, cpu_us }] of Object.entries(gateway)) {
     const added = (value: number | undefined) => (value === undefined ? '–' : value.toFixed(2)).padStart(9);
-    lines.push(`${id.padEnd(18)}${String(rps).padStart(9)}${p50_ms.toFixed(2).padStart(9)}${p99_ms.toFixed(2).padStart(9)}${added(added_p50_ms)}${added(added_p99_ms)}${cpu_us.toFixed(1).padStart(21)}`);
+    lines.push(`${id.padEnd(24)}${String(rps).padStart(9)}${p50_ms.toFixed(2).padStart(9)}${p99_ms.toFixed(2).padStart(9)}${added(added_p50_ms)}${added(added_p99_ms)}${cpu_us.toFixed(1).padStart(21)}`);
   }
   const ours = gateway['portcullis-node'];
-  for (const base of ['node-proxy', 'haproxy']) {
+  for (const base of ['node-proxy', 'haproxy', 'portcullis-node-fetch']) {
     if (ours && gateway[base]) lines.push(`portcullis-node gateway CPU/req ÷ ${base}: ${(ours.cpu_us / gateway[base].cpu_us).toFixed(2)}×`);
   }
   return lines.join('\n');
