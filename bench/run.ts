@@ -10,7 +10,8 @@
  * HS256 and cold-token runs are scaled from it), BENCH_CONNECTIONS (default 32), BENCH_STACKS
  * (comma-separated subset; `bridge` adds a reference stack), BENCH_RUNS (subset of `es256,cold,hs256,store,inprocess`;
  * `store` runs portcullis-node on the memory store and on redisStore with a local redis-server; `gateway`
- * puts each of BENCH_GATEWAYS in front of a bare node:http origin), BENCH_PROFILE
+ * puts each of BENCH_GATEWAYS in front of a bare node:http origin; `scale` times evaluate() and compiling
+ * at 10 to 10,000 routes), BENCH_PROFILE
  * (comma-separated stacks to run under `node --cpu-prof`, profiles in bench/profiles/), BENCH_LOAD
  * (`wrk` or `autocannon`; wrk when it is on the PATH: a C client in its own process takes less of
  * the cores from the servers than autocannon in this one. A new token per request always uses autocannon).
@@ -56,7 +57,7 @@ const hsRounds = Math.max(1, Math.round(mainRounds / 2));
 const coldRounds = Math.max(1, Math.round((mainRounds * 3) / 4));
 const selected = list('BENCH_STACKS', [...STACKS]) as StackName[];
 const profiled = new Set(list('BENCH_PROFILE', []));
-const runs = new Set(list('BENCH_RUNS', ['es256', 'cold', 'hs256', 'store', 'gateway', 'inprocess']));
+const runs = new Set(list('BENCH_RUNS', ['es256', 'cold', 'hs256', 'store', 'gateway', 'inprocess', 'scale']));
 const loader = loadGenerator();
 const gateways = list('BENCH_GATEWAYS', [...GATEWAYS]) as GatewayName[];
 const profileable = [...STACKS, ...REFERENCES, ...GATEWAYS.map((name) => `gateway-${name}`)];
@@ -546,6 +547,11 @@ if (runs.has('inprocess')) {
   process.stderr.write('in-process: memory store at 1,000,000 keys\n');
   memoryBytesPerKey = (await runScript('./memory.ts', ['--expose-gc'])).bytes_per_key;
 }
+let scale: Record<string, unknown> = { evaluate_us: null, compile_ms: null };
+if (runs.has('scale')) {
+  process.stderr.write('in-process: evaluate() and compile at 10, 100, 1,000 and 10,000 routes\n');
+  scale = await runScript('./scale.ts', []);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Report.
@@ -685,6 +691,7 @@ const results = {
   hs256,
   cold,
   gateway,
+  scale,
   meta: {
     date: new Date().toISOString(),
     node: process.version,
@@ -712,6 +719,9 @@ console.log(
   `\nin-process, median per request: evaluate() warm ${us(evaluate.warm_us)}, cold ${us(evaluate.cold_us)}; jose.jwtVerify ${us(evaluate.jose_us)}` +
     `\n  with 8 in flight (wall time per request): evaluate() cold ${us(evaluate.cold_x8_us)}; jose.jwtVerify ${us(evaluate.jose_x8_us)}`,
 );
+const byRoutes = (values: unknown, unit: string) =>
+  values && typeof values === 'object' ? Object.entries(values).map(([routes, value]) => `${routes} routes ${value} ${unit}`).join(', ') : 'skipped';
+console.log(`scale: evaluate() ${byRoutes(scale.evaluate_us, 'µs')}\n  compile ${byRoutes(scale.compile_ms, 'ms')}`);
 console.log(`memory store: ${typeof memoryBytesPerKey === 'number' ? `${memoryBytesPerKey} bytes per key at 1,000,000 keys` : 'skipped'}`);
 writeFileSync(here('./results.json'), `${JSON.stringify(results, null, 2)}\n`);
 console.log(`\nwrote bench/results.json (${results.meta.total_s} s)`);
