@@ -7,25 +7,17 @@
  * @module
  */
 
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import * as v from 'valibot';
 import { createEngine, definePolicy, jwt, type Policy } from '../src/index.ts';
 import { AUDIENCE, ISSUER, ORIGIN, PATH, RATE_LIMIT } from './scenario.ts';
+import { scenarioSigner } from './signer.ts';
 
 const SIZES = [10, 100, 1_000, 10_000];
 const BATCHES = 60;
 const BATCH = 500;
 
-const pair = await generateKeyPair('ES256', { extractable: true });
-const publicJwk = { ...(await exportJWK(pair.publicKey)), kid: 'bench', alg: 'ES256' };
-const token = await new SignJWT({ roles: ['user'] })
-  .setProtectedHeader({ alg: 'ES256', kid: 'bench', typ: 'JWT' })
-  .setIssuer(ISSUER)
-  .setAudience(AUDIENCE)
-  .setSubject('42')
-  .setIssuedAt()
-  .setExpirationTime('1h')
-  .sign(pair.privateKey);
+const { publicJwk, sign } = await scenarioSigner();
+const token = await sign('scale');
 
 /** The bench policy with `count` routes: the scenario's, and others of three shapes. */
 function policyOf(count: number): Policy {
