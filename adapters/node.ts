@@ -27,6 +27,8 @@ import {
 import { parseHost } from '../src/target.ts';
 import { guardResponse } from './node-response.ts';
 
+export { nodeTransport, type NodeTransportOptions } from './node-transport.ts';
+
 /** Options of `serve`. */
 export interface ServeOptions {
   /** @default 8787 (0 picks a free port) */

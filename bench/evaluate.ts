@@ -10,9 +10,10 @@
  * @module
  */
 
-import { exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose';
+import { jwtVerify } from 'jose';
 import { createEngine, type Engine } from '../src/index.ts';
 import { AUDIENCE, ISSUER, ORIGIN, PATH } from './scenario.ts';
+import { scenarioSigner } from './signer.ts';
 import { benchPolicy } from './stacks/policy.ts';
 
 const WARM_BATCHES = 100;
@@ -20,18 +21,7 @@ const WARM_BATCH = 500;
 const COLD_BATCHES = 40;
 const COLD_BATCH = 100;
 
-const pair = await generateKeyPair('ES256', { extractable: true });
-const publicJwk = { ...(await exportJWK(pair.publicKey)), kid: 'bench', alg: 'ES256' };
-const sign = (jti: string) =>
-  new SignJWT({ roles: ['user'] })
-    .setProtectedHeader({ alg: 'ES256', kid: 'bench', typ: 'JWT' })
-    .setIssuer(ISSUER)
-    .setAudience(AUDIENCE)
-    .setSubject('42')
-    .setIssuedAt()
-    .setExpirationTime('1h')
-    .setJti(jti)
-    .sign(pair.privateKey);
+const { pair, publicJwk, sign } = await scenarioSigner();
 
 const engine: Engine = createEngine(benchPolicy({ alg: 'ES256', publicJwk }));
 const context = { peer: { address: '127.0.0.1', scheme: 'http' as const }, rawTarget: PATH };

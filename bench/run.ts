@@ -1,21 +1,25 @@
 /**
  * `npm run bench`: the side-by-side benchmark of issue 8.
  *
- * Every stack is a separate process on 127.0.0.1, loaded by autocannon from this process with the
- * same connections and durations, in interleaved slices (A B C D E, B C D E A, …) so that machine
+ * Every stack is a separate process on 127.0.0.1, loaded by wrk (Debian's, when installed) or by
+ * autocannon from this process, with the same connections and durations, in interleaved slices (A B C D E, B C D E A, …) so that machine
  * noise hits all stacks alike. Then the in-process figures (evaluate, jose floor, memory store) in
  * fresh processes of their own. Prints a table and writes bench/results.json.
  *
  * Environment: BENCH_SECONDS (measured seconds per stack in the main ES256 run, default 12; the
  * HS256 and cold-token runs are scaled from it), BENCH_CONNECTIONS (default 32), BENCH_STACKS
  * (comma-separated subset; `bridge` adds a reference stack), BENCH_RUNS (subset of `es256,cold,hs256,store,inprocess`;
- * `store` runs portcullis-node on the memory store and on redisStore with a local redis-server), BENCH_PROFILE
- * (comma-separated stacks to run under `node --cpu-prof`, profiles in bench/profiles/).
+ * `store` runs portcullis-node on the memory store and on redisStore with a local redis-server; `gateway`
+ * puts each of BENCH_GATEWAYS in front of a bare node:http origin; `scale` times evaluate() and compiling
+ * at 10 to 10,000 routes), BENCH_PROFILE
+ * (comma-separated stacks to run under `node --cpu-prof`, profiles in bench/profiles/), BENCH_LOAD
+ * (`wrk` or `autocannon`; wrk when it is on the PATH: a C client in its own process takes less of
+ * the cores from the servers than autocannon in this one. A new token per request always uses autocannon).
  * `node --import tsx bench/profile-top.ts <profile>` summarises a profile.
  * @module
  */
 
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
@@ -23,12 +27,21 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { startRedisServer } from '../test/redis/redis-server.ts';
+import { runtimeBinary } from '../test/conformance/runtime.ts';
+import { startHaproxy } from './haproxy.ts';
 import { AUDIENCE, HOST, ISSUER, ORIGIN, PATH, type Alg, type StackKey } from './scenario.ts';
 
 const STACKS = ['bare', 'hono', 'express', 'portcullis-node', 'portcullis-hono'] as const;
 /** Run only when named in BENCH_STACKS: `bridge`, portcullis-node's Request/Response bridge and headers without the policy. */
 const REFERENCES = ['bridge'] as const;
 type StackName = (typeof STACKS)[number] | (typeof REFERENCES)[number];
+/**
+ * The gateway run: client → gateway → the `bare` stack as origin, on loopback. `direct` is the
+ * origin alone; `node-proxy` node:http in and out with no checks; `haproxy` HAProxy with the policy
+ * it can say (bench/stacks/gateway/haproxy.ts).
+ */
+const GATEWAYS = ['direct', 'node-proxy', 'portcullis-node', 'portcullis-node-fetch', 'portcullis-bun', 'haproxy'] as const;
+type GatewayName = (typeof GATEWAYS)[number];
 const COLD_STACKS: StackName[] = ['portcullis-node', 'hono'];
 const BASELINES: StackName[] = ['bare', 'hono', 'express'];
 const PORTCULLIS: StackName[] = ['portcullis-node', 'portcullis-hono'];
@@ -44,11 +57,15 @@ const hsRounds = Math.max(1, Math.round(mainRounds / 2));
 const coldRounds = Math.max(1, Math.round((mainRounds * 3) / 4));
 const selected = list('BENCH_STACKS', [...STACKS]) as StackName[];
 const profiled = new Set(list('BENCH_PROFILE', []));
-const runs = new Set(list('BENCH_RUNS', ['es256', 'cold', 'hs256', 'store', 'inprocess']));
+const runs = new Set(list('BENCH_RUNS', ['es256', 'cold', 'hs256', 'store', 'gateway', 'inprocess', 'scale']));
+const loader = loadGenerator();
+const gateways = list('BENCH_GATEWAYS', [...GATEWAYS]) as GatewayName[];
+const profileable = [...STACKS, ...REFERENCES, ...GATEWAYS.map((name) => `gateway-${name}`)];
 for (const name of [...selected, ...profiled]) {
-  if (![...STACKS, ...REFERENCES].includes(name as StackName)) {
-    throw new TypeError(`unknown stack "${name}"; stacks: ${[...STACKS, ...REFERENCES].join(', ')}`);
-  }
+  if (!profileable.includes(name)) throw new TypeError(`unknown stack "${name}"; stacks: ${profileable.join(', ')}`);
+}
+for (const name of gateways) {
+  if (!GATEWAYS.includes(name)) throw new TypeError(`unknown gateway "${name}"; gateways: ${GATEWAYS.join(', ')}`);
 }
 /**
  * Distinct tokens of the cold run, used in turn. More than the verified-token cache holds (10,000
@@ -62,6 +79,21 @@ function positive(name: string, fallback: number): number {
   const value = Number(raw);
   if (!(value > 0)) throw new TypeError(`${name} must be a positive number, got "${raw}"`);
   return value;
+}
+
+/** BENCH_LOAD, or wrk when it is installed. */
+function loadGenerator(): 'wrk' | 'autocannon' {
+  const wanted = process.env.BENCH_LOAD;
+  if (wanted !== undefined && wanted !== '' && wanted !== 'wrk' && wanted !== 'autocannon') throw new TypeError(`BENCH_LOAD must be wrk or autocannon, got "${wanted}"`);
+  let installed = true;
+  try {
+    execFileSync('wrk', ['--version'], { stdio: 'ignore' });
+  } catch (error) {
+    // wrk --version prints its banner and exits 1: only a missing binary is absent.
+    installed = (error as NodeJS.ErrnoException).code !== 'ENOENT';
+  }
+  if (wanted === 'wrk' && !installed) throw new TypeError('BENCH_LOAD=wrk, but wrk is not installed (apt-get install -y wrk)');
+  return (wanted as 'wrk' | 'autocannon' | undefined) || (installed ? 'wrk' : 'autocannon');
 }
 
 function list(name: string, fallback: string[]): string[] {
@@ -110,27 +142,37 @@ async function signer(alg: Alg): Promise<Signer> {
 // Stack processes.
 
 interface Stack {
-  name: StackName;
+  name: StackName | `gateway:${GatewayName}`;
+  /** What the smoke check asks: the answer only, the answer and the headers, or every denial too. @default by name */
+  checks?: 'answer' | 'headers' | 'all';
   /** How the results name it: the stack, or the stack with its rate-limit store (`portcullis-node+redis`). */
   id: string;
   url: string;
   child: ChildProcess;
   /** A process the stack depends on (redis-server), whose CPU time counts per request as well. */
   storePid?: number;
+  /** Its CPU time is read from /proc (a process that is not Node: HAProxy), not asked over IPC. */
+  foreign?: boolean;
 }
 
 /** Starts a stack; `store` runs it on redisStore with the redis-server at `store.url`. */
 async function start(name: StackName, key: StackKey, store?: { url: string; pid: number }): Promise<Stack> {
+  const { child, port } = await forkStack(name, `./stacks/${name}.ts`, { BENCH_KEY: JSON.stringify(key), ...(store && { BENCH_REDIS_URL: store.url }) });
+  return { name, id: store ? `${name}+redis` : name, url: `http://${HOST}:${port}`, child, storePid: store?.pid };
+}
+
+/** Forks a stack's file with `env`, under `--cpu-prof` when BENCH_PROFILE names it, and waits for its port. */
+async function forkStack(name: string, file: string, env: Record<string, string>): Promise<{ child: ChildProcess; port: number }> {
   const execArgv = ['--import', 'tsx'];
   if (profiled.has(name)) {
     // One folder per run: node writes a profile per thread (tsx's loader has one of its own).
-    const dir = here(`./profiles/${name}-${key.alg}-${Date.now()}`);
+    const dir = here(`./profiles/${name}-${Date.now()}`);
     mkdirSync(dir, { recursive: true });
     execArgv.push('--cpu-prof', `--cpu-prof-dir=${dir}`);
   }
-  const child = fork(here(`./stacks/${name}.ts`), [], {
+  const child = fork(here(file), [], {
     execArgv,
-    env: { ...process.env, NODE_ENV: 'production', BENCH_KEY: JSON.stringify(key), ...(store && { BENCH_REDIS_URL: store.url }) },
+    env: { ...process.env, NODE_ENV: 'production', ...env },
     // Security events of the smoke checks' denials go to stdout: not part of the report.
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
@@ -146,11 +188,12 @@ async function start(name: StackName, key: StackKey, store?: { url: string; pid:
     });
   });
   child.removeAllListeners('exit');
-  return { name, id: store ? `${name}+redis` : name, url: `http://${HOST}:${port}`, child, storePid: store?.pid };
+  return { child, port };
 }
 
 /** CPU time (user + system) a stack process has used, µs, asked over IPC. */
 function stackCpu(stack: Stack): Promise<number> {
+  if (stack.foreign) return Promise.resolve(processCpu(stack.child.pid!));
   return new Promise((resolve) => {
     const onMessage = (message: unknown) => {
       const cpu = (message as { cpu?: { user: number; system: number } }).cpu;
@@ -173,7 +216,8 @@ function processCpu(pid: number): number {
 async function stop(stack: Stack): Promise<void> {
   if (stack.child.exitCode !== null) return;
   const exited = new Promise<void>((resolve) => stack.child.once('exit', () => resolve()));
-  stack.child.send('stop');
+  if (stack.foreign) stack.child.kill('SIGTERM');
+  else stack.child.send('stop');
   const timer = setTimeout(() => stack.child.kill('SIGKILL'), 10_000);
   await exited;
   clearTimeout(timer);
@@ -188,6 +232,15 @@ interface Tokens {
   admin: string;
 }
 
+/** The tokens of the smoke checks: the owner of /users/42, another user, an admin. */
+async function smokeTokens(keys: Signer): Promise<Tokens> {
+  return {
+    owner: await keys.sign({ sub: '42', roles: ['user'] }),
+    stranger: await keys.sign({ sub: '7', roles: ['user'] }),
+    admin: await keys.sign({ sub: '7', roles: ['admin'] }),
+  };
+}
+
 async function check(stack: Stack, tokens: Tokens): Promise<void> {
   const get = (path: string, token?: string) =>
     fetch(stack.url + path, { headers: { origin: ORIGIN, ...(token ? { authorization: `Bearer ${token}` } : {}) } });
@@ -197,10 +250,11 @@ async function check(stack: Stack, tokens: Tokens): Promise<void> {
   const ok = await get(PATH, tokens.owner);
   const body = await ok.json();
   if (ok.status !== 200 || body?.id !== '42') fail(`GET ${PATH} answered ${ok.status} ${JSON.stringify(body)}`);
-  if (stack.name === 'bare') return;
+  const checks = stack.checks ?? (stack.name === 'bare' ? 'answer' : REFERENCES.includes(stack.name as (typeof REFERENCES)[number]) ? 'headers' : 'all');
+  if (checks === 'answer') return;
   if (ok.headers.get('access-control-allow-origin') !== ORIGIN) fail('no CORS header for the allowed origin');
   if (ok.headers.get('x-content-type-options') !== 'nosniff') fail('no security headers');
-  if (REFERENCES.includes(stack.name as (typeof REFERENCES)[number])) return; // checks nothing, by design
+  if (checks === 'headers') return; // checks nothing, by design
   const expect = async (path: string, token: string | undefined, wanted: (status: number) => boolean, what: string) => {
     const response = await get(path, token);
     await response.arrayBuffer();
@@ -220,6 +274,8 @@ interface Tally {
   requests: number;
   seconds: number;
   latencies: number[];
+  /** p50 and p99 of each wrk slice, ms (wrk reports percentiles, not the latencies). */
+  percentiles: { p50: number; p99: number }[];
   /** req/s of each slice: their spread shows how noisy the machine was. */
   slices: number[];
   non2xx: number;
@@ -234,12 +290,13 @@ const tallies = new Map<string, Tally>();
 
 function tally(key: string): Tally {
   let found = tallies.get(key);
-  if (!found) tallies.set(key, (found = { requests: 0, seconds: 0, latencies: [], slices: [], non2xx: 0, errors: 0, cpuUs: 0, storeCpuUs: 0 }));
+  if (!found) tallies.set(key, (found = { requests: 0, seconds: 0, latencies: [], percentiles: [], slices: [], non2xx: 0, errors: 0, cpuUs: 0, storeCpuUs: 0 }));
   return found;
 }
 
 /** One slice of load on one stack, tallied under `record` (a warm-up is not tallied). */
 async function load(stack: Stack, duration: number, token: string | (() => string), record: string | undefined): Promise<void> {
+  if (loader === 'wrk' && typeof token === 'string') return loadWithWrk(stack, duration, token, record);
   const headers = { origin: ORIGIN, authorization: typeof token === 'string' ? `Bearer ${token}` : '' };
   const options: autocannon.Options = { url: stack.url + PATH, connections, duration, headers };
   if (typeof token !== 'string') {
@@ -274,6 +331,36 @@ async function load(stack: Stack, duration: number, token: string | (() => strin
   into.errors += result.errors + result.timeouts;
 }
 
+interface WrkSummary {
+  requests: number;
+  non2xx: number;
+  errors: number;
+  duration_s: number;
+  p50_ms: number;
+  p99_ms: number;
+}
+
+/** One slice with wrk (one thread, `connections` connections), tallied as `load` does. */
+async function loadWithWrk(stack: Stack, duration: number, token: string, record: string | undefined): Promise<void> {
+  const into = record ? tally(record) : undefined;
+  const cpuBefore = into ? await stackCpu(stack) : 0;
+  const storeCpuBefore = into && stack.storePid ? processCpu(stack.storePid) : 0;
+  const args = ['-t1', `-c${connections}`, `-d${duration}s`, '-H', `origin: ${ORIGIN}`, '-H', `authorization: Bearer ${token}`, '-s', here('./wrk-report.lua'), stack.url + PATH];
+  const stdout = await new Promise<string>((resolve, reject) =>
+    execFile('wrk', args, (error, out) => (error ? reject(error) : resolve(out))),
+  );
+  if (!into) return;
+  into.cpuUs += (await stackCpu(stack)) - cpuBefore;
+  if (stack.storePid) into.storeCpuUs += processCpu(stack.storePid) - storeCpuBefore;
+  const summary = JSON.parse(stdout.trim().split('\n').at(-1)!) as WrkSummary;
+  into.requests += summary.requests;
+  into.seconds += summary.duration_s;
+  into.slices.push(Math.round(summary.requests / summary.duration_s));
+  into.percentiles.push({ p50: summary.p50_ms, p99: summary.p99_ms });
+  into.non2xx += summary.non2xx;
+  into.errors += summary.errors;
+}
+
 interface Figures {
   rps: number;
   p50_ms: number;
@@ -285,9 +372,12 @@ interface Figures {
 }
 
 function figures(key: string): Omit<Figures, 'rps_slices'> & { slices: number[]; non2xx: number; errors: number; store_cpu_us: number } {
-  const { requests, seconds, latencies, slices, non2xx, errors, cpuUs, storeCpuUs } = tally(key);
+  const { requests, seconds, latencies, percentiles, slices, non2xx, errors, cpuUs, storeCpuUs } = tally(key);
   const sorted = Float64Array.from(latencies).sort();
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+  const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
+  // wrk's slices give percentiles only: their mean over the slices.
+  const at = (q: number) =>
+    percentiles.length ? mean(percentiles.map((slice) => (q === 0.5 ? slice.p50 : slice.p99))) : (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN);
   const round = (value: number, digits: number) => Number(value.toFixed(digits));
   const perRequest = (us: number) => round(us / Math.max(1, requests + non2xx), 1);
   return {
@@ -337,11 +427,7 @@ function runScript(file: string, execArgv: string[]): Promise<Record<string, unk
 
 async function phase(alg: Alg, label: string, mainRoundCount: number, withCold: boolean) {
   const keys = await signer(alg);
-  const tokens: Tokens = {
-    owner: await keys.sign({ sub: '42', roles: ['user'] }),
-    stranger: await keys.sign({ sub: '7', roles: ['user'] }),
-    admin: await keys.sign({ sub: '7', roles: ['admin'] }),
-  };
+  const tokens = await smokeTokens(keys);
   process.stderr.write(`${alg}: starting ${selected.join(', ')}\n`);
   const stacks = await Promise.all(selected.map((name) => start(name, keys.key)));
   try {
@@ -351,7 +437,7 @@ async function phase(alg: Alg, label: string, mainRoundCount: number, withCold: 
       await warmUp(stacks, 2, tokens.owner);
       await rounds(stacks, mainRoundCount, tokens.owner, label);
     }
-    const cold = stacks.filter((stack) => COLD_STACKS.includes(stack.name));
+    const cold = stacks.filter((stack) => COLD_STACKS.includes(stack.name as StackName));
     if (withCold && cold.length) {
       process.stderr.write(`${alg}: signing ${COLD_POOL} distinct tokens for the cold run\n`);
       const pool: string[] = [];
@@ -369,11 +455,7 @@ async function phase(alg: Alg, label: string, mainRoundCount: number, withCold: 
 /** The store run: portcullis-node on the memory store and on redisStore (a local redis-server), in the same interleaved slices. */
 async function storePhase(roundCount: number) {
   const keys = await signer('ES256');
-  const tokens: Tokens = {
-    owner: await keys.sign({ sub: '42', roles: ['user'] }),
-    stranger: await keys.sign({ sub: '7', roles: ['user'] }),
-    admin: await keys.sign({ sub: '7', roles: ['admin'] }),
-  };
+  const tokens = await smokeTokens(keys);
   const redis = await startRedisServer();
   process.stderr.write(`store: portcullis-node on the memory store and on redisStore (redis-server on port ${redis.port})\n`);
   const stacks = await Promise.all([start('portcullis-node', keys.key), start('portcullis-node', keys.key, { url: redis.url, pid: redis.process.pid! })]);
@@ -384,6 +466,63 @@ async function storePhase(roundCount: number) {
   } finally {
     await Promise.all(stacks.map(stop));
     await redis.stop();
+  }
+}
+
+/** Starts a gateway in front of `origin` (`direct` is the origin itself). */
+async function startGateway(name: GatewayName, key: StackKey, origin: Stack): Promise<Stack> {
+  const id = name;
+  if (name === 'direct') return { ...origin, name: `gateway:${name}`, id, checks: 'answer' };
+  const env = { BENCH_KEY: JSON.stringify(key), BENCH_ORIGIN: origin.url };
+  if (name === 'haproxy' || name === 'portcullis-bun') {
+    const { child, port } = name === 'haproxy' ? await startHaproxy(key, origin.url) : await startBun(here('./stacks/gateway/portcullis-bun.ts'), env);
+    return { name: `gateway:${name}`, id, url: `http://${HOST}:${port}`, child, foreign: true };
+  }
+  const file = `./stacks/gateway/${name === 'portcullis-node-fetch' ? 'portcullis-node' : name}.ts`;
+  const { child, port } = await forkStack(`gateway-${name}`, file, { ...env, ...(name === 'portcullis-node-fetch' && { BENCH_TRANSPORT: 'fetch' }) });
+  return { name: `gateway:${name}`, id, url: `http://${HOST}:${port}`, child, checks: name === 'node-proxy' ? 'answer' : 'all' };
+}
+
+/** Starts a stack file under the `bun` binary of node_modules; it prints `{"port":…}` on stdout. */
+async function startBun(file: string, env: Record<string, string>): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(runtimeBinary('bun'), [file], { env: { ...process.env, NODE_ENV: 'production', ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`bun ${file}: no port after 30 s`)), 30_000);
+    let out = '';
+    child.stdout!.on('data', (chunk) => {
+      out += chunk;
+      const match = /\{"port":(\d+)\}/.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`bun ${file} exited with ${code} before listening`));
+    });
+  });
+  child.removeAllListeners('exit');
+  // Security events of the smoke checks' denials go to stdout: not part of the report.
+  child.stdout!.resume();
+  return { child, port };
+}
+
+/** The gateway run: each gateway in front of one bare origin, in interleaved slices; the origin's own CPU is not counted. */
+async function gatewayPhase(roundCount: number) {
+  const keys = await signer('ES256');
+  const tokens = await smokeTokens(keys);
+  const origin = await start('bare', keys.key);
+  process.stderr.write(`gateway: ${gateways.join(', ')} in front of a bare node:http origin (${origin.url})\n`);
+  const stacks: Stack[] = [];
+  try {
+    for (const name of gateways) stacks.push(await startGateway(name, keys.key, origin));
+    for (const stack of stacks) await check(stack, tokens);
+    await warmUp(stacks, 2, tokens.owner);
+    await rounds(stacks, roundCount, tokens.owner, 'gateway');
+  } finally {
+    await Promise.all(stacks.filter((stack) => stack.child !== origin.child).map(stop));
+    await stop(origin);
   }
 }
 
@@ -398,6 +537,7 @@ process.stderr.write(
 if (runs.has('es256') || runs.has('cold')) await phase('ES256', 'es256', mainRounds, runs.has('cold'));
 if (runs.has('hs256')) await phase('HS256', 'hs256', hsRounds, false);
 if (runs.has('store')) await storePhase(mainRounds);
+if (runs.has('gateway')) await gatewayPhase(mainRounds);
 
 let evaluate: Record<string, unknown> = { warm_us: null, cold_us: null, jose_us: null, cold_x8_us: null, jose_x8_us: null };
 let memoryBytesPerKey: unknown = null;
@@ -406,6 +546,11 @@ if (runs.has('inprocess')) {
   evaluate = await runScript('./evaluate.ts', []);
   process.stderr.write('in-process: memory store at 1,000,000 keys\n');
   memoryBytesPerKey = (await runScript('./memory.ts', ['--expose-gc'])).bytes_per_key;
+}
+let scale: Record<string, unknown> = { evaluate_us: null, compile_ms: null };
+if (runs.has('scale')) {
+  process.stderr.write('in-process: evaluate() and compile at 10, 100, 1,000 and 10,000 routes\n');
+  scale = await runScript('./scale.ts', []);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -419,31 +564,40 @@ function section(label: string, names: readonly StackName[]) {
     if (non2xx || errors) throw new Error(`${label} ${name}: ${non2xx} non-2xx answers and ${errors} errors under load`);
     stacks[name] = { rps, p50_ms, p99_ms, rps_slices: slices, cpu_us };
   }
+  const ratios = ratiosOf(stacks, 'rps');
+  return { stacks, ratios, cpu_ratios: ratiosOf(stacks, 'cpu_us') };
+}
+
+/**
+ * Each portcullis stack's figure divided by each baseline's (and the bridge's) in the same run:
+ * `rps` (higher is better) or `cpu_us`, CPU per request (lower is better).
+ */
+function ratiosOf(stacks: Record<string, Figures>, field: 'rps' | 'cpu_us'): Record<string, Record<string, number>> {
   const ratios: Record<string, Record<string, number>> = {};
   for (const ours of PORTCULLIS) {
     if (!stacks[ours]) continue;
     ratios[ours] = {};
-    for (const base of BASELINES) {
-      if (stacks[base]) ratios[ours][base] = Number((stacks[ours].rps / stacks[base].rps).toFixed(2));
+    for (const base of field === 'rps' ? BASELINES : [...BASELINES, ...REFERENCES]) {
+      if (stacks[base]) ratios[ours][base] = Number((stacks[ours][field] / stacks[base][field]).toFixed(2));
     }
     if (!Object.keys(ratios[ours]).length) delete ratios[ours];
   }
-  return { stacks, ratios };
+  return ratios;
 }
 
-function table(title: string, stacks: Record<string, Figures>, ratios: Record<string, Record<string, number>>) {
+function table(title: string, stacks: Record<string, Figures>, ratios: Record<string, Record<string, number>>, cpuRatios: Record<string, Record<string, number>> = {}) {
   if (!Object.keys(stacks).length) return '';
   const lines = [
     `\n${title}`,
-    `${'stack'.padEnd(18)}${'req/s'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}   req/s of the slices (min–max)`,
+    `${'stack'.padEnd(18)}${'req/s'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'CPU µs/req'.padStart(12)}   req/s of the slices (min–max)`,
   ];
-  for (const [name, { rps, p50_ms, p99_ms, rps_slices }] of Object.entries(stacks)) {
+  for (const [name, { rps, p50_ms, p99_ms, rps_slices, cpu_us }] of Object.entries(stacks)) {
     const spread = `${Math.min(...rps_slices)}–${Math.max(...rps_slices)}`;
-    lines.push(`${name.padEnd(18)}${String(rps).padStart(9)}${p50_ms.toFixed(2).padStart(9)}${p99_ms.toFixed(2).padStart(9)}   ${spread}`);
+    lines.push(`${name.padEnd(18)}${String(rps).padStart(9)}${p50_ms.toFixed(2).padStart(9)}${p99_ms.toFixed(2).padStart(9)}${cpu_us.toFixed(1).padStart(12)}   ${spread}`);
   }
-  for (const [ours, against] of Object.entries(ratios)) {
-    lines.push(`${ours} req/s ÷ ` + Object.entries(against).map(([base, ratio]) => `${base} ${ratio.toFixed(2)}×`).join(', '));
-  }
+  const line = (label: string, against: Record<string, number>) => label + Object.entries(against).map(([base, ratio]) => `${base} ${ratio.toFixed(2)}×`).join(', ');
+  for (const [ours, against] of Object.entries(ratios)) lines.push(line(`${ours} req/s ÷ `, against));
+  for (const [ours, against] of Object.entries(cpuRatios)) lines.push(line(`${ours} CPU/req ÷ `, against));
   return lines.join('\n');
 }
 
@@ -474,6 +628,42 @@ function storeSection() {
 }
 const store = storeSection();
 
+/** The gateway run's figures: `{ rps, p50_ms, p99_ms, cpu_us }` per gateway, and what each adds over the origin alone. */
+function gatewaySection() {
+  const stacks: Record<string, Figures & { added_p50_ms?: number; added_p99_ms?: number }> = {};
+  for (const id of GATEWAYS) {
+    if (!tallies.has(`gateway:${id}`)) continue;
+    const { rps, p50_ms, p99_ms, slices, non2xx, errors, cpu_us } = figures(`gateway:${id}`);
+    if (non2xx || errors) throw new Error(`gateway ${id}: ${non2xx} non-2xx answers and ${errors} errors under load`);
+    stacks[id] = { rps, p50_ms, p99_ms, cpu_us, rps_slices: slices };
+  }
+  const direct = stacks.direct;
+  for (const [id, figures] of Object.entries(stacks)) {
+    if (!direct || id === 'direct') continue;
+    figures.added_p50_ms = Number((figures.p50_ms - direct.p50_ms).toFixed(2));
+    figures.added_p99_ms = Number((figures.p99_ms - direct.p99_ms).toFixed(2));
+  }
+  return stacks;
+}
+const gateway = gatewaySection();
+
+function gatewayTable(): string {
+  if (!Object.keys(gateway).length) return '';
+  const lines = [
+    `\nGateway: client → gateway → bare node:http origin, ES256 warm token (${mainRounds * SLICE_S} s per stack, ${connections} connections)`,
+    `${'gateway'.padEnd(24)}${'req/s'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'+p50 ms'.padStart(9)}${'+p99 ms'.padStart(9)}${'gateway CPU µs/req'.padStart(21)}`,
+  ];
+  for (const [id, { rps, p50_ms, p99_ms, added_p50_ms, added_p99_ms, cpu_us }] of Object.entries(gateway)) {
+    const added = (value: number | undefined) => (value === undefined ? '–' : value.toFixed(2)).padStart(9);
+    lines.push(`${id.padEnd(24)}${String(rps).padStart(9)}${p50_ms.toFixed(2).padStart(9)}${p99_ms.toFixed(2).padStart(9)}${added(added_p50_ms)}${added(added_p99_ms)}${cpu_us.toFixed(1).padStart(21)}`);
+  }
+  const ours = gateway['portcullis-node'];
+  for (const base of ['node-proxy', 'haproxy', 'portcullis-node-fetch']) {
+    if (ours && gateway[base]) lines.push(`portcullis-node gateway CPU/req ÷ ${base}: ${(ours.cpu_us / gateway[base].cpu_us).toFixed(2)}×`);
+  }
+  return lines.join('\n');
+}
+
 function storeTable(): string {
   if (!Object.keys(store.stacks).length) return '';
   const lines = [
@@ -496,8 +686,12 @@ const results = {
   evaluate,
   memory_store_bytes_per_key: memoryBytesPerKey,
   ratios: es256.ratios,
+  /** CPU per request of each portcullis stack ÷ a baseline's, same run (lower is better). */
+  cpu_ratios: es256.cpu_ratios,
   hs256,
   cold,
+  gateway,
+  scale,
   meta: {
     date: new Date().toISOString(),
     node: process.version,
@@ -505,6 +699,7 @@ const results = {
     cores: availableParallelism(),
     load_average_at_start: Number(loadAtStart.toFixed(2)),
     connections,
+    load_generator: loader,
     slice_s: SLICE_S,
     rounds: { es256: mainRounds, hs256: hsRounds, cold: coldRounds },
     total_s: Math.round((Date.now() - startedAt) / 1000),
@@ -512,10 +707,11 @@ const results = {
 };
 
 const tables = [
-  table(`ES256, warm token (${mainRounds * SLICE_S} s per stack, ${connections} connections)`, es256.stacks, es256.ratios),
+  table(`ES256, warm token (${mainRounds * SLICE_S} s per stack, ${connections} connections)`, es256.stacks, es256.ratios, es256.cpu_ratios),
   table(`ES256, a new token every request (${coldRounds * SLICE_S} s per stack, pool of ${COLD_POOL})`, cold.stacks, cold.ratios),
-  table(`HS256, warm token (${hsRounds * SLICE_S} s per stack)`, hs256.stacks, hs256.ratios),
+  table(`HS256, warm token (${hsRounds * SLICE_S} s per stack)`, hs256.stacks, hs256.ratios, hs256.cpu_ratios),
   storeTable(),
+  gatewayTable(),
 ];
 console.log(tables.filter(Boolean).join('\n'));
 const us = (value: unknown) => (typeof value === 'number' ? `${value.toFixed(2)} µs` : 'skipped');
@@ -523,6 +719,9 @@ console.log(
   `\nin-process, median per request: evaluate() warm ${us(evaluate.warm_us)}, cold ${us(evaluate.cold_us)}; jose.jwtVerify ${us(evaluate.jose_us)}` +
     `\n  with 8 in flight (wall time per request): evaluate() cold ${us(evaluate.cold_x8_us)}; jose.jwtVerify ${us(evaluate.jose_x8_us)}`,
 );
+const byRoutes = (values: unknown, unit: string) =>
+  values && typeof values === 'object' ? Object.entries(values).map(([routes, value]) => `${routes} routes ${value} ${unit}`).join(', ') : 'skipped';
+console.log(`scale: evaluate() ${byRoutes(scale.evaluate_us, 'µs')}\n  compile ${byRoutes(scale.compile_ms, 'ms')}`);
 console.log(`memory store: ${typeof memoryBytesPerKey === 'number' ? `${memoryBytesPerKey} bytes per key at 1,000,000 keys` : 'skipped'}`);
 writeFileSync(here('./results.json'), `${JSON.stringify(results, null, 2)}\n`);
 console.log(`\nwrote bench/results.json (${results.meta.total_s} s)`);

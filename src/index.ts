@@ -26,7 +26,7 @@ export type { SecurityEvent, SecuritySink } from './log.ts';
 export { jsonLineSink } from './log.ts';
 export { PolicyError } from './errors.ts';
 export { FORWARDED_BY_DEFAULT, forwardTo } from './proxy.ts';
-export type { ForwardOptions } from './proxy.ts';
+export type { ForwardOptions, ForwardTransport, OriginAnswer, OriginRequest } from './proxy.ts';
 export { IDENTITY_HEADER, identityHeaderVerifier, identityVerifier, memoryReplayCache, type Identity, type IdentityFailure, type IdentityKey, type IdentityOptions, type IdentityReplayCache, type IdentityResult, type MemoryReplayCacheOptions, type VerifyIdentityOptions } from './identity.ts';
 export { problemResponse } from './decision.ts';
 export { jwt } from './authn/jwt.ts';

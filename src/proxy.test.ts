@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { NOW_MS } from '../test/fixtures/keys.ts';
 import { createEngine } from './engine.ts';
 import { definePolicy } from './policy/define.ts';
-import { forwardTo, type ForwardOptions } from './proxy.ts';
+import { forwardTo, type ForwardOptions, type ForwardTransport, type OriginAnswer, type OriginRequest } from './proxy.ts';
 
 /** Sends `headers` through a gateway (peer 198.51.100.4, public route) and returns what the origin received. */
 async function forwarded(headers: Record<string, string>, options: ForwardOptions = {}) {
@@ -121,5 +121,45 @@ describe('forwardTo says nothing of an origin error', () => {
   it('relays a 4xx as it is: the origin\'s own answer to the request', async () => {
     const { response } = await exchange({}, {}, () => Response.json({ error: 'no such thing' }, { status: 404 }));
     expect([response.status, await response.json()]).toEqual([404, { error: 'no such thing' }]);
+  });
+});
+
+describe('forwardTo with a transport: the rules stay in the core, whatever carries the bytes', () => {
+  /** A gateway whose transport records the request and answers `answer`. */
+  async function through(answer: OriginAnswer, headers: Record<string, string> = {}) {
+    const sent: { target: URL; request: OriginRequest }[] = [];
+    const transport: ForwardTransport = async (target, request) => {
+      sent.push({ target, request });
+      return answer;
+    };
+    const engine = createEngine(definePolicy({ routes: { 'GET /v1/things': { authn: 'anonymous' } } }), { now: () => NOW_MS, randomId: () => 'req-1', log: () => {} });
+    const request = new Request('https://api.test/v1/things?x=1', { headers });
+    const response = await engine.handle(request, { peer: { address: '198.51.100.4' } }, forwardTo('http://origin.test', { transport, log: () => {} }));
+    return { response, sent: sent[0] };
+  }
+
+  it('hands the transport the checked target and only the headers the origin may hear', async () => {
+    const { sent } = await through({ status: 200, headers: new Headers(), body: null }, { 'x-remote-user': 'admin', accept: 'application/json', 'x-forwarded-for': '10.0.0.1' });
+    expect(sent!.target.href).toBe('http://origin.test/v1/things?x=1');
+    expect(sent!.request.headers.get('x-remote-user')).toBeNull();
+    expect(sent!.request.headers.get('accept')).toBe('application/json');
+    expect(sent!.request.headers.get('x-forwarded-for')).toBe('198.51.100.4');
+    expect(sent!.request.body).toBeNull();
+  });
+
+  it("masks the transport's 5xx and refuses a Location to another host", async () => {
+    const failed = await through({ status: 500, headers: new Headers({ 'content-type': 'text/plain' }), body: new TextEncoder().encode('at db.connect (postgres://u:p@10.0.0.5)') });
+    expect([failed.response.status, (await failed.response.json()).code]).toEqual([500, 'internal.error']);
+    const redirected = await through({ status: 302, headers: new Headers({ location: 'http://169.254.169.254/latest' }), body: null });
+    expect([redirected.response.status, (await redirected.response.json()).code]).toEqual([502, 'origin.redirect_refused']);
+  });
+
+  it('drops hop-by-hop headers of the answer and passes the body (bytes or stream)', async () => {
+    const { response } = await through({ status: 200, headers: new Headers({ connection: 'x-internal', 'x-internal': '1', 'keep-alive': 'timeout=5', 'content-type': 'text/plain' }), body: new TextEncoder().encode('hello') });
+    expect([response.headers.get('x-internal'), response.headers.get('keep-alive'), await response.text()]).toEqual([null, null, 'hello']);
+  });
+
+  it('takes fetch or transport, not both', () => {
+    expect(() => forwardTo('http://origin.test', { fetch: globalThis.fetch, transport: async () => ({ status: 200, headers: new Headers(), body: null }) })).toThrow(/fetch or transport, not both/);
   });
 });

@@ -10,13 +10,22 @@ import { IDENTITY_HEADER, identitySigner, type IdentityOptions } from './identit
 import { jsonLineSink, type SecuritySink } from './log.ts';
 import { locationOrigin, publicLocation, validRetryAfter } from './proxy-answer.ts';
 import { requestHeaderFilter } from './proxy-headers.ts';
+import { discardBody, fetchTransport, type ForwardTransport, type OriginAnswer } from './proxy-transport.ts';
 
 export { FORWARDED_BY_DEFAULT } from './proxy-headers.ts';
+export type { ForwardTransport, OriginAnswer, OriginRequest } from './proxy-transport.ts';
 
 /** Options of `forwardTo`. */
 export interface ForwardOptions {
   /** The fetch used to reach the origin (a service binding's `fetch` on Workers). @default globalThis.fetch */
   fetch?: (input: URL, init: RequestInit) => Promise<Response>;
+  /**
+   * How the origin is reached, instead of `fetch`: on Node, `nodeTransport()` from `portcullis/node`
+   * (keep-alive `node:http`, a fraction of fetch's CPU per request). Every rule of `forwardTo` holds
+   * whichever transport carries the bytes. Not together with `fetch`.
+   * @default a transport on `fetch`
+   */
+  transport?: ForwardTransport;
   /**
    * Headers added to every forwarded request, e.g. a shared secret the origin checks so that only
    * the gateway can call it. They replace any inbound header of the same name.
@@ -92,7 +101,8 @@ const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authe
 export function forwardTo(origin: string, options: ForwardOptions = {}): Handler {
   const base = URL.canParse(origin) ? new URL(origin) : undefined;
   if (!base || base.pathname !== '/' || base.search || base.hash) policyError('forwardTo().origin', `"${origin}" must be an origin with no path`);
-  const send = options.fetch ?? ((input: URL, init: RequestInit) => fetch(input, init));
+  if (options.fetch && options.transport) policyError('forwardTo().transport', 'give fetch or transport, not both');
+  const send = options.transport ?? fetchTransport(options.fetch ?? ((input: URL, init: RequestInit) => fetch(input, init)));
   const extra = Object.entries(options.headers ?? {});
   const identity = options.identity && identitySigner(options.identity);
   const identityHeader = options.identity?.header ?? IDENTITY_HEADER;
@@ -144,36 +154,28 @@ export function forwardTo(origin: string, options: ForwardOptions = {}): Handler
     // A signing failure is the gateway's (500), not the origin's (502).
     if (identity) headers.set(identityHeader, await identity(decision, request.method, target));
 
-    const hasBody = request.body !== null && request.method !== 'GET' && request.method !== 'HEAD';
-    let response: Response;
+    const hasBody = request.method !== 'GET' && request.method !== 'HEAD' && request.body !== null;
+    let answer: OriginAnswer;
     try {
-      response = await send(target, {
-        method: request.method,
-        headers,
-        body: hasBody ? request.body : null,
-        redirect: 'manual',
-        signal: request.signal,
-        // Node's fetch needs this to stream a request body.
-        ...(hasBody ? { duplex: 'half' } : {}),
-      } as RequestInit);
+      answer = await send(target, { method: request.method, headers, body: hasBody ? request.body : null, signal: request.signal });
     } catch {
       return problemResponse('origin.unavailable', decision.requestId);
     }
-    if (response.status >= 500 && options.originErrors !== 'pass') return await masked(response, decision.requestId);
-    const out = new Response(response.body, response);
-    for (const name of (out.headers.get('connection') ?? '').split(',')) if (name.trim()) out.headers.delete(name.trim());
-    for (const name of HOP_BY_HOP) out.headers.delete(name);
-    const location = out.headers.get('location');
+    if (answer.status >= 500 && options.originErrors !== 'pass') return await masked(answer, decision.requestId);
+    const out = answer.headers;
+    for (const name of (out.get('connection') ?? '').split(',')) if (name.trim()) out.delete(name.trim());
+    for (const name of HOP_BY_HOP) out.delete(name);
+    const location = out.get('location');
     if (location !== null && options.redirects !== 'pass') {
       const rewritten = publicLocation(location, target, `${decision.client.scheme}://${url.host}`, redirectOrigins);
       if (rewritten === null) {
-        await out.body?.cancel().catch(() => {});
+        await discardBody(answer);
         const where = locationOrigin(location, target);
-        return refuse('portcullis.error', 'origin.redirect_refused', request, decision, `the origin answered ${response.status} with a Location to ${where}`);
+        return refuse('portcullis.error', 'origin.redirect_refused', request, decision, `the origin answered ${answer.status} with a Location to ${where}`);
       }
-      out.headers.set('location', rewritten);
+      out.set('location', rewritten);
     }
-    return out;
+    return new Response(answer.body, { status: answer.status, statusText: answer.statusText, headers: out });
   };
 }
 
@@ -210,8 +212,8 @@ function originOf(value: string, name: string): string {
   return url.origin;
 }
 
-async function masked(response: Response, requestId: string): Promise<Response> {
-  await response.body?.cancel().catch(() => {});
+async function masked(response: OriginAnswer, requestId: string): Promise<Response> {
+  await discardBody(response);
   const problem = problemResponse(response.status === 500 ? 'internal.error' : 'origin.unavailable', requestId);
   const retryAfter = validRetryAfter(response.headers.get('retry-after'));
   if (retryAfter !== undefined) problem.headers.set('retry-after', retryAfter);

@@ -30,13 +30,18 @@ async function listen() {
 }
 
 const SERVER = 'test/conformance/servers/forward.ts';
+const SOURCE = SOURCE_CONDITION;
 const gateways = [
-  { name: 'node', start: (origin: string, mode: string) => spawnServer(process.execPath, [SOURCE_CONDITION, '--import', 'tsx', SERVER, origin, mode]) },
-  { name: 'bun', start: (origin: string, mode: string) => spawnServer(runtimeBinary('bun'), [SOURCE_CONDITION, SERVER, origin, mode]) },
+  { name: 'node', start: (origin: string, mode: string) => spawnServer(process.execPath, [SOURCE, '--import', 'tsx', SERVER, origin, mode]) },
+  {
+    name: 'node with nodeTransport()',
+    start: (origin: string, mode: string) => spawnServer(process.execPath, [SOURCE, '--import', 'tsx', SERVER, origin, mode], { FORWARD_TRANSPORT: 'node' }),
+  },
+  { name: 'bun', start: (origin: string, mode: string) => spawnServer(runtimeBinary('bun'), [SOURCE, SERVER, origin, mode]) },
   {
     name: 'deno',
     start: (origin: string, mode: string) =>
-      spawnServer(runtimeBinary('deno'), ['run', SOURCE_CONDITION, '--no-prompt', '--allow-net=127.0.0.1', '--allow-read', SERVER, origin, mode], { DENO_NO_UPDATE_CHECK: '1' }),
+      spawnServer(runtimeBinary('deno'), ['run', SOURCE, '--no-prompt', '--allow-net=127.0.0.1', '--allow-read', SERVER, origin, mode], { DENO_NO_UPDATE_CHECK: '1' }),
   },
 ];
 

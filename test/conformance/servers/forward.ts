@@ -1,5 +1,6 @@
 // The conformance policy in front of a real origin through `forwardTo`, on whichever runtime runs
-// this file (node --import tsx, bun, deno run): `forward.ts <origin URL> [enforce|report]`.
+// this file (node --import tsx, bun, deno run): `forward.ts <origin URL> [enforce|report]`. On Node,
+// FORWARD_TRANSPORT=node forwards through `nodeTransport()` instead of fetch.
 // The forwarding cases (test/conformance/forwarding.test.ts) check what that origin receives.
 import { definePolicy, forwardTo } from 'portcullis';
 import { policy } from '../policy.ts';
@@ -16,17 +17,18 @@ if (!origin || (mode !== 'enforce' && mode !== 'report')) throw new Error('usage
 // `report` mode lets every denial through to the handler: forwardTo alone must then keep a
 // malformed target (`//host/…`) from leaving for another host.
 const served = definePolicy({ ...policy, ...(mode === 'report' ? { mode: 'report' as const } : {}) });
-const handler = forwardTo(origin, { forwardCredential: ['user'], forwardHeaders: ['x-tenant-id'] });
+const options = { forwardCredential: ['user'], forwardHeaders: ['x-tenant-id'] };
 
 if (runtime.Bun) {
   const { guard } = await import('portcullis/bun');
-  const server = runtime.Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: guard(served, handler) });
+  const server = runtime.Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: guard(served, forwardTo(origin, options)) });
   console.error(`listening on ${server.url.origin}`);
 } else if (runtime.Deno) {
   const { guard } = await import('portcullis/deno');
-  runtime.Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: ({ hostname, port }) => console.error(`listening on http://${hostname}:${port}`) }, guard(served, handler));
+  runtime.Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: ({ hostname, port }) => console.error(`listening on http://${hostname}:${port}`) }, guard(served, forwardTo(origin, options)));
 } else {
-  const { serve } = await import('portcullis/node');
-  const gateway = await serve(served, handler, { port: 0 });
+  const { nodeTransport, serve } = await import('portcullis/node');
+  const transport = process.env.FORWARD_TRANSPORT === 'node' ? nodeTransport() : undefined;
+  const gateway = await serve(served, forwardTo(origin, { ...options, transport }), { port: 0 });
   console.error(`listening on ${gateway.url}`);
 }

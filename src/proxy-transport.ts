@@ -1,0 +1,61 @@
+/**
+ * How `forwardTo` reaches the origin. The rules (which headers go, what comes back) stay in the
+ * core; a transport only moves bytes. The default is the runtime's `fetch` (a service binding's on
+ * Workers); an adapter can offer a cheaper one, such as `nodeTransport()` from `portcullis/node`.
+ * @module
+ */
+
+/** The request `forwardTo` sends: the checked target, the filtered headers, the body as a stream. */
+export interface OriginRequest {
+  method: string;
+  /** Exactly the headers the origin may hear; a transport adds only what its protocol needs (Host, framing). */
+  headers: Headers;
+  /** The request body, streamed; `null` for GET, HEAD and a request without one. */
+  body: ReadableStream<Uint8Array> | null;
+  /** Aborted when the client goes away: the transport stops the origin request. */
+  signal: AbortSignal;
+}
+
+/** The origin's answer, before `forwardTo` checks it: headers a fresh, mutable `Headers` it may change. */
+export interface OriginAnswer {
+  status: number;
+  statusText?: string;
+  headers: Headers;
+  /** The body: a stream, or its bytes when the transport already holds all of it. */
+  body: ReadableStream<Uint8Array> | Uint8Array<ArrayBuffer> | null;
+}
+
+/** Lets an answer's body go unread (the origin's connection is freed). */
+export async function discardBody(answer: OriginAnswer): Promise<void> {
+  if (answer.body instanceof ReadableStream) await answer.body.cancel().catch(() => {});
+}
+
+/**
+ * Sends one request to the origin and resolves with its answer as soon as the head has arrived (the
+ * body streams on). It must not follow redirects, and must not decode the body (`forwardTo` asks for
+ * `accept-encoding: identity`). It rejects when the origin cannot be reached.
+ *
+ * @example
+ * ```ts
+ * import { nodeTransport } from 'portcullis/node';
+ * serve(policy, forwardTo('http://127.0.0.1:9000', { transport: nodeTransport() }));
+ * ```
+ */
+export type ForwardTransport = (target: URL, request: OriginRequest) => Promise<OriginAnswer>;
+
+/** A transport on a `fetch` function: the runtime's, or a service binding's. */
+export function fetchTransport(send: (input: URL, init: RequestInit) => Promise<Response>): ForwardTransport {
+  return async function viaFetch(target, { method, headers, body, signal }) {
+    const response = await send(target, {
+      method,
+      headers,
+      body,
+      redirect: 'manual',
+      signal,
+      // Node's fetch needs this to stream a request body.
+      ...(body ? { duplex: 'half' } : {}),
+    } as RequestInit);
+    // A fetch Response's headers are immutable: the copy is what forwardTo may change.
+    return { status: response.status, statusText: response.statusText, headers: new Headers(response.headers), body: response.body };
+  };
+}
