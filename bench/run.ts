@@ -67,6 +67,10 @@ for (const name of [...selected, ...profiled]) {
 for (const name of gateways) {
   if (!GATEWAYS.includes(name)) throw new TypeError(`unknown gateway "${name}"; gateways: ${GATEWAYS.join(', ')}`);
 }
+// Debian's HAProxy is the gateway run's C anchor: say how to get it before any load runs.
+if (runs.has('gateway') && gateways.includes('haproxy') && !onPath('haproxy')) {
+  throw new TypeError('the gateway run compares with HAProxy, which is not installed: apt-get install -y haproxy (or leave it out: BENCH_GATEWAYS=direct,node-proxy,portcullis-node)');
+}
 /**
  * Distinct tokens of the cold run, used in turn. More than the verified-token cache holds (10,000
  * by default), so that with LRU eviction no token is still cached when it comes round again.
@@ -94,6 +98,15 @@ function loadGenerator(): 'wrk' | 'autocannon' {
   }
   if (wanted === 'wrk' && !installed) throw new TypeError('BENCH_LOAD=wrk, but wrk is not installed (apt-get install -y wrk)');
   return (wanted as 'wrk' | 'autocannon' | undefined) || (installed ? 'wrk' : 'autocannon');
+}
+
+function onPath(command: string): boolean {
+  try {
+    execFileSync(command, ['-v'], { stdio: 'ignore' });
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== 'ENOENT';
+  }
 }
 
 function list(name: string, fallback: string[]): string[] {
