@@ -58,7 +58,11 @@ describe.each([
   });
 });
 
-describe.each(['origin-node.ts', 'origin-express.ts'])('gateway.ts in front of %s', (originFile) => {
+describe.each([
+  ['gateway.ts', 'origin-node.ts'],
+  ['gateway.ts', 'origin-express.ts'],
+  ['gateway-node-transport.ts', 'origin-node.ts'],
+])('%s in front of %s', (gatewayFile, originFile) => {
   const key = 'a-test-identity-key-of-at-least-32-bytes';
   let origin: Server;
   let gateway: Server;
@@ -68,7 +72,7 @@ describe.each(['origin-node.ts', 'origin-express.ts'])('gateway.ts in front of %
     const port = await freePort();
     originUrl = `http://127.0.0.1:${port}`;
     origin = await node(originFile, { PORT: String(port), PORTCULLIS_IDENTITY_KEY: key });
-    gateway = await node('gateway.ts', { ORIGIN_URL: originUrl, PORTCULLIS_IDENTITY_KEY: key });
+    gateway = await node(gatewayFile, { ORIGIN_URL: originUrl, PORTCULLIS_IDENTITY_KEY: key });
   }, 40_000);
   afterAll(async () => {
     await gateway?.stop();
