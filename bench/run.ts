@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the side-by-side benchmark of issue 8.
+ * `npm run bench`: the stacks side by side — portcullis against bare node:http, Hono and Express, and as a gateway.
  *
  * Every stack is a separate process on 127.0.0.1, loaded by wrk (Debian's, when installed) or by
  * autocannon from this process, with the same connections and durations, in interleaved slices (A B C D E, B C D E A, …) so that machine

@@ -1,5 +1,5 @@
 /**
- * DEMO.md's rate-limit lines over real HTTP with the demo's Redis stores: `UPSTASH_REDIS_REST_URL` +
+ * The demo's rate-limit behaviour over real HTTP with its Redis stores: `UPSTASH_REDIS_REST_URL` +
  * `_TOKEN` (pointing at the REST bridge) and `REDIS_URL` (a real redis-server, through redisStore).
  * The same lines with the memory store are in test/demo/ratelimit.test.ts. Last, two `npm start`
  * processes on one REDIS_URL.
