@@ -42,6 +42,9 @@ export const FORWARDED_BY_DEFAULT: readonly string[] = Object.freeze([
   // credential that authenticated the request passes with `forwardCredential`.
 ]);
 
+/** Hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection, not the message. */
+export const HOP_BY_HOP: readonly string[] = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade'];
+
 /**
  * Never forwarded from the client, whatever the options say: the gateway sets them itself
  * (`x-forwarded-*`, `x-request-id`, `accept-encoding`, the identity header), they describe one
@@ -51,10 +54,9 @@ export const FORWARDED_BY_DEFAULT: readonly string[] = Object.freeze([
 const NEVER_FROM_CLIENT = new Map<string, string>([
   ...['host', 'forwarded', 'x-request-id', 'accept-encoding'].map((name) => [name, 'the gateway sets it'] as const),
   ['authorization', 'use forwardCredential: it forwards only the credential that authenticated the request'],
+  ...HOP_BY_HOP.map((name) => [name, 'it describes one connection'] as const),
+  // Hop-by-hop too, but first of all a credential: the later entry names it so.
   ['proxy-authorization', 'a credential for the gateway, never for the origin'],
-  ...['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade'].map(
-    (name) => [name, 'it describes one connection'] as const,
-  ),
 ]);
 
 /** Options that decide which request headers pass (see `ForwardOptions`). */

@@ -9,7 +9,7 @@ import type { Handler } from './engine.ts';
 import { IDENTITY_HEADER, identitySigner, type IdentityOptions } from './identity.ts';
 import { jsonLineSink, type SecuritySink } from './log.ts';
 import { locationOrigin, publicLocation, validRetryAfter } from './proxy-answer.ts';
-import { requestHeaderFilter } from './proxy-headers.ts';
+import { HOP_BY_HOP, requestHeaderFilter } from './proxy-headers.ts';
 import { discardBody, fetchTransport, type ForwardTransport, type OriginAnswer } from './proxy-transport.ts';
 
 export { FORWARDED_BY_DEFAULT } from './proxy-headers.ts';
@@ -81,9 +81,6 @@ export interface ForwardOptions {
   /** Where refusals of an origin answer or target are logged (the engine's sink, usually). @default jsonLineSink */
   log?: SecuritySink;
 }
-
-/** Hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection, not the message. */
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade'];
 
 /**
  * A handler that forwards allowed requests to `origin`, keeping path and query, streaming the body.

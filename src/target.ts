@@ -94,7 +94,7 @@ export function compileHostAllowlist(entries: readonly string[]): (host: string)
   }
   return function allowedHost(host) {
     if (exact.has(host)) return true;
-    const name = hasPort(host) ? host.slice(0, host.lastIndexOf(':')) : host;
+    const name = hostname(host);
     if (anyPort.has(name)) return true;
     // `*.example.com` admits one more label: `a.example.com`, not `a.b.example.com` or `example.com`.
     return suffixes.some((suffix) => name.endsWith(suffix) && name.length > suffix.length && !name.slice(0, -suffix.length).includes('.'));
