@@ -8,7 +8,7 @@ export default defineConfig({
   resolve: { conditions: [SOURCE_CONDITION, ...defaultServerConditions] },
   ssr: { resolve: { conditions: [SOURCE_CONDITION, ...defaultServerConditions] } },
   test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'policies/**/*.test.ts', 'adapters/**/*.test.ts'],
+    include: ['src/**/*.test.ts', 'tools/**/*.test.ts', 'test/**/*.test.ts', 'policies/**/*.test.ts', 'adapters/**/*.test.ts'],
     testTimeout: 20_000,
     // Tests pin their own clocks; nothing here depends on wall time.
     passWithNoTests: false,

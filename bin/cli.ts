@@ -14,11 +14,11 @@ import { createRequire } from 'node:module';
 import { relative, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PolicyError } from '../src/errors.ts';
-import { ALL_RULES, formatFindings, INVALID_POLICY_RULE, lintPolicy, OWASP_API_TOP_10, parsePath, summarize, toJsonReport, toSarif, type LintFinding, type LintTarget } from '../src/lint/index.ts';
-import { toOpenApi } from '../src/openapi/index.ts';
-import { FAMILIES, formatProbeReport, probe, ProbeSetupError, probeToSarif, toProbeJson, type ProbeCredentials, type ProbeFamily, type ProbeSender } from '../src/probe/index.ts';
-import { explain, formatExplanation, kitOptionsOf, policySourceOf, resolvePolicy, type PolicySource } from '../src/testing/explain.ts';
-import { createTestKit, runSpec, type CaseIdentity, type PolicySpec } from '../src/testing/index.ts';
+import { ALL_RULES, formatFindings, INVALID_POLICY_RULE, lintPolicy, OWASP_API_TOP_10, parsePath, summarize, toJsonReport, toSarif, type LintFinding, type LintTarget } from '../tools/lint/index.ts';
+import { toOpenApi } from '../tools/openapi/index.ts';
+import { FAMILIES, formatProbeReport, probe, ProbeSetupError, probeToSarif, toProbeJson, type ProbeCredentials, type ProbeFamily, type ProbeSender } from '../tools/probe/index.ts';
+import { explain, formatExplanation, kitOptionsOf, policySourceOf, resolvePolicy, type PolicySource } from '../tools/testing/explain.ts';
+import { createTestKit, runSpec, type CaseIdentity, type PolicySpec } from '../tools/testing/index.ts';
 import type { JWK } from 'jose';
 import { importModule } from './import-file.ts';
 

@@ -4,7 +4,7 @@
  * Runs under `npx portcullis test policies` and under vitest (policies/specs.test.ts).
  */
 import { hashApiKey } from '../src/index.ts';
-import { defineSpec } from '../src/testing/index.ts';
+import { defineSpec } from '../tools/testing/index.ts';
 import { demoConfig, demoPolicy } from './demo.ts';
 
 const SERVICE_KEY = 'pk_demo_spec_0123456789abcdefghij';

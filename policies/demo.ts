@@ -7,7 +7,7 @@
 import type { JWK } from 'jose';
 import * as v from 'valibot';
 import { apiKey, definePolicy, hashApiKey, jwt } from '../src/index.ts';
-import type { TestKit } from '../src/testing/index.ts';
+import type { TestKit } from '../tools/testing/index.ts';
 import { DEMO_AUDIENCE, DEMO_ISSUER } from './demo-origin.ts';
 
 /** What the demo reads from its environment. */

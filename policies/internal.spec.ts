@@ -2,7 +2,7 @@
  * The internal ledger policy, specified: scopes per service key, ops roles, idempotency headers,
  * per-key budgets. Runs under `npx portcullis test policies` and vitest (policies/specs.test.ts).
  */
-import { defineSpec } from '../src/testing/index.ts';
+import { defineSpec } from '../tools/testing/index.ts';
 import internalPolicyWithExampleKeys, { EXAMPLE_KEYS } from './internal.ts';
 
 const as = (name: keyof typeof EXAMPLE_KEYS) => ({ apiKey: EXAMPLE_KEYS[name].key });

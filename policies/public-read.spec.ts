@@ -2,7 +2,7 @@
  * The public read API, specified: anonymous reads within per-IP budgets, a strict write path.
  * Runs under `npx portcullis test policies` and vitest (policies/specs.test.ts).
  */
-import { defineSpec } from '../src/testing/index.ts';
+import { defineSpec } from '../tools/testing/index.ts';
 import policy from './public-read.ts';
 
 const isbn = '9780141036144';

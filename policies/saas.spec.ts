@@ -2,7 +2,7 @@
  * The multi-tenant SaaS policy, specified: tenant isolation first, then roles within a workspace.
  * Runs under `npx portcullis test policies` and vitest (policies/specs.test.ts).
  */
-import { defineSpec } from '../src/testing/index.ts';
+import { defineSpec } from '../tools/testing/index.ts';
 import policy from './saas.ts';
 
 // Workspace t_acme: Olivia owns it, Ada administers, Mel is a member, Vic views.

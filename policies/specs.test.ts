@@ -1,7 +1,7 @@
 /** Every policy spec in policies/, run as vitest cases (the same specs `portcullis test policies` runs). */
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { runSpec, type PolicySpec } from '../src/testing/index.ts';
+import { runSpec, type PolicySpec } from '../tools/testing/index.ts';
 
 const files = readdirSync(new URL('.', import.meta.url)).filter((file) => file.endsWith('.spec.ts'));
 

@@ -1,5 +1,5 @@
 /**
- * The import graph of `src/` and `adapters/`, read from the sources: imports flow one way.
+ * The import graph of `src/`, `adapters/` and `tools/`, read from the sources: imports flow one way.
  *
  * A static scan, not a bundler: every `import … from '…'`, `export … from '…'` and `import('…')`
  * with a relative specifier in a non-test `.ts` file (type-only imports included: a cycle of types
@@ -76,20 +76,24 @@ function cycles(graph: Map<string, string[]>): string[][] {
 const edges = (graph: Map<string, string[]>) => [...graph].flatMap(([from, targets]) => targets.map((to) => ({ from, to })));
 
 describe('the import graph', () => {
-  const graph = importGraph(['src', 'adapters']);
+  const graph = importGraph(['src', 'adapters', 'tools']);
 
   it('reads the imports it claims to', () => {
     expect(graph.get('src/engine.ts')).toContain('src/decision.ts');
-    expect(graph.get('src/lint/index.ts')).toContain('src/lint/lint.ts');
+    expect(graph.get('tools/lint/index.ts')).toContain('tools/lint/lint.ts');
     expect(cycles(new Map([['a', ['b']], ['b', ['c']], ['c', ['a']], ['d', ['a']]]))).toEqual([['a', 'b', 'c']]);
   });
 
-  it('has no cycle in src/ or adapters/', () => {
+  it('has no cycle in src/, adapters/ or tools/', () => {
     expect(cycles(graph)).toEqual([]);
   });
 
   it('keeps src/ free of adapters/: the core does not know its runtimes', () => {
     expect(edges(graph).filter(({ from, to }) => from.startsWith('src/') && to.startsWith('adapters/'))).toEqual([]);
+  });
+
+  it('keeps src/ and adapters/ free of tools/: lint, probe, openapi and testing consume the engine', () => {
+    expect(edges(graph).filter(({ from, to }) => !from.startsWith('tools/') && to.startsWith('tools/'))).toEqual([]);
   });
 
   it('keeps the stages below the engine: no stage imports engine.ts', () => {

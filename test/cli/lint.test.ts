@@ -5,9 +5,9 @@
 import * as v from 'valibot';
 import { describe, expect, it, test } from 'vitest';
 import { oauth2Introspection } from '../../src/index.ts';
-import { ALL_RULES, lintPolicy, OWASP_API_TOP_10, RULES, type LintFinding } from '../../src/lint/index.ts';
-import { policySourceOf, resolvePolicy } from '../../src/testing/explain.ts';
-import { createTestKit } from '../../src/testing/index.ts';
+import { ALL_RULES, lintPolicy, OWASP_API_TOP_10, RULES, type LintFinding } from '../../tools/lint/index.ts';
+import { policySourceOf, resolvePolicy } from '../../tools/testing/explain.ts';
+import { createTestKit } from '../../tools/testing/index.ts';
 import type { StandardSchemaV1 } from '../../src/schema.ts';
 import badPolicy from '../fixtures/bad-policy.ts';
 import { portcullis } from './run.ts';

@@ -10,10 +10,10 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import * as v from 'valibot';
 import { describe, expect, it, test } from 'vitest';
 import { apiKey, definePolicy, oauth2Introspection } from '../../src/index.ts';
-import { toOpenApi } from '../../src/openapi/index.ts';
+import { toOpenApi } from '../../tools/openapi/index.ts';
 import type { StandardSchemaV1 } from '../../src/schema.ts';
-import { policySourceOf, resolvePolicy } from '../../src/testing/explain.ts';
-import { createTestKit } from '../../src/testing/index.ts';
+import { policySourceOf, resolvePolicy } from '../../tools/testing/explain.ts';
+import { createTestKit } from '../../tools/testing/index.ts';
 import { portcullis } from './run.ts';
 
 type Json = Record<string, any>;

@@ -9,8 +9,8 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lintPolicy } from '../../src/lint/index.ts';
-import { runSpec, type PolicySpec } from '../../src/testing/index.ts';
+import { lintPolicy } from '../../tools/lint/index.ts';
+import { runSpec, type PolicySpec } from '../../tools/testing/index.ts';
 import { ROOT, runtimeBinary, SOURCE_CONDITION, spawnServer } from '../conformance/runtime.ts';
 
 const example = (file: string) => join('docs/examples', file);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemo } from '../../policies/demo-gateway.ts';
-import type { ProbeFinding, ProbeReport } from '../../src/probe/index.ts';
+import type { ProbeFinding, ProbeReport } from '../../tools/probe/index.ts';
 import { ROOT } from '../cli/run.ts';
 import { startOpenGateway, startWeakenedDemo, type WeakGateway } from './weak-gateways.ts';
 import { startProbeWorker, type ProbeWorker } from './worker.ts';

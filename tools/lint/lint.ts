@@ -3,9 +3,9 @@
  * @module
  */
 
-import { PolicyError } from '../errors.ts';
-import { definePolicy, formatPath } from '../policy/define.ts';
-import type { Policy } from '../policy/types.ts';
+import { PolicyError } from '../../src/errors.ts';
+import { definePolicy, formatPath } from '../../src/policy/define.ts';
+import type { Policy } from '../../src/policy/types.ts';
 import { OWASP_API_TOP_10, type OwaspItem } from './owasp.ts';
 import { INVALID_POLICY_RULE, routeInfos, RULES, type LintRule, type LintTarget, type Severity } from './rules.ts';
 import { parsePath } from './locate.ts';

@@ -5,7 +5,7 @@
  */
 
 import type { JWK } from 'jose';
-import type { Policy } from '../policy/types.ts';
+import type { Policy } from '../../src/policy/types.ts';
 import { FAMILIES, type ProbeFamily } from './checks.ts';
 import { ProbeContext, type CheckRecord, type ProbeFinding, type UserIdentity } from './context.ts';
 import { probeMissingCredentials, probeJwt } from './families/authn.ts';

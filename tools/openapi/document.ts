@@ -5,12 +5,12 @@
  */
 
 import { toJsonSchema } from '@valibot/to-json-schema';
-import { problemType } from '../decision.ts';
-import type { Policy, RoutePolicy } from '../policy/types.ts';
-import { parsePattern, type ParsedPattern } from '../router.ts';
-import type { StandardSchemaV1 } from '../schema.ts';
-import type { AuthnMethod } from '../authn/contract.ts';
-import type { AllowRule } from '../policy/types.ts';
+import { problemType } from '../../src/decision.ts';
+import type { Policy, RoutePolicy } from '../../src/policy/types.ts';
+import { parsePattern, type ParsedPattern } from '../../src/router.ts';
+import type { StandardSchemaV1 } from '../../src/schema.ts';
+import type { AuthnMethod } from '../../src/authn/contract.ts';
+import type { AllowRule } from '../../src/policy/types.ts';
 
 type Json = Record<string, unknown>;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { jwt } from '../authn/jwt.ts';
-import { definePolicy } from '../policy/define.ts';
+import { jwt } from '../../src/authn/jwt.ts';
+import { definePolicy } from '../../src/policy/define.ts';
 import { assertSpec, createTestKit, defineSpec, runSpec } from './index.ts';
 
 const policy = (jwks: { keys: object[] }) =>

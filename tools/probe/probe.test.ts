@@ -1,10 +1,10 @@
 import * as v from 'valibot';
 import { describe, expect, it, test } from 'vitest';
 import { AUDIENCE, es256, ISSUER, jwksOf, signToken } from '../../test/fixtures/keys.ts';
-import { definePolicy } from '../policy/define.ts';
-import type { Policy } from '../policy/types.ts';
-import { createEngine } from '../engine.ts';
-import { jwt } from '../authn/jwt.ts';
+import { definePolicy } from '../../src/policy/define.ts';
+import type { Policy } from '../../src/policy/types.ts';
+import { createEngine } from '../../src/engine.ts';
+import { jwt } from '../../src/authn/jwt.ts';
 import { pathVariants } from './families/paths.ts';
 import { lookalikes } from './families/cors.ts';
 import { rotatedAddress } from './families/ratelimit.ts';

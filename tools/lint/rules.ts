@@ -5,14 +5,14 @@
  */
 
 import type { JWK } from 'jose';
-import { keyName, verifyKeyProblem } from '../authn/jwk.ts';
-import { LOOPBACK_HOSTS } from '../authn/secure-url.ts';
+import { keyName, verifyKeyProblem } from '../../src/authn/jwk.ts';
+import { LOOPBACK_HOSTS } from '../../src/authn/secure-url.ts';
 import { unboundedStrings } from './strings.ts';
-import { parseDuration } from '../policy/duration.ts';
-import type { Policy, RateLimitPolicy, RoutePolicy } from '../policy/types.ts';
-import { parsePattern, type ParsedPattern } from '../router.ts';
-import type { AuthnMethod } from '../authn/contract.ts';
-import { DEFAULT_MAX_BODY_BYTES } from '../stages/validate.ts';
+import { parseDuration } from '../../src/policy/duration.ts';
+import type { Policy, RateLimitPolicy, RoutePolicy } from '../../src/policy/types.ts';
+import { parsePattern, type ParsedPattern } from '../../src/router.ts';
+import type { AuthnMethod } from '../../src/authn/contract.ts';
+import { DEFAULT_MAX_BODY_BYTES } from '../../src/stages/validate.ts';
 import type { OwaspKey } from './owasp.ts';
 
 export type Severity = 'error' | 'warning';

@@ -4,13 +4,13 @@
  * @module
  */
 
-import { reasonInfo, type Decision } from '../decision.ts';
-import { createEngine, type Engine } from '../engine.ts';
-import type { SecurityEvent } from '../log.ts';
-import type { Policy } from '../policy/types.ts';
+import { reasonInfo, type Decision } from '../../src/decision.ts';
+import { createEngine, type Engine } from '../../src/engine.ts';
+import type { SecurityEvent } from '../../src/log.ts';
+import type { Policy } from '../../src/policy/types.ts';
 import { createTestKit, type TestKit, type TestKitOptions } from './kit.ts';
-import { memoryStore } from '../stores/memory.ts';
-import type { RateLimitStore } from '../stores/types.ts';
+import { memoryStore } from '../../src/stores/memory.ts';
+import type { RateLimitStore } from '../../src/stores/types.ts';
 
 /** Who the request is from. */
 export type CaseIdentity =

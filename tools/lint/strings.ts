@@ -5,7 +5,7 @@
  */
 
 import { jsonSchemaOf } from '../openapi/document.ts';
-import type { StandardSchemaV1 } from '../schema.ts';
+import type { StandardSchemaV1 } from '../../src/schema.ts';
 
 type Json = Record<string, unknown>;
 

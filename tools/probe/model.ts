@@ -6,12 +6,12 @@
  * @module
  */
 
-import { claimList, readClaim } from '../authn/claims.ts';
-import type { AllowRule, Policy, RoutePolicy } from '../policy/types.ts';
-import { normalizePath, parsePattern, RouteTable, type ParsedPattern } from '../router.ts';
-import type { AuthnMethod } from '../authn/contract.ts';
-import { compileHierarchy } from '../stages/authz.ts';
-import { DEFAULT_MAX_BODY_BYTES } from '../stages/validate.ts';
+import { claimList, readClaim } from '../../src/authn/claims.ts';
+import type { AllowRule, Policy, RoutePolicy } from '../../src/policy/types.ts';
+import { normalizePath, parsePattern, RouteTable, type ParsedPattern } from '../../src/router.ts';
+import type { AuthnMethod } from '../../src/authn/contract.ts';
+import { compileHierarchy } from '../../src/stages/authz.ts';
+import { DEFAULT_MAX_BODY_BYTES } from '../../src/stages/validate.ts';
 
 /** The value the probe puts in path params that are not the caller's own id: no real object has it. */
 export const PROBE_ID = 'portcullis-probe';

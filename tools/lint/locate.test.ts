@@ -1,5 +1,5 @@
 import { describe, expect, it, test } from 'vitest';
-import { formatPath } from '../policy/define.ts';
+import { formatPath } from '../../src/policy/define.ts';
 import { locate, parsePath } from './locate.ts';
 
 describe('parsePath', () => {

@@ -9,7 +9,7 @@
 import { CHECKS } from '../checks.ts';
 import { describeStatus, fail, inconclusive, pass, type ProbeContext } from '../context.ts';
 import type { ProbeRequest, ProbeResponse } from '../http.ts';
-import { parseDuration } from '../../policy/duration.ts';
+import { parseDuration } from '../../../src/policy/duration.ts';
 import type { ProbeRoute } from '../model.ts';
 import { sampleBody } from '../samples.ts';
 

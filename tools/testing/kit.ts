@@ -5,8 +5,8 @@
  */
 
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
-import { generateApiKey } from '../authn/api-key.ts';
-import type { FetchLike } from '../authn/contract.ts';
+import { generateApiKey } from '../../src/authn/api-key.ts';
+import type { FetchLike } from '../../src/authn/contract.ts';
 
 /** The pinned time of a test kit unless one is given: a fixed instant, so cases never depend on the day they run. */
 export const DEFAULT_TEST_TIME = '2030-01-01T00:00:00Z';

@@ -10,9 +10,9 @@
  * @module
  */
 
-import type { Decision } from '../decision.ts';
-import type { SecurityEvent } from '../log.ts';
-import type { Policy } from '../policy/types.ts';
+import type { Decision } from '../../src/decision.ts';
+import type { SecurityEvent } from '../../src/log.ts';
+import type { Policy } from '../../src/policy/types.ts';
 import { createTestKit, type TestKit } from './kit.ts';
 import { buildCaseRequest, createTestEngine, type CaseIdentity, type PolicySpec } from './spec.ts';
 

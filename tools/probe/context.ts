@@ -6,7 +6,7 @@
 
 import type { JWK, JWTPayload } from 'jose';
 import { OWASP_API_TOP_10, type OwaspItem } from '../lint/owasp.ts';
-import type { AuthnMethod } from '../authn/contract.ts';
+import type { AuthnMethod } from '../../src/authn/contract.ts';
 import type { ProbeCheck, ProbeFamily } from './checks.ts';
 import { BudgetExhausted, NoAnswer, Unsendable, type ProbeRequest, type ProbeResponse, type ProbeSession, type RequestSummary } from './http.ts';
 import { PROBE_ID, type PolicyModel, type ProbePrincipal, type ProbeRoute } from './model.ts';
