@@ -20,7 +20,9 @@ import { FAMILIES, formatProbeReport, probe, ProbeSetupError, probeToSarif, toPr
 import { explain, formatExplanation, kitOptionsOf, policySourceOf, resolvePolicy, type PolicySource } from '../tools/testing/explain.ts';
 import { createTestKit, runSpec, type CaseIdentity, type PolicySpec } from '../tools/testing/index.ts';
 import type { JWK } from 'jose';
+import { FileError, UsageError } from './errors.ts';
 import { importModule } from './import-file.ts';
+import { reportCommand } from './report.ts';
 
 const USAGE = `portcullis — policies as code
 
@@ -36,6 +38,8 @@ Usage:
                    [--jwks file] [--fetch-jwks] [--trusted-proxy] [--aggressive]
                    [--max-requests N] [--timeout ms] [--http-port N] [--skip family,…]
   portcullis rules      (every lint rule: id, severity, OWASP API Security Top 10 item)
+  portcullis report <events.jsonl> --out report.html [--policy <policy-file>] [--top N]
+                    (the gateway's JSON-lines events as a self-contained HTML report with charts)
 
 A policy file default-exports the policy, a function (kit) => policy (the CLI calls it with a
 throwaway test kit, whose key signs explain's --as tokens), or a spec (defineSpec).
@@ -47,10 +51,6 @@ PORTCULLIS_PROBE_TOKEN, PORTCULLIS_PROBE_PASSWORD, PORTCULLIS_PROBE_API_KEY.
 
 Exit codes: 0 fine; 1 lint errors, failed spec cases or probe errors (a bypass); 2 usage errors,
 files that do not load, and a probe that cannot start (target unreachable, login failed).`;
-
-class UsageError extends Error {}
-/** A file that is missing or exports no policy: exit 2, without the usage text. */
-class FileError extends UsageError {}
 
 // By the package's own name: this file runs from bin/ in the repository and from dist/bin/ when installed.
 const { version } = createRequire(import.meta.url)('portcullis/package.json') as { version: string };
@@ -453,6 +453,11 @@ async function main(argv: string[]): Promise<number> {
       return probeCommand(rest);
     case 'rules':
       return rules();
+    case 'report':
+      return reportCommand(rest, async (file) => {
+        const source = await loadSource(file);
+        return resolvePolicy(source, await createTestKit(kitOptionsOf(source)));
+      });
     case '--version':
     case '-v':
       console.log(version);
