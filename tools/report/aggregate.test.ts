@@ -85,7 +85,7 @@ describe('aggregate', () => {
     expect(data.reasons.others).toEqual({ deny: 2, report: 0 });
   });
 
-  it('ranks the addresses, principals and paths of refused requests only (not report-only, not sampled allows)', () => {
+  it('ranks the addresses, principals and paths of refused requests only (not report-only, not sampled allows; no anonymous principal)', () => {
     const data = aggregate(
       log(
         deny(0, { clientIp: '198.51.100.1' }),
@@ -93,11 +93,12 @@ describe('aggregate', () => {
         deny(2, { clientIp: '198.51.100.2', path: '/v1/admin/events' }),
         deny(3, { clientIp: '198.51.100.3', event: 'portcullis.report', principal: 'user:u_bob' }),
         deny(4, { clientIp: '198.51.100.4', event: 'portcullis.allow', principal: 'user:u_bob', status: 200 }),
+        deny(5, { clientIp: '198.51.100.2', principal: 'anonymous:anonymous', reason: 'ratelimit.exceeded', status: 429 }),
       ),
     );
-    expect(data.refusedIps).toEqual({ rows: [{ key: '198.51.100.1', count: 2 }, { key: '198.51.100.2', count: 1 }], others: 0, total: 3 });
+    expect(data.refusedIps).toEqual({ rows: [{ key: '198.51.100.1', count: 2 }, { key: '198.51.100.2', count: 2 }], others: 0, total: 4 });
     expect(data.refusedPrincipals).toEqual({ rows: [{ key: 'user:u_mallory', count: 1 }], others: 0, total: 1 });
-    expect(data.refusedPaths.rows).toEqual([{ key: '/v1/users/u_alice', count: 2 }, { key: '/v1/admin/events', count: 1 }]);
+    expect(data.refusedPaths.rows).toEqual([{ key: '/v1/users/u_alice', count: 3 }, { key: '/v1/admin/events', count: 1 }]);
   });
 
   it('tells failed logins (401 on credential-flow routes) from other 401s, counts 429s, and finds the spikes', () => {

@@ -75,6 +75,7 @@ export interface ReportData {
   reasons: { rows: { reason: string; deny: number; report: number }[]; others: { deny: number; report: number } };
   /** Keys of `deny` events. */
   refusedIps: TopList;
+  /** Authenticated principals only (not `anonymous:…`). */
   refusedPrincipals: TopList;
   refusedPaths: TopList;
   /** 401s on credential-flow routes (login, token, password reset). */
@@ -202,7 +203,8 @@ export function aggregate(log: EventLog, options: AggregateOptions = {}): Report
     }
     if (event.kind === 'deny') {
       increment(ips, event.clientIp ?? UNKNOWN);
-      if (event.principal) increment(principals, event.principal);
+      // `anonymous:…` names no one: a refusal before or without authentication.
+      if (event.principal && !event.principal.startsWith('anonymous:')) increment(principals, event.principal);
       increment(paths, event.path ?? UNKNOWN);
     }
     if (event.status === 401) {

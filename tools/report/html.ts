@@ -199,7 +199,7 @@ export async function renderReport(data: ReportData, options: RenderOptions): Pr
     decisionsSection(data, charts),
     reasonsSection(data, charts),
     topSection('ips', 'Top client addresses refused', 'client address', data.refusedIps, charts, 'Client addresses of denied requests, as the gateway resolved them (forwarding headers only from trusted proxies).'),
-    topSection('principals', 'Top principals refused', 'principal', data.refusedPrincipals, charts, 'Authenticated callers whose requests were denied (method:id); refusals before authentication have none.'),
+    topSection('principals', 'Top principals refused', 'principal', data.refusedPrincipals, charts, 'Authenticated callers whose requests were denied (method:id); refusals before or without authentication name no one and are left out.'),
     topSection('paths', 'Top paths refused', 'path', data.refusedPaths, charts, 'Normalized paths of denied requests, without query strings.'),
     authSection(data, charts),
     alertsSection(data, charts),
