@@ -56,9 +56,9 @@ describe('readEvents', () => {
     expect(log.unrecognised).toEqual({ count: 0, firstLines: [] });
   });
 
-  it('counts JSON that is not a portcullis event with the default names apart (other programs, ECS field names)', () => {
+  it('counts JSON that is not a portcullis event apart (other programs\' logs)', () => {
     const text = [
-      JSON.stringify({ '@timestamp': '2026-12-03T10:00:00Z', event: { action: 'portcullis.deny' }, 'url.path': '/x' }),
+      JSON.stringify({ '@timestamp': '2026-12-03T10:00:00Z', event: { action: 'nginx.access' }, url: { path: '/x' } }),
       JSON.stringify({ level: 'info', msg: 'listening' }),
       JSON.stringify({ event: 'portcullis.' }),
       '[1, 2]',
@@ -69,6 +69,30 @@ describe('readEvents', () => {
     const log = readEvents(text);
     expect(log.events).toHaveLength(1);
     expect(log.unrecognised).toEqual({ count: 6, firstLines: [1, 2, 3, 4, 5] });
+  });
+
+  it('reads events written in Elastic Common Schema names as the same events', () => {
+    const ecs = {
+      '@timestamp': '2026-12-03T10:00:00.000Z',
+      ecs: { version: '8.11.0' },
+      message: 'portcullis.deny authz.denied',
+      event: { kind: 'event', category: ['web'], type: ['denied'], action: 'portcullis.deny', reason: 'authz.denied', outcome: 'failure', module: 'portcullis', dataset: 'portcullis.security' },
+      http: { request: { id: 'r1', method: 'GET' }, response: { status_code: 403 } },
+      url: { path: '/v1/users/u_bob' },
+      source: { ip: '203.0.113.7' },
+      user: { id: 'user:u_alice' },
+      portcullis: { route: 'GET /v1/users/:id', reasons: ['allow[0]: authz.role_missing'] },
+    };
+    const alert = {
+      '@timestamp': '2026-12-03T10:05:00Z',
+      event: { kind: 'alert', action: 'portcullis.alert', reason: 'alert.failed_logins' },
+      portcullis: { alert: 'failed_logins', kind: 'failed-logins', key: 'sha256:ab12', count: 10, window: '5m', firstRequestId: 'a', lastRequestId: 'b' },
+    };
+    const log = readEvents([JSON.stringify(ecs), JSON.stringify(alert)].join('\n'));
+    expect(log.events).toEqual([
+      readEvents(JSON.stringify(deny)).events[0],
+      { kind: 'alert', time: Date.parse('2026-12-03T10:05:00Z'), reason: 'alert.failed_logins', alert: { name: 'failed_logins', type: 'failed-logins', key: 'sha256:ab12', count: 10, window: '5m', firstRequestId: 'a', lastRequestId: 'b' } },
+    ]);
   });
 
   it('keeps events whose time does not parse, without a time', () => {

@@ -1,6 +1,6 @@
 /**
- * Reads the gateway's event log: one JSON object per line, as the default sink writes it on stdout.
- * Lines that are not JSON (a start-up banner, npm's own output) and JSON that is not a portcullis
+ * Reads the gateway's event log: one JSON object per line, as the default sink writes it on stdout
+ * (or the ECS sink, in Elastic Common Schema names). Lines that are not JSON (a start-up banner, npm's own output) and JSON that is not a portcullis
  * event are counted, not fatal: a log captured with `2>&1` still makes a report.
  * @module
  */
@@ -28,6 +28,8 @@ export interface ReportEvent {
 /** The fields of a `portcullis.alert` event. */
 export interface AlertFields {
   name: string;
+  /** What it watches (`failed-logins`, `password-spraying`, …), when the event says. */
+  type?: string;
   key?: string;
   count?: number;
   window?: string;
@@ -42,7 +44,7 @@ export interface EventLog {
   lines: number;
   /** Lines that are not JSON, and the first few of their line numbers. */
   notJson: { count: number; firstLines: number[] };
-  /** JSON lines that are not a portcullis event with the default field names (ECS-named lines, say). */
+  /** JSON lines that are not a portcullis event (another program's logs). */
   unrecognised: { count: number; firstLines: number[] };
 }
 
@@ -64,8 +66,35 @@ function deprecatedOf(value: unknown): string | true | undefined {
   return text(value);
 }
 
-/** One parsed JSON object as an event, or undefined when it is not a portcullis event. */
-export function toReportEvent(record: Record<string, unknown>): ReportEvent | undefined {
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const field = (record: Record<string, unknown>, ...path: string[]): unknown => path.reduce<unknown>((value, key) => (isRecord(value) ? value[key] : undefined), record);
+
+/**
+ * An event written with Elastic Common Schema names (`@timestamp`, `event.action`, `url.path`,
+ * `source.ip`, `user.id`, `http.*`, the rest under `portcullis.*`) in the default names, or
+ * undefined when the record is not one.
+ */
+function fromEcs(record: Record<string, unknown>): Record<string, unknown> | undefined {
+  const action = field(record, 'event', 'action');
+  if (typeof action !== 'string' || !action.startsWith(PREFIX)) return undefined;
+  const extra = isRecord(record.portcullis) ? record.portcullis : {};
+  return {
+    ...extra,
+    event: action,
+    time: record['@timestamp'],
+    reason: field(record, 'event', 'reason'),
+    requestId: field(record, 'http', 'request', 'id'),
+    method: field(record, 'http', 'request', 'method'),
+    status: field(record, 'http', 'response', 'status_code'),
+    path: field(record, 'url', 'path'),
+    clientIp: field(record, 'source', 'ip'),
+    principal: field(record, 'user', 'id'),
+  };
+}
+
+/** One parsed JSON object as an event (default or ECS field names), or undefined when it is not a portcullis event. */
+export function toReportEvent(input: Record<string, unknown>): ReportEvent | undefined {
+  const record = fromEcs(input) ?? input;
   const name = record.event;
   if (typeof name !== 'string' || !name.startsWith(PREFIX) || name.length === PREFIX.length) return undefined;
   const kind = name.slice(PREFIX.length);
@@ -85,6 +114,7 @@ export function toReportEvent(record: Record<string, unknown>): ReportEvent | un
   if (kind === 'alert') {
     event.alert = {
       name: text(record.alert) ?? '(unnamed)',
+      type: text(record.kind),
       key: text(record.key),
       count: integer(record.count),
       window: text(record.window) ?? (typeof record.window === 'number' ? String(record.window) : undefined),
@@ -120,7 +150,7 @@ export function createEventReader() {
         skip(log.notJson);
         return;
       }
-      const event = typeof record === 'object' && record !== null && !Array.isArray(record) ? toReportEvent(record as Record<string, unknown>) : undefined;
+      const event = isRecord(record) ? toReportEvent(record) : undefined;
       if (event) log.events.push(event);
       else skip(log.unrecognised);
     },

@@ -78,7 +78,7 @@ function totalsSection(data: ReportData): string {
   const { input } = data;
   const skipped: string[] = [];
   if (input.notJson.count) skipped.push(`${number(input.notJson.count)} line(s) that are not JSON were skipped (line ${input.notJson.firstLines.join(', ')}${input.notJson.count > input.notJson.firstLines.length ? ', …' : ''}): a start-up banner or other output mixed into the log.`);
-  if (input.unrecognised.count) skipped.push(`${number(input.unrecognised.count)} JSON line(s) are not portcullis events with the default field names and were skipped (line ${input.unrecognised.firstLines.join(', ')}${input.unrecognised.count > input.unrecognised.firstLines.length ? ', …' : ''}).`);
+  if (input.unrecognised.count) skipped.push(`${number(input.unrecognised.count)} JSON line(s) are not portcullis events and were skipped (line ${input.unrecognised.firstLines.join(', ')}${input.unrecognised.count > input.unrecognised.firstLines.length ? ', …' : ''}).`);
   if (input.withoutTime) skipped.push(`${number(input.withoutTime)} event(s) have no readable time: they count in the totals, not on the timelines.`);
   return `<section id="totals"><h2>Totals</h2>
 <table data-table="totals"><thead><tr><th>event</th><th class="n">count</th></tr></thead><tbody>
@@ -147,10 +147,10 @@ function alertsSection(data: ReportData, charts: ChartSpec[]): string {
   if (!rows.length) return `<section id="alerts"><h2>${title}</h2>${empty('No portcullis.alert event in the log.')}</section>`;
   charts.push({ id: 'alerts', kind: 'bars', title, labels: byName.rows.map((row) => row.key), series: [{ label: 'alerts', color: COLORS.alert, values: byName.rows.map((row) => row.count) }] });
   const shown = rows.slice(0, 500);
-  const cells = shown.map((row) => [utc(row.time), row.name, row.key ?? '—', row.count ?? '—', row.window ?? '—', row.firstRequestId ?? '—', row.lastRequestId ?? '—']);
+  const cells = shown.map((row) => [utc(row.time), row.name, row.type ?? '—', row.key ?? '—', row.count ?? '—', row.window ?? '—', row.firstRequestId ?? '—', row.lastRequestId ?? '—']);
   return `<section id="alerts"><h2>${title}</h2>${chart('alerts', title)}
 ${table(['alert', 'count'], byName.rows.map((row) => [row.key, row.count]), ' data-table="alerts-by-name"')}
-${table(['time (UTC)', 'alert', 'key', 'count', 'window', 'first request', 'last request'], cells, ' data-table="alerts"')}
+${table(['time (UTC)', 'alert', 'kind', 'key', 'count', 'window', 'first request', 'last request'], cells, ' data-table="alerts"')}
 ${rows.length > shown.length ? `<p class="note">The first ${shown.length} of ${number(rows.length)} alerts.</p>` : ''}</section>`;
 }
 

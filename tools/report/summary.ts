@@ -27,7 +27,7 @@ export function formatSummary(data: ReportData): string {
     `${plural(input.lines, 'line')} read: ${plural(input.events, 'event')}` + (data.span ? `, ${utc(data.span.from)} to ${utc(data.span.to)}` : ''),
   ];
   if (input.notJson.count) lines.push(`  skipped ${plural(input.notJson.count, 'line')} that ${input.notJson.count === 1 ? 'is' : 'are'} not JSON (first at line ${input.notJson.firstLines[0]}): banner or other output in the log`);
-  if (input.unrecognised.count) lines.push(`  skipped ${plural(input.unrecognised.count, 'JSON line')} that ${input.unrecognised.count === 1 ? 'is' : 'are'} not a portcullis event with the default field names (first at line ${input.unrecognised.firstLines[0]})`);
+  if (input.unrecognised.count) lines.push(`  skipped ${plural(input.unrecognised.count, 'JSON line')} that ${input.unrecognised.count === 1 ? 'is' : 'are'} not a portcullis event (first at line ${input.unrecognised.firstLines[0]})`);
   const kinds = Object.entries(totals).sort((a, b) => b[1] - a[1]).map(([kind, count]) => `${kind} ${count}`).join(', ');
   lines.push(`events: ${kinds || 'none'}`);
   lines.push(`top denial reasons: ${data.reasons.rows.slice(0, 5).map((row) => `${row.reason} (${row.deny + row.report})`).join(', ') || 'none'}`);
