@@ -8,25 +8,39 @@
 
 /** A chart of the report, as the page script reads it from the data block. */
 export type ChartSpec =
-  | { id: string; kind: 'time'; title: string; x: number[]; series: { label: string; color: string; values: number[] }[] }
+  | { id: string; kind: 'time'; title: string; /** Bucket starts and step, in seconds. */ x: number[]; step: number; series: { label: string; color: string; values: number[] }[] }
   | { id: string; kind: 'bars'; title: string; labels: string[]; series: [{ label: string; color: string; values: number[] }] };
 
 export const CLIENT_SCRIPT = `(function () {
   'use strict';
   var charts = JSON.parse(document.getElementById('report-data').textContent).charts;
-  var utc = function (seconds) { return uPlot.tzDate(new Date(seconds * 1000), 'Etc/UTC'); };
   var shorten = function (label) { return label.length > 40 ? label.slice(0, 39) + '\\u2026' : label; };
 
   function widthOf(element) { return Math.max(320, Math.min(960, element.clientWidth || 960)); }
 
+  /** UTC labels as precise as the bucket step: a date, a minute or a second. */
+  function timeLabel(spec) {
+    var multiDay = spec.x.length > 0 && spec.x[spec.x.length - 1] - spec.x[0] >= 86400;
+    return function (seconds) {
+      var iso = new Date(seconds * 1000).toISOString();
+      if (spec.step >= 86400) return iso.slice(0, 10);
+      if (multiDay) return iso.slice(5, 16).replace('T', ' ');
+      return spec.step >= 60 ? iso.slice(11, 16) : iso.slice(11, 19);
+    };
+  }
+
   function timeChart(spec, element) {
+    var label = timeLabel(spec);
     return new uPlot({
       width: widthOf(element),
       height: 260,
-      tzDate: utc,
       scales: { y: { range: function (u, min, max) { return [0, Math.max(1, max) * 1.1]; } } },
-      axes: [{}, { label: 'events', incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 1e5, 1e6, 1e7] }],
-      series: [{ label: 'time (UTC)' }].concat(spec.series.map(function (s) {
+      axes: [
+        { space: 100, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000].map(function (k) { return k * spec.step; }),
+          values: function (u, splits) { return splits.map(label); } },
+        { label: 'events', incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 1e5, 1e6, 1e7] },
+      ],
+      series: [{ label: 'time (UTC)', value: function (u, seconds) { return seconds == null ? '--' : label(seconds); } }].concat(spec.series.map(function (s) {
         return { label: s.label, stroke: s.color, width: 2, points: { show: true, size: 5, fill: s.color } };
       })),
     }, [spec.x].concat(spec.series.map(function (s) { return s.values; })), element);

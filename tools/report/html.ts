@@ -54,6 +54,10 @@ function table(headers: string[], rows: (string | number)[][], attributes = ''):
   return `<table${attributes}><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
 }
 
+/** A long table of buckets folds away under its summary (still in the page, for search and copy). */
+const FOLD_ROWS = 24;
+const foldable = (rows: unknown[], html: string) => (rows.length > FOLD_ROWS ? `<details><summary>The numbers: ${rows.length} rows</summary>${html}</details>` : html);
+
 const empty = (what: string) => `<p class="empty">${escapeHtml(what)}</p>`;
 const chart = (id: string, label: string) => `<div class="chart" data-chart="${id}" role="img" aria-label="${escapeHtml(label)}"></div>`;
 
@@ -96,13 +100,13 @@ function decisionsSection(data: ReportData, charts: ChartSpec[]): string {
   const title = 'Decisions over time';
   if (!data.buckets) return `<section id="decisions"><h2>${title}</h2>${empty('No event with a time.')}</section>`;
   const x = data.buckets.starts.map((start) => start / 1000);
-  charts.push({ id: 'decisions', kind: 'time', title, x, series: outcomes.map((outcome) => ({ label: OUTCOME_LABELS[outcome], color: COLORS[outcome], values: data.decisions[outcome].counts })) });
+  charts.push({ id: 'decisions', kind: 'time', title, x, step: data.buckets.step / 1000, series: outcomes.map((outcome) => ({ label: OUTCOME_LABELS[outcome], color: COLORS[outcome], values: data.decisions[outcome].counts })) });
   const rows = bucketRows(data, outcomes.map((outcome) => data.decisions[outcome]));
   rows.push(['total', ...outcomes.map((outcome) => data.decisions[outcome].total)]);
   return `<section id="decisions"><h2>${title}</h2>
 <p>Events per ${escapeHtml(formatStep(data.buckets.step))} (UTC). Allowed requests appear only when the gateway samples them (<code>portcullis.allow</code>); without sampling the log holds refusals only.</p>
 ${chart('decisions', title)}
-${table([`time (UTC), per ${formatStep(data.buckets.step)}`, ...outcomes.map((outcome) => OUTCOME_LABELS[outcome])], rows, ' data-table="decisions"')}</section>`;
+${foldable(rows, table([`time (UTC), per ${formatStep(data.buckets.step)}`, ...outcomes.map((outcome) => OUTCOME_LABELS[outcome])], rows, ' data-table="decisions"'))}</section>`;
 }
 
 function reasonsSection(data: ReportData, charts: ChartSpec[]): string {
@@ -124,7 +128,7 @@ function authSection(data: ReportData, charts: ChartSpec[]): string {
     { label: 'alerts', color: COLORS.alert, s: data.alertsSeries },
   ];
   if (!data.buckets) return `<section id="auth"><h2>${title}</h2>${empty('No event with a time.')}</section>`;
-  charts.push({ id: 'auth', kind: 'time', title, x: data.buckets.starts.map((start) => start / 1000), series: series.map(({ label, color, s }) => ({ label, color, values: s.counts })) });
+  charts.push({ id: 'auth', kind: 'time', title, x: data.buckets.starts.map((start) => start / 1000), step: data.buckets.step / 1000, series: series.map(({ label, color, s }) => ({ label, color, values: s.counts })) });
   const starts = data.buckets.starts;
   const peaks = series.map(({ label, s }) => [
     label,
@@ -135,10 +139,10 @@ function authSection(data: ReportData, charts: ChartSpec[]): string {
   ]);
   const rows = bucketRows(data, series.map(({ s }) => s));
   return `<section id="auth"><h2>${title}</h2>
-<p>Login routes are those whose route (or path) names a credential flow: login, sign-in, token, password, reset, OTP, MFA. A spike is a ${escapeHtml(formatStep(data.buckets.step))} with at least 3 events and at least three times the median.</p>
+<p>Login routes are those whose route (or path) names a credential flow: login, sign-in, token, password, reset, OTP, MFA. A spike is a ${escapeHtml(formatStep(data.buckets.step))} bucket with at least 3 events and at least three times the median.</p>
 ${chart('auth', title)}
 ${table(['series', 'total', 'peak', 'peak at (UTC)', 'spikes'], peaks, ' data-table="auth-peaks"')}
-${rows.length ? table([`time (UTC), per ${formatStep(data.buckets.step)}`, ...series.map(({ label }) => label)], rows, ' data-table="auth"') : ''}</section>`;
+${rows.length ? foldable(rows, table([`time (UTC), per ${formatStep(data.buckets.step)}`, ...series.map(({ label }) => label)], rows, ' data-table="auth"')) : ''}</section>`;
 }
 
 function alertsSection(data: ReportData, charts: ChartSpec[]): string {
@@ -150,7 +154,7 @@ function alertsSection(data: ReportData, charts: ChartSpec[]): string {
   const cells = shown.map((row) => [utc(row.time), row.name, row.type ?? '—', row.key ?? '—', row.count ?? '—', row.window ?? '—', row.firstRequestId ?? '—', row.lastRequestId ?? '—']);
   return `<section id="alerts"><h2>${title}</h2>${chart('alerts', title)}
 ${table(['alert', 'count'], byName.rows.map((row) => [row.key, row.count]), ' data-table="alerts-by-name"')}
-${table(['time (UTC)', 'alert', 'kind', 'key', 'count', 'window', 'first request', 'last request'], cells, ' data-table="alerts"')}
+${foldable(cells, table(['time (UTC)', 'alert', 'kind', 'key', 'count', 'window', 'first request', 'last request'], cells, ' data-table="alerts"'))}
 ${rows.length > shown.length ? `<p class="note">The first ${shown.length} of ${number(rows.length)} alerts.</p>` : ''}</section>`;
 }
 
@@ -182,7 +186,7 @@ h1 { font-size: 22px; margin-bottom: 4px; } h2 { font-size: 18px; margin-top: 36
 header p, .note, .empty { color: #555; } .empty { font-style: italic; }
 table { border-collapse: collapse; margin: 12px 0; min-width: 360px; } th, td { padding: 3px 10px; border-bottom: 1px solid #eee; text-align: left; vertical-align: top; }
 td { overflow-wrap: anywhere; max-width: 520px; } .n { text-align: right; font-variant-numeric: tabular-nums; } tr.sum td { font-weight: 600; }
-.chart { margin: 12px 0; } code { background: #f3f3f3; padding: 0 3px; }
+.chart { margin: 12px 0; } summary { cursor: pointer; color: #333; margin: 8px 0; } code { background: #f3f3f3; padding: 0 3px; }
 `;
 
 /**
