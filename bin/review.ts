@@ -6,7 +6,7 @@
  */
 
 import { readFileSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Policy } from '../src/policy/types.ts';
 import { diffPolicies, diffToMarkdown, formatDiff, toDiffJson } from '../tools/diff/index.ts';
@@ -79,7 +79,7 @@ export async function replayCommand(argv: string[], io: CliIo): Promise<number> 
   const text = readText(logFile, io);
   let input;
   try {
-    input = readReplayInput(text, { clientIp: values['client-ip'] });
+    input = readReplayInput(text, { clientIp: values['client-ip'], name: basename(logFile) });
   } catch (error) {
     throw io.file(`${logFile}: ${(error as Error).message}`);
   }

@@ -98,6 +98,7 @@ export async function replay(policy: Policy, input: ReplayInput, options: Replay
   const logEngine = () => createEngine(replayPolicy(policy, contexts), env);
   const engine: Engine = input.format === 'har' ? harEngine() : logEngine();
   const named = namedInPolicy(policy);
+  const host = replayHost(policy);
 
   const report: ReplayReport = { replayed: 0, changed: 0, unchanged: 0, undecidable: 0, skipped: input.skipped, changes: [], undecidableBecause: [] };
   const changes = new Map<string, ReplayChange>();
@@ -120,7 +121,7 @@ export async function replay(policy: Policy, input: ReplayInput, options: Replay
     undecidable.set(key, group);
   };
 
-  for (const record of input.records) {
+  for (let record of input.records) {
     report.replayed++;
     const shownRoute = record.route ?? `${record.method} ${record.path.split('?')[0]}`;
     if (record.undecidable) {
@@ -128,6 +129,8 @@ export async function replay(policy: Policy, input: ReplayInput, options: Replay
       continue;
     }
     clock = record.time;
+    // A log keeps the path only: the request goes to a host the policy answers.
+    if (input.format === 'events') record = { ...record, url: withHost(record.url, host) };
     let outcome: { after: RecordedDecision; route: string | null; missing: string[] };
     if (input.format === 'har') {
       outcome = await decide(engine, record, undefined, contexts);
@@ -167,6 +170,18 @@ export async function replay(policy: Policy, input: ReplayInput, options: Replay
   report.changes = [...changes.values()].sort((a, b) => b.count - a.count);
   report.undecidableBecause = [...undecidable.values()].sort((a, b) => b.count - a.count);
   return report;
+}
+
+/** A host `policy.hosts` admits (`*.example.com` → `replay.example.com`), or a placeholder. */
+function replayHost(policy: Policy): string {
+  const first = policy.hosts?.[0];
+  return first === undefined ? 'replay.invalid' : first.replace(/^\*\./, 'replay.');
+}
+
+function withHost(url: string, host: string): string {
+  const parsed = new URL(url);
+  parsed.host = host;
+  return parsed.href;
 }
 
 function principalOf(record: ReplayRecord): string | undefined {
