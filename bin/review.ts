@@ -26,6 +26,8 @@ export interface CliIo {
   file(message: string): Error;
 }
 
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
 function readText(file: string, io: CliIo): string {
   try {
     return readFileSync(resolve(file), 'utf8');
@@ -104,6 +106,6 @@ export async function importCommand(argv: string[], io: CliIo): Promise<number> 
     throw io.file(`${documentFile}: ${(error as Error).message}`);
   }
   writeFileSync(values.out, result.source);
-  console.error(`wrote ${values.out}: ${result.routes} routes, ${result.methods} authentication methods${result.notes.length ? `\n${result.notes.map((note) => `  note: ${note}`).join('\n')}` : ''}`);
+  console.error(`wrote ${values.out}: ${plural(result.routes, 'route')}, ${plural(result.methods, 'authentication method')}${result.notes.length ? `\n${result.notes.map((note) => `  note: ${note}`).join('\n')}` : ''}`);
   return 0;
 }

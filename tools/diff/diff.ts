@@ -87,7 +87,7 @@ function diffRoute(pattern: string, old: RoutePolicy, now: RoutePolicy, before: 
   for (const part of SCHEMA_PARTS) {
     if (old[part] === now[part]) continue;
     const changes = diffSchemas(old[part] && jsonSchemaOf(old[part]), now[part] && jsonSchemaOf(now[part]), part);
-    for (const c of changes) push(c.class, 'schema', `.${part}`, `${part}${c.pointer}: ${c.message}`, c.owasp);
+    for (const c of changes) push(c.class, 'schema', `.${part}`, `${c.pointer ? `${c.pointer.slice(1)}: ` : ''}${c.message}`, c.owasp);
   }
   const types = (route: RoutePolicy) => route.contentTypes ?? (route.body ? ['application/json'] : []);
   const moreTypes = added(types(old), types(now));

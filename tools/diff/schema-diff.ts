@@ -153,10 +153,10 @@ function compareObjects(
   const requiredB = Array.isArray(b.required) ? (b.required as string[]) : [];
   for (const name of added(keysA, keysB)) {
     // A field a closed object now takes is one a caller may now set: mass assignment's door.
-    out.push({ class: 'widening', pointer: field(name), message: `field ${JSON.stringify(name)} added${requiredB.includes(name) ? ' (required)' : ''}`, owasp: 'API3' });
+    out.push({ class: 'widening', pointer: field(name), message: `field added${requiredB.includes(name) ? ' (required)' : ''}`, owasp: 'API3' });
   }
   for (const name of added(keysB, keysA)) {
-    out.push({ class: closedB || !closedA ? 'narrowing' : 'neutral', pointer: field(name), message: `field ${JSON.stringify(name)} removed` });
+    out.push({ class: closedB || !closedA ? 'narrowing' : 'neutral', pointer: field(name), message: 'field removed' });
   }
   for (const name of keysA.filter((key) => keysB.includes(key))) {
     const subA = propsA![name];
@@ -164,7 +164,7 @@ function compareObjects(
     if (isObject(subA) && isObject(subB)) compare(subA, subB, field(name), out);
     const wasRequired = requiredA.includes(name);
     const isRequired = requiredB.includes(name);
-    if (wasRequired && !isRequired) out.push({ class: 'widening', pointer: field(name), message: `field ${JSON.stringify(name)} is now optional`, owasp: 'API8' });
-    if (!wasRequired && isRequired) out.push({ class: 'narrowing', pointer: field(name), message: `field ${JSON.stringify(name)} is now required` });
+    if (wasRequired && !isRequired) out.push({ class: 'widening', pointer: field(name), message: 'field now optional', owasp: 'API8' });
+    if (!wasRequired && isRequired) out.push({ class: 'narrowing', pointer: field(name), message: 'field now required' });
   }
 }
