@@ -136,6 +136,7 @@ describe('the rest of the policy', () => {
     ['a host allowlist', { hosts: ['api.example.com'] }, 'narrowing hosts -'],
     ['CORS with credentials', { cors: { origins: ['https://app.example.com'], credentials: true } }, 'widening cors API8'],
     ['a bigger JSON depth', { limits: { maxJsonDepth: 64 } }, 'widening limits.maxJsonDepth API4'],
+    ['allowed requests logged', { logging: { allowed: { sample: 0.1 } } }, 'neutral logging -'],
   ] as const)('%s', (_name, extra, expected) => {
     expect(classes(base(route), base(route, extra as Partial<Policy>))).toEqual([expected]);
   });

@@ -327,6 +327,10 @@ function diffEdges(before: Policy, after: Policy): PolicyChange[] {
   if (Boolean(before.dev) !== Boolean(after.dev)) {
     out.push(after.dev ? change('widening', 'mode', 'dev', 'development mode: denials show the decision trace to the caller', 'API8') : change('narrowing', 'mode', 'dev', 'development mode off'));
   }
+  if (JSON.stringify(before.logging ?? {}) !== JSON.stringify(after.logging ?? {})) {
+    // Not access, but what the log keeps: query values named here are written to it.
+    out.push(change('neutral', 'mode', 'logging', `${JSON.stringify(before.logging ?? {})} → ${JSON.stringify(after.logging ?? {})}`));
+  }
   for (const prefix of new Set([...Object.keys(before.versions ?? {}), ...Object.keys(after.versions ?? {})])) {
     const was = before.versions?.[prefix];
     const now = after.versions?.[prefix];
