@@ -577,7 +577,8 @@ export const INVALID_POLICY_RULE: LintRule = {
 /** Every rule lint knows, `policy.invalid` first: the catalogue of the SARIF output. */
 export const ALL_RULES: readonly LintRule[] = [INVALID_POLICY_RULE, ...RULES];
 
-function isAdminRoute(route: RouteInfo): boolean {
+/** Deletions and routes under an `admin` segment: functions only some callers may reach. */
+export function isAdminRoute(route: RouteInfo): boolean {
   return route.parsed.method === 'DELETE' || /\/admin/i.test(literalPath(route));
 }
 
