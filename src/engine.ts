@@ -28,6 +28,7 @@ import { compileValidation } from './stages/validate.ts';
 import { ANONYMOUS, type AuthnEnv, type FetchLike, type Principal } from './authn/contract.ts';
 import { checkBuckets, compileBucket, rateLimitHeaders, withTimeout, type CompiledBucket, type KeyContext } from './stages/ratelimit.ts';
 import { memoryStore } from './stores/memory.ts';
+import { storeReplayGuard } from './stores/replay.ts';
 import type { RateLimitResult, RateLimitStore } from './stores/types.ts';
 import { compileCors, isPreflight } from './stages/cors.ts';
 import { HeaderList } from './header-list.ts';
@@ -139,6 +140,10 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     fetch: env.fetch ?? ((...args) => fetch(...args)),
     log: ({ reason, detail }) =>
       record({ time: new Date(now()).toISOString(), event: 'portcullis.notice', reason, error: detail, requestId: '-', method: '-', path: '-', route: null, clientIp: '-' }),
+    // Replay caches (DPoP proofs' jti) live in the rate-limit store, under the store's timeout.
+    replay: {
+      firstUse: (scope, id, ttlMs) => (store.inProcess ? replayGuard.firstUse(scope, id, ttlMs) : withTimeout(replayGuard.firstUse(scope, id, ttlMs), storeTimeoutMs)),
+    },
   };
 
   const resolveClient = compileClientResolver(policy.clientIp);
@@ -154,6 +159,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
   const store = env.rateLimitStore ?? memoryStore();
   const onStoreError = policy.rateLimiting?.onStoreError ?? 'deny';
   const storeTimeoutMs = policy.rateLimiting?.storeTimeoutMs ?? 1000;
+  const replayGuard = storeReplayGuard(store, now);
   const reportOnly = policy.mode === 'report';
   const allowedHost = policy.hosts && compileHostAllowlist(policy.hosts);
   const buckets = new Map(Object.entries(policy.rateLimits ?? {}).map(([name, bucket]) => [name, compileBucket(name, bucket)]));
@@ -449,7 +455,9 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
       if (preLimited) return preLimited;
 
       // 6. Authentication.
-      const authn = await compiled.authenticate(request, authnEnv);
+      // Methods that bind a credential to the request (DPoP) check it against the URL the client used.
+      const authn = await compiled.authenticate(request, authnEnv, { method: x.method, url: targetHref(x.client.scheme, target) });
+      if (authn.headers) for (const [name, value] of Object.entries(authn.headers)) headers.set(name, value);
       if (!authn.ok) {
         headers.set('www-authenticate', authn.challenge);
         return deny(x, authn.reason, 'authn');

@@ -21,7 +21,7 @@ export type { Allow, Decision, Deny, Problem, ReasonCode, TraceEntry } from './d
 export type { Client, ClientIpOptions, Peer } from './client.ts';
 export { canonicalIp } from './ip.ts';
 export { ANONYMOUS } from './authn/contract.ts';
-export type { AuthnEnv, AuthnMethod, AuthnOutcome, Principal } from './authn/contract.ts';
+export type { AuthnEnv, AuthnMethod, AuthnOutcome, AuthnTarget, Principal, ReplayGuard } from './authn/contract.ts';
 export type { SecurityEvent, SecuritySink } from './log.ts';
 export { jsonLineSink } from './log.ts';
 export { PolicyError } from './errors.ts';
@@ -35,6 +35,8 @@ export { apiKey, generateApiKey, hashApiKey } from './authn/api-key.ts';
 export type { ApiKeyOptions, ApiKeyRecord } from './authn/api-key.ts';
 export { oauth2Introspection } from './authn/introspection.ts';
 export type { IntrospectionOptions } from './authn/introspection.ts';
+export { DPOP_ALGORITHMS, dpopProof } from './authn/dpop.ts';
+export type { DpopAlgorithm, DpopMode, DpopNonceOptions, DpopProofOptions, DpopSetting } from './authn/dpop.ts';
 export { memoryStore } from './stores/memory.ts';
 export type { MemoryStore, MemoryStoreOptions } from './stores/memory.ts';
 export type { BucketSpec, RateLimitResult, RateLimitStore } from './stores/types.ts';

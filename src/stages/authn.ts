@@ -3,19 +3,15 @@
  * @module
  */
 
-import { ANONYMOUS, type AuthnEnv, type AuthnMethod, type Principal } from '../authn/contract.ts';
+import { withError } from '../authn/challenge.ts';
+import { ANONYMOUS, type AuthnEnv, type AuthnMethod, type AuthnTarget, type Principal } from '../authn/contract.ts';
 
 export { ANONYMOUS, isAuthnMethod, type AuthnEnv, type AuthnMethod, type AuthnOutcome, type FetchLike, type Principal } from '../authn/contract.ts';
 
-export type AuthnResult = { ok: true; principal: Principal } | { ok: false; reason: string; challenge: string };
-
-/** The RFC 6750 / RFC 9470 `error` of a failure reason, for `WWW-Authenticate`. */
-function challengeError(reason: string): string | undefined {
-  if (reason === 'authn.invalid_request') return 'invalid_request';
-  if (reason === 'authn.mfa_required') return 'insufficient_user_authentication';
-  if (reason === 'authn.keys_unavailable' || reason === 'authn.unavailable') return undefined;
-  return 'invalid_token';
-}
+/** `headers`: what the method that decided asks to put on the answer (a `DPoP-Nonce`). */
+export type AuthnResult =
+  | { ok: true; principal: Principal; headers?: Readonly<Record<string, string>> }
+  | { ok: false; reason: string; challenge: string; headers?: Readonly<Record<string, string>> };
 
 /** Compiles a route's `authn` list into one function. */
 export function compileAuthn(accepted: 'anonymous' | readonly string[], methods: Readonly<Record<string, AuthnMethod>>) {
@@ -26,10 +22,10 @@ export function compileAuthn(accepted: 'anonymous' | readonly string[], methods:
   const plain = [...new Set(chain.map(({ method }) => method.challenge))].join(', ');
   // Methods return the same principal object for a cached credential; so does this route.
   const named = new WeakMap<object, Principal>();
-  return async function authenticate(request: Request, env: AuthnEnv): Promise<AuthnResult> {
-    let failure: { reason: string; method: AuthnMethod } | undefined;
+  return async function authenticate(request: Request, env: AuthnEnv, target?: AuthnTarget): Promise<AuthnResult> {
+    let failure: { reason: string; method: AuthnMethod; challenge?: string; headers?: Readonly<Record<string, string>> } | undefined;
     for (const { name, method } of chain) {
-      const outcome = await method.authenticate(request, env);
+      const outcome = await method.authenticate(request, env, target);
       if (outcome.kind === 'success') {
         let principal = named.get(outcome.principal);
         if (principal?.method !== name) {
@@ -37,17 +33,15 @@ export function compileAuthn(accepted: 'anonymous' | readonly string[], methods:
           principal = Object.freeze({ ...outcome.principal, method: name, ...credential });
           named.set(outcome.principal, principal);
         }
-        return { ok: true, principal };
+        return outcome.headers ? { ok: true, principal, headers: outcome.headers } : { ok: true, principal };
       }
       // A wrong credential of one kind does not stop a right credential of another kind, but it
       // decides the reason when nothing succeeds.
-      if (outcome.kind === 'failure') failure ??= { reason: outcome.reason, method };
+      if (outcome.kind === 'failure') failure ??= { reason: outcome.reason, method, challenge: outcome.challenge, headers: outcome.headers };
     }
     if (!failure) return optional ? { ok: true, principal: ANONYMOUS } : { ok: false, reason: 'authn.required', challenge: plain };
-    const error = challengeError(failure.reason);
-    const challenge = [
-      ...new Set(chain.map(({ method }) => (method === failure.method && error ? `${method.challenge}, error="${error}"` : method.challenge))),
-    ].join(', ');
-    return { ok: false, reason: failure.reason, challenge };
+    const { reason, headers, method: failed, challenge: own } = failure;
+    const challenge = [...new Set(chain.map(({ method }) => (method === failed ? (own ?? withError(method.challenge, reason)) : method.challenge)))].join(', ');
+    return headers ? { ok: false, reason, challenge, headers } : { ok: false, reason, challenge };
   };
 }
