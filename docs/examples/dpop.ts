@@ -11,7 +11,7 @@ export default definePolicy({
   },
   rateLimits: { api: { limit: 100, window: '15m' } }, // the store also remembers each proof's jti
   routes: {
-    'GET /v1/payments/:id': { authn: ['reader'], allow: 'authenticated', rateLimit: ['api'] },
+    'GET /v1/payments': { authn: ['reader'], allow: 'authenticated', rateLimit: ['api'] },
     'POST /v1/payments': { authn: ['payer'], allow: [{ scopes: ['payments:write'] }], rateLimit: ['api'] },
   },
 });
