@@ -5,6 +5,9 @@
 
 import { withError } from '../authn/challenge.ts';
 import { ANONYMOUS, type AuthnEnv, type AuthnMethod, type AuthnTarget, type Principal } from '../authn/contract.ts';
+import { principalLabel, refuse, type Stage, type StageEnv } from '../exchange.ts';
+import type { Policy } from '../policy/types.ts';
+import { targetHref } from '../target.ts';
 
 export { ANONYMOUS, isAuthnMethod, type AuthnEnv, type AuthnMethod, type AuthnOutcome, type FetchLike, type Principal } from '../authn/contract.ts';
 
@@ -43,5 +46,23 @@ export function compileAuthn(accepted: 'anonymous' | readonly string[], methods:
     const { reason, headers, method: failed, challenge: own } = failure;
     const challenge = [...new Set(chain.map(({ method }) => (method === failed ? (own ?? withError(method.challenge, reason)) : method.challenge)))].join(', ');
     return headers ? { ok: false, reason, challenge, headers } : { ok: false, reason, challenge };
+  };
+}
+
+/** The authentication stage: the matched route's methods; a failure answers 401 with the challenge. */
+export function authnStage(policy: Policy, env: Pick<StageEnv, 'authn'>): Stage {
+  const methods = policy.authn ?? {};
+  const byRoute = new Map(Object.entries(policy.routes).map(([pattern, route]) => [pattern, compileAuthn(route.authn, methods)]));
+  return async function authenticate(x) {
+    // Methods that bind a credential to the request (DPoP) check it against the URL the client used.
+    const result = await byRoute.get(x.route!)!(x.request, env.authn, { method: x.method, url: targetHref(x.client.scheme, x.target!) });
+    if (result.headers) for (const [name, value] of Object.entries(result.headers)) x.headers.set(name, value);
+    if (!result.ok) {
+      x.headers.set('www-authenticate', result.challenge);
+      return refuse('authn', result.reason);
+    }
+    x.principal = result.principal;
+    x.trace.push({ stage: 'authn', outcome: 'pass', detail: principalLabel(x) });
+    return undefined;
   };
 }
