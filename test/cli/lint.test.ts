@@ -40,6 +40,7 @@ describe('the bad fixture', () => {
     ['authn.dpop_allowed_on_write', 'routes["DELETE /v1/things/:id"].authn', 'warning'],
     ['authn.dpop_replay_per_isolate', 'authn.user', 'warning'],
     ['authn.dpop_long_proof_age', 'authn.user.dpop.maxAge', 'warning'],
+    ['cors.dpop_headers_blocked', 'cors.allowHeaders', 'warning'],
     ['authn.hmac_secret_short', 'authn.user.secret', 'error'],
     ['authn.api_key_in_url', 'authn.partner.queryParam', 'error'],
     ['authn.introspection_no_audience', 'authn.opaque.audience', 'error'],
@@ -197,7 +198,7 @@ describe('the CLI', () => {
     expect(stdout).toContain('test/fixtures/bad-policy.ts:57  warning  version.past_sunset  routes["GET /v0/things"]');
     expect(stdout).toContain('fix: Remove dangerouslyAllowQueryParam; send the key in a header.');
     expect(stdout).toContain('OWASP API2:2023 Broken Authentication');
-    expect(stdout).toMatch(/✗ 19 errors, 25 warnings in test\/fixtures\/bad-policy.ts\n$/);
+    expect(stdout).toMatch(/✗ 19 errors, 26 warnings in test\/fixtures\/bad-policy.ts\n$/);
   });
 
   it('exits 0 on a clean policy', async ({ expect }) => {
@@ -227,8 +228,8 @@ describe('the CLI', () => {
     expect(code).toBe(1);
     const report = JSON.parse(stdout);
     expect(report.file).toBe('test/fixtures/bad-policy.ts');
-    expect(report.summary).toEqual({ errors: 19, warnings: 27 });
-    expect(report.findings).toHaveLength(46);
+    expect(report.summary).toEqual({ errors: 19, warnings: 28 });
+    expect(report.findings).toHaveLength(47);
     expect(report.findings).toContainEqual({
       rule: 'authn.api_key_in_url',
       severity: 'error',
@@ -261,7 +262,7 @@ describe('the CLI', () => {
       });
     }
     const results = sarif.runs[0].results;
-    expect(results.length).toBe(44);
+    expect(results.length).toBe(45);
     for (const result of results) {
       expect(driver.rules[result.ruleIndex].id).toBe(result.ruleId);
       expect(['error', 'warning']).toContain(result.level);

@@ -12,6 +12,7 @@ import { parseDuration } from '../../src/policy/duration.ts';
 import type { Policy, RateLimitPolicy, RoutePolicy } from '../../src/policy/types.ts';
 import { parsePattern, type ParsedPattern } from '../../src/router.ts';
 import type { AuthnMethod } from '../../src/authn/contract.ts';
+import { DEFAULT_ALLOW_HEADERS } from '../../src/stages/cors.ts';
 import { DEFAULT_MAX_BODY_BYTES } from '../../src/stages/validate.ts';
 import type { OwaspKey } from './owasp.ts';
 
@@ -127,9 +128,9 @@ function metaOf(method: AuthnMethod): Readonly<Record<string, unknown>> | undefi
 }
 
 /** The DPoP settings of a method (`jwt()`, `oauth2Introspection()` with `dpop`, `dpopProof()`), from its meta. */
-function dpopOf(method: AuthnMethod | undefined): { mode?: unknown; maxAge?: unknown } | undefined {
+function dpopOf(method: AuthnMethod | undefined): { mode?: unknown; maxAge?: unknown; nonce?: unknown } | undefined {
   const dpop = method?.meta?.dpop;
-  return typeof dpop === 'object' && dpop !== null ? (dpop as { mode?: unknown; maxAge?: unknown }) : undefined;
+  return typeof dpop === 'object' && dpop !== null ? (dpop as { mode?: unknown; maxAge?: unknown; nonce?: unknown }) : undefined;
 }
 
 /** Seconds beyond which a proof's accepted age is flagged. */
@@ -426,6 +427,28 @@ export const RULES: readonly LintRule[] = [
         const maxAge = dpopOf(method)?.maxAge;
         return typeof maxAge === 'number' && maxAge > DPOP_MAX_AGE ? [{ keys: ['authn', name, 'dpop', 'maxAge'], message: `"${name}" accepts DPoP proofs up to ${maxAge} s old` }] : [];
       }),
+  },
+  {
+    id: 'cors.dpop_headers_blocked',
+    severity: 'warning',
+    owasp: 'API8',
+    title: 'CORS keeps browsers from using DPoP',
+    description:
+      'A browser sends a DPoP proof in the DPoP request header and reads server nonces from the DPoP-Nonce response header; unless CORS allows the one and exposes the other, every cross-origin DPoP request fails its preflight or never learns its nonce.',
+    fix: "Add 'dpop' to cors.allowHeaders (and, with nonces, 'dpop-nonce' to cors.exposeHeaders).",
+    check: ({ policy }) => {
+      if (!policy.cors) return [];
+      const methods = Object.values(policy.authn ?? {}).map((method) => dpopOf(method)).filter((dpop) => dpop !== undefined);
+      if (!methods.length) return [];
+      const hits: Hit[] = [];
+      const allowed = (policy.cors.allowHeaders ?? DEFAULT_ALLOW_HEADERS).map((name) => name.toLowerCase());
+      if (!allowed.includes('dpop')) hits.push({ keys: ['cors', 'allowHeaders'], message: 'the policy takes DPoP proofs, but CORS does not allow the DPoP request header' });
+      const exposed = (policy.cors.exposeHeaders ?? []).map((name) => name.toLowerCase());
+      if (methods.some((dpop) => dpop.nonce === true) && !exposed.includes('dpop-nonce')) {
+        hits.push({ keys: ['cors', 'exposeHeaders'], message: 'the policy issues DPoP nonces, but CORS does not expose the DPoP-Nonce response header' });
+      }
+      return hits;
+    },
   },
   {
     id: 'ratelimit.missing',
