@@ -1,6 +1,6 @@
 /**
- * `jwt()`: bearer JWTs verified by jose, with the checks jose leaves to its caller, and a
- * verified-token cache that never extends a token's life.
+ * `jwt()`: bearer (or, with `dpop`, DPoP-bound) JWTs verified by jose, with the checks jose leaves
+ * to its caller, and a verified-token cache that never extends a token's life.
  * @module
  */
 

@@ -14,7 +14,8 @@ const LOGIN = { username: 'alice', password: 'correct horse battery staple' };
 
 beforeAll(async () => {
   client = await generateKeyPair('ES256');
-  demo = await startDemo({ env: { DEMO_API_KEY: 'pk_demo_test_0123456789abcdefghijklmnop' }, port: 0, log: () => {} });
+  // The refused logins below must not run into the login limit.
+  demo = await startDemo({ env: { DEMO_API_KEY: 'pk_demo_test_0123456789abcdefghijklmnop', LOGIN_RATE_LIMIT: '50' }, port: 0, log: () => {} });
 });
 afterAll(() => demo.close());
 

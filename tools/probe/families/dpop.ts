@@ -63,7 +63,7 @@ export async function probeDpop(ctx: ProbeContext) {
     const now = ctx.now();
     const token = await ctx.signer.sign({ iss: first(meta.issuer), aud: first(meta.audience), sub: `${PROBE_ID}-dpop`, iat: now, exp: now + 600, cnf: { jkt: key.jkt } });
     const target = ctx.model.pathOf(route, ctx.probeParams(route));
-    const url = `${ctx.session.origin}${target.split('?')[0]}`;
+    const url = ctx.session.urlOf({ method: 'GET', target }).split('?')[0]!;
     const bound = (headers: Record<string, string> = {}) => ({ method: 'GET', target, headers: { authorization: `DPoP ${token}`, ...headers } });
     // A deployment with server nonces names one on its first refusal; every later proof carries it.
     let nonce: string | undefined;
