@@ -10,7 +10,7 @@ import { scrypt, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import { Hono } from 'hono';
 import { SignJWT, type JWK } from 'jose';
-import { identityVerifier, memoryReplayCache, type IdentityKey } from '../src/index.ts';
+import { identityVerifier, memoryReplayCache, type Identity, type IdentityKey } from '../src/index.ts';
 
 const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, keylen: number, options: object) => Promise<Buffer>;
 
@@ -81,17 +81,21 @@ export interface DemoOriginOptions {
   now?: () => number;
 }
 
+/** What the origin's handlers know: the gateway's verified word on who is calling. */
+type OriginEnv = { Variables: { identity: Identity } };
+
 /** Builds the origin app. */
-export function createDemoOrigin(options: DemoOriginOptions): Hono {
+export function createDemoOrigin(options: DemoOriginOptions): Hono<OriginEnv> {
   const users = demoUsers();
   const byUsername = new Map([...users.values()].map((user) => [user.username, user]));
   const now = options.now ?? Date.now;
   const verify = identityVerifier({ key: options.identityKey, audience: options.audience, now, replayCache: memoryReplayCache({ now }) });
-  const app = new Hono();
+  const app = new Hono<OriginEnv>();
 
   app.use(async (c, next) => {
     const verified = await verify(c.req.raw);
     if (!verified.ok) return c.json({ error: 'only the gateway may call this origin', code: verified.reason }, 403);
+    c.set('identity', verified.identity);
     await next();
   });
 
@@ -110,7 +114,11 @@ export function createDemoOrigin(options: DemoOriginOptions): Hono {
       });
     }
     const issuedAt = Math.floor(now() / 1000);
-    const token = await new SignJWT({ roles: user.roles })
+    // The gateway checked the login's DPoP proof (the policy's `dpop` method): its principal is the
+    // key's thumbprint, to which the token is bound (RFC 9449 cnf.jkt).
+    const identity = c.get('identity');
+    const jkt = identity.authn === 'dpop' ? identity.sub : undefined;
+    const token = await new SignJWT({ roles: user.roles, ...(jkt && { cnf: { jkt } }) })
       .setProtectedHeader({ alg: 'ES256', kid: options.publicJwk.kid!, typ: 'JWT' })
       .setIssuer(DEMO_ISSUER)
       .setAudience(DEMO_AUDIENCE)
@@ -118,7 +126,7 @@ export function createDemoOrigin(options: DemoOriginOptions): Hono {
       .setIssuedAt(issuedAt)
       .setExpirationTime(issuedAt + 15 * 60)
       .sign(options.signingKey);
-    return c.json({ token });
+    return c.json(jkt ? { token, token_type: 'DPoP' } : { token });
   });
 
   const show = (user: User) => ({ id: user.id, name: user.name, email: user.email });

@@ -21,7 +21,7 @@ export default defineSpec({
     { request: 'GET /.well-known/jwks.json', expect: 200 },
     { request: 'GET /v1/nope', expect: 404, reason: 'route.not_found' },
     { request: 'POST /v1/health', expect: 405, reason: 'route.method_not_allowed', headers: { allow: 'GET' } },
-    { request: 'GET /v1/users/u_alice', expect: 401, reason: 'authn.required', headers: { 'www-authenticate': 'Bearer realm="api"' } },
+    { request: 'GET /v1/users/u_alice', expect: 401, reason: 'authn.required', headers: { 'www-authenticate': 'Bearer realm="api", DPoP realm="api", algs="ES256"' } },
     { request: 'GET /v1/users/u_alice', as: alice, expect: 200 },
     { name: 'alice cannot read bob (BOLA)', request: 'GET /v1/users/u_bob', as: alice, expect: 403, reason: 'authz.denied' },
     { name: 'an admin reads anyone', request: 'GET /v1/users/u_alice', as: bob, expect: 200 },

@@ -6,7 +6,7 @@
 
 import type { JWK } from 'jose';
 import * as v from 'valibot';
-import { apiKey, definePolicy, hashApiKey, jwt } from '../src/index.ts';
+import { apiKey, definePolicy, dpopProof, hashApiKey, jwt } from '../src/index.ts';
 import type { TestKit } from '../tools/testing/index.ts';
 import { DEMO_AUDIENCE, DEMO_ISSUER } from './demo-origin.ts';
 
@@ -95,9 +95,13 @@ export function demoPolicy(config: DemoConfig, keys: DemoKeys) {
     clientIp: { trustedProxies: config.trustedProxies },
     // HTTPS everywhere, except a developer talking to the demo directly on 127.0.0.1.
     transport: { requireHttps: true, allowLoopbackHttp: true, hsts: { maxAge: 31536000, includeSubDomains: true } },
-    cors: { origins: config.allowedOrigins, credentials: true, maxAge: 86400, allowHeaders: ['authorization', 'content-type', 'x-api-key'] },
+    cors: { origins: config.allowedOrigins, credentials: true, maxAge: 86400, allowHeaders: ['authorization', 'content-type', 'x-api-key', 'dpop'] },
     authn: {
-      user: jwt({ jwks: { keys: [keys.publicJwk] }, algorithms: ['ES256'], issuer: DEMO_ISSUER, audience: DEMO_AUDIENCE }),
+      // Logins with a DPoP proof get tokens bound to the proof's key (cnf.jkt): those work only with a
+      // fresh proof from that key. Logins without one get bearer tokens, which keep working.
+      user: jwt({ jwks: { keys: [keys.publicJwk] }, algorithms: ['ES256'], issuer: DEMO_ISSUER, audience: DEMO_AUDIENCE, dpop: { mode: 'allowed', algorithms: ['ES256'] } }),
+      // A login's proof, checked against the URL the client used; the origin binds the token to its key.
+      dpop: dpopProof({ algorithms: ['ES256'] }),
       service: apiKey({ header: 'x-api-key', keys: { [keys.apiKeyHash]: { principal: 'svc_demo', scopes: ['reports:read'], name: 'demo service' } } }),
     },
     headers: { contentSecurityPolicy: "default-src 'none'; frame-ancestors 'none'", frameOptions: 'DENY' },
@@ -115,7 +119,7 @@ export function demoPolicy(config: DemoConfig, keys: DemoKeys) {
     routes: {
       'GET /v1/health': { authn: 'anonymous', rateLimit: ['api'] },
       'GET /.well-known/jwks.json': { authn: 'anonymous', rateLimit: ['api'] },
-      'POST /v1/auth/login': { authn: 'anonymous', rateLimit: ['login', 'api'], body: LoginBody },
+      'POST /v1/auth/login': { authn: ['dpop', 'anonymous'], allow: 'authenticated', rateLimit: ['login', 'api'], body: LoginBody },
       'GET /v1/users/:id': { authn: ['user'], allow: ownerOrAdmin, rateLimit: ['api'] },
       'PATCH /v1/users/:id': { authn: ['user'], allow: ownerOrAdmin, rateLimit: ['api'], body: UserPatch },
       'DELETE /v1/users/:id': { authn: ['user'], allow: [{ roles: ['admin'] }], rateLimit: ['api'] },

@@ -61,6 +61,35 @@ export const REASONS = {
   'authn.wrong_token_type': { status: 401, title: 'Unauthorized' },
   /** A token bound to a key (DPoP, mTLS) presented as a bearer token. */
   'authn.sender_constrained': { status: 401, title: 'Unauthorized' },
+  // DPoP (RFC 9449): tokens bound to a key, and the proofs that show the caller holds it.
+  /** The route's method takes only `Authorization: DPoP` tokens; a bearer token came. */
+  'authn.dpop_required': { status: 401, title: 'Unauthorized' },
+  /** A token bound to a key (`cnf.jkt`) sent as a bearer token, without a proof. */
+  'authn.dpop_bound_as_bearer': { status: 401, title: 'Unauthorized' },
+  /** `Authorization: DPoP` with a token that is bound to no key. */
+  'authn.dpop_unbound_token': { status: 401, title: 'Unauthorized' },
+  /** `Authorization: DPoP` without a `DPoP` proof header. */
+  'authn.dpop_proof_missing': { status: 401, title: 'Unauthorized' },
+  /** The proof is not a valid `dpop+jwt` signed by the public key in its `jwk` header (or there are two). */
+  'authn.dpop_proof_invalid': { status: 401, title: 'Unauthorized' },
+  /** The proof is signed with an algorithm the policy does not accept. */
+  'authn.dpop_proof_alg_not_allowed': { status: 401, title: 'Unauthorized' },
+  /** The proof's `iat` is outside the accepted window (too old, or in the future). */
+  'authn.dpop_proof_stale': { status: 401, title: 'Unauthorized' },
+  /** The proof's `htm` is not the request's method. */
+  'authn.dpop_proof_wrong_method': { status: 401, title: 'Unauthorized' },
+  /** The proof's `htu` is not the URL the client used. */
+  'authn.dpop_proof_wrong_url': { status: 401, title: 'Unauthorized' },
+  /** The proof's `ath` is missing or is not the hash of the access token sent with it. */
+  'authn.dpop_proof_wrong_token': { status: 401, title: 'Unauthorized' },
+  /** The proof is signed by another key than the one the token is bound to. */
+  'authn.dpop_key_mismatch': { status: 401, title: 'Unauthorized' },
+  /** The proof's `jti` was used before: a replayed proof. */
+  'authn.dpop_replayed': { status: 401, title: 'Unauthorized' },
+  /** The proof carries no nonce, or an old or foreign one: retry with the `DPoP-Nonce` of the answer. */
+  'authn.dpop_nonce_required': { status: 401, title: 'Unauthorized' },
+  /** The replay cache (the rate-limit store) did not answer: proofs cannot be checked, so none is accepted. */
+  'authn.dpop_replay_unavailable': { status: 503, title: 'Service unavailable' },
   // API keys.
   'authn.key_malformed': { status: 401, title: 'Unauthorized' },
   'authn.key_wrong_environment': { status: 401, title: 'Unauthorized' },

@@ -21,12 +21,13 @@ import { authnStage } from './stages/authn.ts';
 import { authzStage } from './stages/authz.ts';
 import { corsStage } from './stages/cors.ts';
 import { normalizeStage } from './stages/normalize.ts';
-import { rateLimitStages } from './stages/ratelimit.ts';
+import { rateLimitStages, withTimeout } from './stages/ratelimit.ts';
 import { compileRoutes, routeStage } from './stages/route.ts';
 import { transportStage } from './stages/transport.ts';
 import { validateStage } from './stages/validate.ts';
 import { versionStage } from './stages/versioning.ts';
 import { memoryStore } from './stores/memory.ts';
+import { storeReplayGuard } from './stores/replay.ts';
 import type { RateLimitStore } from './stores/types.ts';
 
 export type { EvaluateContext } from './exchange.ts';
@@ -94,14 +95,21 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
   const now = env.now ?? Date.now;
   const randomId = env.randomId ?? (() => crypto.randomUUID());
   const record = guardedSink(env.log ?? jsonLineSink);
+  const store = env.rateLimitStore ?? memoryStore();
+  const replay = storeReplayGuard(store, now);
+  const storeTimeoutMs = policy.rateLimiting?.storeTimeoutMs ?? 1000;
   const authn: AuthnEnv = {
     now,
     fetch: env.fetch ?? ((...args) => fetch(...args)),
     log: ({ reason, detail }) =>
       record({ time: new Date(now()).toISOString(), event: 'portcullis.notice', reason, error: detail, requestId: '-', method: '-', path: '-', route: null, clientIp: '-' }),
+    // Replay caches (DPoP proofs' jti) live in the rate-limit store, under the store's timeout.
+    replay: {
+      firstUse: (scope, id, ttlMs) => (store.inProcess ? replay.firstUse(scope, id, ttlMs) : withTimeout(replay.firstUse(scope, id, ttlMs), storeTimeoutMs)),
+    },
   };
   const { begin, allow, deny, emit } = decisions(policy, { now, randomId, record, settler: (x) => limits.settler(x) });
-  const stageEnv: StageEnv = { now, authn, store: env.rateLimitStore ?? memoryStore(), emit };
+  const stageEnv: StageEnv = { now, authn, store, emit };
 
   // The pipeline's stages, compiled once, in the order they run.
   const resolveClient = compileClientResolver(policy.clientIp);

@@ -20,8 +20,10 @@ export { apiKey, generateApiKey, hashApiKey } from './authn/api-key.ts';
 export type { ApiKeyOptions, ApiKeyRecord } from './authn/api-key.ts';
 export { oauth2Introspection } from './authn/introspection.ts';
 export type { IntrospectionOptions } from './authn/introspection.ts';
+export { DPOP_ALGORITHMS, dpopProof } from './authn/dpop.ts';
+export type { DpopAlgorithm, DpopMode, DpopNonceOptions, DpopProofOptions, DpopSetting } from './authn/dpop.ts';
 export { ANONYMOUS } from './authn/contract.ts';
-export type { AuthnEnv, AuthnMethod, AuthnOutcome, Principal } from './authn/contract.ts';
+export type { AuthnEnv, AuthnMethod, AuthnOutcome, AuthnTarget, Principal, ReplayGuard } from './authn/contract.ts';
 
 // The engine and its decisions: what a request gets.
 export { createEngine } from './engine.ts';

@@ -24,11 +24,16 @@ export function bearerToken(headers: Headers): Extracted {
  * token pass `isB64Token` before (a cache hit) and checks the others itself.
  */
 export function bearerCredential(headers: Headers): Extracted {
+  return schemeCredential(headers, 'bearer');
+}
+
+/** `bearerCredential()` for another scheme (lower case), such as `dpop` (RFC 9449). */
+export function schemeCredential(headers: Headers, scheme: string): Extracted {
   const value = headers.get('authorization');
   if (value === null) return { kind: 'absent' };
   const space = value.indexOf(' ');
-  if (space < 0) return value.toLowerCase() === 'bearer' ? { kind: 'invalid' } : { kind: 'absent' };
-  if (value.slice(0, space).toLowerCase() !== 'bearer') return { kind: 'absent' };
+  if (space < 0) return value.toLowerCase() === scheme ? { kind: 'invalid' } : { kind: 'absent' };
+  if (value.slice(0, space).toLowerCase() !== scheme) return { kind: 'absent' };
   return { kind: 'token', token: value.slice(space + 1) };
 }
 

@@ -29,12 +29,34 @@ export interface Principal {
 
 /** What one method concluded. */
 export type AuthnOutcome =
-  /** Credentials of this kind were valid. */
-  | { kind: 'success'; principal: Omit<Principal, 'method'> }
+  /** Credentials of this kind were valid. `headers` go on the answer (a fresh `DPoP-Nonce`). */
+  | { kind: 'success'; principal: Omit<Principal, 'method'>; headers?: Readonly<Record<string, string>> }
   /** No credentials of this kind: the next method is tried. */
   | { kind: 'absent' }
-  /** Credentials were present and wrong: 401 with this reason code (e.g. `authn.token_expired`). */
-  | { kind: 'failure'; reason: string };
+  /**
+   * Credentials were present and wrong: 401 with this reason code (e.g. `authn.token_expired`).
+   * `challenge`, when given, is this method's whole `WWW-Authenticate` challenge for this failure,
+   * error included (a method with two schemes names the error on the one the client used);
+   * `headers` go on the denial (the `DPoP-Nonce` a client must use next).
+   */
+  | { kind: 'failure'; reason: string; challenge?: string; headers?: Readonly<Record<string, string>> };
+
+/**
+ * The request as the engine checked it, for methods that bind a credential to it (DPoP's `htm` and
+ * `htu`). `request.url` is not that: it carries the socket's scheme where TLS ended at a proxy.
+ */
+export interface AuthnTarget {
+  /** The request method. */
+  readonly method: string;
+  /** The URL the client used: its scheme (as a trusted proxy reports it), the checked host, the path and query. */
+  readonly url: string;
+}
+
+/** Remembers ids that may be used once (a DPoP proof's `jti`) for as long as they could be replayed. */
+export interface ReplayGuard {
+  /** `true` the first time `id` is offered in `scope` within `ttlMs`, `false` after; rejects when the store fails. */
+  firstUse(scope: string, id: string, ttlMs: number): Promise<boolean>;
+}
 
 /** A fetch function. Narrower than `typeof fetch`, so runtimes whose fetch has extras (Bun's `preconnect`) and plain functions both fit. */
 export type FetchLike = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
@@ -48,6 +70,11 @@ export interface AuthnEnv {
    * cannot verify was skipped). The engine logs it as a `portcullis.notice` event.
    */
   log?(notice: { reason: string; detail: string }): void;
+  /**
+   * The engine's replay guard, kept in its rate-limit store: gateways that share the store share
+   * it. Absent, a method that needs one refuses (fails closed).
+   */
+  replay?: ReplayGuard;
 }
 
 /** An authentication method, made by a factory such as `jwt()` or `apiKey()`. */
@@ -59,7 +86,8 @@ export interface AuthnMethod {
   readonly meta?: Readonly<Record<string, unknown>>;
   /** The request header that carries this method's credential, lower case, when it is a header. */
   readonly credentialHeader?: string;
-  authenticate(request: Request, env: AuthnEnv): Promise<AuthnOutcome>;
+  /** `target`: what the engine checked; without it (a direct call) the method reads `request` itself. */
+  authenticate(request: Request, env: AuthnEnv, target?: AuthnTarget): Promise<AuthnOutcome>;
 }
 
 /** The principal of a public route. */

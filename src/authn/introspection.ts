@@ -5,7 +5,8 @@
 
 import { policyError, refuseUnknownOptions } from '../errors.ts';
 import type { AuthnEnv, AuthnMethod, AuthnOutcome, Principal } from './contract.ts';
-import { bearerToken } from './bearer.ts';
+import { bearerToken, isB64Token } from './bearer.ts';
+import { compileDpop, type DpopSetting } from './dpop.ts';
 import { claimList, readClaim } from './claims.ts';
 import { sha256Hex } from './hash.ts';
 import { secureUrl } from './secure-url.ts';
@@ -49,6 +50,12 @@ export interface IntrospectionOptions {
   scopesClaim?: string;
   /** @default 'api' */
   realm?: string;
+  /**
+   * DPoP (RFC 9449): accept tokens the server says are bound to a key (`cnf.jkt`, `token_type`
+   * `DPoP`) when sent as `Authorization: DPoP <token>` with a proof from that key. `'required'`:
+   * only those; `'allowed'`: plain bearer tokens too. Unset, every bound token is refused.
+   */
+  dpop?: DpopSetting;
 }
 
 /** A refused answer carries its reason; an accepted one the principal and the token's `exp`. */
@@ -65,16 +72,23 @@ const BOUND_TYPES = new Set(['dpop']);
  * Why an active answer is not a plain access token, or undefined when it is. A refresh or ID token
  * is active too, and a token bound to a key (DPoP, mTLS `cnf`) needs a proof this method cannot check.
  */
-function tokenTypeProblem(body: Record<string, unknown>, acceptUntyped: boolean): string | undefined {
+function tokenTypeProblem(body: Record<string, unknown>, acceptUntyped: boolean, dpop: boolean): string | undefined {
   const types = [body.token_type, body.token_use].filter((value) => value !== undefined);
   if (types.length === 0) return acceptUntyped ? undefined : 'authn.wrong_token_type';
   for (const type of types) {
     const name = typeof type === 'string' ? type.toLowerCase() : '';
-    if (BOUND_TYPES.has(name)) return 'authn.sender_constrained';
+    if (BOUND_TYPES.has(name)) {
+      if (dpop) continue;
+      return 'authn.sender_constrained';
+    }
     if (!ACCESS_TYPES.has(name)) return 'authn.wrong_token_type';
   }
-  return body.cnf !== undefined ? 'authn.sender_constrained' : undefined;
+  // With DPoP on, a binding to a key (`jkt`) is checked against the request's proof; any other binding still cannot be.
+  return body.cnf !== undefined && !(dpop && onlyKeyBinding(body.cnf)) ? 'authn.sender_constrained' : undefined;
 }
+
+/** A `cnf` that binds to a DPoP key and nothing else. */
+const onlyKeyBinding = (cnf: unknown) => typeof cnf === 'object' && cnf !== null && Object.keys(cnf).length === 1 && 'jkt' in cnf;
 
 /** A time claim that is absent or a finite number of seconds; anything else makes the answer void. */
 const timeClaim = (value: unknown): number | undefined | null =>
@@ -84,7 +98,7 @@ const timeClaim = (value: unknown): number | undefined | null =>
 const INTROSPECTION_OPTIONS: ReadonlySet<string> = new Set(
   Object.keys({
     endpoint: 0, clientId: 0, clientSecret: 0, clientAuth: 0, issuer: 0, audience: 0, acceptUntypedTokens: 0, clientTokens: 0, cacheTtl: 0, timeoutMs: 0,
-    rolesClaim: 0, scopesClaim: 0, realm: 0,
+    rolesClaim: 0, scopesClaim: 0, realm: 0, dpop: 0,
   } satisfies Record<keyof IntrospectionOptions, 0>),
 );
 
@@ -111,6 +125,8 @@ export function oauth2Introspection(options: IntrospectionOptions): AuthnMethod 
   const clientsAreUsers = options.clientTokens === 'user';
   const ttlMs = (options.cacheTtl ?? 60) * 1000;
   const cache = new Lru<string, { answer: Answer; until: number }>(10_000);
+  const realm = options.realm ?? 'api';
+  const dpop = compileDpop(options.dpop, 'oauth2Introspection().dpop', realm);
   const basic = `Basic ${btoa(`${encodeURIComponent(options.clientId)}:${encodeURIComponent(options.clientSecret)}`)}`;
 
   async function introspect(token: string, env: AuthnEnv): Promise<Answer> {
@@ -137,7 +153,7 @@ export function oauth2Introspection(options: IntrospectionOptions): AuthnMethod 
     if (nbf !== undefined && nbf > nowSec) return INACTIVE;
     if (options.issuer !== undefined && body.iss !== undefined && body.iss !== options.issuer) return INACTIVE;
     // The type first: a refresh token says what it is, whatever its audience.
-    const typeProblem = tokenTypeProblem(body, options.acceptUntypedTokens ?? false);
+    const typeProblem = tokenTypeProblem(body, options.acceptUntypedTokens ?? false, dpop !== undefined);
     if (typeProblem) return { active: false, reason: typeProblem };
     if (options.audience !== false && !claimList(body.aud).includes(options.audience)) return INACTIVE;
     const sub = typeof body.sub === 'string' && body.sub ? body.sub : undefined;
@@ -180,10 +196,32 @@ export function oauth2Introspection(options: IntrospectionOptions): AuthnMethod 
     return pending;
   }
 
+  /** The answer for a token that is syntactically a token, from the cache or the server. */
+  async function check(token: string, env: AuthnEnv): Promise<AuthnOutcome> {
+    if (token.length > 4096) return { kind: 'failure', reason: 'authn.token_too_large' };
+    // Cached by hash: the cache never holds a usable token.
+    const key = await sha256Hex(token);
+    const now = env.now();
+    const entry = cache.get(key);
+    let answer: Answer;
+    if (entry && entry.until > now && !(entry.answer.active && entry.answer.exp !== undefined && entry.answer.exp * 1000 <= now)) {
+      answer = entry.answer;
+    } else {
+      try {
+        answer = await lookup(key, token, env);
+      } catch {
+        // The server is down or answered nonsense: the token cannot be checked, so it is refused.
+        return { kind: 'failure', reason: 'authn.unavailable' };
+      }
+    }
+    if (!answer.active) return { kind: 'failure', reason: answer.reason };
+    return { kind: 'success', principal: answer.principal };
+  }
+
   return {
     kind: 'oauth2Introspection',
     credentialHeader: 'authorization',
-    challenge: `Bearer realm="${options.realm ?? 'api'}"`,
+    challenge: dpop?.challenge ?? `Bearer realm="${realm}"`,
     meta: Object.freeze({
       endpoint: endpoint.href,
       clientAuth: options.clientAuth ?? 'client_secret_basic',
@@ -191,29 +229,19 @@ export function oauth2Introspection(options: IntrospectionOptions): AuthnMethod 
       issuer: options.issuer,
       acceptUntypedTokens: options.acceptUntypedTokens ?? false,
       clientTokens: options.clientTokens ?? 'client',
+      dpop: dpop?.meta,
     }),
-    async authenticate(request: Request, env: AuthnEnv): Promise<AuthnOutcome> {
+    async authenticate(request, env, target): Promise<AuthnOutcome> {
+      if (dpop) {
+        const credential = dpop.credential(request.headers);
+        if (credential.kind !== 'token') return credential.kind === 'absent' ? credential : credential.outcome;
+        const outcome = isB64Token(credential.token) ? await check(credential.token, env) : { kind: 'failure' as const, reason: 'authn.invalid_request' };
+        return dpop.bind(outcome, credential.token, credential.scheme, request, env, target);
+      }
       const extracted = bearerToken(request.headers);
       if (extracted.kind === 'absent') return { kind: 'absent' };
       if (extracted.kind === 'invalid') return { kind: 'failure', reason: 'authn.invalid_request' };
-      if (extracted.token.length > 4096) return { kind: 'failure', reason: 'authn.token_too_large' };
-      // Cached by hash: the cache never holds a usable token.
-      const key = await sha256Hex(extracted.token);
-      const now = env.now();
-      const entry = cache.get(key);
-      let answer: Answer;
-      if (entry && entry.until > now && !(entry.answer.active && entry.answer.exp !== undefined && entry.answer.exp * 1000 <= now)) {
-        answer = entry.answer;
-      } else {
-        try {
-          answer = await lookup(key, extracted.token, env);
-        } catch {
-          // The server is down or answered nonsense: the token cannot be checked, so it is refused.
-          return { kind: 'failure', reason: 'authn.unavailable' };
-        }
-      }
-      if (!answer.active) return { kind: 'failure', reason: answer.reason };
-      return { kind: 'success', principal: answer.principal };
+      return check(extracted.token, env);
     },
   };
 }

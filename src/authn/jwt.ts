@@ -1,6 +1,6 @@
 /**
- * `jwt()`: bearer JWTs verified by jose, with the checks jose leaves to its caller, and a
- * verified-token cache that never extends a token's life.
+ * `jwt()`: bearer (or, with `dpop`, DPoP-bound) JWTs verified by jose, with the checks jose leaves
+ * to its caller, and a verified-token cache that never extends a token's life.
  * @module
  */
 
@@ -24,6 +24,7 @@ import {
 import { policyError, refuseUnknownOptions } from '../errors.ts';
 import type { AuthnEnv, AuthnMethod, AuthnOutcome, FetchLike, Principal } from './contract.ts';
 import { bearerCredential, isB64Token } from './bearer.ts';
+import { compileDpop, refuseBoundBearer, type DpopSetting } from './dpop.ts';
 import { claimList, readClaim } from './claims.ts';
 import { keyName, unusableKeyProblem, verifyKeyProblem } from './jwk.ts';
 import { Lru } from './lru.ts';
@@ -77,13 +78,20 @@ export interface JwtOptions {
   realm?: string;
   /** Remote JWKS fetch timeout in ms. @default 5000 */
   jwksTimeoutMs?: number;
+  /**
+   * DPoP (RFC 9449): `'required'` accepts only `Authorization: DPoP <token>` with a proof from the
+   * key the token is bound to (`cnf.jkt`); `'allowed'` also accepts bearer tokens that are bound to
+   * no key. Or `{ mode, algorithms, maxAge, clockTolerance, nonce }`. Unset, a token bound to a key
+   * is refused: it is only good with a proof.
+   */
+  dpop?: DpopSetting;
 }
 
 /** Every option `jwt()` knows: the `satisfies` keeps the list in step with `JwtOptions`. */
 const JWT_OPTIONS: ReadonlySet<string> = new Set(
   Object.keys({
     secret: 0, jwks: 0, jwksUrl: 0, algorithms: 0, issuer: 0, audience: 0, typ: 0, dangerouslyAllowMissingExp: 0, clockTolerance: 0, maxTokenAge: 0,
-    maxLifetime: 0, requiredClaims: 0, rolesClaim: 0, scopesClaim: 0, requireMfa: 0, maxTokenBytes: 0, cacheSize: 0, realm: 0, jwksTimeoutMs: 0,
+    maxLifetime: 0, requiredClaims: 0, rolesClaim: 0, scopesClaim: 0, requireMfa: 0, maxTokenBytes: 0, cacheSize: 0, realm: 0, jwksTimeoutMs: 0, dpop: 0,
   } satisfies Record<keyof JwtOptions, 0>),
 );
 
@@ -211,6 +219,7 @@ export function jwt(options: JwtOptions): AuthnMethod {
   const mfa = options.requireMfa === true ? { amr: DEFAULT_MFA_AMR } : options.requireMfa || undefined;
   const cache = new Lru<string, CachedToken>(options.cacheSize ?? 10_000);
   const realm = options.realm ?? 'api';
+  const dpop = compileDpop(options.dpop, at('dpop'), realm);
 
   /**
    * The time checks of a cached token, run on every hit: those jose ran when it verified the token
@@ -338,7 +347,7 @@ export function jwt(options: JwtOptions): AuthnMethod {
   return {
     kind: 'jwt',
     credentialHeader: 'authorization',
-    challenge: `Bearer realm="${realm}"`,
+    challenge: dpop?.challenge ?? `Bearer realm="${realm}"`,
     meta: Object.freeze({
       algorithms: [...algorithms],
       issuer: options.issuer,
@@ -355,13 +364,19 @@ export function jwt(options: JwtOptions): AuthnMethod {
       requireMfa: Boolean(mfa),
       rolesClaim,
       scopesClaim,
+      dpop: dpop?.meta,
     }),
-    async authenticate(request: Request, env: AuthnEnv): Promise<AuthnOutcome> {
+    async authenticate(request, env, target): Promise<AuthnOutcome> {
       // The token's syntax and size are checked in verify(), on a cache miss.
+      if (dpop) {
+        const credential = dpop.credential(request.headers);
+        if (credential.kind !== 'token') return credential.kind === 'absent' ? credential : credential.outcome;
+        return dpop.bind(await verify(credential.token, env), credential.token, credential.scheme, request, env, target);
+      }
       const extracted = bearerCredential(request.headers);
       if (extracted.kind === 'absent') return { kind: 'absent' };
       if (extracted.kind === 'invalid') return { kind: 'failure', reason: 'authn.invalid_request' };
-      return verify(extracted.token, env);
+      return refuseBoundBearer(await verify(extracted.token, env));
     },
   };
 }

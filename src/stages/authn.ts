@@ -3,21 +3,18 @@
  * @module
  */
 
-import { ANONYMOUS, type AuthnEnv, type AuthnMethod, type Principal } from '../authn/contract.ts';
+import { withError } from '../authn/challenge.ts';
+import { ANONYMOUS, type AuthnEnv, type AuthnMethod, type AuthnTarget, type Principal } from '../authn/contract.ts';
 import { principalLabel, refuse, type Stage, type StageEnv } from '../exchange.ts';
 import type { Policy } from '../policy/types.ts';
+import { targetHref } from '../target.ts';
 
 export { ANONYMOUS, isAuthnMethod, type AuthnEnv, type AuthnMethod, type AuthnOutcome, type FetchLike, type Principal } from '../authn/contract.ts';
 
-export type AuthnResult = { ok: true; principal: Principal } | { ok: false; reason: string; challenge: string };
-
-/** The RFC 6750 / RFC 9470 `error` of a failure reason, for `WWW-Authenticate`. */
-function challengeError(reason: string): string | undefined {
-  if (reason === 'authn.invalid_request') return 'invalid_request';
-  if (reason === 'authn.mfa_required') return 'insufficient_user_authentication';
-  if (reason === 'authn.keys_unavailable' || reason === 'authn.unavailable') return undefined;
-  return 'invalid_token';
-}
+/** `headers`: what the method that decided asks to put on the answer (a `DPoP-Nonce`). */
+export type AuthnResult =
+  | { ok: true; principal: Principal; headers?: Readonly<Record<string, string>> }
+  | { ok: false; reason: string; challenge: string; headers?: Readonly<Record<string, string>> };
 
 /** Compiles a route's `authn` list into one function. */
 export function compileAuthn(accepted: 'anonymous' | readonly string[], methods: Readonly<Record<string, AuthnMethod>>) {
@@ -28,10 +25,10 @@ export function compileAuthn(accepted: 'anonymous' | readonly string[], methods:
   const plain = [...new Set(chain.map(({ method }) => method.challenge))].join(', ');
   // Methods return the same principal object for a cached credential; so does this route.
   const named = new WeakMap<object, Principal>();
-  return async function authenticate(request: Request, env: AuthnEnv): Promise<AuthnResult> {
-    let failure: { reason: string; method: AuthnMethod } | undefined;
+  return async function authenticate(request: Request, env: AuthnEnv, target?: AuthnTarget): Promise<AuthnResult> {
+    let failure: { reason: string; method: AuthnMethod; challenge?: string; headers?: Readonly<Record<string, string>> } | undefined;
     for (const { name, method } of chain) {
-      const outcome = await method.authenticate(request, env);
+      const outcome = await method.authenticate(request, env, target);
       if (outcome.kind === 'success') {
         let principal = named.get(outcome.principal);
         if (principal?.method !== name) {
@@ -39,18 +36,16 @@ export function compileAuthn(accepted: 'anonymous' | readonly string[], methods:
           principal = Object.freeze({ ...outcome.principal, method: name, ...credential });
           named.set(outcome.principal, principal);
         }
-        return { ok: true, principal };
+        return outcome.headers ? { ok: true, principal, headers: outcome.headers } : { ok: true, principal };
       }
       // A wrong credential of one kind does not stop a right credential of another kind, but it
       // decides the reason when nothing succeeds.
-      if (outcome.kind === 'failure') failure ??= { reason: outcome.reason, method };
+      if (outcome.kind === 'failure') failure ??= { reason: outcome.reason, method, challenge: outcome.challenge, headers: outcome.headers };
     }
     if (!failure) return optional ? { ok: true, principal: ANONYMOUS } : { ok: false, reason: 'authn.required', challenge: plain };
-    const error = challengeError(failure.reason);
-    const challenge = [
-      ...new Set(chain.map(({ method }) => (method === failure.method && error ? `${method.challenge}, error="${error}"` : method.challenge))),
-    ].join(', ');
-    return { ok: false, reason: failure.reason, challenge };
+    const { reason, headers, method: failed, challenge: own } = failure;
+    const challenge = [...new Set(chain.map(({ method }) => (method === failed ? (own ?? withError(method.challenge, reason)) : method.challenge)))].join(', ');
+    return headers ? { ok: false, reason, challenge, headers } : { ok: false, reason, challenge };
   };
 }
 
@@ -59,7 +54,9 @@ export function authnStage(policy: Policy, env: Pick<StageEnv, 'authn'>): Stage 
   const methods = policy.authn ?? {};
   const byRoute = new Map(Object.entries(policy.routes).map(([pattern, route]) => [pattern, compileAuthn(route.authn, methods)]));
   return async function authenticate(x) {
-    const result = await byRoute.get(x.route!)!(x.request, env.authn);
+    // Methods that bind a credential to the request (DPoP) check it against the URL the client used.
+    const result = await byRoute.get(x.route!)!(x.request, env.authn, { method: x.method, url: targetHref(x.client.scheme, x.target!) });
+    if (result.headers) for (const [name, value] of Object.entries(result.headers)) x.headers.set(name, value);
     if (!result.ok) {
       x.headers.set('www-authenticate', result.challenge);
       return refuse('authn', result.reason);

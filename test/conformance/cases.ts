@@ -11,6 +11,7 @@ import { base64url, importJWK, SignJWT, type JWK, type JWTPayload } from 'jose';
 import keys from './keys.json' with { type: 'json' };
 import { ALLOWED_ORIGIN, APP_COOKIES, AUDIENCE, ISSUER, PASSWORD } from './policy.ts';
 import type { RawRequest } from './runtime.ts';
+import { dpopCases } from './cases-dpop.ts';
 
 export interface Case {
   name: string;
@@ -32,6 +33,12 @@ export interface Case {
    * request before the adapter runs, so the policy's headers cannot be on it (and no handler runs).
    */
   byRuntime?: Record<string, Case['expect'] & { byServer?: true }>;
+  /**
+   * What a named runtime is sent instead: for requests bound to the URL the gateway sees (DPoP's
+   * `htu`), which is not the same everywhere (in-process Hono has no server of its own, workerd
+   * sees the https URL of the edge).
+   */
+  requestByRuntime?: Record<string, RawRequest>;
 }
 
 /** On every response, denials, preflights and 500s included. */
@@ -529,4 +536,5 @@ export const cases: Case[] = [
     request: { method: 'POST', target: '/v1/login', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'alice', password: PASSWORD }) },
     expect: { status: 429, headers: { 'retry-after': /^\d+$/ }, json: problem('ratelimit.exceeded', 429) },
   },
+  ...dpopCases,
 ];

@@ -36,8 +36,9 @@ describe.each(runtimes)('$name', (runtime: Runtime) => {
     await server?.stop();
   });
 
-  it.each(cases)('$name', async ({ request, expect: usual, byRuntime }) => {
+  it.each(cases)('$name', async ({ request: usualRequest, expect: usual, byRuntime, requestByRuntime }) => {
     if (!server) throw new Error(`${runtime.name} did not start`);
+    const request = requestByRuntime?.[runtime.name] ?? usualRequest;
     const expected = byRuntime?.[runtime.name] ?? usual;
     const response = await server.send(request);
     const context = `${request.method} ${request.target} → ${response.status} ${response.body.slice(0, 300)}`;

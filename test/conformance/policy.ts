@@ -33,6 +33,8 @@ export const policy = definePolicy({
   authn: {
     user: jwt({ jwks: { keys: [keys.es256.public] }, algorithms: ['ES256'], issuer: ISSUER, audience: AUDIENCE }),
     service: apiKey({ header: 'x-api-key', keys: { [keys.apiKey.hash]: { principal: 'svc_reports', scopes: ['reports:read'] } } }),
+    // DPoP-bound tokens only. The table's proofs are made once, before every runtime runs: an hour's age.
+    boundUser: jwt({ jwks: { keys: [keys.es256.public] }, algorithms: ['ES256'], issuer: ISSUER, audience: AUDIENCE, dpop: { mode: 'required', algorithms: ['ES256'], maxAge: 3600 } }),
   },
   roleHierarchy: { admin: ['user'] },
   rateLimits: {
@@ -55,6 +57,7 @@ export const policy = definePolicy({
     'GET /v1/boom': { authn: 'anonymous' },
     'GET /v0/users/:id': { authn: ['user'], allow: ownerOrAdmin },
     'GET /legacy/ping': { authn: 'anonymous' },
+    'GET /v1/bound/me': { authn: ['boundUser'], allow: 'authenticated' },
   },
 });
 

@@ -51,7 +51,7 @@ describe('authentication', () => {
   it('answers a request without credentials with 401, WWW-Authenticate and problem+json', async () => {
     const res = await fetch(`${demo.url}/v1/users/u_alice`);
     expect(res.status).toBe(401);
-    expect(res.headers.get('www-authenticate')).toBe('Bearer realm="api"');
+    expect(res.headers.get('www-authenticate')).toBe('Bearer realm="api", DPoP realm="api", algs="ES256"');
     expect(res.headers.get('content-type')).toBe('application/problem+json');
   });
 

@@ -185,3 +185,16 @@ it('vitest with the example config runs the specs through specs.test.ts and does
   expect(output).not.toContain('No test suite found');
   expect(code).toBe(0);
 }, 60_000);
+
+describe('dpop.ts', () => {
+  it('asks for a DPoP token on the write route and both schemes on the read route; lint finds nothing', async () => {
+    const { default: policy } = await import('../../docs/examples/dpop.ts');
+    const { createEngine } = await import('../../src/index.ts');
+    const engine = createEngine(policy, { log: () => {} });
+    const write = await engine.evaluate(new Request('https://api.example.com/v1/payments', { method: 'POST' }), {});
+    expect(write.headers.get('www-authenticate')).toBe('DPoP realm="api", algs="ES256 ES384 ES512 EdDSA Ed25519 PS256 PS384 PS512 RS256 RS384 RS512"');
+    const read = await engine.evaluate(new Request('https://api.example.com/v1/payments'), {});
+    expect(read.headers.get('www-authenticate')).toBe('Bearer realm="api", DPoP realm="api", algs="ES256 EdDSA"');
+    expect(lintPolicy(policy).map((finding) => finding.rule)).toEqual([]);
+  });
+});

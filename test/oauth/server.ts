@@ -1,7 +1,7 @@
 /**
  * A real OAuth 2.0 authorization server for the suite: oidc-provider on 127.0.0.1, with the
  * client-credentials grant, resource indicators (RFC 8707) choosing the token format per API,
- * RFC 9068 JWT access tokens, introspection (RFC 7662) and revocation (RFC 7009).
+ * RFC 9068 JWT access tokens, introspection (RFC 7662), revocation (RFC 7009) and DPoP (RFC 9449).
  *
  * Nothing here depends on NODE_ENV: oidc-provider 8 does not read it, and its only
  * development-only piece, the in-memory adapter, is what a test wants.
@@ -97,6 +97,8 @@ export async function startAuthorizationServer(): Promise<AuthorizationServer> {
         features: {
           devInteractions: { enabled: false },
           clientCredentials: { enabled: true },
+          // RFC 9449: a token request with a DPoP proof gets a token bound to the proof's key.
+          dPoP: { enabled: true },
           revocation: { enabled: true },
           introspection: {
             enabled: true,
@@ -143,11 +145,14 @@ export async function startAuthorizationServer(): Promise<AuthorizationServer> {
   };
 }
 
-/** Asks the token endpoint for an access token (client_credentials, client_secret_basic). */
-export async function requestToken(discovery: Discovery, resource: string, scope: string) {
+/**
+ * Asks the token endpoint for an access token (client_credentials, client_secret_basic); with a
+ * DPoP proof for the token endpoint, a token bound to the proof's key.
+ */
+export async function requestToken(discovery: Discovery, resource: string, scope: string, dpopProof?: string) {
   const response = await fetch(discovery.token_endpoint, {
     method: 'POST',
-    headers: { authorization: basicAuth(SERVICE.id, SERVICE.secret), 'content-type': 'application/x-www-form-urlencoded' },
+    headers: { authorization: basicAuth(SERVICE.id, SERVICE.secret), 'content-type': 'application/x-www-form-urlencoded', ...(dpopProof && { dpop: dpopProof }) },
     body: new URLSearchParams({ grant_type: 'client_credentials', resource, scope }),
   });
   const body = (await response.json()) as Record<string, unknown>;

@@ -82,6 +82,9 @@ describe('the demo gateway (Node)', () => {
       // each bucket met its 429 behind a fixed right-most hop.
       expect(families(report).transport).toMatchObject({ passed: 2 });
       expect(families(report).ratelimit).toMatchObject({ passed: 2 });
+      // A token bound to the probe's key, on the three GET routes of `user`: as Bearer, without a proof,
+      // with proofs for POST and for another URL, and a proof sent twice are each a 401.
+      expect(families(report).dpop).toMatchObject({ passed: 15 });
       // The key the demo serves at /.well-known/jwks.json keyed the HS256 confusion tokens.
       expect(report.notes).toContain("jwt: key confusion uses 1 public key from the target's GET /.well-known/jwks.json");
     } finally {
@@ -190,7 +193,8 @@ describe('the demo gateway with the owner rule, JWT verification and proxy trust
     const { code, report } = await probeJson([gateway.url, '--policy', 'policies/demo.ts', ...ALICE, '--signing-key', signingKeyFile, '--api-key', API_KEY, '--other-id', 'u_bob']);
     expect(code).toBe(1);
     const jwtChecks = ['jwt.alg_none', 'jwt.key_confusion', 'jwt.foreign_key', 'jwt.embedded_jwk', 'jwt.jku', 'jwt.x5u', 'jwt.tampered', 'jwt.expired', 'jwt.not_yet_valid', 'jwt.wrong_audience', 'jwt.wrong_issuer', 'jwt.missing_exp'];
-    expect(checks(report.findings, 'error')).toEqual(new Set([...jwtChecks, 'authz.bola', 'ratelimit.xff_rotation', 'transport.forwarded_proto']));
+    // A verifier that believes any bearer token believes a DPoP-bound one without its proof too.
+    expect(checks(report.findings, 'error')).toEqual(new Set([...jwtChecks, 'dpop.bound_as_bearer', 'authz.bola', 'ratelimit.xff_rotation', 'transport.forwarded_proto']));
     // Ownership is gone from GET /v1/users/:id only; PATCH and /v0 still refuse u_bob's object.
     expect(report.findings.filter((f) => f.check.startsWith('authz.')).map((f) => f.route)).toEqual(['GET /v1/users/:id', 'GET /v1/users/:id']);
     // Every route that accepts the `user` method believes any token; the API-key route does not.

@@ -12,6 +12,7 @@ import { parseDuration } from '../../src/policy/duration.ts';
 import type { Policy, RateLimitPolicy, RoutePolicy } from '../../src/policy/types.ts';
 import { parsePattern, type ParsedPattern } from '../../src/router.ts';
 import type { AuthnMethod } from '../../src/authn/contract.ts';
+import { DEFAULT_ALLOW_HEADERS } from '../../src/stages/cors.ts';
 import { DEFAULT_MAX_BODY_BYTES } from '../../src/stages/validate.ts';
 import type { OwaspKey } from './owasp.ts';
 
@@ -125,6 +126,15 @@ export function isStrictBucket(bucket: RateLimitPolicy | undefined): boolean {
 function metaOf(method: AuthnMethod): Readonly<Record<string, unknown>> | undefined {
   return method.meta;
 }
+
+/** The DPoP settings of a method (`jwt()`, `oauth2Introspection()` with `dpop`, `dpopProof()`), from its meta. */
+function dpopOf(method: AuthnMethod | undefined): { mode?: unknown; maxAge?: unknown; nonce?: unknown } | undefined {
+  const dpop = method?.meta?.dpop;
+  return typeof dpop === 'object' && dpop !== null ? (dpop as { mode?: unknown; maxAge?: unknown; nonce?: unknown }) : undefined;
+}
+
+/** Seconds beyond which a proof's accepted age is flagged. */
+const DPOP_MAX_AGE = 300;
 
 const present = (value: unknown) => (Array.isArray(value) ? value.length > 0 : typeof value === 'string' ? value !== '' : value !== undefined && value !== null);
 
@@ -373,6 +383,72 @@ export const RULES: readonly LintRule[] = [
           ? [{ keys: ['authn', name, 'audience'], message: `"${name}" checks no audience` }]
           : [],
       ),
+  },
+  {
+    id: 'authn.dpop_allowed_on_write',
+    severity: 'warning',
+    owasp: 'API2',
+    title: "DPoP only 'allowed' on a route that changes state",
+    description:
+      "With dpop: 'allowed' a method also takes plain bearer tokens, so a stolen token that is bound to no key still writes. DPoP protects a write only where it is required.",
+    fix: "Set dpop: 'required' on the method the write routes accept (a second method with 'allowed' can serve the read routes).",
+    check: ({ policy, routes }) =>
+      routes.flatMap((route) => {
+        if (!WRITE_METHODS.includes(route.parsed.method) || !Array.isArray(route.route.authn)) return [];
+        return route.route.authn
+          .filter((name) => dpopOf(policy.authn?.[name])?.mode === 'allowed')
+          .map((name) => ({ keys: at(route, 'authn'), message: `${route.pattern} takes "${name}" bearer tokens as well as DPoP-bound ones (dpop: 'allowed')` }));
+      }),
+  },
+  {
+    id: 'authn.dpop_replay_per_isolate',
+    severity: 'warning',
+    owasp: 'API2',
+    title: 'DPoP replay cache in per-isolate memory on Workers',
+    description:
+      "A proof's jti is remembered in the rate-limit store. On Workers the default memory store is per isolate, so a captured proof can be sent again to another isolate while it is fresh.",
+    fix: 'Pass a shared store on Workers: createEngine(policy, { rateLimitStore: upstashStore({ redis }) }) or durableObjectStore().',
+    check: ({ policy, target }) =>
+      target !== 'workers'
+        ? []
+        : Object.entries(policy.authn ?? {}).flatMap(([name, method]) =>
+            dpopOf(method) ? [{ keys: ['authn', name], message: `"${name}" checks DPoP proofs; the default memory store remembers their jti per isolate` }] : [],
+          ),
+  },
+  {
+    id: 'authn.dpop_long_proof_age',
+    severity: 'warning',
+    owasp: 'API2',
+    title: 'DPoP proofs accepted for long',
+    description: `A proof is a one-time signature made just before the request. The longer one is accepted (maxAge, default 60 s), the longer a proof made ahead of time by someone who had the key for a moment stays usable, and the more the replay cache must hold.`,
+    fix: 'Keep dpop maxAge at a few minutes at most; use server nonces (dpop.nonce) where proofs must be provably fresh.',
+    check: ({ policy }) =>
+      Object.entries(policy.authn ?? {}).flatMap(([name, method]) => {
+        const maxAge = dpopOf(method)?.maxAge;
+        return typeof maxAge === 'number' && maxAge > DPOP_MAX_AGE ? [{ keys: ['authn', name, 'dpop', 'maxAge'], message: `"${name}" accepts DPoP proofs up to ${maxAge} s old` }] : [];
+      }),
+  },
+  {
+    id: 'cors.dpop_headers_blocked',
+    severity: 'warning',
+    owasp: 'API8',
+    title: 'CORS keeps browsers from using DPoP',
+    description:
+      'A browser sends a DPoP proof in the DPoP request header and reads server nonces from the DPoP-Nonce response header; unless CORS allows the one and exposes the other, every cross-origin DPoP request fails its preflight or never learns its nonce.',
+    fix: "Add 'dpop' to cors.allowHeaders (and, with nonces, 'dpop-nonce' to cors.exposeHeaders).",
+    check: ({ policy }) => {
+      if (!policy.cors) return [];
+      const methods = Object.values(policy.authn ?? {}).map((method) => dpopOf(method)).filter((dpop) => dpop !== undefined);
+      if (!methods.length) return [];
+      const hits: Hit[] = [];
+      const allowed = (policy.cors.allowHeaders ?? DEFAULT_ALLOW_HEADERS).map((name) => name.toLowerCase());
+      if (!allowed.includes('dpop')) hits.push({ keys: ['cors', 'allowHeaders'], message: 'the policy takes DPoP proofs, but CORS does not allow the DPoP request header' });
+      const exposed = (policy.cors.exposeHeaders ?? []).map((name) => name.toLowerCase());
+      if (methods.some((dpop) => dpop.nonce === true) && !exposed.includes('dpop-nonce')) {
+        hits.push({ keys: ['cors', 'exposeHeaders'], message: 'the policy issues DPoP nonces, but CORS does not expose the DPoP-Nonce response header' });
+      }
+      return hits;
+    },
   },
   {
     id: 'ratelimit.missing',

@@ -7,7 +7,7 @@
 import type { OwaspKey } from '../lint/owasp.ts';
 
 /** Attack families, in the order the probe runs them (rate limits last: they exhaust buckets). */
-export const FAMILIES = ['authn', 'jwt', 'bola', 'methods', 'paths', 'hosts', 'cors', 'bodies', 'transport', 'ratelimit', 'headers'] as const;
+export const FAMILIES = ['authn', 'jwt', 'dpop', 'bola', 'methods', 'paths', 'hosts', 'cors', 'bodies', 'transport', 'ratelimit', 'headers'] as const;
 export type ProbeFamily = (typeof FAMILIES)[number];
 
 /** One check of the catalogue. */
@@ -38,6 +38,10 @@ export const CHECKS = {
   wrongAudience: check('jwt.wrong_audience', 'jwt', 'API2', 'A token for another audience is accepted', 'Set jwt({ audience }) and check aud.'),
   wrongIssuer: check('jwt.wrong_issuer', 'jwt', 'API2', 'A token from another issuer is accepted', 'Set jwt({ issuer }) and check iss.'),
   missingExp: check('jwt.missing_exp', 'jwt', 'API2', 'A token without exp is accepted', 'Require exp: a token that never expires cannot be revoked by time.'),
+  dpopAsBearer: check('dpop.bound_as_bearer', 'dpop', 'API2', 'A DPoP-bound token is accepted as a bearer token', "A token bound to a key (cnf.jkt) is only good with a proof from that key: refuse it as Bearer (jwt({ dpop }) does; without dpop it is refused too)."),
+  dpopNoProof: check('dpop.missing_proof', 'dpop', 'API2', 'A DPoP-bound token is accepted without its proof', 'Authorization: DPoP needs a DPoP proof header signed by the key the token is bound to.'),
+  dpopWrongRequest: check('dpop.wrong_request', 'dpop', 'API2', 'A DPoP proof made for another method or URL is accepted', "Check the proof's htm against the request's method and its htu against the URL the client used (scheme, host, path)."),
+  dpopReplay: check('dpop.replay', 'dpop', 'API2', 'A DPoP proof is accepted twice', "Remember each proof's jti while it is fresh, in a store every gateway shares, and refuse it the second time."),
   bola: check('authz.bola', 'bola', 'API1', "A user reads or changes another user's object", 'Add an owner rule ({ owner: { param } }) or a check to every route with an object id, next to the roles that may see every object.'),
   bolaCase: check('authz.bola_case', 'bola', 'API1', 'The ownership check ignores case', 'Compare object ids exactly: u_Alice is not u_alice.'),
   methodOverride: check('method.override', 'methods', 'API5', 'X-HTTP-Method-Override changes what a request does', 'Ignore and strip X-HTTP-Method-Override, X-HTTP-Method and X-Method-Override: the gateway checked the request line\'s method.'),

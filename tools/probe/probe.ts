@@ -12,6 +12,7 @@ import { probeMissingCredentials, probeJwt } from './families/authn.ts';
 import { probeBodies } from './families/bodies.ts';
 import { probeBola } from './families/bola.ts';
 import { probeCors } from './families/cors.ts';
+import { probeDpop } from './families/dpop.ts';
 import { probeHeaders } from './families/headers.ts';
 import { probeMethodOverride } from './families/methods.ts';
 import { probeHosts } from './families/hosts.ts';
@@ -145,6 +146,7 @@ export async function probe(policy: Policy, options: ProbeOptions): Promise<Prob
   const families: Record<ProbeFamily, () => Promise<void> | void> = {
     authn: () => probeMissingCredentials(ctx),
     jwt: () => probeJwt(ctx),
+    dpop: () => probeDpop(ctx),
     bola: () => probeBola(ctx),
     methods: () => probeMethodOverride(ctx),
     paths: () => probePaths(ctx),

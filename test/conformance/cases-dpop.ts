@@ -1,0 +1,93 @@
+/**
+ * Conformance cases for DPoP (RFC 9449): a token bound to a key works only with a proof from that
+ * key for the request's method and URL, once. The proofs come from panva's `dpop` client.
+ *
+ * A proof names the URL the gateway sees, which is not the same on every runtime: on a server of
+ * its own (plain HTTP straight from loopback) it is `http://` and the `Host` the case sends; Hono
+ * driven in-process sees `http://127.0.0.1`; workerd sees the https URL the client reached the edge
+ * with. Each case carries a request made for each of these.
+ * @module
+ */
+
+import { calculateThumbprint, generateKeyPair, generateProof, type KeyPair } from 'dpop';
+import { importJWK, SignJWT, type JWK } from 'jose';
+import type { Case } from './cases.ts';
+import keys from './keys.json' with { type: 'json' };
+import { AUDIENCE, ISSUER } from './policy.ts';
+import type { RawRequest } from './runtime.ts';
+
+const TARGET = '/v1/bound/me';
+
+/** Where the gateway's URL differs: the origin it sees, and the Host to send (none: the runner's). */
+const VIEWS: { runtime?: string; origin: string; host?: string }[] = [
+  { origin: 'http://api.conformance.test', host: 'api.conformance.test' },
+  { runtime: 'hono', origin: 'http://127.0.0.1' },
+  { runtime: 'workerd', origin: 'https://api.example.com' },
+];
+
+const issuerKey = (await importJWK(keys.es256.private as JWK, 'ES256')) as CryptoKey;
+const client = await generateKeyPair('ES256');
+const thief = await generateKeyPair('ES256');
+const now = Math.floor(Date.now() / 1000);
+const token = await new SignJWT({ iss: ISSUER, aud: AUDIENCE, sub: 'u_alice', roles: ['user'], iat: now, exp: now + 3600, cnf: { jkt: await calculateThumbprint(client.publicKey) } })
+  .setProtectedHeader({ alg: 'ES256', kid: keys.es256.private.kid, typ: 'JWT' })
+  .sign(issuerKey);
+
+/** A request per view: `headers` gets the view's origin. */
+async function perView(target: string, headers: (origin: string) => Promise<Record<string, string>> | Record<string, string>): Promise<Pick<Case, 'request' | 'requestByRuntime'>> {
+  const built = await Promise.all(
+    VIEWS.map(async (view) => ({ view, request: { method: 'GET', target, headers: { ...(view.host && { host: view.host }), ...(await headers(view.origin)) } } satisfies RawRequest })),
+  );
+  return {
+    request: built.find(({ view }) => !view.runtime)!.request,
+    requestByRuntime: Object.fromEntries(built.filter(({ view }) => view.runtime).map(({ view, request }) => [view.runtime!, request])),
+  };
+}
+
+const withProof = (keyPair: KeyPair, method: string, path: string) => (origin: string) =>
+  generateProof(keyPair, `${origin}${path}`, method, undefined, token).then((proof) => ({ authorization: `DPoP ${token}`, dpop: proof }));
+
+/** One honest request per view, sent twice: the second time it is a replay. */
+const honest = await perView(TARGET, withProof(client, 'GET', TARGET));
+
+const PROBLEM = { 'content-type': 'application/problem+json' };
+const problem = (code: string) => ({ code, status: 401 });
+const INVALID_PROOF = 'DPoP realm="api", algs="ES256", error="invalid_dpop_proof"';
+
+export const dpopCases: Case[] = [
+  {
+    name: 'DPoP: a bound token with a fresh proof for its method and URL',
+    ...honest,
+    expect: { status: 200, json: { principal: 'u_alice' } },
+  },
+  {
+    name: 'DPoP: the same proof again is a replay (jti seen)',
+    ...honest,
+    expect: { status: 401, headers: { ...PROBLEM, 'www-authenticate': INVALID_PROOF }, json: problem('authn.dpop_replayed') },
+  },
+  {
+    name: 'DPoP: the bound token sent as a bearer token',
+    ...(await perView(TARGET, () => ({ authorization: `Bearer ${token}` }))),
+    expect: { status: 401, headers: { 'www-authenticate': 'DPoP realm="api", algs="ES256", error="invalid_token"' }, json: problem('authn.dpop_required') },
+  },
+  {
+    name: 'DPoP: the bound token as a bearer token where only bearer tokens are known',
+    ...(await perView('/v1/users/u_alice', () => ({ authorization: `Bearer ${token}` }))),
+    expect: { status: 401, headers: { 'www-authenticate': 'Bearer realm="api", error="invalid_token"' }, json: problem('authn.dpop_bound_as_bearer') },
+  },
+  {
+    name: 'DPoP: a proof made for another URL',
+    ...(await perView(TARGET, withProof(client, 'GET', '/v1/users/u_alice'))),
+    expect: { status: 401, headers: { 'www-authenticate': INVALID_PROOF }, json: problem('authn.dpop_proof_wrong_url') },
+  },
+  {
+    name: 'DPoP: a proof made for another method',
+    ...(await perView(TARGET, withProof(client, 'DELETE', TARGET))),
+    expect: { status: 401, headers: { 'www-authenticate': INVALID_PROOF }, json: problem('authn.dpop_proof_wrong_method') },
+  },
+  {
+    name: 'DPoP: a proof from a key the token is not bound to',
+    ...(await perView(TARGET, withProof(thief, 'GET', TARGET))),
+    expect: { status: 401, headers: { 'www-authenticate': INVALID_PROOF }, json: problem('authn.dpop_key_mismatch') },
+  },
+];
