@@ -82,3 +82,12 @@ redis.call('PEXPIRE', key, 2 * windowMs + 1000)
 if op == 'refund' then return nil end
 return {success, math.max(0, limit - used), num(reset)}
 `;
+
+/**
+ * The replay cache's one step: remember KEYS[1] for ARGV[1] ms unless it is there. SET NX is atomic,
+ * so of two gateways offered the same key only one is told it is new. Returns 1 (new) or 0.
+ */
+export const FIRST_USE_SCRIPT = `
+if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 1 end
+return 0
+`;

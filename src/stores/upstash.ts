@@ -138,6 +138,11 @@ export function upstashStore(options: UpstashStoreOptions): RateLimitStore {
       const { pending } = await limiterFor(bucket).ratelimit.limit(key, { rate: -1 });
       await pending;
     },
+    /** `SET key 1 NX PX ttl`: atomic in Redis, so one gateway of a fleet is told a key is new. */
+    async firstUse(key, expiresAt, now): Promise<boolean> {
+      const px = Math.max(1, Math.ceil(expiresAt - now));
+      return (await redis.set(`${prefix}:seen:${key}`, '1', { nx: true, px })) !== null;
+    },
     async peek(bucket, key): Promise<RateLimitResult> {
       const { ratelimit, intervalMs, refillRate } = limiterFor(bucket);
       let { remaining, reset } = await ratelimit.getRemaining(key);
