@@ -48,6 +48,21 @@ export interface AuthnEnv {
    * cannot verify was skipped). The engine logs it as a `portcullis.notice` event.
    */
   log?(notice: { reason: string; detail: string }): void;
+  /**
+   * The replay cache, shared by a fleet when the rate-limit store is: `true` the first time `key`
+   * is offered before `expiresAt` (epoch ms), `false` after. Rejects when the store fails or is slow.
+   * Present when the engine's store can remember keys.
+   */
+  firstUse?(key: string, expiresAt: number): Promise<boolean>;
+}
+
+/** What the engine hands a method about this request beyond the Request itself. */
+export interface AuthnContext {
+  /**
+   * The request body, read once within the route's body limit, for a method with `readsBody`:
+   * the Request's own body is left for validation and the origin.
+   */
+  body?: Uint8Array;
 }
 
 /** An authentication method, made by a factory such as `jwt()` or `apiKey()`. */
@@ -59,7 +74,11 @@ export interface AuthnMethod {
   readonly meta?: Readonly<Record<string, unknown>>;
   /** The request header that carries this method's credential, lower case, when it is a header. */
   readonly credentialHeader?: string;
-  authenticate(request: Request, env: AuthnEnv): Promise<AuthnOutcome>;
+  /** The credential covers the body (a request signature): the engine reads the body before authenticating. */
+  readonly readsBody?: boolean;
+  /** The method refuses replays through `env.firstUse`: an engine whose store cannot remember keys refuses the policy. */
+  readonly usesReplayCache?: boolean;
+  authenticate(request: Request, env: AuthnEnv, context?: AuthnContext): Promise<AuthnOutcome>;
 }
 
 /** The principal of a public route. */
