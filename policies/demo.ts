@@ -6,7 +6,7 @@
 
 import type { JWK } from 'jose';
 import * as v from 'valibot';
-import { apiKey, definePolicy, hashApiKey, jwt } from '../src/index.ts';
+import { apiKey, definePolicy, hashApiKey, jwt, signature } from '../src/index.ts';
 import type { TestKit } from '../tools/testing/index.ts';
 import { DEMO_AUDIENCE, DEMO_ISSUER } from './demo-origin.ts';
 
@@ -76,6 +76,8 @@ export interface DemoKeys {
   publicJwk: JWK;
   /** SHA-256 hex of the demo service's API key (the key itself is never stored). */
   apiKeyHash: string;
+  /** The Standard Webhooks secret (`whsec_` + base64) the payments provider signs webhooks with. */
+  webhookSecret: string;
 }
 
 /** The demo policy for a configuration. */
@@ -89,6 +91,8 @@ export function demoPolicy(config: DemoConfig, keys: DemoKeys) {
     authn: {
       user: jwt({ jwks: { keys: [keys.publicJwk] }, algorithms: ['ES256'], issuer: DEMO_ISSUER, audience: DEMO_AUDIENCE }),
       service: apiKey({ header: 'x-api-key', keys: { [keys.apiKeyHash]: { principal: 'svc_demo', scopes: ['reports:read'], name: 'demo service' } } }),
+      // Webhooks: the signature covers id, timestamp and body; a webhook-id is accepted once.
+      payments: signature({ scheme: 'standard-webhooks', secrets: [keys.webhookSecret], principal: 'payments-provider', scopes: ['webhooks:payments'] }),
     },
     headers: { contentSecurityPolicy: "default-src 'none'; frame-ancestors 'none'", frameOptions: 'DENY' },
     versions: {
@@ -110,12 +114,17 @@ export function demoPolicy(config: DemoConfig, keys: DemoKeys) {
       'DELETE /v1/users/:id': { authn: ['user'], allow: [{ roles: ['admin'] }], rateLimit: ['api'] },
       'GET /v1/reports': { authn: ['service', 'user'], allow: [{ scopes: ['reports:read'] }, { roles: ['admin'] }], rateLimit: ['api'] },
       'GET /v0/users/:id': { authn: ['user'], allow: ownerOrAdmin, rateLimit: ['api'] },
+      // JSON checked, no schema: the origin gets the signed bytes exactly as the provider sent them.
+      'POST /v1/webhooks/payments': { authn: ['payments'], allow: [{ scopes: ['webhooks:payments'] }], rateLimit: ['api'], contentTypes: ['application/json'] },
     },
   });
 }
 
 /** The API key the CLI's copy of the demo policy accepts (`explain --api-key`); never a real key. */
 export const DEMO_EXAMPLE_API_KEY = 'pk_demo_example_0123456789abcdef';
+
+/** The webhook secret of the CLI's copy of the demo policy, unless DEMO_WEBHOOK_SECRET is set; never a real secret. */
+export const DEMO_EXAMPLE_WEBHOOK_SECRET = 'whsec_ZGVtby1leGFtcGxlLXdlYmhvb2stc2VjcmV0LTAxMjM=';
 
 /**
  * For `portcullis lint | explain | openapi policies/demo.ts`: the demo policy with the demo's
@@ -124,5 +133,6 @@ export const DEMO_EXAMPLE_API_KEY = 'pk_demo_example_0123456789abcdef';
  * (explain's `--as` tokens) and DEMO_EXAMPLE_API_KEY.
  */
 export default async function demoPolicyForCli(kit: TestKit) {
-  return demoPolicy(demoConfig(process.env), { publicJwk: kit.publicJwk, apiKeyHash: await hashApiKey(DEMO_EXAMPLE_API_KEY) });
+  const webhookSecret = process.env.DEMO_WEBHOOK_SECRET || DEMO_EXAMPLE_WEBHOOK_SECRET;
+  return demoPolicy(demoConfig(process.env), { publicJwk: kit.publicJwk, apiKeyHash: await hashApiKey(DEMO_EXAMPLE_API_KEY), webhookSecret });
 }

@@ -24,7 +24,7 @@ import { normalizePath, parsePattern, RouteTable, type ParsedPattern } from './r
 import type { FieldError } from './schema.ts';
 import { compileAuthn } from './stages/authn.ts';
 import { compileAuthz, compileHierarchy } from './stages/authz.ts';
-import { compileValidation } from './stages/validate.ts';
+import { compileValidation, routeBodyLimit } from './stages/validate.ts';
 import { ANONYMOUS, type AuthnEnv, type FetchLike, type Principal } from './authn/contract.ts';
 import { checkBuckets, compileBucket, rateLimitHeaders, withTimeout, type CompiledBucket, type KeyContext } from './stages/ratelimit.ts';
 import { memoryStore } from './stores/memory.ts';
@@ -134,11 +134,20 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
   const now = env.now ?? Date.now;
   const randomId = env.randomId ?? (() => crypto.randomUUID());
   const log = env.log ?? jsonLineSink;
+  const store = env.rateLimitStore ?? memoryStore();
+  const storeTimeoutMs = policy.rateLimiting?.storeTimeoutMs ?? 1000;
   const authnEnv: AuthnEnv = {
     now,
     fetch: env.fetch ?? ((...args) => fetch(...args)),
     log: ({ reason, detail }) =>
       record({ time: new Date(now()).toISOString(), event: 'portcullis.notice', reason, error: detail, requestId: '-', method: '-', path: '-', route: null, clientIp: '-' }),
+    // Replay caches (signed requests) live in the rate-limit store, so a fleet shares them.
+    ...(store.firstUse && {
+      firstUse: (key: string, expiresAt: number) => {
+        const call = store.firstUse!(key, expiresAt, now());
+        return store.inProcess ? call : withTimeout(call, storeTimeoutMs);
+      },
+    }),
   };
 
   const resolveClient = compileClientResolver(policy.clientIp);
@@ -151,9 +160,10 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
   const maxPathLength = policy.routing?.maxPathLength ?? 2048;
   const methods = policy.authn ?? {};
   const expandRoles = compileHierarchy(policy.roleHierarchy);
-  const store = env.rateLimitStore ?? memoryStore();
   const onStoreError = policy.rateLimiting?.onStoreError ?? 'deny';
-  const storeTimeoutMs = policy.rateLimiting?.storeTimeoutMs ?? 1000;
+  for (const [name, method] of Object.entries(methods)) {
+    if (method.usesReplayCache && !store.firstUse) throw new TypeError(`createEngine: authn.${name} refuses replays, which needs a rate-limit store with firstUse (memory, Redis, Upstash)`);
+  }
   const reportOnly = policy.mode === 'report';
   const allowedHost = policy.hosts && compileHostAllowlist(policy.hosts);
   const buckets = new Map(Object.entries(policy.rateLimits ?? {}).map(([name, bucket]) => [name, compileBucket(name, bucket)]));
@@ -163,7 +173,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
       const compiled: CompiledRoute = {
         pattern,
         parsed,
-        authenticate: compileAuthn(route.authn, methods),
+        authenticate: compileAuthn(route.authn, methods, routeBodyLimit(route, policy.limits)),
         // Anonymous routes without rules admit everyone; authenticated ones must say (definePolicy checks).
         authorize: compileAuthz(route.allow ?? 'authenticated', expandRoles),
         validate: compileValidation(route, policy.limits),
@@ -454,6 +464,8 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
         headers.set('www-authenticate', authn.challenge);
         return deny(x, authn.reason, 'authn');
       }
+      // A method that checked the body (a signature) read it; the rest of the pipeline gets it from here.
+      if (authn.request) request = authn.request;
       const principal = authn.principal;
       seen.principal = principal;
       x.principal = `${principal.method}:${principal.id}`;

@@ -21,7 +21,7 @@ export type { Allow, Decision, Deny, Problem, ReasonCode, TraceEntry } from './d
 export type { Client, ClientIpOptions, Peer } from './client.ts';
 export { canonicalIp } from './ip.ts';
 export { ANONYMOUS } from './authn/contract.ts';
-export type { AuthnEnv, AuthnMethod, AuthnOutcome, Principal } from './authn/contract.ts';
+export type { AuthnContext, AuthnEnv, AuthnMethod, AuthnOutcome, Principal } from './authn/contract.ts';
 export type { SecurityEvent, SecuritySink } from './log.ts';
 export { jsonLineSink } from './log.ts';
 export { PolicyError } from './errors.ts';
@@ -35,6 +35,8 @@ export { apiKey, generateApiKey, hashApiKey } from './authn/api-key.ts';
 export type { ApiKeyOptions, ApiKeyRecord } from './authn/api-key.ts';
 export { oauth2Introspection } from './authn/introspection.ts';
 export type { IntrospectionOptions } from './authn/introspection.ts';
+export { signature } from './authn/signature.ts';
+export type { DigestAlgorithm, HttpMessageSignatureOptions, HttpSignatureAlgorithm, HttpSignatureKey, SignatureOptions, WebhookSignatureOptions } from './authn/signature.ts';
 export { memoryStore } from './stores/memory.ts';
 export type { MemoryStore, MemoryStoreOptions } from './stores/memory.ts';
 export type { BucketSpec, RateLimitResult, RateLimitStore } from './stores/types.ts';

@@ -3,11 +3,32 @@
  * @module
  */
 
-import { ANONYMOUS, type AuthnEnv, type AuthnMethod, type Principal } from '../authn/contract.ts';
+import { ANONYMOUS, type AuthnContext, type AuthnEnv, type AuthnMethod, type Principal } from '../authn/contract.ts';
+import { readLimited } from '../body.ts';
 
 export { ANONYMOUS, isAuthnMethod, type AuthnEnv, type AuthnMethod, type AuthnOutcome, type FetchLike, type Principal } from '../authn/contract.ts';
 
-export type AuthnResult = { ok: true; principal: Principal } | { ok: false; reason: string; challenge: string };
+/**
+ * `request`: the request the later stages and the origin get, when authentication read its body
+ * (a signature covers it); the body is in it again, read once from the client.
+ */
+export type AuthnResult = { ok: true; principal: Principal; request?: Request } | { ok: false; reason: string; challenge: string };
+
+/**
+ * Reads the body for methods that check it (request signatures), stopping at `maxBytes`: a
+ * signature is checked over every byte the origin will get, and only those.
+ */
+async function readBodyOnce(request: Request, maxBytes: number): Promise<{ ok: true; body: Uint8Array; request: Request } | { ok: false; reason: string }> {
+  if (request.body === null) return { ok: true, body: new Uint8Array(0), request };
+  const bytes = await readLimited(request, maxBytes);
+  if (bytes === undefined) return { ok: false, reason: 'validate.body_too_large' };
+  if (!(bytes instanceof Uint8Array)) return { ok: false, reason: bytes.reason };
+  const headers = new Headers(request.headers);
+  // The body is now a known length: framing headers of the original no longer describe it.
+  headers.delete('transfer-encoding');
+  const body = bytes.byteLength ? (bytes as Uint8Array<ArrayBuffer>) : null;
+  return { ok: true, body: bytes, request: new Request(request.url, { method: request.method, headers, body, signal: request.signal }) };
+}
 
 /** The RFC 6750 / RFC 9470 `error` of a failure reason, for `WWW-Authenticate`. */
 function challengeError(reason: string): string | undefined {
@@ -18,7 +39,7 @@ function challengeError(reason: string): string | undefined {
 }
 
 /** Compiles a route's `authn` list into one function. */
-export function compileAuthn(accepted: 'anonymous' | readonly string[], methods: Readonly<Record<string, AuthnMethod>>) {
+export function compileAuthn(accepted: 'anonymous' | readonly string[], methods: Readonly<Record<string, AuthnMethod>>, maxBodyBytes = Infinity) {
   if (accepted === 'anonymous') return async (): Promise<AuthnResult> => ({ ok: true, principal: ANONYMOUS });
   // `['user', 'anonymous']`: a token is optional, but a bad token is still refused.
   const optional = accepted.includes('anonymous');
@@ -26,10 +47,19 @@ export function compileAuthn(accepted: 'anonymous' | readonly string[], methods:
   const plain = [...new Set(chain.map(({ method }) => method.challenge))].join(', ');
   // Methods return the same principal object for a cached credential; so does this route.
   const named = new WeakMap<object, Principal>();
+  const readsBody = chain.some(({ method }) => method.readsBody);
   return async function authenticate(request: Request, env: AuthnEnv): Promise<AuthnResult> {
     let failure: { reason: string; method: AuthnMethod } | undefined;
+    let context: AuthnContext | undefined;
+    let reread: Request | undefined;
+    if (readsBody) {
+      const read = await readBodyOnce(request, maxBodyBytes);
+      if (!read.ok) return { ok: false, reason: read.reason, challenge: plain };
+      context = { body: read.body };
+      reread = read.request;
+    }
     for (const { name, method } of chain) {
-      const outcome = await method.authenticate(request, env);
+      const outcome = await method.authenticate(reread ?? request, env, context);
       if (outcome.kind === 'success') {
         let principal = named.get(outcome.principal);
         if (principal?.method !== name) {
@@ -37,13 +67,16 @@ export function compileAuthn(accepted: 'anonymous' | readonly string[], methods:
           principal = Object.freeze({ ...outcome.principal, method: name, ...credential });
           named.set(outcome.principal, principal);
         }
-        return { ok: true, principal };
+        return reread ? { ok: true, principal, request: reread } : { ok: true, principal };
       }
       // A wrong credential of one kind does not stop a right credential of another kind, but it
       // decides the reason when nothing succeeds.
       if (outcome.kind === 'failure') failure ??= { reason: outcome.reason, method };
     }
-    if (!failure) return optional ? { ok: true, principal: ANONYMOUS } : { ok: false, reason: 'authn.required', challenge: plain };
+    if (!failure) {
+      if (!optional) return { ok: false, reason: 'authn.required', challenge: plain };
+      return reread ? { ok: true, principal: ANONYMOUS, request: reread } : { ok: true, principal: ANONYMOUS };
+    }
     const error = challengeError(failure.reason);
     const challenge = [
       ...new Set(chain.map(({ method }) => (method === failure.method && error ? `${method.challenge}, error="${error}"` : method.challenge))),

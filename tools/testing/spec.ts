@@ -216,6 +216,7 @@ function clearableStore(): RateLimitStore & { clear(): void } {
     consume: (bucket, key, now) => store.consume(bucket, key, now),
     peek: (bucket, key, now) => store.peek(bucket, key, now),
     refund: (bucket, key, now) => store.refund!(bucket, key, now),
+    firstUse: (key, expiresAt, now) => store.firstUse!(key, expiresAt, now),
     clear: () => void (store = memoryStore()),
   };
 }
