@@ -5,6 +5,9 @@
 
 import { ANONYMOUS, type AuthnContext, type AuthnEnv, type AuthnMethod, type Principal } from '../authn/contract.ts';
 import { readLimited } from '../body.ts';
+import { principalLabel, refuse, type Stage, type StageEnv } from '../exchange.ts';
+import type { Policy } from '../policy/types.ts';
+import { routeBodyLimit } from './validate.ts';
 
 export { ANONYMOUS, isAuthnMethod, type AuthnEnv, type AuthnMethod, type AuthnOutcome, type FetchLike, type Principal } from '../authn/contract.ts';
 
@@ -12,7 +15,7 @@ export { ANONYMOUS, isAuthnMethod, type AuthnEnv, type AuthnMethod, type AuthnOu
  * `request`: the request the later stages and the origin get, when authentication read its body
  * (a signature covers it); the body is in it again, read once from the client.
  */
-export type AuthnResult = { ok: true; principal: Principal; request?: Request } | { ok: false; reason: string; challenge: string };
+export type AuthnResult = ({ ok: true; principal: Principal } | { ok: false; reason: string; challenge: string }) & { request?: Request };
 
 /**
  * Reads the body for methods that check it (request signatures), stopping at `maxBytes`: a
@@ -74,13 +77,31 @@ export function compileAuthn(accepted: 'anonymous' | readonly string[], methods:
       if (outcome.kind === 'failure') failure ??= { reason: outcome.reason, method };
     }
     if (!failure) {
-      if (!optional) return { ok: false, reason: 'authn.required', challenge: plain };
-      return reread ? { ok: true, principal: ANONYMOUS, request: reread } : { ok: true, principal: ANONYMOUS };
+      const outcome: AuthnResult = optional ? { ok: true, principal: ANONYMOUS } : { ok: false, reason: 'authn.required', challenge: plain };
+      return reread ? { ...outcome, request: reread } : outcome;
     }
     const error = challengeError(failure.reason);
     const challenge = [
       ...new Set(chain.map(({ method }) => (method === failure.method && error ? `${method.challenge}, error="${error}"` : method.challenge))),
     ].join(', ');
-    return { ok: false, reason: failure.reason, challenge };
+    return reread ? { ok: false, reason: failure.reason, challenge, request: reread } : { ok: false, reason: failure.reason, challenge };
+  };
+}
+
+/** The authentication stage: the matched route's methods; a failure answers 401 with the challenge. */
+export function authnStage(policy: Policy, env: Pick<StageEnv, 'authn'>): Stage {
+  const methods = policy.authn ?? {};
+  const byRoute = new Map(Object.entries(policy.routes).map(([pattern, route]) => [pattern, compileAuthn(route.authn, methods, routeBodyLimit(route, policy.limits))]));
+  return async function authenticate(x) {
+    const result = await byRoute.get(x.route!)!(x.request, env.authn);
+    // A method that checked the body (a signature) read it; the later stages get it from here.
+    if (result.request) x.request = result.request;
+    if (!result.ok) {
+      x.headers.set('www-authenticate', result.challenge);
+      return refuse('authn', result.reason);
+    }
+    x.principal = result.principal;
+    x.trace.push({ stage: 'authn', outcome: 'pass', detail: principalLabel(x) });
+    return undefined;
   };
 }
