@@ -67,6 +67,16 @@ export const UserPatch = v.strictObject({
   email: v.optional(v.pipe(text(3, 254), v.email())),
 });
 
+/**
+ * `POST /v1/webhooks/payments`, a Standard Webhooks payload: the event type, when it happened, and
+ * its data (the provider's own shape, passed on as sent).
+ */
+export const PaymentWebhook = v.strictObject({
+  type: text(1, 100),
+  timestamp: v.optional(text(1, 40)),
+  data: v.record(v.pipe(v.string(), v.maxLength(100)), v.unknown()),
+});
+
 /** Owner or admin. */
 const ownerOrAdmin = [{ roles: ['admin'] }, { owner: { param: 'id' } }];
 
@@ -114,8 +124,8 @@ export function demoPolicy(config: DemoConfig, keys: DemoKeys) {
       'DELETE /v1/users/:id': { authn: ['user'], allow: [{ roles: ['admin'] }], rateLimit: ['api'] },
       'GET /v1/reports': { authn: ['service', 'user'], allow: [{ scopes: ['reports:read'] }, { roles: ['admin'] }], rateLimit: ['api'] },
       'GET /v0/users/:id': { authn: ['user'], allow: ownerOrAdmin, rateLimit: ['api'] },
-      // JSON checked, no schema: the origin gets the signed bytes exactly as the provider sent them.
-      'POST /v1/webhooks/payments': { authn: ['payments'], allow: [{ scopes: ['webhooks:payments'] }], rateLimit: ['api'], contentTypes: ['application/json'] },
+      // The signature is checked over the body as sent, then the body against its schema.
+      'POST /v1/webhooks/payments': { authn: ['payments'], allow: [{ scopes: ['webhooks:payments'] }], rateLimit: ['api'], body: PaymentWebhook },
     },
   });
 }

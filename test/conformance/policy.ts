@@ -8,12 +8,14 @@
  */
 
 import * as v from 'valibot';
-import { apiKey, definePolicy, jwt, type Handler } from 'portcullis';
+import { apiKey, definePolicy, jwt, signature, type Handler } from 'portcullis';
 import keys from './keys.json' with { type: 'json' };
 
 export const ISSUER = 'https://id.conformance.test';
 export const AUDIENCE = 'conformance';
 export const ALLOWED_ORIGIN = 'https://app.example.com';
+/** The Standard Webhooks secret of `POST /v1/webhooks` (test-only). */
+export const WEBHOOK_SECRET = 'whsec_Y29uZm9ybWFuY2Utd2ViaG9vay1zZWNyZXQtMDEyMzQ1Njc=';
 
 /** `PATCH /v1/users/:id`: these two fields only; `role` or `isAdmin` is a 422 (mass assignment). */
 export const UserPatch = v.strictObject({
@@ -33,6 +35,7 @@ export const policy = definePolicy({
   authn: {
     user: jwt({ jwks: { keys: [keys.es256.public] }, algorithms: ['ES256'], issuer: ISSUER, audience: AUDIENCE }),
     service: apiKey({ header: 'x-api-key', keys: { [keys.apiKey.hash]: { principal: 'svc_reports', scopes: ['reports:read'] } } }),
+    webhook: signature({ scheme: 'standard-webhooks', secrets: [WEBHOOK_SECRET], principal: 'payments-provider' }),
   },
   roleHierarchy: { admin: ['user'] },
   rateLimits: {
@@ -55,6 +58,7 @@ export const policy = definePolicy({
     'GET /v1/boom': { authn: 'anonymous' },
     'GET /v0/users/:id': { authn: ['user'], allow: ownerOrAdmin },
     'GET /legacy/ping': { authn: 'anonymous' },
+    'POST /v1/webhooks': { authn: ['webhook'], allow: 'authenticated', contentTypes: ['application/json'] },
   },
 });
 
