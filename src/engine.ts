@@ -102,7 +102,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
       record({ time: new Date(now()).toISOString(), event: 'portcullis.notice', reason, error: detail, requestId: '-', method: '-', path: '-', route: null, clientIp: '-' }),
     ...replayCache(policy, store, now),
   };
-  const { begin, allow, deny, emit } = decisions(policy, { now, randomId, record, settler: (x) => limits.settler(x) });
+  const { begin, allow, deny, emit } = decisions(policy, { now, randomId, record, settler: (x) => releasing(limits.settler(x), x) });
   const stageEnv: StageEnv = { now, authn, store, emit };
 
   // The pipeline's stages, compiled once, in the order they run.
@@ -202,6 +202,19 @@ function afterHandler(request: Request, context: EvaluateContext, decision: Allo
 }
 
 /**
+ * Settles the buckets, and releases what authentication recorded when the request was not served
+ * (an answer of 400 or more, the gateway's or the origin's): the sender may send it again.
+ */
+function releasing(settle: (status: number) => Promise<void>, x: Exchange): (status: number) => Promise<void> {
+  return async (status) => {
+    const release = status >= 400 ? x.release : undefined;
+    x.release = undefined;
+    // A release that fails leaves the entry: a retry is then refused, which fails closed.
+    await Promise.all([settle(status), release?.().catch(() => {})]);
+  };
+}
+
+/**
  * The replay cache of methods that refuse replays (signed requests): the rate-limit store's
  * `firstUse`, timed out as its buckets are, so a fleet sharing the store refuses a replay together.
  * A policy with such a method and a store without `firstUse` is refused here, not at the first request.
@@ -217,6 +230,7 @@ function replayCache(policy: Policy, store: RateLimitStore, now: () => number): 
       const call = store.firstUse!(key, expiresAt, now());
       return store.inProcess ? call : withTimeout(call, timeoutMs);
     },
+    ...(store.forget && { forget: (key: string) => withTimeout(store.forget!(key), timeoutMs) }),
   };
 }
 

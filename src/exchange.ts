@@ -64,6 +64,8 @@ export interface Exchange {
   cacheControl?: string | null;
   // authn
   principal?: Principal;
+  /** Undoes what authentication recorded (a replay cache entry) when the request is then not served. */
+  release?: () => Promise<void>;
   // authz, validate
   query?: URLSearchParams;
   input?: ValidatedInput;

@@ -29,8 +29,11 @@ export interface Principal {
 
 /** What one method concluded. */
 export type AuthnOutcome =
-  /** Credentials of this kind were valid. */
-  | { kind: 'success'; principal: Omit<Principal, 'method'> }
+  /**
+   * Credentials of this kind were valid. `release` undoes what accepting them recorded (a replay
+   * cache entry), for a request the gateway or the origin then did not serve (an answer of 400 or more).
+   */
+  | { kind: 'success'; principal: Omit<Principal, 'method'>; release?: () => Promise<void> }
   /** No credentials of this kind: the next method is tried. */
   | { kind: 'absent' }
   /** Credentials were present and wrong: 401 with this reason code (e.g. `authn.token_expired`). */
@@ -54,6 +57,8 @@ export interface AuthnEnv {
    * Present when the engine's store can remember keys.
    */
   firstUse?(key: string, expiresAt: number): Promise<boolean>;
+  /** Forgets a key `firstUse` remembered (a request that was then not delivered). */
+  forget?(key: string): Promise<void>;
 }
 
 /** What the engine hands a method about this request beyond the Request itself. */

@@ -202,10 +202,11 @@ export function signature(options: SignatureOptions): AuthnMethod {
         if (!first) return { kind: 'failure', reason: 'authn.signature_replayed' };
       }
       const { signer } = check;
-      return {
-        kind: 'success',
-        principal: { id: signer.principal, kind: 'client', roles: signer.roles ?? [], scopes: signer.scopes ?? [], claims: check.claims },
-      };
+      const principal = { id: signer.principal, kind: 'client' as const, roles: signer.roles ?? [], scopes: signer.scopes ?? [], claims: check.claims };
+      // A webhook the origin did not take (a 5xx, a 429) is sent again by its sender with the same
+      // id: the id counts as used only once a request with it was served.
+      const { forget } = env;
+      return refuseReplays && forget ? { kind: 'success', principal, release: () => forget(check.replay.key) } : { kind: 'success', principal };
     },
   };
 }

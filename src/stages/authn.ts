@@ -15,7 +15,7 @@ export { ANONYMOUS, isAuthnMethod, type AuthnEnv, type AuthnMethod, type AuthnOu
  * `request`: the request the later stages and the origin get, when authentication read its body
  * (a signature covers it); the body is in it again, read once from the client.
  */
-export type AuthnResult = ({ ok: true; principal: Principal } | { ok: false; reason: string; challenge: string }) & { request?: Request };
+export type AuthnResult = ({ ok: true; principal: Principal; release?: () => Promise<void> } | { ok: false; reason: string; challenge: string }) & { request?: Request };
 
 /**
  * Reads the body for methods that check it (request signatures), stopping at `maxBytes`: a
@@ -70,7 +70,8 @@ export function compileAuthn(accepted: 'anonymous' | readonly string[], methods:
           principal = Object.freeze({ ...outcome.principal, method: name, ...credential });
           named.set(outcome.principal, principal);
         }
-        return reread ? { ok: true, principal, request: reread } : { ok: true, principal };
+        const release = outcome.release && { release: outcome.release };
+        return reread ? { ok: true, principal, request: reread, ...release } : { ok: true, principal, ...release };
       }
       // A wrong credential of one kind does not stop a right credential of another kind, but it
       // decides the reason when nothing succeeds.
@@ -101,6 +102,7 @@ export function authnStage(policy: Policy, env: Pick<StageEnv, 'authn'>): Stage 
       return refuse('authn', result.reason);
     }
     x.principal = result.principal;
+    x.release = result.release;
     x.trace.push({ stage: 'authn', outcome: 'pass', detail: principalLabel(x) });
     return undefined;
   };

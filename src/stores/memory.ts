@@ -168,6 +168,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     async firstUse(key, expiresAt, now) {
       return seen.firstUse(key, expiresAt, now);
     },
+    async forget(key) {
+      seen.forget(key);
+    },
     async peek(bucket, key, now) {
       const id = keyOf(bucket, key);
       const slot = slots.get(id);

@@ -84,10 +84,15 @@ return {success, math.max(0, limit - used), num(reset)}
 `;
 
 /**
- * The replay cache's one step: remember KEYS[1] for ARGV[1] ms unless it is there. SET NX is atomic,
- * so of two gateways offered the same key only one is told it is new. Returns 1 (new) or 0.
+ * The replay cache: `first` remembers KEYS[1] for ARGV[2] ms unless it is there (SET NX is atomic,
+ * so of two gateways offered the same key only one is told it is new) and returns 1 (new) or 0;
+ * `forget` deletes it.
  */
 export const FIRST_USE_SCRIPT = `
-if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 1 end
+if ARGV[1] == 'forget' then
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[2]) then return 1 end
 return 0
 `;

@@ -228,8 +228,11 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     async firstUse(key, expiresAt, now) {
       // Its own key space (`seen`, no hash tag needed: one key per call); at least 1 ms to live.
       const ttl = String(Math.max(1, Math.ceil(expiresAt - now)));
-      const reply = await evaluate(firstUse, { keys: [`${prefix}:seen:${key}`], arguments: [ttl] });
+      const reply = await evaluate(firstUse, { keys: [`${prefix}:seen:${key}`], arguments: ['first', ttl] });
       return Number(reply) === 1;
+    },
+    async forget(key) {
+      await evaluate(firstUse, { keys: [`${prefix}:seen:${key}`], arguments: ['forget', '0'] });
     },
     async close() {
       owned?.client.destroy();

@@ -34,4 +34,8 @@ export class SeenKeys {
     this.#expiry.set(key, expiresAt);
     return true;
   }
+
+  forget(key: string): void {
+    this.#expiry.delete(key);
+  }
 }

@@ -45,4 +45,6 @@ export interface RateLimitStore {
    * another gateway accepted. A store without it cannot back them: the engine refuses such a policy.
    */
   firstUse?(key: string, expiresAt: number, now: number): Promise<boolean>;
+  /** Forgets a key `firstUse` remembered: a delivery that failed may be retried with the same id. */
+  forget?(key: string): Promise<void>;
 }

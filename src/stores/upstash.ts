@@ -143,6 +143,10 @@ export function upstashStore(options: UpstashStoreOptions): RateLimitStore {
       const px = Math.max(1, Math.ceil(expiresAt - now));
       return (await redis.set(`${prefix}:seen:${key}`, '1', { nx: true, px })) !== null;
     },
+    /** The client type `@upstash/ratelimit` takes has no DEL: a value that expires in 1 ms is gone as well. */
+    async forget(key): Promise<void> {
+      await redis.set(`${prefix}:seen:${key}`, '0', { px: 1 });
+    },
     async peek(bucket, key): Promise<RateLimitResult> {
       const { ratelimit, intervalMs, refillRate } = limiterFor(bucket);
       let { remaining, reset } = await ratelimit.getRemaining(key);

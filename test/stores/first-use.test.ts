@@ -73,6 +73,15 @@ describe.each(stores)('$name store: firstUse', ({ pair }) => {
     expect(await two.firstUse!('msg_1', Date.now() + 300, Date.now())).toBe(true);
   });
 
+  it('forgets a key on request, on every gateway (a delivery that failed may be retried)', async () => {
+    const [one, two] = pair();
+    const now = Date.now();
+    expect(await one.firstUse!('msg_failed', now + 60_000, now)).toBe(true);
+    await two.forget!('msg_failed');
+    expect(await one.firstUse!('msg_failed', now + 60_000, now)).toBe(true);
+    expect(await two.firstUse!('msg_failed', now + 60_000, now)).toBe(false);
+  });
+
   it('tells exactly one of 50 concurrent offers of one key that it is new', async () => {
     const [one, two] = pair();
     const now = Date.now();

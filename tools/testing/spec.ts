@@ -217,6 +217,7 @@ function clearableStore(): RateLimitStore & { clear(): void } {
     peek: (bucket, key, now) => store.peek(bucket, key, now),
     refund: (bucket, key, now) => store.refund!(bucket, key, now),
     firstUse: (key, expiresAt, now) => store.firstUse!(key, expiresAt, now),
+    forget: (key) => store.forget!(key),
     clear: () => void (store = memoryStore()),
   };
 }
