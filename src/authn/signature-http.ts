@@ -49,7 +49,9 @@ export interface HttpSchemeOptions {
 }
 
 /** How WebCrypto imports and verifies each algorithm, and the JWS name a JWKS key has for it. */
-const WEBCRYPTO: Record<HttpSignatureAlgorithm, { importAs: AlgorithmIdentifier | RsaHashedImportParams | EcKeyImportParams | HmacImportParams; verifyAs: AlgorithmIdentifier | RsaPssParams | EcdsaParams; jws: string }> = {
+type ImportAlgorithm = Parameters<SubtleCrypto['importKey']>[2];
+type VerifyAlgorithm = Parameters<SubtleCrypto['verify']>[0];
+const WEBCRYPTO: Record<HttpSignatureAlgorithm, { importAs: ImportAlgorithm; verifyAs: VerifyAlgorithm; jws: string }> = {
   ed25519: { importAs: { name: 'Ed25519' }, verifyAs: { name: 'Ed25519' }, jws: 'EdDSA' },
   'ecdsa-p256-sha256': { importAs: { name: 'ECDSA', namedCurve: 'P-256' }, verifyAs: { name: 'ECDSA', hash: 'SHA-256' }, jws: 'ES256' },
   // The RFC fixes the salt at 64 bytes, the length of a SHA-512 hash (§3.3.1).

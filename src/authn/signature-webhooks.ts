@@ -85,7 +85,7 @@ export function stripeVerifier({ secrets, signer, tolerance, at }: WebhookScheme
   const encoder = new TextEncoder();
   const keys = secrets.map((secret, i) => {
     if (secret.length < MIN_SECRET_BYTES) policyError(`${at}.secrets[${i}]`, `must be at least ${MIN_SECRET_BYTES} characters`);
-    return hmacVerifyKey(encoder.encode(secret));
+    return hmacVerifyKey(encoder.encode(secret) as Uint8Array<ArrayBuffer>);
   });
   return async function verifyStripeSignature(request, body, nowMs) {
     const header = request.headers.get('stripe-signature');
