@@ -4,19 +4,34 @@
  * @module
  */
 
-import type { LintRule } from './rules.ts';
+import type { Policy } from '../../src/policy/types.ts';
+import type { OwaspKey } from './owasp.ts';
+
+/**
+ * The shape of a lint rule (rules.ts's `LintRule`, which spreads these in and checks them against
+ * it): restated here so that this module does not import the one that imports it.
+ */
+interface SignatureRule {
+  readonly id: string;
+  readonly severity: 'error' | 'warning';
+  readonly owasp: OwaspKey;
+  readonly title: string;
+  readonly description: string;
+  readonly fix: string;
+  check(context: { readonly policy: Policy }): { keys: (string | number)[]; message: string; severity?: 'error' | 'warning' }[];
+}
 
 /** Longer than this, a captured request is good long enough to be worth replaying. */
 const MAX_WINDOW_SECONDS = 600;
 
 /** The `signature()` methods of a policy, with their settings (`meta`). */
-function signatureMethods(policy: Parameters<LintRule['check']>[0]['policy']) {
+function signatureMethods(policy: Policy) {
   return Object.entries(policy.authn ?? {}).flatMap(([name, method]) =>
     method.kind === 'signature' && method.meta ? [{ name, meta: method.meta as Readonly<Record<string, unknown>> }] : [],
   );
 }
 
-export const SIGNATURE_RULES: readonly LintRule[] = [
+export const SIGNATURE_RULES: readonly SignatureRule[] = [
   {
     id: 'authn.signature_window_long',
     severity: 'warning',
