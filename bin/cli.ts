@@ -37,7 +37,7 @@ Usage:
   portcullis probe <base-url> --policy <policy-file> [--format text|json|sarif] [--out file]
                    [--token JWT | --login 'POST /path' --username U [--password P] | --credentials file]
                    [--signing-key private-jwk-file] [--subject ID] [--api-key KEY] [--other-id ID]
-                   [--jwks file] [--fetch-jwks] [--trusted-proxy] [--aggressive]
+                   [--webhook-secret whsec_…] [--jwks file] [--fetch-jwks] [--trusted-proxy] [--aggressive]
                    [--max-requests N] [--timeout ms] [--http-port N] [--skip family,…]
   portcullis diff <old-policy> <new-policy> [--format text|json|markdown] [--fail-on-widen] [--out file]
   portcullis replay <events.jsonl|requests.har> --policy <policy-file> [--format text|json] [--client-ip IP]
@@ -322,11 +322,12 @@ function rawSender(): ProbeSender {
 /** The credentials of `probe`: a --credentials file, overridden by options and the environment. */
 function probeCredentials(values: Record<string, string | boolean | undefined>): { credentials: ProbeCredentials; otherId?: string } {
   const file = typeof values.credentials === 'string' ? readJson(values.credentials, '--credentials') : {};
-  if (!isObject(file)) throw new UsageError('--credentials: the file holds a JSON object: { token?, login?, signingKey?, subject?, apiKey?, otherId? }');
+  if (!isObject(file)) throw new UsageError('--credentials: the file holds a JSON object: { token?, login?, signingKey?, subject?, apiKey?, webhookSecret?, otherId? }');
   const string = (value: unknown) => (typeof value === 'string' && value ? value : undefined);
   const credentials: ProbeCredentials = {};
   credentials.token = string(values.token) ?? string(process.env.PORTCULLIS_PROBE_TOKEN) ?? string(file.token);
   credentials.apiKey = string(values['api-key']) ?? string(process.env.PORTCULLIS_PROBE_API_KEY) ?? string(file.apiKey);
+  credentials.webhookSecret = string(values['webhook-secret']) ?? string(process.env.PORTCULLIS_PROBE_WEBHOOK_SECRET) ?? string(file.webhookSecret);
   credentials.subject = string(values.subject) ?? string(file.subject);
   const fileLogin = isObject(file.login) ? file.login : {};
   const route = string(values.login) ?? string(fileLogin.route);
@@ -363,6 +364,7 @@ async function probeCommand(argv: string[]): Promise<number> {
       subject: { type: 'string' },
       'api-key': { type: 'string' },
       'other-id': { type: 'string' },
+      'webhook-secret': { type: 'string' },
       jwks: { type: 'string' },
       'fetch-jwks': { type: 'boolean', default: false },
       'trusted-proxy': { type: 'boolean', default: false },

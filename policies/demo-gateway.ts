@@ -79,9 +79,10 @@ export async function startDemo(options: DemoOptions) {
 
   const config = demoConfig({ ...options.env, PORT: String(options.port) });
   const apiKey = options.env.DEMO_API_KEY ?? (await generateApiKey('pk_demo_')).key;
+  const webhookSecret = options.env.DEMO_WEBHOOK_SECRET || `whsec_${randomBytes(32).toString('base64')}`;
   const rateLimits = rateLimitStore(options.env);
   const gateway = await serve(
-    demoPolicy(config, { publicJwk, apiKeyHash: await hashApiKey(apiKey) }),
+    demoPolicy(config, { publicJwk, apiKeyHash: await hashApiKey(apiKey), webhookSecret }),
     forwardTo(originUrl, {
       identity: { key: identityKey },
       ...(options.log && { log: options.log }),
@@ -105,6 +106,7 @@ export async function startDemo(options: DemoOptions) {
     originUrl,
     config,
     apiKey,
+    webhookSecret,
     rateLimitStore: rateLimits.name,
     async close() {
       await gateway.close();
@@ -127,6 +129,7 @@ if (isMain) {
       '    alice / correct horse battery staple   (u_alice, role user)',
       '    bob   / hunter2 hunter2 hunter2        (u_bob, role admin)',
       `  demo API key (X-API-Key, GET /v1/reports): ${demo.apiKey}`,
+      `  webhook secret (Standard Webhooks, POST /v1/webhooks/payments): ${demo.webhookSecret}`,
       `  CORS origins: ${demo.config.allowedOrigins.join(', ')}`,
       `  trusted proxies: ${demo.config.trustedProxies.join(', ') || '(none)'}`,
       `  rate limits: ${demo.rateLimitStore}`,

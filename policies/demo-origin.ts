@@ -154,6 +154,11 @@ export function createDemoOrigin(options: DemoOriginOptions): Hono<OriginEnv> {
     return existed ? c.body(null, 204) : c.json({ title: 'Not found', status: 404 }, 404);
   });
 
+  // The gateway verified the webhook's signature and refused a replayed id; the body is as signed.
+  app.post('/v1/webhooks/payments', async (c) => {
+    await c.req.json();
+    return c.body(null, 204);
+  });
   app.get('/v1/reports', (c) =>
     c.json({ generatedAt: new Date(now()).toISOString(), users: users.size, reports: [{ id: 'r_weekly', title: 'Weekly sign-ins', count: 42 }] }),
   );

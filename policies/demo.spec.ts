@@ -3,11 +3,22 @@
  * write which user, login and token lines, bodies, CORS), as a table.
  * Runs under `npx portcullis test policies` and under vitest (policies/specs.test.ts).
  */
+import { createHmac } from 'node:crypto';
 import { hashApiKey } from '../src/index.ts';
 import { defineSpec } from '../tools/testing/index.ts';
-import { demoConfig, demoPolicy } from './demo.ts';
+import { DEMO_EXAMPLE_WEBHOOK_SECRET, demoConfig, demoPolicy } from './demo.ts';
 
 const SERVICE_KEY = 'pk_demo_spec_0123456789abcdefghij';
+
+/** A payment webhook signed per Standard Webhooks under the example secret, at the kit's pinned time. */
+function signedWebhook(id: string, timestamp: number, body: string, secret = DEMO_EXAMPLE_WEBHOOK_SECRET) {
+  const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
+  const signature = createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64');
+  const headers = { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(timestamp), 'webhook-signature': `v1,${signature}` };
+  return { method: 'POST', path: '/v1/webhooks/payments', headers, body };
+}
+const PINNED = Date.parse('2026-11-24T12:00:00Z') / 1000;
+const PAYMENT = JSON.stringify({ type: 'payment.succeeded', data: { paymentId: 'pay_1', amount: 4200 } });
 const alice = { sub: 'u_alice', roles: ['user'] };
 const bob = { sub: 'u_bob', roles: ['admin'] };
 
@@ -15,7 +26,7 @@ export default defineSpec({
   name: 'demo gateway policy',
   // Pinned: v0 is deprecated today and gone after its sunset (2027-06-01).
   kit: { now: '2026-11-24T12:00:00Z' },
-  policy: async (kit) => demoPolicy(demoConfig({ RATE_LIMIT: '1000' }), { publicJwk: kit.publicJwk, apiKeyHash: await hashApiKey(SERVICE_KEY) }),
+  policy: async (kit) => demoPolicy(demoConfig({ RATE_LIMIT: '1000' }), { publicJwk: kit.publicJwk, apiKeyHash: await hashApiKey(SERVICE_KEY), webhookSecret: DEMO_EXAMPLE_WEBHOOK_SECRET }),
   cases: [
     { request: 'GET /v1/health', expect: 200 },
     { request: 'GET /.well-known/jwks.json', expect: 200 },
@@ -45,6 +56,10 @@ export default defineSpec({
     { name: 'v0 is deprecated but served', request: 'GET /v0/users/u_alice', as: alice, expect: 200, headers: { sunset: 'Tue, 01 Jun 2027 00:00:00 GMT' } },
     { name: 'v0 carries its Deprecation date', request: 'GET /v0/users/u_alice', as: alice, expect: 200, headers: { deprecation: '@1780272000' } },
     { name: 'v0 keeps the v1 ownership rule', request: 'GET /v0/users/u_bob', as: alice, expect: 403, reason: 'authz.denied' },
+    { name: 'a signed payment webhook', request: signedWebhook('msg_1', PINNED, PAYMENT), expect: 200 },
+    { name: 'an unsigned payment webhook', request: { method: 'POST', path: '/v1/webhooks/payments', headers: { 'content-type': 'application/json' }, body: PAYMENT }, expect: 401, reason: 'authn.required' },
+    { name: 'a webhook signed with another secret', request: signedWebhook('msg_2', PINNED, PAYMENT, 'whsec_b3RoZXItc2VjcmV0LW90aGVyLXNlY3JldC1vdGhlcg=='), expect: 401, reason: 'authn.bad_signature' },
+    { name: 'a webhook 6 minutes old', request: signedWebhook('msg_3', PINNED - 360, PAYMENT), expect: 401, reason: 'authn.signature_stale' },
     { name: 'a login attempt reaches the origin', request: { method: 'POST', path: '/v1/auth/login', body: { username: 'alice', password: 'correct horse battery staple' } }, expect: 200 },
     { name: 'a login with a NUL in the username', request: { method: 'POST', path: '/v1/auth/login', body: { username: 'alice\u0000', password: 'x' } }, expect: 422, reason: 'validate.invalid' },
     { name: 'a login with a newline in the password', request: { method: 'POST', path: '/v1/auth/login', body: { username: 'alice', password: 'x\ny' } }, expect: 422, reason: 'validate.invalid' },

@@ -6,7 +6,7 @@
 
 import type { JWK } from 'jose';
 import * as v from 'valibot';
-import { apiKey, definePolicy, dpopProof, hashApiKey, jwt } from '../src/index.ts';
+import { apiKey, definePolicy, dpopProof, hashApiKey, jwt, signature } from '../src/index.ts';
 import type { TestKit } from '../tools/testing/index.ts';
 import { DEMO_AUDIENCE, DEMO_ISSUER } from './demo-origin.ts';
 
@@ -77,6 +77,16 @@ export const UserPatch = v.strictObject({
   email: v.optional(v.pipe(text(3, 254), v.email())),
 });
 
+/**
+ * `POST /v1/webhooks/payments`, a Standard Webhooks payload: the event type, when it happened, and
+ * its data (the provider's own shape, passed on as sent).
+ */
+export const PaymentWebhook = v.strictObject({
+  type: text(1, 100),
+  timestamp: v.optional(text(1, 40)),
+  data: v.record(v.pipe(v.string(), v.maxLength(100)), v.unknown()),
+});
+
 /** Owner or admin. */
 const ownerOrAdmin = [{ roles: ['admin'] }, { owner: { param: 'id' } }];
 
@@ -86,6 +96,8 @@ export interface DemoKeys {
   publicJwk: JWK;
   /** SHA-256 hex of the demo service's API key (the key itself is never stored). */
   apiKeyHash: string;
+  /** The Standard Webhooks secret (`whsec_` + base64) the payments provider signs webhooks with. */
+  webhookSecret: string;
 }
 
 /** The demo policy for a configuration. */
@@ -103,6 +115,8 @@ export function demoPolicy(config: DemoConfig, keys: DemoKeys) {
       // A login's proof, checked against the URL the client used; the origin binds the token to its key.
       dpop: dpopProof({ algorithms: ['ES256'] }),
       service: apiKey({ header: 'x-api-key', keys: { [keys.apiKeyHash]: { principal: 'svc_demo', scopes: ['reports:read'], name: 'demo service' } } }),
+      // Webhooks: the signature covers id, timestamp and body; a webhook-id is accepted once.
+      payments: signature({ scheme: 'standard-webhooks', secrets: [keys.webhookSecret], principal: 'payments-provider', scopes: ['webhooks:payments'] }),
     },
     headers: { contentSecurityPolicy: "default-src 'none'; frame-ancestors 'none'", frameOptions: 'DENY' },
     versions: {
@@ -125,12 +139,17 @@ export function demoPolicy(config: DemoConfig, keys: DemoKeys) {
       'DELETE /v1/users/:id': { authn: ['user'], allow: [{ roles: ['admin'] }], rateLimit: ['api'] },
       'GET /v1/reports': { authn: ['service', 'user'], allow: [{ scopes: ['reports:read'] }, { roles: ['admin'] }], rateLimit: ['api'] },
       'GET /v0/users/:id': { authn: ['user'], allow: ownerOrAdmin, rateLimit: ['api'] },
+      // The signature is checked over the body as sent, then the body against its schema.
+      'POST /v1/webhooks/payments': { authn: ['payments'], allow: [{ scopes: ['webhooks:payments'] }], rateLimit: ['api'], body: PaymentWebhook },
     },
   });
 }
 
 /** The API key the CLI's copy of the demo policy accepts (`explain --api-key`); never a real key. */
 export const DEMO_EXAMPLE_API_KEY = 'pk_demo_example_0123456789abcdef';
+
+/** The webhook secret of the CLI's copy of the demo policy, unless DEMO_WEBHOOK_SECRET is set; never a real secret. */
+export const DEMO_EXAMPLE_WEBHOOK_SECRET = 'whsec_ZGVtby1leGFtcGxlLXdlYmhvb2stc2VjcmV0LTAxMjM=';
 
 /**
  * For `portcullis lint | explain | openapi policies/demo.ts`: the demo policy with the demo's
@@ -139,5 +158,6 @@ export const DEMO_EXAMPLE_API_KEY = 'pk_demo_example_0123456789abcdef';
  * (explain's `--as` tokens) and DEMO_EXAMPLE_API_KEY.
  */
 export default async function demoPolicyForCli(kit: TestKit) {
-  return demoPolicy(demoConfig(process.env), { publicJwk: kit.publicJwk, apiKeyHash: await hashApiKey(DEMO_EXAMPLE_API_KEY) });
+  const webhookSecret = process.env.DEMO_WEBHOOK_SECRET || DEMO_EXAMPLE_WEBHOOK_SECRET;
+  return demoPolicy(demoConfig(process.env), { publicJwk: kit.publicJwk, apiKeyHash: await hashApiKey(DEMO_EXAMPLE_API_KEY), webhookSecret });
 }

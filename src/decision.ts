@@ -96,6 +96,21 @@ export const REASONS = {
   'authn.key_unknown': { status: 401, title: 'Unauthorized' },
   'authn.key_revoked': { status: 401, title: 'Unauthorized' },
   'authn.key_expired': { status: 401, title: 'Unauthorized' },
+  // Request signatures (webhooks, HTTP Message Signatures).
+  /** A signature header that cannot be read (syntax, a missing `webhook-id` or timestamp, `keyid`, `created`). */
+  'authn.signature_malformed': { status: 401, title: 'Unauthorized' },
+  /** The signature's timestamp (`created`) is outside the accepted window, or it `expires`. */
+  'authn.signature_stale': { status: 401, title: 'Unauthorized' },
+  /** A signature accepted before, sent again (the same `webhook-id`, or the same signature). */
+  'authn.signature_replayed': { status: 401, title: 'Unauthorized' },
+  /** The signature does not cover a component the policy requires (or `content-digest` for a body). */
+  'authn.signature_coverage': { status: 401, title: 'Unauthorized' },
+  /** A covered component is not in the request (a header, a query parameter). */
+  'authn.signature_component_missing': { status: 401, title: 'Unauthorized' },
+  /** A request with a body and no `Content-Digest` of an accepted algorithm. */
+  'authn.digest_missing': { status: 401, title: 'Unauthorized' },
+  /** `Content-Digest` is not the digest of the body received. */
+  'authn.digest_mismatch': { status: 401, title: 'Unauthorized' },
   'authn.keys_unavailable': { status: 503, title: 'Service unavailable' },
   'authn.unavailable': { status: 503, title: 'Service unavailable' },
   /** No alternative of the route's `allow` list matched; the trace names why each failed (the codes below). */

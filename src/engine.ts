@@ -107,8 +107,9 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     replay: {
       firstUse: (scope, id, ttlMs) => (store.inProcess ? replay.firstUse(scope, id, ttlMs) : withTimeout(replay.firstUse(scope, id, ttlMs), storeTimeoutMs)),
     },
+    ...replayCache(policy, store, now),
   };
-  const { begin, allow, deny, emit } = decisions(policy, { now, randomId, record, settler: (x) => limits.settler(x) });
+  const { begin, allow, deny, emit } = decisions(policy, { now, randomId, record, settler: (x) => releasing(limits.settler(x), x) });
   const stageEnv: StageEnv = { now, authn, store, emit };
 
   // The pipeline's stages, compiled once, in the order they run.
@@ -205,6 +206,39 @@ function afterHandler(request: Request, context: EvaluateContext, decision: Allo
   const segments = new URL(request.url).pathname.split('/').filter(Boolean).map((segment) => decodeURIComponent(segment));
   const { requestId, client, route, principal, headers } = decision;
   return { request, context, requestId, method: request.method, trace: [...decision.trace], headers, report: false, client, segments, route, principal, touched: [] };
+}
+
+/**
+ * Settles the buckets, and releases what authentication recorded when the request was not served
+ * (an answer of 400 or more, the gateway's or the origin's): the sender may send it again.
+ */
+function releasing(settle: (status: number) => Promise<void>, x: Exchange): (status: number) => Promise<void> {
+  return async (status) => {
+    const release = status >= 400 ? x.release : undefined;
+    x.release = undefined;
+    // A release that fails leaves the entry: a retry is then refused, which fails closed.
+    await Promise.all([settle(status), release?.().catch(() => {})]);
+  };
+}
+
+/**
+ * The replay cache of methods that refuse replays (signed requests): the rate-limit store's
+ * `firstUse`, timed out as its buckets are, so a fleet sharing the store refuses a replay together.
+ * A policy with such a method and a store without `firstUse` is refused here, not at the first request.
+ */
+function replayCache(policy: Policy, store: RateLimitStore, now: () => number): Pick<AuthnEnv, 'firstUse'> {
+  for (const [name, method] of Object.entries(policy.authn ?? {})) {
+    if (method.usesReplayCache && !store.firstUse) throw new TypeError(`createEngine: authn.${name} refuses replays, which needs a rate-limit store with firstUse (memory, Redis, Upstash)`);
+  }
+  if (!store.firstUse) return {};
+  const timeoutMs = policy.rateLimiting?.storeTimeoutMs ?? 1000;
+  return {
+    firstUse(key, expiresAt) {
+      const call = store.firstUse!(key, expiresAt, now());
+      return store.inProcess ? call : withTimeout(call, timeoutMs);
+    },
+    ...(store.forget && { forget: (key: string) => withTimeout(store.forget!(key), timeoutMs) }),
+  };
 }
 
 /** A sink that can neither throw into the pipeline nor leave an unhandled rejection behind. */

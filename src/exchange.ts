@@ -38,7 +38,8 @@ export interface EvaluateContext {
 
 /** Per-request state: set up by the engine, filled in by the stages in pipeline order. */
 export interface Exchange {
-  readonly request: Request;
+  /** The request; authentication replaces it with one carrying the body it read (a signature covers it). */
+  request: Request;
   readonly context: EvaluateContext;
   readonly requestId: string;
   readonly method: string;
@@ -63,6 +64,8 @@ export interface Exchange {
   cacheControl?: string | null;
   // authn
   principal?: Principal;
+  /** Undoes what authentication recorded (a replay cache entry) when the request is then not served. */
+  release?: () => Promise<void>;
   // authz, validate
   query?: URLSearchParams;
   input?: ValidatedInput;

@@ -14,6 +14,7 @@
 import { errors, jwtVerify, SignJWT } from 'jose';
 import type { Allow } from './decision.ts';
 import { policyError } from './errors.ts';
+import { SeenKeys } from './stores/seen-keys.ts';
 
 /** The request header that carries the assertion. */
 export const IDENTITY_HEADER = 'x-portcullis-identity';
@@ -124,20 +125,8 @@ export function memoryReplayCache(options: MemoryReplayCacheOptions = {}): Ident
   const maxEntries = options.maxEntries ?? 100_000;
   if (!Number.isInteger(maxEntries) || maxEntries < 1) policyError('memoryReplayCache().maxEntries', `must be a positive integer, got ${maxEntries}`);
   const now = options.now ?? Date.now;
-  // Insertion order is close to expiry order (one TTL per gateway), so the expired ones are in front.
-  const seen = new Map<string, number>();
-  return {
-    firstUse(jti, expiresAtMs) {
-      const time = now();
-      for (const [old, expiry] of seen) {
-        if (expiry > time) break;
-        seen.delete(old);
-      }
-      if (seen.has(jti) || seen.size >= maxEntries) return false;
-      seen.set(jti, expiresAtMs);
-      return true;
-    },
-  };
+  const seen = new SeenKeys(maxEntries);
+  return { firstUse: (jti, expiresAtMs) => seen.firstUse(jti, expiresAtMs, now()) };
 }
 
 /** Imports the key once: a string or bytes become a non-extractable HMAC-SHA-256 CryptoKey. Throws a `PolicyError` on a short key. */

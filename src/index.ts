@@ -22,8 +22,10 @@ export { oauth2Introspection } from './authn/introspection.ts';
 export type { IntrospectionOptions } from './authn/introspection.ts';
 export { DPOP_ALGORITHMS, dpopProof } from './authn/dpop.ts';
 export type { DpopAlgorithm, DpopMode, DpopNonceOptions, DpopProofOptions, DpopSetting } from './authn/dpop.ts';
+export { signature } from './authn/signature.ts';
+export type { DigestAlgorithm, HttpMessageSignatureOptions, HttpSignatureAlgorithm, HttpSignatureKey, SignatureOptions, WebhookSignatureOptions } from './authn/signature.ts';
 export { ANONYMOUS } from './authn/contract.ts';
-export type { AuthnEnv, AuthnMethod, AuthnOutcome, AuthnTarget, Principal, ReplayGuard } from './authn/contract.ts';
+export type { AuthnContext, AuthnEnv, AuthnMethod, AuthnOutcome, AuthnTarget, Principal, ReplayGuard } from './authn/contract.ts';
 
 // The engine and its decisions: what a request gets.
 export { createEngine } from './engine.ts';

@@ -29,8 +29,12 @@ export interface Principal {
 
 /** What one method concluded. */
 export type AuthnOutcome =
-  /** Credentials of this kind were valid. `headers` go on the answer (a fresh `DPoP-Nonce`). */
-  | { kind: 'success'; principal: Omit<Principal, 'method'>; headers?: Readonly<Record<string, string>> }
+  /**
+   * Credentials of this kind were valid. `headers` go on the answer (a fresh `DPoP-Nonce`);
+   * `release` undoes what accepting them recorded (a replay cache entry), for a request the gateway
+   * or the origin then did not serve (an answer of 400 or more).
+   */
+  | { kind: 'success'; principal: Omit<Principal, 'method'>; headers?: Readonly<Record<string, string>>; release?: () => Promise<void> }
   /** No credentials of this kind: the next method is tried. */
   | { kind: 'absent' }
   /**
@@ -75,6 +79,25 @@ export interface AuthnEnv {
    * it. Absent, a method that needs one refuses (fails closed).
    */
   replay?: ReplayGuard;
+  /**
+   * The replay cache, shared by a fleet when the rate-limit store is: `true` the first time `key`
+   * is offered before `expiresAt` (epoch ms), `false` after. Rejects when the store fails or is slow.
+   * Present when the engine's store can remember keys.
+   */
+  firstUse?(key: string, expiresAt: number): Promise<boolean>;
+  /** Forgets a key `firstUse` remembered (a request that was then not delivered). */
+  forget?(key: string): Promise<void>;
+}
+
+/** What the engine hands a method about this request beyond the Request itself. */
+export interface AuthnContext {
+  /** The method and URL the engine checked (DPoP binds a proof to them). */
+  target?: AuthnTarget;
+  /**
+   * The request body, read once within the route's body limit, for a method with `readsBody`:
+   * the Request's own body is left for validation and the origin.
+   */
+  body?: Uint8Array;
 }
 
 /** An authentication method, made by a factory such as `jwt()` or `apiKey()`. */
@@ -86,8 +109,12 @@ export interface AuthnMethod {
   readonly meta?: Readonly<Record<string, unknown>>;
   /** The request header that carries this method's credential, lower case, when it is a header. */
   readonly credentialHeader?: string;
-  /** `target`: what the engine checked; without it (a direct call) the method reads `request` itself. */
-  authenticate(request: Request, env: AuthnEnv, target?: AuthnTarget): Promise<AuthnOutcome>;
+  /** The credential covers the body (a request signature): the engine reads the body before authenticating. */
+  readonly readsBody?: boolean;
+  /** The method refuses replays through `env.firstUse`: an engine whose store cannot remember keys refuses the policy. */
+  readonly usesReplayCache?: boolean;
+  /** `context`: what the engine checked; without it (a direct call) the method reads `request` itself. */
+  authenticate(request: Request, env: AuthnEnv, context?: AuthnContext): Promise<AuthnOutcome>;
 }
 
 /** The principal of a public route. */

@@ -176,7 +176,8 @@ export function dpopProof(options: DpopProofOptions = {}): AuthnMethod {
     credentialHeader: 'dpop',
     challenge,
     meta: Object.freeze({ dpop: Object.freeze({ mode: 'proof', algorithms: rules.algorithms, maxAge: rules.maxAge, nonce: rules.nonces !== undefined }) }),
-    async authenticate(request, env, target): Promise<AuthnOutcome> {
+    async authenticate(request, env, context): Promise<AuthnOutcome> {
+      const target = context?.target;
       if (!request.headers.has('dpop')) return { kind: 'absent' };
       const proof = await checkProof(rules, request, env, target);
       if (!proof.ok) {

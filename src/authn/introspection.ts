@@ -231,7 +231,8 @@ export function oauth2Introspection(options: IntrospectionOptions): AuthnMethod 
       clientTokens: options.clientTokens ?? 'client',
       dpop: dpop?.meta,
     }),
-    async authenticate(request, env, target): Promise<AuthnOutcome> {
+    async authenticate(request, env, context): Promise<AuthnOutcome> {
+      const target = context?.target;
       if (dpop) {
         const credential = dpop.credential(request.headers);
         if (credential.kind !== 'token') return credential.kind === 'absent' ? credential : credential.outcome;

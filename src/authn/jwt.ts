@@ -366,7 +366,8 @@ export function jwt(options: JwtOptions): AuthnMethod {
       scopesClaim,
       dpop: dpop?.meta,
     }),
-    async authenticate(request, env, target): Promise<AuthnOutcome> {
+    async authenticate(request, env, context): Promise<AuthnOutcome> {
+      const target = context?.target;
       // The token's syntax and size are checked in verify(), on a cache miss.
       if (dpop) {
         const credential = dpop.credential(request.headers);

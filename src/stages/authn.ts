@@ -4,20 +4,44 @@
  */
 
 import { withError } from '../authn/challenge.ts';
-import { ANONYMOUS, type AuthnEnv, type AuthnMethod, type AuthnTarget, type Principal } from '../authn/contract.ts';
+import { ANONYMOUS, type AuthnContext, type AuthnEnv, type AuthnMethod, type AuthnTarget, type Principal } from '../authn/contract.ts';
+import { readLimited } from '../body.ts';
 import { principalLabel, refuse, type Stage, type StageEnv } from '../exchange.ts';
 import type { Policy } from '../policy/types.ts';
 import { targetHref } from '../target.ts';
+import { routeBodyLimit } from './validate.ts';
 
 export { ANONYMOUS, isAuthnMethod, type AuthnEnv, type AuthnMethod, type AuthnOutcome, type FetchLike, type Principal } from '../authn/contract.ts';
 
-/** `headers`: what the method that decided asks to put on the answer (a `DPoP-Nonce`). */
-export type AuthnResult =
-  | { ok: true; principal: Principal; headers?: Readonly<Record<string, string>> }
-  | { ok: false; reason: string; challenge: string; headers?: Readonly<Record<string, string>> };
+/**
+ * `headers`: what the method that decided asks to put on the answer (a `DPoP-Nonce`). `request`:
+ * the request the later stages and the origin get, when authentication read its body (a
+ * signature covers it); the body is in it again, read once from the client.
+ */
+export type AuthnResult = (
+  | { ok: true; principal: Principal; headers?: Readonly<Record<string, string>>; release?: () => Promise<void> }
+  | { ok: false; reason: string; challenge: string; headers?: Readonly<Record<string, string>> }
+) & { request?: Request };
+
+/**
+ * Reads the body for methods that check it (request signatures), stopping at `maxBytes`: a
+ * signature is checked over every byte the origin will get, and only those.
+ */
+async function readBodyOnce(request: Request, maxBytes: number): Promise<{ ok: true; body: Uint8Array; request: Request } | { ok: false; reason: string }> {
+  if (request.body === null) return { ok: true, body: new Uint8Array(0), request };
+  const bytes = await readLimited(request, maxBytes);
+  if (bytes === undefined) return { ok: false, reason: 'validate.body_too_large' };
+  if (!(bytes instanceof Uint8Array)) return { ok: false, reason: bytes.reason };
+  const headers = new Headers(request.headers);
+  // The body is now a known length: framing headers of the original no longer describe it.
+  headers.delete('transfer-encoding');
+  const body = bytes.byteLength ? (bytes as Uint8Array<ArrayBuffer>) : null;
+  return { ok: true, body: bytes, request: new Request(request.url, { method: request.method, headers, body, signal: request.signal }) };
+}
+
 
 /** Compiles a route's `authn` list into one function. */
-export function compileAuthn(accepted: 'anonymous' | readonly string[], methods: Readonly<Record<string, AuthnMethod>>) {
+export function compileAuthn(accepted: 'anonymous' | readonly string[], methods: Readonly<Record<string, AuthnMethod>>, maxBodyBytes = Infinity) {
   if (accepted === 'anonymous') return async (): Promise<AuthnResult> => ({ ok: true, principal: ANONYMOUS });
   // `['user', 'anonymous']`: a token is optional, but a bad token is still refused.
   const optional = accepted.includes('anonymous');
@@ -25,10 +49,19 @@ export function compileAuthn(accepted: 'anonymous' | readonly string[], methods:
   const plain = [...new Set(chain.map(({ method }) => method.challenge))].join(', ');
   // Methods return the same principal object for a cached credential; so does this route.
   const named = new WeakMap<object, Principal>();
+  const readsBody = chain.some(({ method }) => method.readsBody);
   return async function authenticate(request: Request, env: AuthnEnv, target?: AuthnTarget): Promise<AuthnResult> {
     let failure: { reason: string; method: AuthnMethod; challenge?: string; headers?: Readonly<Record<string, string>> } | undefined;
+    const context: AuthnContext = { target };
+    let reread: Request | undefined;
+    if (readsBody) {
+      const read = await readBodyOnce(request, maxBodyBytes);
+      if (!read.ok) return { ok: false, reason: read.reason, challenge: plain };
+      context.body = read.body;
+      reread = read.request;
+    }
     for (const { name, method } of chain) {
-      const outcome = await method.authenticate(request, env, target);
+      const outcome = await method.authenticate(reread ?? request, env, context);
       if (outcome.kind === 'success') {
         let principal = named.get(outcome.principal);
         if (principal?.method !== name) {
@@ -36,32 +69,39 @@ export function compileAuthn(accepted: 'anonymous' | readonly string[], methods:
           principal = Object.freeze({ ...outcome.principal, method: name, ...credential });
           named.set(outcome.principal, principal);
         }
-        return outcome.headers ? { ok: true, principal, headers: outcome.headers } : { ok: true, principal };
+        const extras = { ...(outcome.headers && { headers: outcome.headers }), ...(outcome.release && { release: outcome.release }), ...(reread && { request: reread }) };
+        return { ok: true, principal, ...extras };
       }
       // A wrong credential of one kind does not stop a right credential of another kind, but it
       // decides the reason when nothing succeeds.
       if (outcome.kind === 'failure') failure ??= { reason: outcome.reason, method, challenge: outcome.challenge, headers: outcome.headers };
     }
-    if (!failure) return optional ? { ok: true, principal: ANONYMOUS } : { ok: false, reason: 'authn.required', challenge: plain };
+    if (!failure) {
+      const outcome: AuthnResult = optional ? { ok: true, principal: ANONYMOUS } : { ok: false, reason: 'authn.required', challenge: plain };
+      return reread ? { ...outcome, request: reread } : outcome;
+    }
     const { reason, headers, method: failed, challenge: own } = failure;
     const challenge = [...new Set(chain.map(({ method }) => (method === failed ? (own ?? withError(method.challenge, reason)) : method.challenge)))].join(', ');
-    return headers ? { ok: false, reason, challenge, headers } : { ok: false, reason, challenge };
+    return { ok: false, reason, challenge, ...(headers && { headers }), ...(reread && { request: reread }) };
   };
 }
 
 /** The authentication stage: the matched route's methods; a failure answers 401 with the challenge. */
 export function authnStage(policy: Policy, env: Pick<StageEnv, 'authn'>): Stage {
   const methods = policy.authn ?? {};
-  const byRoute = new Map(Object.entries(policy.routes).map(([pattern, route]) => [pattern, compileAuthn(route.authn, methods)]));
+  const byRoute = new Map(Object.entries(policy.routes).map(([pattern, route]) => [pattern, compileAuthn(route.authn, methods, routeBodyLimit(route, policy.limits))]));
   return async function authenticate(x) {
     // Methods that bind a credential to the request (DPoP) check it against the URL the client used.
     const result = await byRoute.get(x.route!)!(x.request, env.authn, { method: x.method, url: targetHref(x.client.scheme, x.target!) });
     if (result.headers) for (const [name, value] of Object.entries(result.headers)) x.headers.set(name, value);
+    // A method that checked the body (a signature) read it; the later stages get it from here.
+    if (result.request) x.request = result.request;
     if (!result.ok) {
       x.headers.set('www-authenticate', result.challenge);
       return refuse('authn', result.reason);
     }
     x.principal = result.principal;
+    x.release = result.release;
     x.trace.push({ stage: 'authn', outcome: 'pass', detail: principalLabel(x) });
     return undefined;
   };

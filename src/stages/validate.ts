@@ -91,10 +91,15 @@ function strippedForm(type: string, input: unknown, output: unknown): URLSearchP
   return form;
 }
 
+/** The most body bytes a route reads: its own limit, the policy's, or the default. */
+export function routeBodyLimit(route: RoutePolicy, limits: LimitsPolicy = {}): number {
+  return route.maxBodyBytes ?? limits.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+}
+
 /** Compiles a route's validation. `roles` are the principal's roles after the hierarchy. */
 export function compileValidation(route: RoutePolicy, limits: LimitsPolicy = {}) {
   const contentTypes = route.contentTypes ?? (route.body ? ['application/json'] : undefined);
-  const maxBytes = route.maxBodyBytes ?? limits.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const maxBytes = routeBodyLimit(route, limits);
   const maxDepth = limits.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
   const strip = route.unknownKeys === 'strip';
   const fieldRoles = Object.entries(route.fieldRoles ?? {});

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { SeenKeys } from './seen-keys.ts';
 import type { BucketSpec, RateLimitResult, RateLimitStore } from './types.ts';
 
 /**
@@ -19,6 +20,12 @@ const keyOf = (bucket: BucketSpec, key: string) => [bucket.name, key].join('\u00
 export interface MemoryStoreOptions {
   /** Most keys tracked at once (all buckets together). @default 100000 */
   maxKeys?: number;
+  /**
+   * Most replay-cache keys (`firstUse`: webhook ids, signatures) remembered at once. A full cache
+   * refuses new keys until old ones expire, rather than forget one whose replay it must refuse.
+   * @default 100000
+   */
+  maxReplayKeys?: number;
 }
 
 /** A memory store, with its current key count for monitoring. */
@@ -35,6 +42,9 @@ export interface MemoryStore extends RateLimitStore {
 export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   const maxKeys = options.maxKeys ?? 100_000;
   if (!Number.isInteger(maxKeys) || maxKeys < 1) throw new TypeError('memoryStore: maxKeys must be a positive integer');
+  const maxReplayKeys = options.maxReplayKeys ?? 100_000;
+  if (!Number.isInteger(maxReplayKeys) || maxReplayKeys < 1) throw new TypeError('memoryStore: maxReplayKeys must be a positive integer');
+  const seen = new SeenKeys(maxReplayKeys);
   const slots = new Map<string, number>();
   /**
    * The eviction cursor: walks the keys in LRU order and stays where it stopped. Everything behind
@@ -154,6 +164,12 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       // The unit was taken in this window or, if the window rolled since, in the previous one.
       else if (b[slot]! > 0) b[slot] = b[slot]! - 1;
       else if (c[slot]! > 0) c[slot] = c[slot]! - 1;
+    },
+    async firstUse(key, expiresAt, now) {
+      return seen.firstUse(key, expiresAt, now);
+    },
+    async forget(key) {
+      seen.forget(key);
     },
     async peek(bucket, key, now) {
       const id = keyOf(bucket, key);

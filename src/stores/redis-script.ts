@@ -82,3 +82,17 @@ redis.call('PEXPIRE', key, 2 * windowMs + 1000)
 if op == 'refund' then return nil end
 return {success, math.max(0, limit - used), num(reset)}
 `;
+
+/**
+ * The replay cache: `first` remembers KEYS[1] for ARGV[2] ms unless it is there (SET NX is atomic,
+ * so of two gateways offered the same key only one is told it is new) and returns 1 (new) or 0;
+ * `forget` deletes it.
+ */
+export const FIRST_USE_SCRIPT = `
+if ARGV[1] == 'forget' then
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[2]) then return 1 end
+return 0
+`;

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { RATE_LIMIT_SCRIPT } from './redis-script.ts';
+import { FIRST_USE_SCRIPT, RATE_LIMIT_SCRIPT } from './redis-script.ts';
 import type { BucketSpec, RateLimitResult, RateLimitStore } from './types.ts';
 
 /** Keys and arguments of a script call, as node-redis's `eval` and `evalSha` take them. */
@@ -121,6 +121,19 @@ async function sha1Hex(text: string): Promise<string> {
   return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
+/** A script and its SHA-1, which EVALSHA names it by (computed once, asynchronously). */
+interface LoadedScript {
+  source: string;
+  sha: string | undefined;
+  ready: Promise<string>;
+}
+
+function loadedScript(source: string): LoadedScript {
+  const script: LoadedScript = { source, sha: undefined, ready: sha1Hex(source) };
+  script.ready.then((hex) => (script.sha = hex));
+  return script;
+}
+
 const isNoScript = (error: unknown) => error instanceof Error && error.message.startsWith('NOSCRIPT');
 
 /** A client made from a URL, and a promise of its first connection attempt's outcome. */
@@ -178,23 +191,26 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   // from then on a disconnected client fails them at once (no offline queue).
   let connecting = owned !== undefined;
   owned?.attempted.then(() => (connecting = false));
-  let sha: string | undefined;
-  const shaReady = sha1Hex(RATE_LIMIT_SCRIPT).then((hex) => (sha = hex));
+  const rateLimit = loadedScript(RATE_LIMIT_SCRIPT);
+  const firstUse = loadedScript(FIRST_USE_SCRIPT);
 
-  async function run(operation: 'consume' | 'refund' | 'peek', bucket: BucketSpec, key: string, now: number): Promise<unknown> {
-    const call = {
+  async function evaluate(script: LoadedScript, call: RedisScriptCall): Promise<unknown> {
+    if (connecting) await owned!.attempted;
+    try {
+      return await client.evalSha(script.sha ?? (await script.ready), call);
+    } catch (error) {
+      // A restarted (or another cluster node's) Redis has not seen the script: EVAL sends and caches it.
+      if (isNoScript(error)) return client.eval(script.source, call);
+      throw error;
+    }
+  }
+
+  function run(operation: 'consume' | 'refund' | 'peek', bucket: BucketSpec, key: string, now: number): Promise<unknown> {
+    return evaluate(rateLimit, {
       // The bucket name is URI-encoded (no `:`), so no name/key pair can spell another bucket's key.
       keys: [`${prefix}:{${encodeURIComponent(bucket.name)}:${escapeTag(key)}}:${ALGORITHM_SUFFIX[bucket.algorithm]}`],
       arguments: [operation, bucket.algorithm, String(bucket.limit), String(bucket.windowMs), String(now)],
-    };
-    if (connecting) await owned!.attempted;
-    try {
-      return await client.evalSha(sha ?? (await shaReady), call);
-    } catch (error) {
-      // A restarted (or another cluster node's) Redis has not seen the script: EVAL sends and caches it.
-      if (isNoScript(error)) return client.eval(RATE_LIMIT_SCRIPT, call);
-      throw error;
-    }
+    });
   }
 
   async function check(operation: 'consume' | 'peek', bucket: BucketSpec, key: string, now: number): Promise<RateLimitResult> {
@@ -208,6 +224,15 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     peek: (bucket, key, now) => check('peek', bucket, key, now),
     async refund(bucket, key, now) {
       await run('refund', bucket, key, now);
+    },
+    async firstUse(key, expiresAt, now) {
+      // Its own key space (`seen`, no hash tag needed: one key per call); at least 1 ms to live.
+      const ttl = String(Math.max(1, Math.ceil(expiresAt - now)));
+      const reply = await evaluate(firstUse, { keys: [`${prefix}:seen:${key}`], arguments: ['first', ttl] });
+      return Number(reply) === 1;
+    },
+    async forget(key) {
+      await evaluate(firstUse, { keys: [`${prefix}:seen:${key}`], arguments: ['forget', '0'] });
     },
     async close() {
       owned?.client.destroy();

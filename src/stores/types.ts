@@ -38,4 +38,13 @@ export interface RateLimitStore {
    * fall back to check-then-count.
    */
   refund?(bucket: BucketSpec, key: string, now: number): Promise<void>;
+  /**
+   * Remembers `key` until `expiresAt` (epoch ms): `true` the first time, `false` while it is
+   * remembered — atomically, so that of two gateways offered the same key at once only one gets
+   * `true`. Replay caches (a webhook id, a signature) use it, so a fleet refuses a replay that
+   * another gateway accepted. A store without it cannot back them: the engine refuses such a policy.
+   */
+  firstUse?(key: string, expiresAt: number, now: number): Promise<boolean>;
+  /** Forgets a key `firstUse` remembered: a delivery that failed may be retried with the same id. */
+  forget?(key: string): Promise<void>;
 }

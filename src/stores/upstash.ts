@@ -138,6 +138,15 @@ export function upstashStore(options: UpstashStoreOptions): RateLimitStore {
       const { pending } = await limiterFor(bucket).ratelimit.limit(key, { rate: -1 });
       await pending;
     },
+    /** `SET key 1 NX PX ttl`: atomic in Redis, so one gateway of a fleet is told a key is new. */
+    async firstUse(key, expiresAt, now): Promise<boolean> {
+      const px = Math.max(1, Math.ceil(expiresAt - now));
+      return (await redis.set(`${prefix}:seen:${key}`, '1', { nx: true, px })) !== null;
+    },
+    /** The client type `@upstash/ratelimit` takes has no DEL: a value that expires in 1 ms is gone as well. */
+    async forget(key): Promise<void> {
+      await redis.set(`${prefix}:seen:${key}`, '0', { px: 1 });
+    },
     async peek(bucket, key): Promise<RateLimitResult> {
       const { ratelimit, intervalMs, refillRate } = limiterFor(bucket);
       let { remaining, reset } = await ratelimit.getRemaining(key);

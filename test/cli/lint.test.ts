@@ -44,6 +44,10 @@ describe('the bad fixture', () => {
     ['authn.hmac_secret_short', 'authn.user.secret', 'error'],
     ['authn.api_key_in_url', 'authn.partner.queryParam', 'error'],
     ['authn.introspection_no_audience', 'authn.opaque.audience', 'error'],
+    ['authn.signature_window_long', 'authn.webhooks.tolerance', 'warning'],
+    ['authn.signature_window_long', 'authn.signed.maxAge', 'warning'],
+    ['authn.signature_replay_allowed', 'authn.webhooks.replay', 'error'],
+    ['authn.signature_query_unsigned', 'authn.signed.components', 'warning'],
     ['ratelimit.missing', 'routes["GET /v1/public"].rateLimit', 'error'],
     ['ratelimit.missing', 'routes["GET /v1/things/:id"].rateLimit', 'warning'],
     ['ratelimit.auth_flow_unprotected', 'routes["POST /v1/auth/login"].rateLimit', 'error'],
@@ -195,10 +199,10 @@ describe('the CLI', () => {
   it('exits 1 on the bad fixture and prints each finding with its line, path, fix and OWASP item', async ({ expect }) => {
     const { code, stdout } = await portcullis('lint', 'test/fixtures/bad-policy.ts', '--now', NOW);
     expect(code).toBe(1);
-    expect(stdout).toContain('test/fixtures/bad-policy.ts:57  warning  version.past_sunset  routes["GET /v0/things"]');
+    expect(stdout).toContain('test/fixtures/bad-policy.ts:61  warning  version.past_sunset  routes["GET /v0/things"]');
     expect(stdout).toContain('fix: Remove dangerouslyAllowQueryParam; send the key in a header.');
     expect(stdout).toContain('OWASP API2:2023 Broken Authentication');
-    expect(stdout).toMatch(/✗ 19 errors, 26 warnings in test\/fixtures\/bad-policy.ts\n$/);
+    expect(stdout).toMatch(/✗ 20 errors, 29 warnings in test\/fixtures\/bad-policy.ts\n$/);
   });
 
   it('exits 0 on a clean policy', async ({ expect }) => {
@@ -228,8 +232,8 @@ describe('the CLI', () => {
     expect(code).toBe(1);
     const report = JSON.parse(stdout);
     expect(report.file).toBe('test/fixtures/bad-policy.ts');
-    expect(report.summary).toEqual({ errors: 19, warnings: 28 });
-    expect(report.findings).toHaveLength(47);
+    expect(report.summary).toEqual({ errors: 20, warnings: 31 });
+    expect(report.findings).toHaveLength(51);
     expect(report.findings).toContainEqual({
       rule: 'authn.api_key_in_url',
       severity: 'error',
@@ -262,7 +266,7 @@ describe('the CLI', () => {
       });
     }
     const results = sarif.runs[0].results;
-    expect(results.length).toBe(45);
+    expect(results.length).toBe(49);
     for (const result of results) {
       expect(driver.rules[result.ruleIndex].id).toBe(result.ruleId);
       expect(['error', 'warning']).toContain(result.level);
@@ -278,7 +282,7 @@ describe('the CLI', () => {
         level: 'error',
         locations: [
           {
-            physicalLocation: { artifactLocation: { uri: 'test/fixtures/bad-policy.ts' }, region: { startLine: 53 } },
+            physicalLocation: { artifactLocation: { uri: 'test/fixtures/bad-policy.ts' }, region: { startLine: 57 } },
             logicalLocations: [{ fullyQualifiedName: 'routes["GET /v1/admin/users"].allow', kind: 'member' }],
           },
         ],

@@ -12,6 +12,7 @@ import keys from './keys.json' with { type: 'json' };
 import { ALLOWED_ORIGIN, APP_COOKIES, AUDIENCE, ISSUER, PASSWORD } from './policy.ts';
 import type { RawRequest } from './runtime.ts';
 import { dpopCases } from './cases-dpop.ts';
+import { signCases } from './cases-sign.ts';
 
 export interface Case {
   name: string;
@@ -537,4 +538,5 @@ export const cases: Case[] = [
     expect: { status: 429, headers: { 'retry-after': /^\d+$/ }, json: problem('ratelimit.exceeded', 429) },
   },
   ...dpopCases,
+  ...signCases,
 ];

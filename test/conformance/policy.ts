@@ -8,12 +8,14 @@
  */
 
 import * as v from 'valibot';
-import { apiKey, definePolicy, jwt, type Handler } from 'portcullis';
+import { apiKey, definePolicy, jwt, signature, type Handler } from 'portcullis';
 import keys from './keys.json' with { type: 'json' };
 
 export const ISSUER = 'https://id.conformance.test';
 export const AUDIENCE = 'conformance';
 export const ALLOWED_ORIGIN = 'https://app.example.com';
+/** The Standard Webhooks secret of `POST /v1/webhooks` (test-only). */
+export const WEBHOOK_SECRET = 'whsec_Y29uZm9ybWFuY2Utd2ViaG9vay1zZWNyZXQtMDEyMzQ1Njc=';
 
 /** `PATCH /v1/users/:id`: these two fields only; `role` or `isAdmin` is a 422 (mass assignment). */
 export const UserPatch = v.strictObject({
@@ -35,6 +37,7 @@ export const policy = definePolicy({
     service: apiKey({ header: 'x-api-key', keys: { [keys.apiKey.hash]: { principal: 'svc_reports', scopes: ['reports:read'] } } }),
     // DPoP-bound tokens only. The table's proofs are made once, before every runtime runs: an hour's age.
     boundUser: jwt({ jwks: { keys: [keys.es256.public] }, algorithms: ['ES256'], issuer: ISSUER, audience: AUDIENCE, dpop: { mode: 'required', algorithms: ['ES256'], maxAge: 3600 } }),
+    webhook: signature({ scheme: 'standard-webhooks', secrets: [WEBHOOK_SECRET], principal: 'payments-provider' }),
   },
   roleHierarchy: { admin: ['user'] },
   rateLimits: {
@@ -58,6 +61,7 @@ export const policy = definePolicy({
     'GET /v0/users/:id': { authn: ['user'], allow: ownerOrAdmin },
     'GET /legacy/ping': { authn: 'anonymous' },
     'GET /v1/bound/me': { authn: ['boundUser'], allow: 'authenticated' },
+    'POST /v1/webhooks': { authn: ['webhook'], allow: 'authenticated', contentTypes: ['application/json'] },
   },
 });
 

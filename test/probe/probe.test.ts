@@ -72,7 +72,7 @@ describe('the demo gateway (Node)', () => {
   it('holds against every family, with loopback as its trusted proxy and the probe standing there', async () => {
     const gateway = await demo({ TRUSTED_PROXIES: 'loopback' });
     try {
-      const { code, report } = await probeJson([gateway.url, '--policy', 'policies/demo.ts', ...ALICE, '--signing-key', signingKeyFile, '--api-key', API_KEY, '--other-id', 'u_bob', '--trusted-proxy', '--aggressive']);
+      const { code, report } = await probeJson([gateway.url, '--policy', 'policies/demo.ts', ...ALICE, '--signing-key', signingKeyFile, '--api-key', API_KEY, '--webhook-secret', gateway.webhookSecret, '--other-id', 'u_bob', '--trusted-proxy', '--aggressive']);
       expect(report.findings).toEqual([]);
       expect(report.inconclusive).toEqual([]);
       expect(code).toBe(0);
@@ -85,6 +85,8 @@ describe('the demo gateway (Node)', () => {
       // A token bound to the probe's key, on the three GET routes of `user`: as Bearer, without a proof,
       // with proofs for POST and for another URL, and a proof sent twice are each a 401.
       expect(families(report).dpop).toMatchObject({ passed: 15 });
+      // The webhook: forged, stale, and delivered twice (the first time as the route's sample body).
+      expect(families(report).signatures).toMatchObject({ passed: 3 });
       // The key the demo serves at /.well-known/jwks.json keyed the HS256 confusion tokens.
       expect(report.notes).toContain("jwt: key confusion uses 1 public key from the target's GET /.well-known/jwks.json");
     } finally {

@@ -20,7 +20,7 @@ import { decodeJwt, importJWK, type JWK } from 'jose';
 import { serve } from '../../adapters/node.ts';
 import { definePolicy, forwardTo, hashApiKey, type Allow, type AuthnMethod } from '../../src/index.ts';
 import { identitySigner, IDENTITY_HEADER } from '../../src/identity.ts';
-import { demoConfig, demoPolicy } from '../../policies/demo.ts';
+import { DEMO_EXAMPLE_WEBHOOK_SECRET, demoConfig, demoPolicy } from '../../policies/demo.ts';
 import { createDemoOrigin } from '../../policies/demo-origin.ts';
 
 export interface WeakGateway {
@@ -117,7 +117,7 @@ export async function startWeakenedDemo(privateJwk: JWK, apiKey: string): Promis
   const originServer = await new Promise<ReturnType<typeof serveOrigin>>((resolve) => {
     const server = serveOrigin({ fetch: origin.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(server));
   });
-  const base = demoPolicy(demoConfig({}), { publicJwk: keys.publicJwk, apiKeyHash: await hashApiKey(apiKey) });
+  const base = demoPolicy(demoConfig({}), { publicJwk: keys.publicJwk, apiKeyHash: await hashApiKey(apiKey), webhookSecret: DEMO_EXAMPLE_WEBHOOK_SECRET });
   const policy = definePolicy({
     ...base,
     clientIp: { trustedProxies: ['0.0.0.0/0', '::/0'] },

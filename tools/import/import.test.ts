@@ -34,15 +34,28 @@ async function exported(file: string): Promise<Json> {
   return toOpenApi(await resolvePolicy(source, await createTestKit()), { now: '2026-11-24T00:00:00Z' });
 }
 
-/** What a document and its round trip must share: operations, parameters, bodies, security. */
+/**
+ * Security schemes OpenAPI has no standard way to say, which import cannot map to a method: request
+ * signatures and DPoP proofs exported as `http` schemes of their own name.
+ */
+const INEXPRESSIBLE = new Set(['signature', 'dpop']);
+
+/** What a document and its round trip must share: operations, parameters, bodies, security (of the schemes both express). */
 function expressed(document: Json) {
+  const all = document.components.securitySchemes as Json;
+  const lost = new Set(Object.keys(all).filter((name) => all[name].type === 'http' && INEXPRESSIBLE.has(all[name].scheme)));
+  const kept = (requirement: Json) => Object.keys(requirement).every((name) => !lost.has(name));
   const operations: Json = {};
   for (const [path, item] of Object.entries(document.paths as Json)) {
     for (const [method, operation] of Object.entries(item as Json)) {
-      operations[`${method} ${path}`] = { parameters: operation.parameters ?? [], requestBody: operation.requestBody ?? null, security: operation.security };
+      let security = operation.security?.filter(kept);
+      if (operation.security?.length && !security.length) continue;
+      // `[{ dpop: [] }, {}]` (a proof, or nothing) imports as a public route.
+      if (security && security.length < operation.security.length && security.every((requirement: Json) => !Object.keys(requirement).length)) security = [];
+      operations[`${method} ${path}`] = { parameters: operation.parameters ?? [], requestBody: operation.requestBody ?? null, security };
     }
   }
-  const schemes = Object.fromEntries(Object.entries(document.components.securitySchemes as Json).map(([name, { type, scheme, in: where, name: key }]) => [name, { type, scheme, in: where, name: key }]));
+  const schemes = Object.fromEntries(Object.entries(all).filter(([name]) => !lost.has(name)).map(([name, { type, scheme, in: where, name: key }]) => [name, { type, scheme, in: where, name: key }]));
   return { operations, schemes };
 }
 

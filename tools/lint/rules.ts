@@ -15,6 +15,7 @@ import type { AuthnMethod } from '../../src/authn/contract.ts';
 import { DEFAULT_ALLOW_HEADERS } from '../../src/stages/cors.ts';
 import { DEFAULT_MAX_BODY_BYTES } from '../../src/stages/validate.ts';
 import type { OwaspKey } from './owasp.ts';
+import { SIGNATURE_RULES } from './rules-signature.ts';
 
 export type Severity = 'error' | 'warning';
 
@@ -637,6 +638,7 @@ export const RULES: readonly LintRule[] = [
           .map((route) => ({ keys: at(route), message: `${route.pattern} is still routed, but ${prefix} reached its sunset on ${version.sunset}` }));
       }),
   },
+  ...SIGNATURE_RULES,
 ];
 
 /** Findings for what `definePolicy` refuses; the other rules still run. */

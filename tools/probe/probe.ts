@@ -18,6 +18,7 @@ import { probeMethodOverride } from './families/methods.ts';
 import { probeHosts } from './families/hosts.ts';
 import { probePaths } from './families/paths.ts';
 import { probeRateLimits } from './families/ratelimit.ts';
+import { probeSignatures } from './families/signatures.ts';
 import { probeTransport } from './families/transport.ts';
 import { BudgetExhausted, fetchSender, NoAnswer, ProbeSession, type ProbeSender } from './http.ts';
 import { PolicyModel, PROBE_ID, principalOf } from './model.ts';
@@ -38,6 +39,11 @@ export interface ProbeCredentials {
   subject?: string;
   /** An API key the deployment accepts. */
   apiKey?: string;
+  /**
+   * The webhook secret of the deployment's `signature()` routes (`whsec_…`): stale and (with
+   * `aggressive`) replayed webhooks, validly signed, which must still be refused.
+   */
+  webhookSecret?: string;
 }
 
 /** Options of `probe`. */
@@ -147,6 +153,7 @@ export async function probe(policy: Policy, options: ProbeOptions): Promise<Prob
     authn: () => probeMissingCredentials(ctx),
     jwt: () => probeJwt(ctx),
     dpop: () => probeDpop(ctx),
+    signatures: () => probeSignatures(ctx, options.credentials?.webhookSecret, options.aggressive ?? false),
     bola: () => probeBola(ctx),
     methods: () => probeMethodOverride(ctx),
     paths: () => probePaths(ctx),

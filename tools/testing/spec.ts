@@ -216,6 +216,8 @@ function clearableStore(): RateLimitStore & { clear(): void } {
     consume: (bucket, key, now) => store.consume(bucket, key, now),
     peek: (bucket, key, now) => store.peek(bucket, key, now),
     refund: (bucket, key, now) => store.refund!(bucket, key, now),
+    firstUse: (key, expiresAt, now) => store.firstUse!(key, expiresAt, now),
+    forget: (key) => store.forget!(key),
     clear: () => void (store = memoryStore()),
   };
 }
