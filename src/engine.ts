@@ -25,7 +25,8 @@ import type { FieldError } from './schema.ts';
 import { compileAuthn } from './stages/authn.ts';
 import { compileAuthz, compileHierarchy } from './stages/authz.ts';
 import { compileValidation } from './stages/validate.ts';
-import { ANONYMOUS, type AuthnEnv, type FetchLike, type Principal } from './authn/contract.ts';
+import { ANONYMOUS, type AuthnContext, type AuthnEnv, type FetchLike, type Principal } from './authn/contract.ts';
+import { compileCertificateSource, type CertificateLookup } from './authn/certificate-source.ts';
 import { checkBuckets, compileBucket, rateLimitHeaders, withTimeout, type CompiledBucket, type KeyContext } from './stages/ratelimit.ts';
 import { memoryStore } from './stores/memory.ts';
 import type { RateLimitResult, RateLimitStore } from './stores/types.ts';
@@ -142,6 +143,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
   };
 
   const resolveClient = compileClientResolver(policy.clientIp);
+  const certificateOf = compileCertificateSource(policy.clientCertificate);
   const requireHttps = policy.transport?.requireHttps ?? true;
   const allowLoopbackHttp = policy.transport?.allowLoopbackHttp ?? false;
   const securityHeaders = compileSecurityHeaders(policy.headers, policy.transport);
@@ -449,7 +451,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
       if (preLimited) return preLimited;
 
       // 6. Authentication.
-      const authn = await compiled.authenticate(request, authnEnv);
+      const authn = await compiled.authenticate(request, authnEnv, connectionOf(request, peer, x.client));
       if (!authn.ok) {
         headers.set('www-authenticate', authn.challenge);
         return deny(x, authn.reason, 'authn');
@@ -503,6 +505,14 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
       headers.delete('www-authenticate');
       return deny(x, 'internal.error', 'engine', { error });
     }
+  }
+
+  /** The connection as authentication sees it: its client certificate, looked up when a method asks. */
+  function connectionOf(request: Request, peer: Peer, client: Client): AuthnContext {
+    let found: Promise<CertificateLookup> | undefined;
+    return {
+      clientCertificate: () => (found ??= certificateOf(request.headers, { certificate: peer.certificate, trustedPeer: client.trustedPeer === true })),
+    };
   }
 
   function finalize(response: Response, decision: Decision): Response {

@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { CertificateLookup } from './certificate-source.ts';
+
 /** Who made the request. */
 export interface Principal {
   /** Stable id (`sub` of a token, the key's principal), or `anonymous`. */
@@ -50,6 +52,15 @@ export interface AuthnEnv {
   log?(notice: { reason: string; detail: string }): void;
 }
 
+/** What the engine knows about one request beyond the `Request`: the connection it came on. */
+export interface AuthnContext {
+  /**
+   * The request's client certificate, from the source `policy.clientCertificate` names: looked up
+   * when first asked, once per request.
+   */
+  clientCertificate(): Promise<CertificateLookup>;
+}
+
 /** An authentication method, made by a factory such as `jwt()` or `apiKey()`. */
 export interface AuthnMethod {
   readonly kind: string;
@@ -59,7 +70,8 @@ export interface AuthnMethod {
   readonly meta?: Readonly<Record<string, unknown>>;
   /** The request header that carries this method's credential, lower case, when it is a header. */
   readonly credentialHeader?: string;
-  authenticate(request: Request, env: AuthnEnv): Promise<AuthnOutcome>;
+  /** `context` is absent where no engine runs (a unit test): the request then has no certificate. */
+  authenticate(request: Request, env: AuthnEnv, context?: AuthnContext): Promise<AuthnOutcome>;
 }
 
 /** The principal of a public route. */

@@ -4,9 +4,10 @@
  */
 
 import { policyError, refuseUnknownOptions } from '../errors.ts';
-import type { AuthnEnv, AuthnMethod, AuthnOutcome, Principal } from './contract.ts';
+import type { AuthnContext, AuthnEnv, AuthnMethod, AuthnOutcome, Principal } from './contract.ts';
 import { bearerToken } from './bearer.ts';
 import { claimList, readClaim } from './claims.ts';
+import { checkCertificateBinding, confirmsCertificateOnly } from './confirmation.ts';
 import { sha256Hex } from './hash.ts';
 import { secureUrl } from './secure-url.ts';
 import { Lru } from './lru.ts';
@@ -62,8 +63,9 @@ const ACCESS_TYPES = new Set(['bearer', 'access_token', 'urn:ietf:params:oauth:t
 const BOUND_TYPES = new Set(['dpop']);
 
 /**
- * Why an active answer is not a plain access token, or undefined when it is. A refresh or ID token
- * is active too, and a token bound to a key (DPoP, mTLS `cnf`) needs a proof this method cannot check.
+ * Why an active answer is not an access token this method can check, or undefined when it is. A
+ * refresh or ID token is active too, and a token bound to a key (DPoP) needs a proof this method
+ * cannot check; a token bound to a certificate is checked against the request's (confirmation.ts).
  */
 function tokenTypeProblem(body: Record<string, unknown>, acceptUntyped: boolean): string | undefined {
   const types = [body.token_type, body.token_use].filter((value) => value !== undefined);
@@ -73,7 +75,7 @@ function tokenTypeProblem(body: Record<string, unknown>, acceptUntyped: boolean)
     if (BOUND_TYPES.has(name)) return 'authn.sender_constrained';
     if (!ACCESS_TYPES.has(name)) return 'authn.wrong_token_type';
   }
-  return body.cnf !== undefined ? 'authn.sender_constrained' : undefined;
+  return body.cnf !== undefined && !confirmsCertificateOnly(body.cnf) ? 'authn.sender_constrained' : undefined;
 }
 
 /** A time claim that is absent or a finite number of seconds; anything else makes the answer void. */
@@ -192,7 +194,7 @@ export function oauth2Introspection(options: IntrospectionOptions): AuthnMethod 
       acceptUntypedTokens: options.acceptUntypedTokens ?? false,
       clientTokens: options.clientTokens ?? 'client',
     }),
-    async authenticate(request: Request, env: AuthnEnv): Promise<AuthnOutcome> {
+    async authenticate(request: Request, env: AuthnEnv, context?: AuthnContext): Promise<AuthnOutcome> {
       const extracted = bearerToken(request.headers);
       if (extracted.kind === 'absent') return { kind: 'absent' };
       if (extracted.kind === 'invalid') return { kind: 'failure', reason: 'authn.invalid_request' };
@@ -213,7 +215,7 @@ export function oauth2Introspection(options: IntrospectionOptions): AuthnMethod 
         }
       }
       if (!answer.active) return { kind: 'failure', reason: answer.reason };
-      return { kind: 'success', principal: answer.principal };
+      return checkCertificateBinding({ kind: 'success', principal: answer.principal }, context);
     },
   };
 }

@@ -22,9 +22,10 @@ import {
   type JWTVerifyOptions,
 } from 'jose';
 import { policyError, refuseUnknownOptions } from '../errors.ts';
-import type { AuthnEnv, AuthnMethod, AuthnOutcome, FetchLike, Principal } from './contract.ts';
+import type { AuthnContext, AuthnEnv, AuthnMethod, AuthnOutcome, FetchLike, Principal } from './contract.ts';
 import { bearerCredential, isB64Token } from './bearer.ts';
 import { claimList, readClaim } from './claims.ts';
+import { checkCertificateBinding } from './confirmation.ts';
 import { keyName, unusableKeyProblem, verifyKeyProblem } from './jwk.ts';
 import { Lru } from './lru.ts';
 import { secureUrl } from './secure-url.ts';
@@ -356,12 +357,14 @@ export function jwt(options: JwtOptions): AuthnMethod {
       rolesClaim,
       scopesClaim,
     }),
-    async authenticate(request: Request, env: AuthnEnv): Promise<AuthnOutcome> {
+    async authenticate(request: Request, env: AuthnEnv, context?: AuthnContext): Promise<AuthnOutcome> {
       // The token's syntax and size are checked in verify(), on a cache miss.
       const extracted = bearerCredential(request.headers);
       if (extracted.kind === 'absent') return { kind: 'absent' };
       if (extracted.kind === 'invalid') return { kind: 'failure', reason: 'authn.invalid_request' };
-      return verify(extracted.token, env);
+      const outcome = await verify(extracted.token, env);
+      // On cache hits too: the certificate is the request's, not the token's.
+      return outcome.kind === 'success' && outcome.principal.claims.cnf !== undefined ? checkCertificateBinding(outcome, context) : outcome;
     },
   };
 }

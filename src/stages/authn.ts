@@ -3,9 +3,9 @@
  * @module
  */
 
-import { ANONYMOUS, type AuthnEnv, type AuthnMethod, type Principal } from '../authn/contract.ts';
+import { ANONYMOUS, type AuthnContext, type AuthnEnv, type AuthnMethod, type Principal } from '../authn/contract.ts';
 
-export { ANONYMOUS, isAuthnMethod, type AuthnEnv, type AuthnMethod, type AuthnOutcome, type FetchLike, type Principal } from '../authn/contract.ts';
+export { ANONYMOUS, isAuthnMethod, type AuthnContext, type AuthnEnv, type AuthnMethod, type AuthnOutcome, type FetchLike, type Principal } from '../authn/contract.ts';
 
 export type AuthnResult = { ok: true; principal: Principal } | { ok: false; reason: string; challenge: string };
 
@@ -26,10 +26,10 @@ export function compileAuthn(accepted: 'anonymous' | readonly string[], methods:
   const plain = [...new Set(chain.map(({ method }) => method.challenge))].join(', ');
   // Methods return the same principal object for a cached credential; so does this route.
   const named = new WeakMap<object, Principal>();
-  return async function authenticate(request: Request, env: AuthnEnv): Promise<AuthnResult> {
+  return async function authenticate(request: Request, env: AuthnEnv, context?: AuthnContext): Promise<AuthnResult> {
     let failure: { reason: string; method: AuthnMethod } | undefined;
     for (const { name, method } of chain) {
-      const outcome = await method.authenticate(request, env);
+      const outcome = await method.authenticate(request, env, context);
       if (outcome.kind === 'success') {
         let principal = named.get(outcome.principal);
         if (principal?.method !== name) {
