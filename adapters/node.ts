@@ -193,9 +193,11 @@ class TlsPeer implements Peer {
   }
   /**
    * Read anew each time: a TLS 1.2 client may renegotiate with another certificate on the same
-   * connection. `authorized` is Node's verdict against the server's `ca`.
+   * connection. `authorized` is Node's verdict against the server's `ca`. Bun's node:https (1.4)
+   * has no `getPeerCertificate` on server sockets: no certificate, so none authenticates anyone.
    */
   get certificate(): PresentedCertificate | undefined {
+    if (typeof this.#socket.getPeerCertificate !== 'function') return undefined;
     const raw = this.#socket.getPeerCertificate()?.raw;
     if (!raw) return undefined;
     return { verified: this.#socket.authorized, der: new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength) };
