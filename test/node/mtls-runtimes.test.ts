@@ -6,11 +6,10 @@
  * `Deno.serve` give a fetch handler no peer certificate at all; there, use a header from a trusted proxy.)
  */
 import { request } from 'node:https';
-import { SignJWT } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runtimeBinary, SOURCE_CONDITION, spawnServer } from '../conformance/runtime.ts';
-import { makeTestPki, type TestCertificate } from '../fixtures/certificates.ts';
-import { AUDIENCE, es256, ISSUER, jwksOf } from '../fixtures/keys.ts';
+import { boundToken, makeTestPki, type TestCertificate } from '../fixtures/certificates.ts';
+import { es256, jwksOf } from '../fixtures/keys.ts';
 
 const pki = makeTestPki();
 afterAll(() => pki.remove());
@@ -40,21 +39,13 @@ function get(base: string, path: string, certificate?: TestCertificate, headers:
   });
 }
 
-const bound = () =>
-  new SignJWT({ sub: 'u_alice', cnf: { 'x5t#S256': pki.billing.x5tS256 } })
-    .setProtectedHeader({ alg: 'ES256', kid: es256.kid })
-    .setIssuer(ISSUER)
-    .setAudience(AUDIENCE)
-    .setIssuedAt()
-    .setExpirationTime('5m')
-    .sign(es256.privateKey);
 
 describe.each(runtimes)('serve({ tls }) on $name', ({ name, certificates, start }) => {
   it(certificates ? 'authenticates by the client certificate and binds tokens to it' : 'sees no client certificate, and fails closed', async () => {
     const server = await start();
     try {
       expect(server.base).toMatch(/^https:/);
-      const token = { authorization: `Bearer ${await bound()}` };
+      const token = { authorization: `Bearer ${await boundToken(pki.billing)}` };
       const partner = await get(server.base, '/v1/partner', pki.billing);
       const boundWith = await get(server.base, '/v1/me', pki.billing, token);
       const boundWithout = await get(server.base, '/v1/me', undefined, token);

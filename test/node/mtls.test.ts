@@ -9,8 +9,7 @@ import { request as httpsRequest } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serve, type Running } from '../../adapters/node.ts';
 import { definePolicy, jwt, mtls, type ClientCertificateOptions, type Policy } from '../../src/index.ts';
-import { escapedPem, makeTestPki, type TestCertificate } from '../fixtures/certificates.ts';
-import { SignJWT } from 'jose';
+import { boundToken, escapedPem, makeTestPki, type TestCertificate } from '../fixtures/certificates.ts';
 import { AUDIENCE, es256, ISSUER, jwksOf } from '../fixtures/keys.ts';
 
 const pki = makeTestPki();
@@ -68,15 +67,6 @@ function overHttp(url: string, path: string, localAddress: string, headers: Reco
 
 afterAll(() => pki.remove());
 
-/** A token bound to `certificate`, signed by jose with the key the policy trusts, valid now. */
-const boundToken = (certificate: TestCertificate) =>
-  new SignJWT({ sub: 'u_alice', cnf: { 'x5t#S256': certificate.x5tS256 } })
-    .setProtectedHeader({ alg: 'ES256', kid: es256.kid })
-    .setIssuer(ISSUER)
-    .setAudience(AUDIENCE)
-    .setIssuedAt()
-    .setExpirationTime('5m')
-    .sign(es256.privateKey);
 
 describe('serve({ tls }) with client certificates', () => {
   let gateway: Running;
