@@ -15,7 +15,6 @@ import type { Duplex } from 'node:stream';
 import type { SecureContextOptions, TLSSocket, TlsOptions } from 'node:tls';
 import { getRequestListener } from '@hono/node-server';
 import {
-  createEngine,
   denialResponse,
   type Engine,
   type EngineEnv,
@@ -27,6 +26,7 @@ import {
   type PresentedCertificate,
   type ReasonCode,
 } from '../src/index.ts';
+import { engineFor } from '../src/engine.ts';
 import { parseHost } from '../src/target.ts';
 import { guardResponse } from './node-response.ts';
 
@@ -217,7 +217,7 @@ class TlsPeer implements Peer {
  */
 export async function serve(policy: Policy | Engine, handler: Handler, options: ServeOptions = {}): Promise<Running> {
   const limits = serveLimits(options);
-  const engine = 'evaluate' in policy ? policy : createEngine(policy, options.env);
+  const engine = engineFor(policy, options.env);
   const settings = {
     headersTimeout: limits.headersTimeoutMs,
     requestTimeout: limits.requestTimeoutMs,

@@ -3,7 +3,10 @@
  * @module
  */
 
+import { compileCertificateSource, type CertificateLookup, type CertificateSource } from '../authn/certificate-source.ts';
 import { ANONYMOUS, type AuthnContext, type AuthnEnv, type AuthnMethod, type Principal } from '../authn/contract.ts';
+import { principalLabel, refuse, type Exchange, type Stage, type StageEnv } from '../exchange.ts';
+import type { Policy } from '../policy/types.ts';
 
 export { ANONYMOUS, isAuthnMethod, type AuthnContext, type AuthnEnv, type AuthnMethod, type AuthnOutcome, type FetchLike, type Principal } from '../authn/contract.ts';
 
@@ -49,5 +52,30 @@ export function compileAuthn(accepted: 'anonymous' | readonly string[], methods:
       ...new Set(chain.map(({ method }) => (method === failure.method && error ? `${method.challenge}, error="${error}"` : method.challenge))),
     ].join(', ');
     return { ok: false, reason: failure.reason, challenge };
+  };
+}
+
+/** The authentication stage: the matched route's methods; a failure answers 401 with the challenge. */
+export function authnStage(policy: Policy, env: Pick<StageEnv, 'authn'>): Stage {
+  const methods = policy.authn ?? {};
+  const byRoute = new Map(Object.entries(policy.routes).map(([pattern, route]) => [pattern, compileAuthn(route.authn, methods)]));
+  const certificateOf = compileCertificateSource(policy.clientCertificate);
+  return async function authenticate(x) {
+    const result = await byRoute.get(x.route!)!(x.request, env.authn, connectionOf(x, certificateOf));
+    if (!result.ok) {
+      x.headers.set('www-authenticate', result.challenge);
+      return refuse('authn', result.reason);
+    }
+    x.principal = result.principal;
+    x.trace.push({ stage: 'authn', outcome: 'pass', detail: principalLabel(x) });
+    return undefined;
+  };
+}
+
+/** The connection as the methods see it: its client certificate, looked up when one asks, once. */
+function connectionOf(x: Exchange, certificateOf: CertificateSource): AuthnContext {
+  let found: Promise<CertificateLookup> | undefined;
+  return {
+    clientCertificate: () => (found ??= certificateOf(x.request.headers, { certificate: x.context.peer?.certificate, trustedPeer: x.client.trustedPeer === true })),
   };
 }
