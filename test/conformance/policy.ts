@@ -8,12 +8,14 @@
  */
 
 import * as v from 'valibot';
-import { apiKey, definePolicy, jwt, type Handler } from 'portcullis';
+import { apiKey, definePolicy, jwt, mtls, type Handler } from 'portcullis';
 import keys from './keys.json' with { type: 'json' };
 
 export const ISSUER = 'https://id.conformance.test';
 export const AUDIENCE = 'conformance';
 export const ALLOWED_ORIGIN = 'https://app.example.com';
+/** The SAN URI of the client certificate `GET /v1/partner` knows. */
+export const PARTNER_URI = 'spiffe://conformance.test/partner';
 
 /** `PATCH /v1/users/:id`: these two fields only; `role` or `isAdmin` is a 422 (mass assignment). */
 export const UserPatch = v.strictObject({
@@ -28,11 +30,14 @@ const ownerOrAdmin = [{ roles: ['admin'] }, { owner: { param: 'id' } }];
 export const policy = definePolicy({
   // No forwarding header is believed: the socket address is the client.
   clientIp: { trustedProxies: [] },
+  // Certificates would come from Envoy; with no trusted proxy, every such header is refused.
+  clientCertificate: { from: 'xfcc' },
   transport: { requireHttps: true, allowLoopbackHttp: true, hsts: { maxAge: 31536000, includeSubDomains: true } },
   cors: { origins: [ALLOWED_ORIGIN], credentials: true, maxAge: 600, allowHeaders: ['authorization', 'content-type', 'x-api-key'] },
   authn: {
     user: jwt({ jwks: { keys: [keys.es256.public] }, algorithms: ['ES256'], issuer: ISSUER, audience: AUDIENCE }),
     service: apiKey({ header: 'x-api-key', keys: { [keys.apiKey.hash]: { principal: 'svc_reports', scopes: ['reports:read'] } } }),
+    partner: mtls({ clients: { [`uri:${PARTNER_URI}`]: { principal: 'svc_partner' } } }),
   },
   roleHierarchy: { admin: ['user'] },
   rateLimits: {
@@ -55,6 +60,7 @@ export const policy = definePolicy({
     'GET /v1/boom': { authn: 'anonymous' },
     'GET /v0/users/:id': { authn: ['user'], allow: ownerOrAdmin },
     'GET /legacy/ping': { authn: 'anonymous' },
+    'GET /v1/partner': { authn: ['partner'], allow: 'authenticated' },
   },
 });
 
