@@ -7,6 +7,7 @@
 import type { JWK } from 'jose';
 import { keyName, verifyKeyProblem } from '../../src/authn/jwk.ts';
 import { LOOPBACK_HOSTS } from '../../src/authn/secure-url.ts';
+import { CERTIFICATE_SOURCE_RULE } from './certificates.ts';
 import { unboundedStrings } from './strings.ts';
 import { parseDuration } from '../../src/policy/duration.ts';
 import type { Policy, RateLimitPolicy, RoutePolicy } from '../../src/policy/types.ts';
@@ -561,6 +562,7 @@ export const RULES: readonly LintRule[] = [
           .map((route) => ({ keys: at(route), message: `${route.pattern} is still routed, but ${prefix} reached its sunset on ${version.sunset}` }));
       }),
   },
+  CERTIFICATE_SOURCE_RULE,
 ];
 
 /** Findings for what `definePolicy` refuses; the other rules still run. */
