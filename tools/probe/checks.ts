@@ -7,7 +7,7 @@
 import type { OwaspKey } from '../lint/owasp.ts';
 
 /** Attack families, in the order the probe runs them (rate limits last: they exhaust buckets). */
-export const FAMILIES = ['authn', 'jwt', 'bola', 'methods', 'paths', 'hosts', 'cors', 'bodies', 'transport', 'ratelimit', 'headers'] as const;
+export const FAMILIES = ['authn', 'jwt', 'certificates', 'bola', 'methods', 'paths', 'hosts', 'cors', 'bodies', 'transport', 'ratelimit', 'headers'] as const;
 export type ProbeFamily = (typeof FAMILIES)[number];
 
 /** One check of the catalogue. */
@@ -38,6 +38,8 @@ export const CHECKS = {
   wrongAudience: check('jwt.wrong_audience', 'jwt', 'API2', 'A token for another audience is accepted', 'Set jwt({ audience }) and check aud.'),
   wrongIssuer: check('jwt.wrong_issuer', 'jwt', 'API2', 'A token from another issuer is accepted', 'Set jwt({ issuer }) and check iss.'),
   missingExp: check('jwt.missing_exp', 'jwt', 'API2', 'A token without exp is accepted', 'Require exp: a token that never expires cannot be revoked by time.'),
+  forgedCertificateHeader: check('certificates.forged_header', 'certificates', 'API2', 'A client-certificate header from a peer that is no trusted proxy is believed', 'Believe X-Forwarded-Client-Cert (or an nginx certificate header) only from the proxies that terminate TLS (clientIp.trustedProxies), and have them overwrite it on every request.'),
+  boundTokenWithoutCertificate: check('certificates.bound_token_without_certificate', 'certificates', 'API2', 'A certificate-bound token is accepted without its certificate', 'Check cnf["x5t#S256"] of every token against the request\'s verified client certificate (RFC 8705 §3); refuse the token without it.'),
   bola: check('authz.bola', 'bola', 'API1', "A user reads or changes another user's object", 'Add an owner rule ({ owner: { param } }) or a check to every route with an object id, next to the roles that may see every object.'),
   bolaCase: check('authz.bola_case', 'bola', 'API1', 'The ownership check ignores case', 'Compare object ids exactly: u_Alice is not u_alice.'),
   methodOverride: check('method.override', 'methods', 'API5', 'X-HTTP-Method-Override changes what a request does', 'Ignore and strip X-HTTP-Method-Override, X-HTTP-Method and X-Method-Override: the gateway checked the request line\'s method.'),

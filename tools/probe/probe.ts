@@ -10,6 +10,7 @@ import { FAMILIES, type ProbeFamily } from './checks.ts';
 import { ProbeContext, type CheckRecord, type ProbeFinding, type UserIdentity } from './context.ts';
 import { probeMissingCredentials, probeJwt } from './families/authn.ts';
 import { probeBodies } from './families/bodies.ts';
+import { probeCertificates } from './families/certificates.ts';
 import { probeBola } from './families/bola.ts';
 import { probeCors } from './families/cors.ts';
 import { probeHeaders } from './families/headers.ts';
@@ -145,6 +146,7 @@ export async function probe(policy: Policy, options: ProbeOptions): Promise<Prob
   const families: Record<ProbeFamily, () => Promise<void> | void> = {
     authn: () => probeMissingCredentials(ctx),
     jwt: () => probeJwt(ctx),
+    certificates: () => probeCertificates(ctx),
     bola: () => probeBola(ctx),
     methods: () => probeMethodOverride(ctx),
     paths: () => probePaths(ctx),
