@@ -13,6 +13,7 @@ import type {
   CorsPolicy,
   HeadersPolicy,
   LimitsPolicy,
+  LoggingPolicy,
   Policy,
   RateLimitingPolicy,
   RateLimitPolicy,
@@ -57,4 +58,6 @@ export type PolicySchemaAgreesWithTypes = [
   Agree<SameKeys<Section<PolicyInput['limits']>, LimitsPolicy>>,
   Agree<SameKeys<RateLimitInput, RateLimitPolicy>>,
   Agree<SameKeys<Section<PolicyInput['rateLimiting']>, RateLimitingPolicy>>,
+  Agree<SameKeys<Section<PolicyInput['logging']>, LoggingPolicy>>,
+  Agree<SameKeys<Section<Section<PolicyInput['logging']>['allowed']>, Section<LoggingPolicy['allowed']>>>,
 ];
