@@ -26,6 +26,7 @@ import {
   type ForwardOptions,
   type Handler,
   type Policy,
+  type PresentedCertificate,
   type SecurityEvent,
 } from '../src/index.ts';
 import { originRoutes, pickOrigin } from './cloudflare-origins.ts';
@@ -191,7 +192,8 @@ export function gateway<Env = unknown>(policy: PolicySource<Env>, options: Gatew
       } catch (error) {
         return misconfigured(request, env, error);
       }
-      return gate.engine.handle(request, { peer: { platform: 'cloudflare' }, waitUntil: ctx.waitUntil.bind(ctx) }, gate.handler);
+      const peer = { platform: 'cloudflare' as const, certificate: edgeCertificate(request) };
+      return gate.engine.handle(request, { peer, waitUntil: ctx.waitUntil.bind(ctx) }, gate.handler);
     },
   };
 
@@ -223,6 +225,30 @@ export function gateway<Env = unknown>(policy: PolicySource<Env>, options: Gatew
     }
     return problemResponse('gateway.misconfigured', requestId);
   }
+}
+
+/** The part of `request.cf.tlsClientAuth` the gateway reads (Cloudflare fills it in when the zone asks for client certificates). */
+interface TlsClientAuth {
+  certPresented?: string;
+  certVerified?: string;
+  certRevoked?: string;
+  certFingerprintSHA256?: string;
+  certSubjectDNRFC2253?: string;
+}
+
+/**
+ * The client certificate Cloudflare's edge saw: verified only when the edge says `SUCCESS` and not
+ * revoked. The edge hands over its digest and subject, not the certificate: `mtls()` matches
+ * `sha256:` and `subject:` keys there, never SANs.
+ */
+function edgeCertificate(request: Request): PresentedCertificate | undefined {
+  const auth = (request as { cf?: { tlsClientAuth?: TlsClientAuth } }).cf?.tlsClientAuth;
+  if (auth?.certPresented !== '1' || !auth.certFingerprintSHA256) return undefined;
+  return {
+    verified: auth.certVerified === 'SUCCESS' && auth.certRevoked !== '1',
+    sha256: auth.certFingerprintSHA256,
+    subject: auth.certSubjectDNRFC2253 || undefined,
+  };
 }
 
 /**

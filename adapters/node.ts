@@ -9,8 +9,9 @@
  */
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import type { SecureContextOptions, TLSSocket, TlsOptions } from 'node:tls';
 import { getRequestListener } from '@hono/node-server';
 import {
   denialResponse,
@@ -19,7 +20,9 @@ import {
   type Handler,
   type HandleOptions,
   type HeaderList,
+  type Peer,
   type Policy,
+  type PresentedCertificate,
 } from '../src/index.ts';
 import { engineFor } from '../src/engine.ts';
 import { parseHost } from '../src/target.ts';
@@ -36,6 +39,15 @@ export interface ServeOptions {
   hostname?: string;
   /** Clock, ids, fetch and log sink for the engine (ignored when an Engine is passed). */
   env?: EngineEnv;
+  /**
+   * Serve HTTPS (`node:https`) with these TLS options: `key` and `cert`, and for client
+   * certificates (`mtls()`, certificate-bound tokens) `ca` and `requestCert: true`. Node verifies
+   * the client's certificate against `ca`; one it could not verify never authenticates anyone.
+   * With `rejectUnauthorized: false` clients without a (valid) certificate still connect, for
+   * routes that accept other credentials.
+   * @default plain HTTP
+   */
+  tls?: ServeTlsOptions;
   /**
    * Close gracefully on SIGTERM/SIGINT: stop accepting, finish in-flight requests, then exit.
    * @default true
@@ -82,6 +94,9 @@ export interface ServeOptions {
   maxConnections?: number;
 }
 
+/** The TLS options of `serve`: node:tls's, without those that would replace the server's own handlers. */
+export type ServeTlsOptions = SecureContextOptions & Pick<TlsOptions, 'requestCert' | 'rejectUnauthorized' | 'ALPNProtocols' | 'sessionTimeout' | 'ticketKeys'>;
+
 /** The connection limits `serve` sets when its options leave them out. */
 export const SERVE_LIMITS = {
   headersTimeoutMs: 10_000,
@@ -97,7 +112,7 @@ export const SERVE_LIMITS = {
 export interface Running {
   server: Server;
   engine: Engine;
-  /** `http://127.0.0.1:<port>` */
+  /** `http://127.0.0.1:<port>` (`https://` with `tls`) */
   url: string;
   /** Stops accepting connections and resolves when in-flight requests are done. */
   close(): Promise<void>;
@@ -162,8 +177,30 @@ function peerOf(incoming: IncomingMessage) {
   return peerOfSocket(incoming.socket);
 }
 
-function peerOfSocket(socket: Socket) {
-  return { address: socket.remoteAddress, scheme: (socket as TLSSocket).encrypted ? ('https' as const) : ('http' as const) };
+function peerOfSocket(socket: Socket): Peer {
+  return (socket as TLSSocket).encrypted ? new TlsPeer(socket as TLSSocket) : { address: socket.remoteAddress, scheme: 'http' };
+}
+
+/** An HTTPS connection. Its client certificate is read when authentication asks, not on every request. */
+class TlsPeer implements Peer {
+  readonly scheme = 'https';
+  readonly address: string | undefined;
+  readonly #socket: TLSSocket;
+  constructor(socket: TLSSocket) {
+    this.#socket = socket;
+    this.address = socket.remoteAddress;
+  }
+  /**
+   * Read anew each time: a TLS 1.2 client may renegotiate with another certificate on the same
+   * connection. `authorized` is Node's verdict against the server's `ca`. Bun's node:https (1.4)
+   * has no `getPeerCertificate` on server sockets: no certificate, so none authenticates anyone.
+   */
+  get certificate(): PresentedCertificate | undefined {
+    if (typeof this.#socket.getPeerCertificate !== 'function') return undefined;
+    const raw = this.#socket.getPeerCertificate()?.raw;
+    if (!raw) return undefined;
+    return { verified: this.#socket.authorized, der: new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength) };
+  }
 }
 
 /**
@@ -180,20 +217,19 @@ function peerOfSocket(socket: Socket) {
 export async function serve(policy: Policy | Engine, handler: Handler, options: ServeOptions = {}): Promise<Running> {
   const limits = serveLimits(options);
   const engine = engineFor(policy, options.env);
-  const server = createServer(
-    {
-      headersTimeout: limits.headersTimeoutMs,
-      requestTimeout: limits.requestTimeoutMs,
-      keepAliveTimeout: limits.keepAliveTimeoutMs,
-      maxHeaderSize: limits.maxHeaderSize,
-      // The listener refuses a missing Host with a problem+json 400 and the policy's headers.
-      requireHostHeader: false,
-      // node:http looks for expired heads and requests on this interval (30 s by default), so a
-      // timeout fires at most a quarter of itself late.
-      connectionsCheckingInterval: checkingInterval(limits.headersTimeoutMs, limits.requestTimeoutMs),
-    },
-    createListener(engine, handler),
-  );
+  const settings = {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    maxHeaderSize: limits.maxHeaderSize,
+    // The listener refuses a missing Host with a problem+json 400 and the policy's headers.
+    requireHostHeader: false,
+    // node:http looks for expired heads and requests on this interval (30 s by default), so a
+    // timeout fires at most a quarter of itself late.
+    connectionsCheckingInterval: checkingInterval(limits.headersTimeoutMs, limits.requestTimeoutMs),
+  };
+  const listener = createListener(engine, handler);
+  const server: Server = options.tls ? createHttpsServer({ ...options.tls, ...settings }, listener) : createServer(settings, listener);
   server.maxRequestsPerSocket = limits.maxRequestsPerSocket;
   server.maxConnections = limits.maxConnections;
   guardConnections(server, engine, limits.bodyIdleTimeoutMs, peerOfSocket);
@@ -224,7 +260,7 @@ export async function serve(policy: Policy | Engine, handler: Handler, options: 
     process.on('SIGTERM', onSignal).on('SIGINT', onSignal);
   }
 
-  return { server, engine, url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`, close };
+  return { server, engine, url: `${options.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`, close };
 }
 
 /** The options' limits with the defaults filled in; a limit that is not a whole number ≥ 0 throws a TypeError naming it. */

@@ -154,11 +154,12 @@ describe('X-Forwarded-For from a trusted proxy', () => {
       scheme: 'http',
       forwarded: true,
       directLoopback: false,
+      trustedPeer: true,
     });
   });
 
   it('says nothing was forwarded when the proxy sent no forwarding header', () => {
-    expect(resolve(behindProxy, proxy)).toEqual({ ip: '10.0.0.1', scheme: 'http', forwarded: false, directLoopback: false });
+    expect(resolve(behindProxy, proxy)).toEqual({ ip: '10.0.0.1', scheme: 'http', forwarded: false, directLoopback: false, trustedPeer: true });
   });
 
   it('trusts a peer that connects with a mapped IPv6 socket address', () => {
@@ -184,6 +185,7 @@ describe('X-Forwarded-For from a trusted proxy', () => {
       scheme: 'http',
       forwarded: false,
       directLoopback: false,
+      trustedPeer: true,
     });
   });
 });
@@ -221,6 +223,7 @@ describe('X-Forwarded-Proto from a trusted proxy', () => {
       scheme: 'https',
       forwarded: true,
       directLoopback: false,
+      trustedPeer: true,
     });
   });
 
@@ -353,6 +356,7 @@ describe('Forwarded from a trusted proxy', () => {
       scheme: 'http',
       forwarded: false,
       directLoopback: false,
+      trustedPeer: true,
     });
   });
 });
@@ -366,7 +370,7 @@ describe('directLoopback behind a trusted loopback proxy', () => {
     ['::1', '::1'],
     ['::ffff:127.0.0.1', '127.0.0.1'],
   ])('is true for %s with no forwarding header', (address, ip) => {
-    expect(resolve(local, { address })).toEqual({ ip, scheme: 'http', forwarded: false, directLoopback: true });
+    expect(resolve(local, { address })).toEqual({ ip, scheme: 'http', forwarded: false, directLoopback: true, trustedPeer: true });
   });
 
   test.each([

@@ -3,6 +3,7 @@
  * @module
  */
 
+import type { PresentedCertificate } from './authn/certificate.ts';
 import { parseForwarded } from './forwarded.ts';
 import { formatIp, inRange, isLoopback, LOOPBACK, parseIp, parseRange, type IpAddress, type IpRange } from './ip.ts';
 
@@ -14,6 +15,8 @@ export interface Peer {
   scheme?: 'http' | 'https' | undefined;
   /** Set by the Workers adapter: the request came through Cloudflare's edge, which sets `CF-Connecting-IP`. */
   platform?: 'cloudflare' | undefined;
+  /** The client certificate the runtime's TLS layer saw on this connection (see `mtls()`). */
+  certificate?: PresentedCertificate | undefined;
 }
 
 /** The resolved client: every later stage keys on `ip`. */
@@ -31,6 +34,11 @@ export interface Client {
    * trusted proxy; absent otherwise. Recorded, not acted on.
    */
   readonly forwardedHost?: string | undefined;
+  /**
+   * True when the connection itself comes from one of `trustedProxies` (a CIDR or `loopback`):
+   * headers only such a proxy may set (a client certificate it verified) are believed. Never on Workers.
+   */
+  readonly trustedPeer?: boolean;
 }
 
 /** Options of `policy.clientIp`. */
@@ -119,8 +127,8 @@ export function compileClientResolver(options: ClientIpOptions = {}): ClientReso
 
     if (header === 'forwarded') {
       const forwarded = headers.get('forwarded');
-      if (forwarded !== null) return forwardedClient(forwarded, socketScheme, trusted);
-      return { ip: known.ip, scheme: socketScheme, forwarded: false, directLoopback: known.loopback };
+      if (forwarded !== null) return { ...forwardedClient(forwarded, socketScheme, trusted), trustedPeer: true };
+      return { ip: known.ip, scheme: socketScheme, forwarded: false, directLoopback: known.loopback, trustedPeer: true };
     }
 
     const chain = xffChain(headers);
@@ -138,7 +146,7 @@ export function compileClientResolver(options: ClientIpOptions = {}): ClientReso
     // A trusted proxy that sent a forwarding header stands between us and the client, even when
     // its hops are unreadable: such a request is not a direct loopback connection.
     const direct = chain.hops.length === 0 && chain.proto === undefined;
-    return { ip: formatIp(client), scheme, forwarded, directLoopback: direct && isLoopback(peerAddress) };
+    return { ip: formatIp(client), scheme, forwarded, directLoopback: direct && isLoopback(peerAddress), trustedPeer: true };
   };
 }
 

@@ -59,7 +59,7 @@ export const REASONS = {
   'authn.token_inactive': { status: 401, title: 'Unauthorized' },
   /** An active token that is not an access token (a refresh or ID token, or one the server did not type). */
   'authn.wrong_token_type': { status: 401, title: 'Unauthorized' },
-  /** A token bound to a key (DPoP, mTLS) presented as a bearer token. */
+  /** A token bound to a key (DPoP) presented as a bearer token. */
   'authn.sender_constrained': { status: 401, title: 'Unauthorized' },
   // DPoP (RFC 9449): tokens bound to a key, and the proofs that show the caller holds it.
   /** The route's method takes only `Authorization: DPoP` tokens; a bearer token came. */
@@ -111,6 +111,21 @@ export const REASONS = {
   'authn.digest_missing': { status: 401, title: 'Unauthorized' },
   /** `Content-Digest` is not the digest of the body received. */
   'authn.digest_mismatch': { status: 401, title: 'Unauthorized' },
+  // Client certificates (mTLS).
+  /** The TLS layer (or the proxy, for nginx's header) did not verify the certificate presented. */
+  'authn.certificate_unverified': { status: 401, title: 'Unauthorized' },
+  /** A certificate header from a peer that is not one of `clientIp.trustedProxies`: anyone can send it. */
+  'authn.certificate_untrusted_source': { status: 401, title: 'Unauthorized' },
+  /** The certificate header or the certificate does not parse. */
+  'authn.certificate_malformed': { status: 401, title: 'Unauthorized' },
+  /** A verified certificate that `mtls()` knows no client for. */
+  'authn.certificate_unknown': { status: 401, title: 'Unauthorized' },
+  /** A certificate that matches clients of two different principals. */
+  'authn.certificate_ambiguous': { status: 401, title: 'Unauthorized' },
+  /** A certificate-bound token (`cnf["x5t#S256"]`) without a client certificate. */
+  'authn.bound_certificate_missing': { status: 401, title: 'Unauthorized' },
+  /** A certificate-bound token with a certificate other than the one it is bound to. */
+  'authn.bound_certificate_mismatch': { status: 401, title: 'Unauthorized' },
   'authn.keys_unavailable': { status: 503, title: 'Service unavailable' },
   'authn.unavailable': { status: 503, title: 'Service unavailable' },
   /** No alternative of the route's `allow` list matched; the trace names why each failed (the codes below). */

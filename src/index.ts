@@ -26,6 +26,10 @@ export { signature } from './authn/signature.ts';
 export type { DigestAlgorithm, HttpMessageSignatureOptions, HttpSignatureAlgorithm, HttpSignatureKey, SignatureOptions, WebhookSignatureOptions } from './authn/signature.ts';
 export { ANONYMOUS } from './authn/contract.ts';
 export type { AuthnContext, AuthnEnv, AuthnMethod, AuthnOutcome, AuthnTarget, Principal, ReplayGuard } from './authn/contract.ts';
+export { mtls } from './authn/mtls.ts';
+export type { MtlsClient, MtlsOptions } from './authn/mtls.ts';
+export type { ClientCertificate, PresentedCertificate } from './authn/certificate.ts';
+export type { CertificateLookup, ClientCertificateOptions } from './authn/certificate-source.ts';
 
 // The engine and its decisions: what a request gets.
 export { createEngine } from './engine.ts';

@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { CertificateLookup } from './certificate-source.ts';
+
 /** Who made the request. */
 export interface Principal {
   /** Stable id (`sub` of a token, the key's principal), or `anonymous`. */
@@ -98,7 +100,13 @@ export interface AuthnContext {
    * the Request's own body is left for validation and the origin.
    */
   body?: Uint8Array;
+  /**
+   * The request's client certificate, from the source `policy.clientCertificate` names: looked up
+   * when first asked, once per request.
+   */
+  clientCertificate?(): Promise<CertificateLookup>;
 }
+
 
 /** An authentication method, made by a factory such as `jwt()` or `apiKey()`. */
 export interface AuthnMethod {
@@ -113,7 +121,7 @@ export interface AuthnMethod {
   readonly readsBody?: boolean;
   /** The method refuses replays through `env.firstUse`: an engine whose store cannot remember keys refuses the policy. */
   readonly usesReplayCache?: boolean;
-  /** `context`: what the engine checked; without it (a direct call) the method reads `request` itself. */
+  /** `context`: what the engine knows of the request; absent where no engine runs (a direct call, a unit test): the method reads `request` itself, and there is no certificate. */
   authenticate(request: Request, env: AuthnEnv, context?: AuthnContext): Promise<AuthnOutcome>;
 }
 

@@ -6,6 +6,7 @@
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { makeTestPki } from '../../test/fixtures/certificates.ts';
 import { NOW_MS, NOW_SECONDS } from '../../test/fixtures/keys.ts';
 import type { Decision } from '../decision.ts';
 import { createEngine } from '../engine.ts';
@@ -87,7 +88,10 @@ function guard(options: Partial<IntrospectionOptions> = {}, clock = { ms: NOW_MS
     }),
     { now: () => clock.ms, log: () => {} },
   );
-  return (token?: string) => engine.evaluate(new Request('https://api.test/me', { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } }));
+  return (token?: string, certificate?: Uint8Array) =>
+    engine.evaluate(new Request('https://api.test/me', { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } }), {
+      peer: { address: '192.0.2.1', scheme: 'https', certificate: certificate && { verified: true, der: certificate } },
+    });
 }
 
 const active = (claims: Record<string, unknown> = {}) => ({
@@ -169,7 +173,8 @@ describe('oauth2Introspection()', () => {
     { name: 'an answer that names no token type', claims: { token_type: undefined }, reason: 'authn.wrong_token_type' },
     { name: 'a token_type that is not a string', claims: { token_type: ['Bearer'] }, reason: 'authn.wrong_token_type' },
     { name: 'a DPoP-bound token presented as a bearer token', claims: { token_type: 'DPoP', cnf: { jkt: 'abc' } }, reason: 'authn.sender_constrained' },
-    { name: 'a certificate-bound token presented as a bearer token', claims: { cnf: { 'x5t#S256': 'abc' } }, reason: 'authn.sender_constrained' },
+    { name: 'a token bound to a certificate and a key', claims: { cnf: { 'x5t#S256': 'A'.repeat(43), jkt: 'abc' } }, reason: 'authn.sender_constrained' },
+    { name: 'a certificate-bound token without a certificate', claims: { cnf: { 'x5t#S256': 'A'.repeat(43) } }, reason: 'authn.bound_certificate_missing' },
   ])('refuses $name with $reason', async ({ claims, reason }) => {
     answers.set('tok', active(claims));
     expectDenied(await guard()('tok'), 401, reason, INVALID_TOKEN);
@@ -390,6 +395,26 @@ describe('oauth2Introspection() concurrent requests', () => {
     answers.set('tok', active());
     expectAllowed(await request('tok'));
     expect(received).toHaveLength(2);
+  });
+});
+
+describe('oauth2Introspection() with certificate-bound tokens (RFC 8705)', () => {
+  const pki = makeTestPki();
+  afterAll(() => pki.remove());
+
+  it('accepts a bound token only with its certificate, on every request, the answer cached or not', async () => {
+    answers.set('tok_bound', active({ cnf: { 'x5t#S256': pki.billing.x5tS256 } }));
+    const request = guard();
+    expectAllowed(await request('tok_bound', pki.billing.der));
+    expectDenied(await request('tok_bound', pki.reports.der), 401, 'authn.bound_certificate_mismatch', INVALID_TOKEN);
+    expectDenied(await request('tok_bound'), 401, 'authn.bound_certificate_missing', INVALID_TOKEN);
+    expectAllowed(await request('tok_bound', pki.billing.der));
+    expect(received).toHaveLength(1);
+  });
+
+  it('refuses a confirmation claim it cannot read', async () => {
+    answers.set('tok_odd', active({ cnf: { 'x5t#S256': 'not-a-thumbprint' } }));
+    expectDenied(await guard()('tok_odd', pki.billing.der), 401, 'authn.claim_invalid', INVALID_TOKEN);
   });
 });
 

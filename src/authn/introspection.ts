@@ -8,6 +8,7 @@ import type { AuthnEnv, AuthnMethod, AuthnOutcome, Principal } from './contract.
 import { bearerToken, isB64Token } from './bearer.ts';
 import { compileDpop, type DpopSetting } from './dpop.ts';
 import { claimList, readClaim } from './claims.ts';
+import { checkCertificateBinding, confirmsCertificateOnly } from './confirmation.ts';
 import { sha256Hex } from './hash.ts';
 import { secureUrl } from './secure-url.ts';
 import { Lru } from './lru.ts';
@@ -69,8 +70,9 @@ const ACCESS_TYPES = new Set(['bearer', 'access_token', 'urn:ietf:params:oauth:t
 const BOUND_TYPES = new Set(['dpop']);
 
 /**
- * Why an active answer is not a plain access token, or undefined when it is. A refresh or ID token
- * is active too, and a token bound to a key (DPoP, mTLS `cnf`) needs a proof this method cannot check.
+ * Why an active answer is not an access token this method can check, or undefined when it is. A
+ * refresh or ID token is active too, and a token bound to a key (DPoP) needs a proof this method
+ * cannot check; a token bound to a certificate is checked against the request's (confirmation.ts).
  */
 function tokenTypeProblem(body: Record<string, unknown>, acceptUntyped: boolean, dpop: boolean): string | undefined {
   const types = [body.token_type, body.token_use].filter((value) => value !== undefined);
@@ -84,7 +86,8 @@ function tokenTypeProblem(body: Record<string, unknown>, acceptUntyped: boolean,
     if (!ACCESS_TYPES.has(name)) return 'authn.wrong_token_type';
   }
   // With DPoP on, a binding to a key (`jkt`) is checked against the request's proof; any other binding still cannot be.
-  return body.cnf !== undefined && !(dpop && onlyKeyBinding(body.cnf)) ? 'authn.sender_constrained' : undefined;
+  // A binding to a certificate is checked against the request's (confirmation.ts); any other cannot be.
+  return body.cnf !== undefined && !(dpop && onlyKeyBinding(body.cnf)) && !confirmsCertificateOnly(body.cnf) ? 'authn.sender_constrained' : undefined;
 }
 
 /** A `cnf` that binds to a DPoP key and nothing else. */
@@ -237,12 +240,12 @@ export function oauth2Introspection(options: IntrospectionOptions): AuthnMethod 
         const credential = dpop.credential(request.headers);
         if (credential.kind !== 'token') return credential.kind === 'absent' ? credential : credential.outcome;
         const outcome = isB64Token(credential.token) ? await check(credential.token, env) : { kind: 'failure' as const, reason: 'authn.invalid_request' };
-        return dpop.bind(outcome, credential.token, credential.scheme, request, env, target);
+        return checkCertificateBinding(await dpop.bind(outcome, credential.token, credential.scheme, request, env, target), context);
       }
       const extracted = bearerToken(request.headers);
       if (extracted.kind === 'absent') return { kind: 'absent' };
       if (extracted.kind === 'invalid') return { kind: 'failure', reason: 'authn.invalid_request' };
-      return check(extracted.token, env);
+      return checkCertificateBinding(await check(extracted.token, env), context);
     },
   };
 }

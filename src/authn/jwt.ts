@@ -22,10 +22,11 @@ import {
   type JWTVerifyOptions,
 } from 'jose';
 import { policyError, refuseUnknownOptions } from '../errors.ts';
-import type { AuthnEnv, AuthnMethod, AuthnOutcome, FetchLike, Principal } from './contract.ts';
+import type { AuthnContext, AuthnEnv, AuthnMethod, AuthnOutcome, FetchLike, Principal } from './contract.ts';
 import { bearerCredential, isB64Token } from './bearer.ts';
 import { compileDpop, refuseBoundBearer, type DpopSetting } from './dpop.ts';
 import { claimList, readClaim } from './claims.ts';
+import { checkCertificateBinding } from './confirmation.ts';
 import { keyName, unusableKeyProblem, verifyKeyProblem } from './jwk.ts';
 import { Lru } from './lru.ts';
 import { secureUrl } from './secure-url.ts';
@@ -372,12 +373,13 @@ export function jwt(options: JwtOptions): AuthnMethod {
       if (dpop) {
         const credential = dpop.credential(request.headers);
         if (credential.kind !== 'token') return credential.kind === 'absent' ? credential : credential.outcome;
-        return dpop.bind(await verify(credential.token, env), credential.token, credential.scheme, request, env, target);
+        return checkCertificateBinding(await dpop.bind(await verify(credential.token, env), credential.token, credential.scheme, request, env, target), context);
       }
       const extracted = bearerCredential(request.headers);
       if (extracted.kind === 'absent') return { kind: 'absent' };
       if (extracted.kind === 'invalid') return { kind: 'failure', reason: 'authn.invalid_request' };
-      return refuseBoundBearer(await verify(extracted.token, env));
+      // On cache hits too: the certificate is the request's, not the token's.
+      return checkCertificateBinding(refuseBoundBearer(await verify(extracted.token, env)), context);
     },
   };
 }

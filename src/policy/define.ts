@@ -96,6 +96,13 @@ export const PolicySchema = v.strictObject({
       header: v.optional(v.picklist(['x-forwarded-for', 'forwarded'])),
     }),
   ),
+  clientCertificate: v.optional(
+    v.strictObject({
+      from: v.optional(v.picklist(['tls', 'xfcc', 'escaped-pem'])),
+      header: v.optional(headerName),
+      verifyHeader: v.optional(headerName),
+    }),
+  ),
   transport: v.optional(
     v.strictObject({
       requireHttps: v.optional(v.boolean()),
@@ -112,7 +119,7 @@ export const PolicySchema = v.strictObject({
   authn: v.optional(
     v.record(
       v.pipe(v.string(), v.regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'must be a name such as "user"'), v.notValue('anonymous', '"anonymous" is reserved')),
-      v.custom(isAuthnMethod, 'must be an authentication method made by jwt(), apiKey() or oauth2Introspection()'),
+      v.custom(isAuthnMethod, 'must be an authentication method made by jwt(), apiKey(), oauth2Introspection() or mtls()'),
     ),
   ),
   cors: v.optional(
@@ -244,6 +251,15 @@ function crossChecks(policy: Policy): Issue[] {
   for (const [i, entry] of (policy.clientIp?.trustedProxies ?? []).entries()) {
     const problem = checkTrustedProxy(entry);
     if (problem) issues.push({ path: formatPath(['clientIp', 'trustedProxies', i]), message: problem });
+  }
+
+  const certificates = policy.clientCertificate;
+  const from = certificates?.from ?? 'tls';
+  if (certificates?.header !== undefined && from === 'tls') {
+    issues.push({ path: 'clientCertificate.header', message: "a header is read only with from: 'xfcc' or 'escaped-pem'" });
+  }
+  if (certificates?.verifyHeader !== undefined && from !== 'escaped-pem') {
+    issues.push({ path: 'clientCertificate.verifyHeader', message: "belongs to from: 'escaped-pem' (nginx's $ssl_client_verify)" });
   }
 
   const cors = policy.cors;

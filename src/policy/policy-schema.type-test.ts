@@ -6,6 +6,7 @@
  */
 import type * as v from 'valibot';
 import type { ClientIpOptions } from '../client.ts';
+import type { ClientCertificateOptions } from '../authn/certificate-source.ts';
 import type { PolicySchema, RouteSchema } from './define.ts';
 import type {
   AllowRule,
@@ -47,6 +48,7 @@ export type PolicySchemaAgreesWithTypes = [
   Agree<SameKeys<AllowRuleInput, AllowRule>>,
   Agree<SameKeys<Section<AllowRuleInput['owner']>, Section<AllowRule['owner']>>>,
   Agree<SameKeys<Section<PolicyInput['clientIp']>, ClientIpOptions>>,
+  Agree<SameKeys<Section<PolicyInput['clientCertificate']>, ClientCertificateOptions>>,
   Agree<SameKeys<TransportInput, TransportPolicy>>,
   Agree<SameKeys<Section<TransportInput['hsts']>, Section<TransportPolicy['hsts']>>>,
   Agree<SameKeys<Section<PolicyInput['cors']>, CorsPolicy>>,

@@ -6,6 +6,7 @@
 import type { Client, ClientIpOptions } from '../client.ts';
 import type { StandardSchemaV1 } from '../schema.ts';
 import type { AuthnEnv, AuthnMethod, Principal } from '../authn/contract.ts';
+import type { ClientCertificateOptions } from '../authn/certificate-source.ts';
 
 /** `"GET /v1/users/:id"`: an HTTP method, a space, a path pattern with `:param` segments. */
 export type RoutePattern = `${string} /${string}`;
@@ -178,6 +179,11 @@ export interface LoggingPolicy {
 export interface Policy {
   /** Client address and scheme resolution. */
   clientIp?: ClientIpOptions;
+  /**
+   * Where a request's client certificate comes from, for `mtls()` and certificate-bound tokens:
+   * the runtime's TLS, or a header a trusted proxy sets. @default { from: 'tls' }
+   */
+  clientCertificate?: ClientCertificateOptions;
   /**
    * The `Host` values this API answers: `api.example.com` (any port), `127.0.0.1:8787` (that port),
    * `*.example.com` (one more label). A request for another host gets 421. Every request's `Host`

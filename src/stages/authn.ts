@@ -4,14 +4,15 @@
  */
 
 import { withError } from '../authn/challenge.ts';
-import { ANONYMOUS, type AuthnContext, type AuthnEnv, type AuthnMethod, type AuthnTarget, type Principal } from '../authn/contract.ts';
+import { compileCertificateSource, type CertificateLookup, type CertificateSource } from '../authn/certificate-source.ts';
+import { ANONYMOUS, type AuthnContext, type AuthnEnv, type AuthnMethod, type Principal } from '../authn/contract.ts';
 import { readLimited } from '../body.ts';
-import { principalLabel, refuse, type Stage, type StageEnv } from '../exchange.ts';
+import { principalLabel, refuse, type Exchange, type Stage, type StageEnv } from '../exchange.ts';
 import type { Policy } from '../policy/types.ts';
 import { targetHref } from '../target.ts';
 import { routeBodyLimit } from './validate.ts';
 
-export { ANONYMOUS, isAuthnMethod, type AuthnEnv, type AuthnMethod, type AuthnOutcome, type FetchLike, type Principal } from '../authn/contract.ts';
+export { ANONYMOUS, isAuthnMethod, type AuthnContext, type AuthnEnv, type AuthnMethod, type AuthnOutcome, type FetchLike, type Principal } from '../authn/contract.ts';
 
 /**
  * `headers`: what the method that decided asks to put on the answer (a `DPoP-Nonce`). `request`:
@@ -50,9 +51,8 @@ export function compileAuthn(accepted: 'anonymous' | readonly string[], methods:
   // Methods return the same principal object for a cached credential; so does this route.
   const named = new WeakMap<object, Principal>();
   const readsBody = chain.some(({ method }) => method.readsBody);
-  return async function authenticate(request: Request, env: AuthnEnv, target?: AuthnTarget): Promise<AuthnResult> {
+  return async function authenticate(request: Request, env: AuthnEnv, context: AuthnContext = {}): Promise<AuthnResult> {
     let failure: { reason: string; method: AuthnMethod; challenge?: string; headers?: Readonly<Record<string, string>> } | undefined;
-    const context: AuthnContext = { target };
     let reread: Request | undefined;
     if (readsBody) {
       const read = await readBodyOnce(request, maxBodyBytes);
@@ -90,9 +90,9 @@ export function compileAuthn(accepted: 'anonymous' | readonly string[], methods:
 export function authnStage(policy: Policy, env: Pick<StageEnv, 'authn'>): Stage {
   const methods = policy.authn ?? {};
   const byRoute = new Map(Object.entries(policy.routes).map(([pattern, route]) => [pattern, compileAuthn(route.authn, methods, routeBodyLimit(route, policy.limits))]));
+  const certificateOf = compileCertificateSource(policy.clientCertificate);
   return async function authenticate(x) {
-    // Methods that bind a credential to the request (DPoP) check it against the URL the client used.
-    const result = await byRoute.get(x.route!)!(x.request, env.authn, { method: x.method, url: targetHref(x.client.scheme, x.target!) });
+    const result = await byRoute.get(x.route!)!(x.request, env.authn, contextOf(x, certificateOf));
     if (result.headers) for (const [name, value] of Object.entries(result.headers)) x.headers.set(name, value);
     // A method that checked the body (a signature) read it; the later stages get it from here.
     if (result.request) x.request = result.request;
@@ -104,5 +104,15 @@ export function authnStage(policy: Policy, env: Pick<StageEnv, 'authn'>): Stage 
     x.release = result.release;
     x.trace.push({ stage: 'authn', outcome: 'pass', detail: principalLabel(x) });
     return undefined;
+  };
+}
+
+/** The connection as the methods see it: its client certificate, looked up when one asks, once. */
+function contextOf(x: Exchange, certificateOf: CertificateSource): AuthnContext {
+  let found: Promise<CertificateLookup> | undefined;
+  return {
+    // Methods that bind a credential to the request (DPoP) check it against the URL the client used.
+    target: { method: x.method, url: targetHref(x.client.scheme, x.target!) },
+    clientCertificate: () => (found ??= certificateOf(x.request.headers, { certificate: x.context.peer?.certificate, trustedPeer: x.client.trustedPeer === true })),
   };
 }

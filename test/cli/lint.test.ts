@@ -28,6 +28,7 @@ describe('the bad fixture', () => {
     ['transport.hsts_disabled', 'transport.hsts', 'warning'],
     ['headers.csp_disabled', 'headers.contentSecurityPolicy', 'warning'],
     ['clientip.trust_everyone', 'clientIp.trustedProxies[0]', 'error'],
+    ['mtls.certificate_unavailable', 'clientCertificate.from', 'error'],
     ['cors.wildcard_origin', 'cors.origins[0]', 'error'],
     ['cors.null_origin', 'cors.origins[1]', 'error'],
     ['cors.wildcard_subdomain', 'cors.origins[2]', 'error'],
@@ -232,8 +233,8 @@ describe('the CLI', () => {
     expect(code).toBe(1);
     const report = JSON.parse(stdout);
     expect(report.file).toBe('test/fixtures/bad-policy.ts');
-    expect(report.summary).toEqual({ errors: 20, warnings: 31 });
-    expect(report.findings).toHaveLength(51);
+    expect(report.summary).toEqual({ errors: 21, warnings: 31 });
+    expect(report.findings).toHaveLength(52);
     expect(report.findings).toContainEqual({
       rule: 'authn.api_key_in_url',
       severity: 'error',

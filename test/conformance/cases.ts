@@ -13,6 +13,7 @@ import { ALLOWED_ORIGIN, APP_COOKIES, AUDIENCE, ISSUER, PASSWORD } from './polic
 import type { RawRequest } from './runtime.ts';
 import { dpopCases } from './cases-dpop.ts';
 import { signCases } from './cases-sign.ts';
+import { mtlsCases } from './cases-mtls.ts';
 
 export interface Case {
   name: string;
@@ -539,4 +540,5 @@ export const cases: Case[] = [
   },
   ...dpopCases,
   ...signCases,
+  ...mtlsCases,
 ];

@@ -8,7 +8,7 @@
  */
 
 import * as v from 'valibot';
-import { apiKey, definePolicy, jwt, signature, type Handler } from 'portcullis';
+import { apiKey, definePolicy, jwt, mtls, signature, type Handler } from 'portcullis';
 import keys from './keys.json' with { type: 'json' };
 
 export const ISSUER = 'https://id.conformance.test';
@@ -16,6 +16,8 @@ export const AUDIENCE = 'conformance';
 export const ALLOWED_ORIGIN = 'https://app.example.com';
 /** The Standard Webhooks secret of `POST /v1/webhooks` (test-only). */
 export const WEBHOOK_SECRET = 'whsec_Y29uZm9ybWFuY2Utd2ViaG9vay1zZWNyZXQtMDEyMzQ1Njc=';
+/** The SAN URI of the client certificate `GET /v1/partner` knows. */
+export const PARTNER_URI = 'spiffe://conformance.test/partner';
 
 /** `PATCH /v1/users/:id`: these two fields only; `role` or `isAdmin` is a 422 (mass assignment). */
 export const UserPatch = v.strictObject({
@@ -30,6 +32,8 @@ const ownerOrAdmin = [{ roles: ['admin'] }, { owner: { param: 'id' } }];
 export const policy = definePolicy({
   // No forwarding header is believed: the socket address is the client.
   clientIp: { trustedProxies: [] },
+  // Certificates would come from Envoy; with no trusted proxy, every such header is refused.
+  clientCertificate: { from: 'xfcc' },
   transport: { requireHttps: true, allowLoopbackHttp: true, hsts: { maxAge: 31536000, includeSubDomains: true } },
   cors: { origins: [ALLOWED_ORIGIN], credentials: true, maxAge: 600, allowHeaders: ['authorization', 'content-type', 'x-api-key'] },
   authn: {
@@ -38,6 +42,7 @@ export const policy = definePolicy({
     // DPoP-bound tokens only. The table's proofs are made once, before every runtime runs: an hour's age.
     boundUser: jwt({ jwks: { keys: [keys.es256.public] }, algorithms: ['ES256'], issuer: ISSUER, audience: AUDIENCE, dpop: { mode: 'required', algorithms: ['ES256'], maxAge: 3600 } }),
     webhook: signature({ scheme: 'standard-webhooks', secrets: [WEBHOOK_SECRET], principal: 'payments-provider' }),
+    partner: mtls({ clients: { [`uri:${PARTNER_URI}`]: { principal: 'svc_partner' } } }),
   },
   roleHierarchy: { admin: ['user'] },
   rateLimits: {
@@ -62,6 +67,7 @@ export const policy = definePolicy({
     'GET /legacy/ping': { authn: 'anonymous' },
     'GET /v1/bound/me': { authn: ['boundUser'], allow: 'authenticated' },
     'POST /v1/webhooks': { authn: ['webhook'], allow: 'authenticated', contentTypes: ['application/json'] },
+    'GET /v1/partner': { authn: ['partner'], allow: 'authenticated' },
   },
 });
 

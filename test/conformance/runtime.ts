@@ -69,7 +69,7 @@ export function sendRaw(base: string, { method, target, headers = {}, body }: Ra
 }
 
 /**
- * Starts a server process and waits for it to print `listening on http://…` (on either stream).
+ * Starts a server process and waits for it to print `listening on http(s)://…` (on either stream).
  * `stop` sends SIGTERM, then SIGKILL if it has not exited within three seconds.
  */
 export async function spawnServer(command: string, args: string[], env: Record<string, string> = {}) {
@@ -79,7 +79,7 @@ export async function spawnServer(command: string, args: string[], env: Record<s
     const timer = setTimeout(() => reject(new Error(`${command} did not start within 30 s:\n${output}`)), 30_000);
     const onData = (chunk: Buffer) => {
       output += chunk;
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+      const match = /listening on (https?:\/\/127\.0\.0\.1:\d+)/.exec(output);
       if (match) {
         clearTimeout(timer);
         resolve(match[1]!);

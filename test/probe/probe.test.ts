@@ -195,8 +195,9 @@ describe('the demo gateway with the owner rule, JWT verification and proxy trust
     const { code, report } = await probeJson([gateway.url, '--policy', 'policies/demo.ts', ...ALICE, '--signing-key', signingKeyFile, '--api-key', API_KEY, '--other-id', 'u_bob']);
     expect(code).toBe(1);
     const jwtChecks = ['jwt.alg_none', 'jwt.key_confusion', 'jwt.foreign_key', 'jwt.embedded_jwk', 'jwt.jku', 'jwt.x5u', 'jwt.tampered', 'jwt.expired', 'jwt.not_yet_valid', 'jwt.wrong_audience', 'jwt.wrong_issuer', 'jwt.missing_exp'];
-    // A verifier that believes any bearer token believes a DPoP-bound one without its proof too.
-    expect(checks(report.findings, 'error')).toEqual(new Set([...jwtChecks, 'dpop.bound_as_bearer', 'authz.bola', 'ratelimit.xff_rotation', 'transport.forwarded_proto']));
+    // A verifier that believes any bearer token believes a DPoP-bound one without its proof too, and a
+    // certificate-bound one without its certificate.
+    expect(checks(report.findings, 'error')).toEqual(new Set([...jwtChecks, 'dpop.bound_as_bearer', 'certificates.bound_token_without_certificate', 'authz.bola', 'ratelimit.xff_rotation', 'transport.forwarded_proto']));
     // Ownership is gone from GET /v1/users/:id only; PATCH and /v0 still refuse u_bob's object.
     expect(report.findings.filter((f) => f.check.startsWith('authz.')).map((f) => f.route)).toEqual(['GET /v1/users/:id', 'GET /v1/users/:id']);
     // Every route that accepts the `user` method believes any token; the API-key route does not.

@@ -168,6 +168,7 @@ function securitySchemes(method: AuthnMethod): Record<string, Json> {
   if (method.kind === 'oauth2Introspection') {
     return { '': { type: 'http', scheme: 'bearer', description: `An OAuth 2.0 access token, checked by token introspection (RFC 7662)${typeof meta.endpoint === 'string' ? ` at ${meta.endpoint}` : ''}.` } };
   }
+  if (method.kind === 'mtls') return { '': { type: 'mutualTLS', description: 'A client certificate (mutual TLS), verified by the TLS layer or a trusted proxy.' } };
   const scheme = /^[A-Za-z][A-Za-z0-9_-]*/.exec(method.challenge)?.[0] ?? 'bearer';
   return { '': { type: 'http', scheme: scheme.toLowerCase(), description: `A ${method.kind} credential.` } };
 }

@@ -7,7 +7,7 @@
 import type { OwaspKey } from '../lint/owasp.ts';
 
 /** Attack families, in the order the probe runs them (rate limits last: they exhaust buckets). */
-export const FAMILIES = ['authn', 'jwt', 'dpop', 'signatures', 'bola', 'methods', 'paths', 'hosts', 'cors', 'bodies', 'transport', 'ratelimit', 'headers'] as const;
+export const FAMILIES = ['authn', 'jwt', 'dpop', 'certificates', 'signatures', 'bola', 'methods', 'paths', 'hosts', 'cors', 'bodies', 'transport', 'ratelimit', 'headers'] as const;
 export type ProbeFamily = (typeof FAMILIES)[number];
 
 /** One check of the catalogue. */
@@ -45,6 +45,8 @@ export const CHECKS = {
   signatureForged: check('signature.forged', 'signatures', 'API2', 'A request signed with a key the deployment does not hold is accepted', 'Verify every signed request (webhook, HTTP Message Signature) against the policy\'s secrets or keys before anything else reads it.'),
   signatureStale: check('signature.stale', 'signatures', 'API2', 'A webhook signed long ago is accepted', 'Refuse a signature whose timestamp is outside the tolerance (5 minutes by default): a captured webhook must not stay good.'),
   signatureReplayed: check('signature.replayed', 'signatures', 'API2', 'The same signed webhook is accepted twice', 'Refuse a webhook-id (or signature) seen before (replay: "refuse", the default), in a store every gateway shares.'),
+  forgedCertificateHeader: check('certificates.forged_header', 'certificates', 'API2', 'A client-certificate header from a peer that is no trusted proxy is believed', 'Believe X-Forwarded-Client-Cert (or an nginx certificate header) only from the proxies that terminate TLS (clientIp.trustedProxies), and have them overwrite it on every request.'),
+  boundTokenWithoutCertificate: check('certificates.bound_token_without_certificate', 'certificates', 'API2', 'A certificate-bound token is accepted without its certificate', 'Check cnf["x5t#S256"] of every token against the request\'s verified client certificate (RFC 8705 §3); refuse the token without it.'),
   bola: check('authz.bola', 'bola', 'API1', "A user reads or changes another user's object", 'Add an owner rule ({ owner: { param } }) or a check to every route with an object id, next to the roles that may see every object.'),
   bolaCase: check('authz.bola_case', 'bola', 'API1', 'The ownership check ignores case', 'Compare object ids exactly: u_Alice is not u_alice.'),
   methodOverride: check('method.override', 'methods', 'API5', 'X-HTTP-Method-Override changes what a request does', 'Ignore and strip X-HTTP-Method-Override, X-HTTP-Method and X-Method-Override: the gateway checked the request line\'s method.'),

@@ -10,6 +10,7 @@ import { FAMILIES, type ProbeFamily } from './checks.ts';
 import { ProbeContext, type CheckRecord, type ProbeFinding, type UserIdentity } from './context.ts';
 import { probeMissingCredentials, probeJwt } from './families/authn.ts';
 import { probeBodies } from './families/bodies.ts';
+import { probeCertificates } from './families/certificates.ts';
 import { probeBola } from './families/bola.ts';
 import { probeCors } from './families/cors.ts';
 import { probeDpop } from './families/dpop.ts';
@@ -154,6 +155,7 @@ export async function probe(policy: Policy, options: ProbeOptions): Promise<Prob
     jwt: () => probeJwt(ctx),
     dpop: () => probeDpop(ctx),
     signatures: () => probeSignatures(ctx, options.credentials?.webhookSecret, options.aggressive ?? false),
+    certificates: () => probeCertificates(ctx),
     bola: () => probeBola(ctx),
     methods: () => probeMethodOverride(ctx),
     paths: () => probePaths(ctx),
