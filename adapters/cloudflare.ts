@@ -198,7 +198,10 @@ export function gateway<Env = unknown>(policy: PolicySource<Env>, options: Gatew
       } catch (error) {
         return misconfigured(request, env, error);
       }
-      return gate.engine.handle(request, { peer: { platform: 'cloudflare' }, waitUntil: ctx.waitUntil.bind(ctx) }, gate.handler);
+      // request.cf is filled by Cloudflare's edge, never by the client: its country is the platform's.
+      const country = (request as { cf?: { country?: unknown } }).cf?.country;
+      const peer = { platform: 'cloudflare' as const, country: typeof country === 'string' ? country : undefined };
+      return gate.engine.handle(request, { peer, waitUntil: ctx.waitUntil.bind(ctx) }, gate.handler);
     },
   };
 

@@ -3,6 +3,7 @@
  * @module
  */
 
+import { reportedCountry } from './country.ts';
 import { parseForwarded } from './forwarded.ts';
 import { formatIp, inRange, isLoopback, LOOPBACK, parseIp, parseRange, type IpAddress, type IpRange } from './ip.ts';
 
@@ -14,6 +15,11 @@ export interface Peer {
   scheme?: 'http' | 'https' | undefined;
   /** Set by the Workers adapter: the request came through Cloudflare's edge, which sets `CF-Connecting-IP`. */
   platform?: 'cloudflare' | undefined;
+  /**
+   * The client's country as the platform itself determined it (`request.cf.country` on Workers),
+   * never from a header the client could write.
+   */
+  country?: string | undefined;
 }
 
 /** The resolved client: every later stage keys on `ip`. */
@@ -31,6 +37,11 @@ export interface Client {
    * trusted proxy; absent otherwise. Recorded, not acted on.
    */
   readonly forwardedHost?: string | undefined;
+  /**
+   * The client's country (ISO 3166-1 alpha-2, capitals): from the platform (`request.cf.country`),
+   * or from `clientIp.countryHeader` when a trusted proxy sent it; absent when unknown.
+   */
+  readonly country?: string | undefined;
 }
 
 /** Options of `policy.clientIp`. */
@@ -51,6 +62,14 @@ export interface ClientIpOptions {
    * @default 'x-forwarded-for'
    */
   header?: 'x-forwarded-for' | 'forwarded';
+  /**
+   * The header in which a trusted proxy reports the client's country (ISO 3166-1 alpha-2), such as
+   * `cf-ipcountry` or `cloudfront-viewer-country`. Read only when the request came from a trusted
+   * proxy (on Workers: when `cloudflare` is trusted); from anyone else it is ignored. On Workers
+   * `request.cf.country` is used without it.
+   * @default none: the country is known only from the platform
+   */
+  countryHeader?: string;
 }
 
 /** Returns the problem with a trusted-proxy entry, or undefined when it is valid. */
@@ -100,7 +119,8 @@ export function compileClientResolver(options: ClientIpOptions = {}): ClientReso
     return known;
   };
 
-  return function resolveClient(headers, peer, requestUrl) {
+  const countryHeader = options.countryHeader?.toLowerCase();
+  const resolveAddress: ClientResolver = (headers, peer, requestUrl) => {
     // A serialized URL's scheme is lowercase.
     const socketScheme = peer.scheme ?? (requestUrl.startsWith('https:') ? 'https' : 'http');
     const known = peer.address === undefined ? null : knownPeer(peer.address);
@@ -139,6 +159,15 @@ export function compileClientResolver(options: ClientIpOptions = {}): ClientReso
     // its hops are unreadable: such a request is not a direct loopback connection.
     const direct = chain.hops.length === 0 && chain.proto === undefined;
     return { ip: formatIp(client), scheme, forwarded, directLoopback: direct && isLoopback(peerAddress) };
+  };
+
+  return function resolveClient(headers, peer, requestUrl) {
+    const client = resolveAddress(headers, peer, requestUrl);
+    if (!countryHeader && peer.country === undefined) return client;
+    // A country header counts only when a proxy we trust sent the request: anyone else writes it freely.
+    const trustedSender = peer.platform === 'cloudflare' ? trustCloudflare : peer.address !== undefined && knownPeer(peer.address)?.trusted === true;
+    const country = reportedCountry(peer.country) ?? (countryHeader && trustedSender ? reportedCountry(headers.get(countryHeader)) : undefined);
+    return country ? { ...client, country } : client;
   };
 }
 

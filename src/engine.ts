@@ -1,7 +1,8 @@
 /**
  * The engine: compiles a policy once, then evaluates each request through the pipeline, in order:
- * normalize the target, transport (HTTPS), CORS, route, version, the `ip`/`route` rate limits,
- * authentication, the other rate limits, authorization, validation.
+ * normalize the target, the policy's network rules, transport (HTTPS), CORS, route (and its network
+ * rules), version, the `ip`/`route` rate limits, authentication, the other rate limits,
+ * authorization, validation, quota.
  * @module
  */
 
@@ -33,6 +34,8 @@ import { compileCors, isPreflight } from './stages/cors.ts';
 import { HeaderList } from './header-list.ts';
 import { compileSecurityHeaders, leaks } from './stages/headers.ts';
 import { compileVersions, findVersion } from './stages/versioning.ts';
+import { compileNetworkRules, type NetworkCheck } from './stages/network.ts';
+import { compileQuota, quotaHeaderItems, takeQuota, type CompiledQuota, type QuotaInfo } from './stages/quota.ts';
 import { compileHostAllowlist, hostname, resolveTarget, targetHref } from './target.ts';
 
 /** What the core may use from the outside world. Tests pin the clock through `now`. */
@@ -112,6 +115,9 @@ interface CompiledRoute {
   /** Buckets that run before authentication (by ip / route) and after it. */
   preAuth: CompiledBucket[];
   postAuth: CompiledBucket[];
+  /** The route's own `ip` / `country` rules. */
+  network: NetworkCheck | undefined;
+  quota: CompiledQuota | undefined;
 }
 
 const settleNothing = async (): Promise<void> => {};
@@ -146,7 +152,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
   const allowLoopbackHttp = policy.transport?.allowLoopbackHttp ?? false;
   const securityHeaders = compileSecurityHeaders(policy.headers, policy.transport);
   // Scripts may read the RateLimit headers of a limited API.
-  const cors = policy.cors && compileCors(policy.cors, policy.rateLimits ? ['ratelimit', 'ratelimit-policy', 'retry-after'] : []);
+  const cors = policy.cors && compileCors(policy.cors, policy.rateLimits || policy.quotas ? ['ratelimit', 'ratelimit-policy', 'retry-after'] : []);
   const versions = compileVersions(policy.versions);
   const maxPathLength = policy.routing?.maxPathLength ?? 2048;
   const methods = policy.authn ?? {};
@@ -157,6 +163,9 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
   const reportOnly = policy.mode === 'report';
   const allowedHost = policy.hosts && compileHostAllowlist(policy.hosts);
   const buckets = new Map(Object.entries(policy.rateLimits ?? {}).map(([name, bucket]) => [name, compileBucket(name, bucket)]));
+  const quotas = new Map(Object.entries(policy.quotas ?? {}).map(([name, quota]) => [name, compileQuota(name, quota)]));
+  if (quotas.size && !store.takeQuota) throw new TypeError('createEngine: policy.quotas needs a rate-limit store with takeQuota (memory, Redis, Upstash, Durable Objects)');
+  const checkNetwork = compileNetworkRules(policy.ip, policy.country);
   const table = new RouteTable<CompiledRoute>(
     Object.entries(policy.routes).map(([pattern, route]: [string, RoutePolicy]) => {
       const parsed = parsePattern(pattern) as ParsedPattern;
@@ -171,6 +180,8 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
         cacheControl: route.cacheControl === false ? undefined : (route.cacheControl ?? (route.authn === 'anonymous' ? undefined : 'no-store')),
         preAuth: (route.rateLimit ?? []).map((name) => buckets.get(name)!).filter((bucket) => bucket.preAuth),
         postAuth: (route.rateLimit ?? []).map((name) => buckets.get(name)!).filter((bucket) => !bucket.preAuth),
+        network: compileNetworkRules(route.ip, route.country),
+        quota: route.quota === undefined ? undefined : quotas.get(route.quota),
       };
       return { pattern, parsed, route: compiled };
     }),
@@ -293,6 +304,37 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     return deny(x, 'ratelimit.exceeded', 'ratelimit', { reasons: [`ratelimit.exceeded: ${blocked.bucket.name}`] });
   }
 
+  /** Takes one call from the route's quota: its info for the Allow, or a denial. */
+  async function useQuota(x: Exchange, quota: CompiledQuota, principal: Principal): Promise<{ info?: QuotaInfo; denial?: Deny }> {
+    const at = now();
+    let outcome: Awaited<ReturnType<typeof takeQuota>>;
+    try {
+      outcome = await takeQuota(store, quota, principal, at, storeTimeoutMs);
+    } catch (error) {
+      if (onStoreError === 'deny') return { denial: deny(x, 'quota.unavailable', 'quota', { error }) };
+      emit(x, { event: 'portcullis.error', reason: 'quota.unavailable', error: describe(error) });
+      x.trace.push({ stage: 'quota', outcome: 'pass', detail: 'store failed; let through (onStoreError: allow)' });
+      return {};
+    }
+    if (outcome.kind === 'uncounted') {
+      x.trace.push({ stage: 'quota', outcome: 'skip', detail: `${quota.name}: not counted for this caller` });
+      return {};
+    }
+    background(x, outcome.result.pending);
+    // The quota is one more item of the RateLimit fields, beside the route's buckets.
+    const items = quotaHeaderItems(outcome.info, at);
+    for (const [name, item] of [['ratelimit-policy', items.policy], ['ratelimit', items.state]] as const) {
+      const before = x.headers.get(name);
+      x.headers.set(name, before ? `${before}, ${item}` : item);
+    }
+    if (outcome.kind === 'exhausted') {
+      x.headers.set('retry-after', String(Math.max(1, Math.ceil((outcome.info.reset - at) / 1000))));
+      return { denial: deny(x, 'quota.exhausted', 'quota', { reasons: [`quota.exhausted: ${quota.name}`] }) };
+    }
+    x.trace.push({ stage: 'quota', outcome: 'pass', detail: `${quota.name}: ${outcome.info.remaining} left` });
+    return { info: outcome.info };
+  }
+
   /** A denial (or, with `answer`, a bodiless answer such as a preflight's 204). `error` stays in the log. */
   function deny(
     x: Exchange,
@@ -391,6 +433,10 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
       if (allowedHost && !allowedHost(target.host)) return deny(x, 'request.misdirected', 'normalize');
       trace.push({ stage: 'normalize', outcome: 'pass', detail: `client ${x.client.ip} over ${x.client.scheme}` });
 
+      // Network rules of the whole policy: a refused client learns nothing else about the API.
+      const networkDenial = checkNetwork?.(x.client);
+      if (networkDenial) return deny(x, networkDenial.reason, 'network', { reasons: [networkDenial.detail] });
+
       // 2. Transport.
       if (requireHttps && x.client.scheme === 'http' && !(allowLoopbackHttp && x.client.directLoopback)) {
         if (x.method === 'GET' || x.method === 'HEAD') {
@@ -434,6 +480,8 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
       seen.params = match.params;
       seen.cacheControl = compiled.cacheControl ?? null;
       trace.push({ stage: 'route', outcome: 'pass', detail: compiled.pattern });
+      const routeNetworkDenial = compiled.network?.(x.client);
+      if (routeNetworkDenial) return deny(x, routeNetworkDenial.reason, 'network', { reasons: [routeNetworkDenial.detail] });
 
       // Versioning: deprecation headers, and 410 once the sunset has passed.
       const version = findVersion(versions, normalized.segments);
@@ -481,6 +529,10 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
         return deny(x, valid.reason, 'validate', { detail: valid.detail, errors: valid.errors, reasons });
       }
       trace.push({ stage: 'validate', outcome: 'pass' });
+
+      // 10. Quota: last, so that only calls the policy lets through use up the allowance.
+      const quota = compiled.quota ? await useQuota(x, compiled.quota, principal) : undefined;
+      if (quota?.denial) return quota.denial;
       if (compiled.cacheControl !== undefined) headers.set('cache-control', compiled.cacheControl);
 
       return {
@@ -490,6 +542,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
         route: compiled.pattern,
         params: match.params,
         principal,
+        ...(quota?.info && { quota: quota.info }),
         input: valid.input,
         request: served(valid.request, request, href),
         reasons: [],

@@ -6,7 +6,10 @@
 export { definePolicy, formatPath } from './policy/define.ts';
 export type {
   CorsPolicy,
+  CountryRulesPolicy,
   HeadersPolicy,
+  IpRulesPolicy,
+  QuotaPolicy,
   Policy,
   RoutePattern,
   RoutePolicy,
@@ -21,7 +24,7 @@ export type { Allow, Decision, Deny, Problem, ReasonCode, TraceEntry } from './d
 export type { Client, ClientIpOptions, Peer } from './client.ts';
 export { canonicalIp } from './ip.ts';
 export { ANONYMOUS } from './authn/contract.ts';
-export type { AuthnEnv, AuthnMethod, AuthnOutcome, Principal } from './authn/contract.ts';
+export type { AuthnEnv, AuthnMethod, AuthnOutcome, Principal, QuotaSpec } from './authn/contract.ts';
 export type { SecurityEvent, SecuritySink } from './log.ts';
 export { jsonLineSink } from './log.ts';
 export { PolicyError } from './errors.ts';
@@ -32,12 +35,14 @@ export { problemResponse } from './decision.ts';
 export { jwt } from './authn/jwt.ts';
 export type { JwtOptions } from './authn/jwt.ts';
 export { apiKey, generateApiKey, hashApiKey } from './authn/api-key.ts';
-export type { ApiKeyOptions, ApiKeyRecord } from './authn/api-key.ts';
+export type { ApiKeyOptions, ApiKeyRecord, GenerateApiKeyOptions } from './authn/api-key.ts';
+export { API_KEY_PATTERN, checkApiKeyChecksum } from './authn/api-key-format.ts';
 export { oauth2Introspection } from './authn/introspection.ts';
 export type { IntrospectionOptions } from './authn/introspection.ts';
 export { memoryStore } from './stores/memory.ts';
 export type { MemoryStore, MemoryStoreOptions } from './stores/memory.ts';
-export type { BucketSpec, RateLimitResult, RateLimitStore } from './stores/types.ts';
+export type { BucketSpec, QuotaCounterSpec, QuotaPeriod, RateLimitResult, RateLimitStore } from './stores/types.ts';
+export type { QuotaInfo } from './stages/quota.ts';
 export type { KeyContext, RateLimitingPolicy, RateLimitPolicy } from './stages/ratelimit.ts';
 export type { AllowRule, CheckContext } from './stages/authz.ts';
 export type { ValidatedInput } from './stages/validate.ts';

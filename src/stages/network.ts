@@ -1,0 +1,104 @@
+/**
+ * Network rules: which client addresses (`ip`) and countries (`country`) may call, policy-wide and
+ * per route, on the client the policy resolved (trusted proxies applied, one canonical spelling per
+ * address). Deny wins over allow; a client the rules cannot place is refused (fail closed).
+ * @module
+ */
+
+import type { Client } from '../client.ts';
+import { checkCountryCode } from '../country.ts';
+import { parseIp, parseRange } from '../ip.ts';
+import { compileIpSet, type IpSet } from '../ip-set.ts';
+import type { CountryRulesPolicy, IpRulesPolicy } from '../policy/types.ts';
+
+export type { CountryRulesPolicy, IpRulesPolicy } from '../policy/types.ts';
+
+/** A refusal: its reason code, and for the trace and log which rule said so. */
+export interface NetworkDenial {
+  readonly reason: 'network.ip_denied' | 'network.ip_unknown' | 'network.country_denied' | 'network.country_unknown';
+  readonly detail: string;
+}
+
+/** Checks one client against compiled rules: undefined when it may pass. */
+export type NetworkCheck = (client: Client) => NetworkDenial | undefined;
+
+/**
+ * Why an `ip` entry is not a CIDR range or an address, or undefined when it is one. Precise, because
+ * `10.0.0.1/8` (host bits set) is usually a typo of `10.0.0.0/8`, not a different intention.
+ */
+export function checkCidr(entry: string): string | undefined {
+  if (parseRange(entry)) return undefined;
+  const slash = entry.indexOf('/');
+  const text = slash < 0 ? entry : entry.slice(0, slash);
+  // A bare address is a range of one: parseRange of the part before the slash checks it is plain.
+  const address = parseRange(text);
+  if (!address || slash < 0) return `"${entry}" is not a CIDR range or an address (e.g. "203.0.113.0/24", "2001:db8::/32", "192.0.2.7")`;
+  const max = address.family === 4 && !text.includes(':') ? 32 : 128;
+  const suffix = entry.slice(slash + 1);
+  if (!/^(0|[1-9][0-9]{0,2})$/.test(suffix) || Number(suffix) > max) return `"${entry}": the prefix length must be a number from 0 to ${max}`;
+  return `"${entry}" has host bits set after /${suffix}: write the network address (or the address alone, for one host)`;
+}
+
+/** Compiles a list of CIDRs (validated by definePolicy) into a set. */
+function ipSet(entries: readonly string[] | undefined): IpSet | undefined {
+  if (entries === undefined) return undefined;
+  return compileIpSet(
+    entries.map((entry) => {
+      const range = parseRange(entry);
+      if (!range) throw new TypeError(`ip: ${checkCidr(entry)}`);
+      return range;
+    }),
+  );
+}
+
+function countrySet(codes: readonly string[] | undefined): ReadonlySet<string> | undefined {
+  if (codes === undefined) return undefined;
+  for (const code of codes) {
+    const problem = checkCountryCode(code);
+    if (problem) throw new TypeError(`country: ${problem}`);
+  }
+  return new Set(codes);
+}
+
+/**
+ * Compiles `ip` and `country` rules once. Undefined when there are none (nothing to check).
+ *
+ * - `ip.deny` refuses an address inside one of its ranges, whatever `allow` says; `ip.allow`, when
+ *   given, admits only addresses inside its ranges. A client whose address the runtime did not give
+ *   (`unknown`) is refused by any `ip` rule: it cannot be shown to be outside `deny`.
+ * - `country` works alike on the client's country. A request whose country is not known — no
+ *   platform country, no trusted proxy's header — is refused unless `unknown: 'allow'` says otherwise.
+ *
+ * @example
+ * const check = compileNetworkRules({ allow: ['10.0.0.0/8'] }, undefined)!;
+ * check({ ip: '10.1.2.3', scheme: 'https', forwarded: false, directLoopback: false }); // undefined: passes
+ */
+export function compileNetworkRules(ip: IpRulesPolicy | undefined, country: CountryRulesPolicy | undefined): NetworkCheck | undefined {
+  const allowIp = ipSet(ip?.allow);
+  const denyIp = ipSet(ip?.deny);
+  const allowCountry = countrySet(country?.allow);
+  const denyCountry = countrySet(country?.deny);
+  const hasIpRules = allowIp !== undefined || denyIp !== undefined;
+  const hasCountryRules = allowCountry !== undefined || denyCountry !== undefined;
+  const admitUnknownCountry = country?.unknown === 'allow';
+  if (!hasIpRules && !hasCountryRules) return undefined;
+
+  return function checkNetwork(client) {
+    if (hasIpRules) {
+      const address = client.ip === 'unknown' ? undefined : parseIp(client.ip);
+      if (!address) return { reason: 'network.ip_unknown', detail: 'ip: the client address is unknown' };
+      if (denyIp?.has(address)) return { reason: 'network.ip_denied', detail: `ip.deny: ${client.ip}` };
+      if (allowIp && !allowIp.has(address)) return { reason: 'network.ip_denied', detail: `ip.allow: ${client.ip} is in no range` };
+    }
+    if (hasCountryRules) {
+      const code = client.country;
+      if (code === undefined) {
+        if (!admitUnknownCountry) return { reason: 'network.country_unknown', detail: 'country: the client country is unknown' };
+      } else {
+        if (denyCountry?.has(code)) return { reason: 'network.country_denied', detail: `country.deny: ${code}` };
+        if (allowCountry && !allowCountry.has(code)) return { reason: 'network.country_denied', detail: `country.allow: ${code} is not listed` };
+      }
+    }
+    return undefined;
+  };
+}
