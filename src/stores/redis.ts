@@ -14,7 +14,7 @@
  * @module
  */
 
-import { RATE_LIMIT_SCRIPT } from './redis-script.ts';
+import { QUOTA_SCRIPT, RATE_LIMIT_SCRIPT, sha1Hex } from './redis-script.ts';
 import type { BucketSpec, RateLimitResult, RateLimitStore } from './types.ts';
 
 /** Keys and arguments of a script call, as node-redis's `eval` and `evalSha` take them. */
@@ -116,11 +116,6 @@ const ALGORITHM_SUFFIX: Record<BucketSpec['algorithm'], string> = { 'fixed-windo
 /** `%`, `{` and `}` percent-encoded: a client key cannot end the hash tag early or spell another key. */
 const escapeTag = (text: string) => text.replace(/[%{}]/g, (char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`);
 
-async function sha1Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-1', new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, '0')).join('');
-}
-
 const isNoScript = (error: unknown) => error instanceof Error && error.message.startsWith('NOSCRIPT');
 
 /** A client made from a URL, and a promise of its first connection attempt's outcome. */
@@ -178,29 +173,36 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   // from then on a disconnected client fails them at once (no offline queue).
   let connecting = owned !== undefined;
   owned?.attempted.then(() => (connecting = false));
-  let sha: string | undefined;
-  const shaReady = sha1Hex(RATE_LIMIT_SCRIPT).then((hex) => (sha = hex));
+  const shas = new Map<string, string>();
+  const shaReady = Promise.all([RATE_LIMIT_SCRIPT, QUOTA_SCRIPT].map(async (script) => shas.set(script, await sha1Hex(script))));
 
-  async function run(operation: 'consume' | 'refund' | 'peek', bucket: BucketSpec, key: string, now: number): Promise<unknown> {
-    const call = {
-      // The bucket name is URI-encoded (no `:`), so no name/key pair can spell another bucket's key.
-      keys: [`${prefix}:{${encodeURIComponent(bucket.name)}:${escapeTag(key)}}:${ALGORITHM_SUFFIX[bucket.algorithm]}`],
-      arguments: [operation, bucket.algorithm, String(bucket.limit), String(bucket.windowMs), String(now)],
-    };
+  /** Runs a script by its SHA-1, sending it whole when Redis does not know it yet. */
+  async function evaluate(script: string, call: RedisScriptCall): Promise<unknown> {
     if (connecting) await owned!.attempted;
     try {
-      return await client.evalSha(sha ?? (await shaReady), call);
+      return await client.evalSha(shas.get(script) ?? (await shaReady, shas.get(script)!), call);
     } catch (error) {
       // A restarted (or another cluster node's) Redis has not seen the script: EVAL sends and caches it.
-      if (isNoScript(error)) return client.eval(RATE_LIMIT_SCRIPT, call);
+      if (isNoScript(error)) return client.eval(script, call);
       throw error;
     }
   }
 
-  async function check(operation: 'consume' | 'peek', bucket: BucketSpec, key: string, now: number): Promise<RateLimitResult> {
-    const reply = await run(operation, bucket, key, now);
+  function run(operation: 'consume' | 'refund' | 'peek', bucket: BucketSpec, key: string, now: number): Promise<unknown> {
+    return evaluate(RATE_LIMIT_SCRIPT, {
+      // The bucket name is URI-encoded (no `:`), so no name/key pair can spell another bucket's key.
+      keys: [`${prefix}:{${encodeURIComponent(bucket.name)}:${escapeTag(key)}}:${ALGORITHM_SUFFIX[bucket.algorithm]}`],
+      arguments: [operation, bucket.algorithm, String(bucket.limit), String(bucket.windowMs), String(now)],
+    });
+  }
+
+  function resultOf(reply: unknown, limit: number): RateLimitResult {
     if (!Array.isArray(reply) || reply.length !== 3) throw new TypeError(`redisStore: unexpected script reply ${JSON.stringify(reply)}`);
-    return { success: Number(reply[0]) === 1, limit: bucket.limit, remaining: Number(reply[1]), reset: Number(String(reply[2])) };
+    return { success: Number(reply[0]) === 1, limit, remaining: Number(reply[1]), reset: Number(String(reply[2])) };
+  }
+
+  async function check(operation: 'consume' | 'peek', bucket: BucketSpec, key: string, now: number): Promise<RateLimitResult> {
+    return resultOf(await run(operation, bucket, key, now), bucket.limit);
   }
 
   return {
@@ -208,6 +210,14 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     peek: (bucket, key, now) => check('peek', bucket, key, now),
     async refund(bucket, key, now) {
       await run('refund', bucket, key, now);
+    },
+    async takeQuota(quota, key, period, now) {
+      const reply = await evaluate(QUOTA_SCRIPT, {
+        // `quota` after the name keeps a quota's counter apart from a bucket of the same name.
+        keys: [`${prefix}:{${encodeURIComponent(quota.name)}:${escapeTag(key)}}:quota`],
+        arguments: [String(quota.limit), String(period.start), String(period.end), String(now)],
+      });
+      return resultOf(reply, quota.limit);
     },
     async close() {
       owned?.client.destroy();
