@@ -7,9 +7,10 @@
 
 import type { Client } from '../client.ts';
 import { checkCountryCode } from '../country.ts';
+import { refuse, type Stage } from '../exchange.ts';
 import { parseIp, parseRange } from '../ip.ts';
 import { compileIpSet, type IpSet } from '../ip-set.ts';
-import type { CountryRulesPolicy, IpRulesPolicy } from '../policy/types.ts';
+import type { CountryRulesPolicy, IpRulesPolicy, Policy } from '../policy/types.ts';
 
 export type { CountryRulesPolicy, IpRulesPolicy } from '../policy/types.ts';
 
@@ -100,5 +101,26 @@ export function compileNetworkRules(ip: IpRulesPolicy | undefined, country: Coun
       }
     }
     return undefined;
+  };
+}
+
+/** The network steps of the pipeline: the policy's rules, and each route's own. */
+export interface NetworkStages {
+  /** The policy-wide rules, right after the client is resolved: a refused client learns nothing of the routes. */
+  beforeRouting: Stage;
+  /** The matched route's rules (both must pass). */
+  afterRouting: Stage;
+}
+
+export function networkStages(policy: Policy): NetworkStages {
+  const policyWide = compileNetworkRules(policy.ip, policy.country);
+  const byRoute = new Map(Object.entries(policy.routes).map(([pattern, route]) => [pattern, compileNetworkRules(route.ip, route.country)]));
+  const stage = (check: NetworkCheck | undefined, x: Parameters<Stage>[0]) => {
+    const denial = check?.(x.client);
+    return denial && refuse('network', denial.reason, { reasons: [denial.detail] });
+  };
+  return {
+    beforeRouting: (x) => stage(policyWide, x),
+    afterRouting: (x) => stage(byRoute.get(x.route!), x),
   };
 }

@@ -6,7 +6,8 @@
  */
 
 import type { Principal, QuotaSpec } from '../authn/contract.ts';
-import type { QuotaPolicy } from '../policy/types.ts';
+import { describeError, refuse, type Stage, type StageEnv } from '../exchange.ts';
+import type { Policy, QuotaPolicy } from '../policy/types.ts';
 import type { QuotaPeriod, RateLimitResult, RateLimitStore } from '../stores/types.ts';
 import { withTimeout } from './ratelimit.ts';
 
@@ -99,4 +100,53 @@ export async function takeQuota(
   const result = await (store.inProcess ? call : withTimeout(call, timeoutMs));
   const info: QuotaInfo = { name: quota.name, limit: spec.limit, remaining: result.remaining, period: spec.period, reset: period.end };
   return { kind: result.success ? 'counted' : 'exhausted', info, result };
+}
+
+/**
+ * The quota step, last before an allow. Throws a `TypeError` when the policy has quotas and the
+ * store cannot count them: a policy that says "1000 a day" must not quietly admit every call.
+ */
+export function quotaStage(policy: Policy, env: StageEnv): Stage {
+  const quotas = new Map(Object.entries(policy.quotas ?? {}).map(([name, quota]) => [name, compileQuota(name, quota)]));
+  if (quotas.size && !env.store.takeQuota) {
+    throw new TypeError('createEngine: policy.quotas needs a rate-limit store with takeQuota (memory, Redis, Upstash or Durable Objects)');
+  }
+  const byRoute = new Map(Object.entries(policy.routes).map(([pattern, route]) => [pattern, route.quota === undefined ? undefined : quotas.get(route.quota)]));
+  const onStoreError = policy.rateLimiting?.onStoreError ?? 'deny';
+  const timeoutMs = policy.rateLimiting?.storeTimeoutMs ?? 1000;
+
+  return function quota(x) {
+    const compiled = byRoute.get(x.route!);
+    return compiled && use(compiled);
+
+    async function use(compiled: CompiledQuota) {
+      const at = env.now();
+      let outcome: QuotaOutcome;
+      try {
+        outcome = await takeQuota(env.store, compiled, x.principal!, at, timeoutMs);
+      } catch (error) {
+        if (onStoreError === 'deny') return refuse('quota', 'quota.unavailable', { error });
+        env.emit(x, { event: 'portcullis.error', reason: 'quota.unavailable', error: describeError(error) });
+        x.trace.push({ stage: 'quota', outcome: 'pass', detail: 'store failed; let through (onStoreError: allow)' });
+        return undefined;
+      }
+      if (outcome.kind === 'uncounted') {
+        x.trace.push({ stage: 'quota', outcome: 'skip', detail: `${compiled.name}: not counted for this caller` });
+        return undefined;
+      }
+      // The quota is one more item of the RateLimit fields, beside the route's buckets.
+      const items = quotaHeaderItems(outcome.info, at);
+      for (const [name, item] of [['ratelimit-policy', items.policy], ['ratelimit', items.state]] as const) {
+        const before = x.headers.get(name);
+        x.headers.set(name, before ? `${before}, ${item}` : item);
+      }
+      if (outcome.kind === 'exhausted') {
+        x.headers.set('retry-after', String(Math.max(1, Math.ceil((outcome.info.reset - at) / 1000))));
+        return refuse('quota', 'quota.exhausted', { reasons: [`quota.exhausted: ${compiled.name}`] });
+      }
+      x.quota = outcome.info;
+      x.trace.push({ stage: 'quota', outcome: 'pass', detail: `${compiled.name}: ${outcome.info.remaining} left` });
+      return undefined;
+    }
+  };
 }
