@@ -84,12 +84,26 @@ export function compileNetworkRules(ip: IpRulesPolicy | undefined, country: Coun
   const admitUnknownCountry = country?.unknown === 'allow';
   if (!hasIpRules && !hasCountryRules) return undefined;
 
+  const judgeIp = (ip: string): NetworkDenial | null => {
+    const address = ip === 'unknown' ? undefined : parseIp(ip);
+    if (!address) return { reason: 'network.ip_unknown', detail: 'ip: the client address is unknown' };
+    if (denyIp?.has(address)) return { reason: 'network.ip_denied', detail: `ip.deny: ${ip}` };
+    if (allowIp && !allowIp.has(address)) return { reason: 'network.ip_denied', detail: `ip.allow: ${ip} is in no range` };
+    return null;
+  };
+  // A server sees the same clients again and again: their verdicts are kept (bounded), because
+  // parsing an IPv6 address costs more than the search itself.
+  const verdicts = new Map<string, NetworkDenial | null>();
+
   return function checkNetwork(client) {
     if (hasIpRules) {
-      const address = client.ip === 'unknown' ? undefined : parseIp(client.ip);
-      if (!address) return { reason: 'network.ip_unknown', detail: 'ip: the client address is unknown' };
-      if (denyIp?.has(address)) return { reason: 'network.ip_denied', detail: `ip.deny: ${client.ip}` };
-      if (allowIp && !allowIp.has(address)) return { reason: 'network.ip_denied', detail: `ip.allow: ${client.ip} is in no range` };
+      let verdict = verdicts.get(client.ip);
+      if (verdict === undefined) {
+        verdict = judgeIp(client.ip);
+        if (verdicts.size >= 4096) verdicts.clear();
+        verdicts.set(client.ip, verdict);
+      }
+      if (verdict) return verdict;
     }
     if (hasCountryRules) {
       const code = client.country;
