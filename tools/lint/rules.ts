@@ -13,6 +13,7 @@ import type { Policy, RateLimitPolicy, RoutePolicy } from '../../src/policy/type
 import { parsePattern, type ParsedPattern } from '../../src/router.ts';
 import type { AuthnMethod } from '../../src/authn/contract.ts';
 import { DEFAULT_MAX_BODY_BYTES } from '../../src/stages/validate.ts';
+import { NETWORK_RULES } from './network-rules.ts';
 import type { OwaspKey } from './owasp.ts';
 
 export type Severity = 'error' | 'warning';
@@ -560,7 +561,7 @@ export const RULES: readonly LintRule[] = [
           .filter((route) => parts.every((part, i) => 'literal' in (route.parsed.segments[i] ?? {}) && (route.parsed.segments[i] as { literal: string }).literal === part))
           .map((route) => ({ keys: at(route), message: `${route.pattern} is still routed, but ${prefix} reached its sunset on ${version.sunset}` }));
       }),
-  },
+  },  ...NETWORK_RULES,
 ];
 
 /** Findings for what `definePolicy` refuses; the other rules still run. */
