@@ -6,8 +6,7 @@
 import type { Client } from './client.ts';
 import type { HeaderList } from './header-list.ts';
 import type { FieldError } from './schema.ts';
-import type { Principal } from './authn/contract.ts';
-import type { QuotaInfo } from './stages/quota.ts';
+import type { Principal, QuotaSpec } from './authn/contract.ts';
 
 /** Stable reason codes: the problem `type`, the log line and the tests share them. */
 export const REASONS = {
@@ -138,6 +137,19 @@ interface DecisionBase {
    * their unit now. `engine.handle` does this itself; a no-op when no such bucket applies.
    */
   readonly settle: (status: number) => Promise<void>;
+}
+
+/** What an allowed decision says about the quota it used. */
+export interface QuotaInfo {
+  /** The quota's name in `policy.quotas`. */
+  readonly name: string;
+  /** Calls per period for this caller (its plan's, or the policy's). */
+  readonly limit: number;
+  /** Calls left in this period, after this one. */
+  readonly remaining: number;
+  readonly period: QuotaSpec['period'];
+  /** When the period ends and the allowance refills, epoch ms. */
+  readonly reset: number;
 }
 
 /** The request may proceed to the handler or origin. */

@@ -7,12 +7,12 @@
 
 import type { AuthnEnv, Principal } from './authn/contract.ts';
 import type { Client, Peer } from './client.ts';
-import type { TraceEntry, ValidatedInput } from './decision.ts';
+import type { QuotaInfo, TraceEntry, ValidatedInput } from './decision.ts';
 import type { HeaderList } from './header-list.ts';
 import type { SecurityEvent } from './log.ts';
 import type { FieldError } from './schema.ts';
 import type { CompiledBucket } from './stages/bucket.ts';
-import type { QuotaInfo } from './stages/quota.ts';
+
 import type { RateLimitResult, RateLimitStore } from './stores/types.ts';
 import type { Target } from './target.ts';
 

@@ -40,7 +40,7 @@ export type { AuthnEnv, AuthnMethod, AuthnOutcome, Principal, QuotaSpec } from '
 export { createEngine } from './engine.ts';
 export type { Engine, EngineEnv, EvaluateContext, Handler, HandleOptions } from './engine.ts';
 export { denialResponse, isAllow, isDeny, problemResponse, problemType, REASONS } from './decision.ts';
-export type { Allow, Decision, Deny, Problem, ReasonCode, TraceEntry, ValidatedInput } from './decision.ts';
+export type { Allow, Decision, Deny, Problem, QuotaInfo, ReasonCode, TraceEntry, ValidatedInput } from './decision.ts';
 export type { Client, ClientIpOptions, Peer } from './client.ts';
 export type { HeaderList } from './header-list.ts';
 export { canonicalIp } from './ip.ts';
@@ -67,7 +67,6 @@ export {
 export { memoryStore } from './stores/memory.ts';
 export type { MemoryStore, MemoryStoreOptions } from './stores/memory.ts';
 export type { BucketSpec, QuotaCounterSpec, QuotaPeriod, RateLimitResult, RateLimitStore } from './stores/types.ts';
-export type { QuotaInfo } from './stages/quota.ts';
 
 // Security events: one JSON object per denial.
 export { jsonLineSink } from './log.ts';

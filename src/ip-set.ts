@@ -1,11 +1,11 @@
 /**
  * A set of CIDR ranges compiled once for a fast membership check: per address family, the ranges
  * become sorted, merged intervals, and a lookup is a binary search — a thousand ranges cost about
- * ten comparisons, not a thousand.
+ * ten comparisons, not a thousand. And what is wrong with a policy's CIDR entry, said precisely.
  * @module
  */
 
-import type { IpAddress, IpRange } from './ip.ts';
+import { parseRange, type IpAddress, type IpRange } from './ip.ts';
 
 /** A compiled set of ranges. */
 export interface IpSet {
@@ -78,4 +78,21 @@ export function compileIpSet(ranges: readonly IpRange[]): IpSet {
       return i >= 0 && address.value <= v6.ends[i]!;
     },
   };
+}
+
+/**
+ * Why an `ip` entry is not a CIDR range or an address, or undefined when it is one. Precise, because
+ * `10.0.0.1/8` (host bits set) is usually a typo of `10.0.0.0/8`, not a different intention.
+ */
+export function checkCidr(entry: string): string | undefined {
+  if (parseRange(entry)) return undefined;
+  const slash = entry.indexOf('/');
+  const text = slash < 0 ? entry : entry.slice(0, slash);
+  // A bare address is a range of one: parseRange of the part before the slash checks it is plain.
+  const address = parseRange(text);
+  if (!address || slash < 0) return `"${entry}" is not a CIDR range or an address (e.g. "203.0.113.0/24", "2001:db8::/32", "192.0.2.7")`;
+  const max = address.family === 4 && !text.includes(':') ? 32 : 128;
+  const suffix = entry.slice(slash + 1);
+  if (!/^(0|[1-9][0-9]{0,2})$/.test(suffix) || Number(suffix) > max) return `"${entry}": the prefix length must be a number from 0 to ${max}`;
+  return `"${entry}" has host bits set after /${suffix}: write the network address (or the address alone, for one host)`;
 }

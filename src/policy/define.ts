@@ -12,7 +12,7 @@ import { isStandardSchema } from '../schema.ts';
 import { parseDuration } from './duration.ts';
 import { isAuthnMethod } from '../authn/contract.ts';
 import { checkCountryCode } from '../country.ts';
-import { checkCidr } from '../stages/network.ts';
+import { checkCidr } from '../ip-set.ts';
 import type { Policy } from './types.ts';
 
 const isoDate = v.pipe(

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { ASSIGNED_COUNT } from '../country.ts';
 import { createEngine, definePolicy, PolicyError } from '../index.ts';
 import type { Decision, EvaluateContext, Policy, SecurityEvent } from '../index.ts';
-import { checkCidr } from './network.ts';
+import { checkCidr } from '../ip-set.ts';
 
 function engineWith(policy: Partial<Policy>) {
   const events: SecurityEvent[] = [];

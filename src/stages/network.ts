@@ -9,7 +9,7 @@ import type { Client } from '../client.ts';
 import { checkCountryCode } from '../country.ts';
 import { refuse, type Stage } from '../exchange.ts';
 import { parseIp, parseRange } from '../ip.ts';
-import { compileIpSet, type IpSet } from '../ip-set.ts';
+import { checkCidr, compileIpSet, type IpSet } from '../ip-set.ts';
 import type { CountryRulesPolicy, IpRulesPolicy, Policy } from '../policy/types.ts';
 
 export type { CountryRulesPolicy, IpRulesPolicy } from '../policy/types.ts';
@@ -22,23 +22,6 @@ export interface NetworkDenial {
 
 /** Checks one client against compiled rules: undefined when it may pass. */
 export type NetworkCheck = (client: Client) => NetworkDenial | undefined;
-
-/**
- * Why an `ip` entry is not a CIDR range or an address, or undefined when it is one. Precise, because
- * `10.0.0.1/8` (host bits set) is usually a typo of `10.0.0.0/8`, not a different intention.
- */
-export function checkCidr(entry: string): string | undefined {
-  if (parseRange(entry)) return undefined;
-  const slash = entry.indexOf('/');
-  const text = slash < 0 ? entry : entry.slice(0, slash);
-  // A bare address is a range of one: parseRange of the part before the slash checks it is plain.
-  const address = parseRange(text);
-  if (!address || slash < 0) return `"${entry}" is not a CIDR range or an address (e.g. "203.0.113.0/24", "2001:db8::/32", "192.0.2.7")`;
-  const max = address.family === 4 && !text.includes(':') ? 32 : 128;
-  const suffix = entry.slice(slash + 1);
-  if (!/^(0|[1-9][0-9]{0,2})$/.test(suffix) || Number(suffix) > max) return `"${entry}": the prefix length must be a number from 0 to ${max}`;
-  return `"${entry}" has host bits set after /${suffix}: write the network address (or the address alone, for one host)`;
-}
 
 /** Compiles a list of CIDRs (validated by definePolicy) into a set. */
 function ipSet(entries: readonly string[] | undefined): IpSet | undefined {

@@ -6,25 +6,14 @@
  */
 
 import type { Principal, QuotaSpec } from '../authn/contract.ts';
+import type { QuotaInfo } from '../decision.ts';
 import { describeError, refuse, type Stage, type StageEnv } from '../exchange.ts';
 import type { Policy, QuotaPolicy } from '../policy/types.ts';
 import type { QuotaPeriod, RateLimitResult, RateLimitStore } from '../stores/types.ts';
 import { withTimeout } from './ratelimit.ts';
 
 export type { QuotaPolicy } from '../policy/types.ts';
-
-/** What an allowed decision says about the quota it used. */
-export interface QuotaInfo {
-  /** The quota's name in `policy.quotas`. */
-  readonly name: string;
-  /** Calls per period for this caller (its plan's, or the policy's). */
-  readonly limit: number;
-  /** Calls left in this period, after this one. */
-  readonly remaining: number;
-  readonly period: QuotaSpec['period'];
-  /** When the period ends and the allowance refills, epoch ms. */
-  readonly reset: number;
-}
+export type { QuotaInfo } from '../decision.ts';
 
 /** A quota compiled once. */
 export interface CompiledQuota {

@@ -6,7 +6,7 @@
 
 import { parseRange, type IpRange } from '../../src/ip.ts';
 import type { CountryRulesPolicy, IpRulesPolicy, Policy } from '../../src/policy/types.ts';
-import type { Hit, LintRule, RouteInfo } from './rules.ts';
+import type { Hit, LintRule, RouteInfo } from './rule-types.ts';
 
 /** Every place that holds network rules: the policy itself, and each route. */
 function scopes(policy: Policy, routes: readonly RouteInfo[]): { keys: (string | number)[]; ip?: IpRulesPolicy; country?: CountryRulesPolicy; where: string }[] {
