@@ -26,12 +26,21 @@ export interface DemoConfig {
   adminCidrs: string[];
   /** Calls per day the demo API key may make to `/v1/reports`. */
   apiKeyQuota: number;
+  /** The share of allowed requests logged as `portcullis.allow` (for `portcullis replay`); 0: none. */
+  logAllowed: number;
 }
 
 function positive(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined || value === '') return fallback;
   const number = Number(value);
   if (!Number.isInteger(number) || number < 1) throw new TypeError(`${name} must be a positive whole number, got "${value}"`);
+  return number;
+}
+
+function fraction(name: string, value: string | undefined): number {
+  if (value === undefined || value === '') return 0;
+  const number = Number(value);
+  if (!(number >= 0 && number <= 1)) throw new TypeError(`${name} must be a share from 0 to 1, got "${value}"`);
   return number;
 }
 
@@ -51,6 +60,7 @@ export function demoConfig(env: Record<string, string | undefined>): DemoConfig 
     loginRateLimit: positive('LOGIN_RATE_LIMIT', env.LOGIN_RATE_LIMIT, 5),
     adminCidrs: list(env.ADMIN_CIDRS, '127.0.0.0/8,::1/128'),
     apiKeyQuota: positive('API_KEY_QUOTA', env.API_KEY_QUOTA, 1000),
+    logAllowed: fraction('LOG_ALLOWED', env.LOG_ALLOWED),
   };
 }
 
@@ -109,6 +119,7 @@ export function demoPolicy(config: DemoConfig, keys: DemoKeys) {
     // Calls per UTC day for each API key; admins reading reports with a token are not counted.
     quotas: { reports: { limit: config.apiKeyQuota, period: 'day', by: 'apiKey' } },
     limits: { maxBodyBytes: 64 * 1024 },
+    ...(config.logAllowed > 0 ? { logging: { allowed: { sample: config.logAllowed } } } : {}),
     routes: {
       'GET /v1/health': { authn: 'anonymous', rateLimit: ['api'] },
       'GET /.well-known/jwks.json': { authn: 'anonymous', rateLimit: ['api'] },

@@ -4,8 +4,6 @@
  * frame (`Origin: null`). What the page can read is decided by the browser, not by a test client that
  * merely looks at headers.
  */
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
@@ -14,29 +12,7 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemo } from '../../policies/demo-gateway.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
-
-/**
- * Installs Debian's chromium when it is missing and we are root; otherwise says what to install.
- * Never downloads a browser from anywhere else (no `playwright install`).
- */
-async function ensureChromium(): Promise<void> {
-  if (existsSync(CHROMIUM)) return;
-  if (process.getuid?.() !== 0) {
-    throw new Error(`${CHROMIUM} is missing: install Debian's chromium package as root (apt-get update && apt-get install -y chromium)`);
-  }
-  const code = await new Promise<number | null>((resolve, reject) => {
-    const child = spawn('sh', ['-c', 'apt-get update && apt-get install -y chromium'], {
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    child.once('error', reject).once('exit', resolve);
-  });
-  if (code !== 0 || !existsSync(CHROMIUM)) {
-    throw new Error(`apt-get install -y chromium failed (exit ${code}); install Debian's chromium package as root`);
-  }
-}
+import { CHROMIUM, CHROMIUM_ARGS, ensureChromium } from './chromium.ts';
 
 /** A static page server on 127.0.0.1: each one is its own origin (scheme, host and port). */
 async function pageServer(): Promise<{ server: Server; origin: string }> {
@@ -194,15 +170,7 @@ beforeAll(async () => {
   context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: CHROMIUM_ARGS,
   });
 }, 600_000);
 

@@ -68,6 +68,9 @@ node -e '
   console.log(`worker bundle: ${(script.length / 1024).toFixed(1)} kB, ${(gzipSync(script, { level: 9 }).length / 1024).toFixed(1)} kB gzip`);
 ' || fail "the Worker bundle"
 
+printf '%s\n' 'gateway listening' \
+  '{"time":"2026-12-03T10:00:00Z","event":"portcullis.deny","reason":"authn.required","status":401,"method":"GET","path":"/v1/x","route":null,"clientIp":"203.0.113.7","requestId":"r1"}' \
+  >"$WORK/events.jsonl"
 for node in "$NODE20" "$NODE22" "$NODE24"; do
   version=$("$node" --version)
   # npx once, as a user types it; then the same installed bin directly (npm's start-up is slow here).
@@ -78,11 +81,22 @@ for node in "$NODE20" "$NODE22" "$NODE24"; do
   cli explain policy.ts "GET https://api.example.com/v1/users/42" >/dev/null || fail "portcullis explain on $version"
   cli openapi policy.ts --out "$WORK/openapi.json" && grep -q '"openapi"' "$WORK/openapi.json" || fail "portcullis openapi on $version"
   cli rules >/dev/null || fail "portcullis rules on $version"
+  # report inlines uPlot read from the consumer's node_modules: it must have come with the package.
+  cli report "$WORK/events.jsonl" --out "$WORK/report.html" >/dev/null && grep -q 'uPlot' "$WORK/report.html" \
+    || fail "portcullis report on $version"
   # A policy definePolicy refuses is a lint error (exit 1), not a crash of the loader (exit 2).
   status=0
   cli lint invalid-policy.ts >"$WORK/invalid.log" 2>&1 || status=$?
   grep -q 'policy.invalid' "$WORK/invalid.log" && [ "$status" = 1 ] \
     || { cat "$WORK/invalid.log" >&2; fail "portcullis lint invalid-policy.ts exited $status on $version, not 1 with policy.invalid"; }
 done
+
+step "portcullis diff, import and replay from the installed package"
+cli diff policy.ts policy.ts --fail-on-widen | grep -q 'no change in access' || fail "portcullis diff"
+# The imported policy loads portcullis/json-schema (and its validator) from the installed package.
+cli import "$WORK/openapi.json" --out imported.ts 2>/dev/null || fail "portcullis import"
+cli lint imported.ts >"$WORK/imported-lint.log" || { cat "$WORK/imported-lint.log" >&2; fail "portcullis lint of the imported policy"; }
+: >"$WORK/events.jsonl"
+cli replay "$WORK/events.jsonl" --policy imported.ts --format json | grep -q '"replayed": 0' || fail "portcullis replay"
 
 echo "smoke [${SECONDS} s]: the package installs and runs on Node 20, 22 and 24, Bun, Deno and Workers"
