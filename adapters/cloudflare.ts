@@ -192,7 +192,9 @@ export function gateway<Env = unknown>(policy: PolicySource<Env>, options: Gatew
       } catch (error) {
         return misconfigured(request, env, error);
       }
-      const peer = { platform: 'cloudflare' as const, certificate: edgeCertificate(request) };
+      // request.cf is filled by Cloudflare's edge, never by the client: its country is the platform's.
+      const country = (request as { cf?: { country?: unknown } }).cf?.country;
+      const peer = { platform: 'cloudflare' as const, certificate: edgeCertificate(request), country: typeof country === 'string' ? country : undefined };
       return gate.engine.handle(request, { peer, waitUntil: ctx.waitUntil.bind(ctx) }, gate.handler);
     },
   };

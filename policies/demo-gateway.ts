@@ -9,12 +9,13 @@ import { Redis } from '@upstash/redis';
 import { exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import { publicJwk as publicJwkOf } from '../src/authn/jwk.ts';
 import { createClient } from 'redis';
-import { forwardTo, generateApiKey, hashApiKey } from '../src/index.ts';
+import { forwardTo, generateApiKey, hashApiKey, jsonLineSink, type Handler } from '../src/index.ts';
 import { upstashStore } from '../src/stores/upstash.ts';
 import { serve } from '../adapters/node.ts';
 import { redisStore } from '../src/stores/redis.ts';
 import { demoConfig, demoPolicy } from './demo.ts';
 import { createDemoOrigin } from './demo-origin.ts';
+import { recentEvents } from './demo-events.ts';
 
 export interface DemoOptions {
   env: Record<string, string | undefined>;
@@ -78,27 +79,29 @@ export async function startDemo(options: DemoOptions) {
   const onForward = options.onForward;
 
   const config = demoConfig({ ...options.env, PORT: String(options.port) });
-  const apiKey = options.env.DEMO_API_KEY ?? (await generateApiKey('pk_demo_')).key;
+  const apiKey = options.env.DEMO_API_KEY ?? (await generateApiKey({ prefix: 'pk_demo' })).key;
   const webhookSecret = options.env.DEMO_WEBHOOK_SECRET || `whsec_${randomBytes(32).toString('base64')}`;
   const rateLimits = rateLimitStore(options.env);
-  const gateway = await serve(
-    demoPolicy(config, { publicJwk, apiKeyHash: await hashApiKey(apiKey), webhookSecret }),
-    forwardTo(originUrl, {
-      identity: { key: identityKey },
-      ...(options.log && { log: options.log }),
-      ...(onForward && {
-        fetch: (input: URL, init: RequestInit) => {
-          onForward({ method: init.method ?? 'GET', url: input.href, headers: new Headers(init.headers) });
-          return fetch(input, init);
-        },
-      }),
+  // Every event the gateway logs also goes into a ring that admins read at GET /v1/admin/events.
+  const events = recentEvents((options.log as typeof jsonLineSink | undefined) ?? jsonLineSink);
+  const forward = forwardTo(originUrl, {
+    identity: { key: identityKey },
+    log: events.sink,
+    ...(onForward && {
+      fetch: (input: URL, init: RequestInit) => {
+        onForward({ method: init.method ?? 'GET', url: input.href, headers: new Headers(init.headers) });
+        return fetch(input, init);
+      },
     }),
-    {
-      port: options.port,
-      handleSignals: options.handleSignals ?? false,
-      env: { ...(options.log && { log: options.log as never }), ...(rateLimits.store && { rateLimitStore: rateLimits.store }) },
-    },
-  );
+  });
+  // The policy has checked the caller (an admin, from ADMIN_CIDRS) before this answers.
+  const handler: Handler = (request, decision) =>
+    decision.route === 'GET /v1/admin/events' ? Response.json({ events: events.list() }) : forward(request, decision);
+  const gateway = await serve(demoPolicy(config, { publicJwk, apiKeyHash: await hashApiKey(apiKey), webhookSecret }), handler, {
+    port: options.port,
+    handleSignals: options.handleSignals ?? false,
+    env: { log: events.sink, ...(rateLimits.store && { rateLimitStore: rateLimits.store }) },
+  });
 
   return {
     url: gateway.url,
@@ -132,6 +135,8 @@ if (isMain) {
       `  webhook secret (Standard Webhooks, POST /v1/webhooks/payments): ${demo.webhookSecret}`,
       `  CORS origins: ${demo.config.allowedOrigins.join(', ')}`,
       `  trusted proxies: ${demo.config.trustedProxies.join(', ') || '(none)'}`,
+      `  admin networks (GET /v1/admin/events): ${demo.config.adminCidrs.join(', ')}`,
+      `  API key quota (GET /v1/reports): ${demo.config.apiKeyQuota} calls per UTC day`,
       `  rate limits: ${demo.rateLimitStore}`,
       '',
       `  try: curl -i ${demo.url}/v1/health`,

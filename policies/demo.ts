@@ -22,6 +22,10 @@ export interface DemoConfig {
   loginRateLimit: number;
   /** `Host` values the gateway answers (others get 421). */
   allowedHosts: string[];
+  /** Client addresses (CIDRs) allowed on `/v1/admin/*`. */
+  adminCidrs: string[];
+  /** Calls per day the demo API key may make to `/v1/reports`. */
+  apiKeyQuota: number;
   /** The share of allowed requests logged as `portcullis.allow` (for `portcullis replay`); 0: none. */
   logAllowed: number;
 }
@@ -54,6 +58,8 @@ export function demoConfig(env: Record<string, string | undefined>): DemoConfig 
     trustedProxies: list(env.TRUSTED_PROXIES, 'loopback'),
     rateLimit: positive('RATE_LIMIT', env.RATE_LIMIT, 100),
     loginRateLimit: positive('LOGIN_RATE_LIMIT', env.LOGIN_RATE_LIMIT, 5),
+    adminCidrs: list(env.ADMIN_CIDRS, '127.0.0.0/8,::1/128'),
+    apiKeyQuota: positive('API_KEY_QUOTA', env.API_KEY_QUOTA, 1000),
     logAllowed: fraction('LOG_ALLOWED', env.LOG_ALLOWED),
   };
 }
@@ -128,6 +134,8 @@ export function demoPolicy(config: DemoConfig, keys: DemoKeys) {
       // Brute-force protection: only failed logins count, per client address.
       login: { limit: config.loginRateLimit, window: '15m', by: 'ip', count: 'failures', failureStatuses: [401] },
     },
+    // Calls per UTC day for each API key; admins reading reports with a token are not counted.
+    quotas: { reports: { limit: config.apiKeyQuota, period: 'day', by: 'apiKey' } },
     limits: { maxBodyBytes: 64 * 1024 },
     ...(config.logAllowed > 0 ? { logging: { allowed: { sample: config.logAllowed } } } : {}),
     routes: {
@@ -137,7 +145,9 @@ export function demoPolicy(config: DemoConfig, keys: DemoKeys) {
       'GET /v1/users/:id': { authn: ['user'], allow: ownerOrAdmin, rateLimit: ['api'] },
       'PATCH /v1/users/:id': { authn: ['user'], allow: ownerOrAdmin, rateLimit: ['api'], body: UserPatch },
       'DELETE /v1/users/:id': { authn: ['user'], allow: [{ roles: ['admin'] }], rateLimit: ['api'] },
-      'GET /v1/reports': { authn: ['service', 'user'], allow: [{ scopes: ['reports:read'] }, { roles: ['admin'] }], rateLimit: ['api'] },
+      'GET /v1/reports': { authn: ['service', 'user'], allow: [{ scopes: ['reports:read'] }, { roles: ['admin'] }], rateLimit: ['api'], quota: 'reports' },
+      // Answered by the gateway itself (its recent security events), to admins on admin networks only.
+      'GET /v1/admin/events': { authn: ['user'], allow: [{ roles: ['admin'] }], rateLimit: ['api'], ip: { allow: config.adminCidrs } },
       'GET /v0/users/:id': { authn: ['user'], allow: ownerOrAdmin, rateLimit: ['api'] },
       // The signature is checked over the body as sent, then the body against its schema.
       'POST /v1/webhooks/payments': { authn: ['payments'], allow: [{ scopes: ['webhooks:payments'] }], rateLimit: ['api'], body: PaymentWebhook },

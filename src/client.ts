@@ -4,6 +4,7 @@
  */
 
 import type { PresentedCertificate } from './authn/certificate.ts';
+import { reportedCountry } from './country.ts';
 import { parseForwarded } from './forwarded.ts';
 import { formatIp, inRange, isLoopback, LOOPBACK, parseIp, parseRange, type IpAddress, type IpRange } from './ip.ts';
 
@@ -17,6 +18,11 @@ export interface Peer {
   platform?: 'cloudflare' | undefined;
   /** The client certificate the runtime's TLS layer saw on this connection (see `mtls()`). */
   certificate?: PresentedCertificate | undefined;
+  /**
+   * The client's country as the platform itself determined it (`request.cf.country` on Workers),
+   * never from a header the client could write.
+   */
+  country?: string | undefined;
 }
 
 /** The resolved client: every later stage keys on `ip`. */
@@ -39,6 +45,11 @@ export interface Client {
    * headers only such a proxy may set (a client certificate it verified) are believed. Never on Workers.
    */
   readonly trustedPeer?: boolean;
+  /**
+   * The client's country (ISO 3166-1 alpha-2, capitals): from the platform (`request.cf.country`),
+   * or from `clientIp.countryHeader` when a trusted proxy sent it; absent when unknown.
+   */
+  readonly country?: string | undefined;
 }
 
 /** Options of `policy.clientIp`. */
@@ -59,6 +70,14 @@ export interface ClientIpOptions {
    * @default 'x-forwarded-for'
    */
   header?: 'x-forwarded-for' | 'forwarded';
+  /**
+   * The header in which a trusted proxy reports the client's country (ISO 3166-1 alpha-2), such as
+   * `cf-ipcountry` or `cloudfront-viewer-country`. Read only when the request came from a trusted
+   * proxy (on Workers: when `cloudflare` is trusted); from anyone else it is ignored. On Workers
+   * `request.cf.country` is used without it.
+   * @default none: the country is known only from the platform
+   */
+  countryHeader?: string;
 }
 
 /** Returns the problem with a trusted-proxy entry, or undefined when it is valid. */
@@ -108,7 +127,8 @@ export function compileClientResolver(options: ClientIpOptions = {}): ClientReso
     return known;
   };
 
-  return function resolveClient(headers, peer, requestUrl) {
+  const countryHeader = options.countryHeader?.toLowerCase();
+  const resolveAddress: ClientResolver = (headers, peer, requestUrl) => {
     // A serialized URL's scheme is lowercase.
     const socketScheme = peer.scheme ?? (requestUrl.startsWith('https:') ? 'https' : 'http');
     const known = peer.address === undefined ? null : knownPeer(peer.address);
@@ -147,6 +167,15 @@ export function compileClientResolver(options: ClientIpOptions = {}): ClientReso
     // its hops are unreadable: such a request is not a direct loopback connection.
     const direct = chain.hops.length === 0 && chain.proto === undefined;
     return { ip: formatIp(client), scheme, forwarded, directLoopback: direct && isLoopback(peerAddress), trustedPeer: true };
+  };
+
+  return function resolveClient(headers, peer, requestUrl) {
+    const client = resolveAddress(headers, peer, requestUrl);
+    if (!countryHeader && peer.country === undefined) return client;
+    // A country header counts only when a proxy we trust sent the request: anyone else writes it freely.
+    const trustedSender = peer.platform === 'cloudflare' ? trustCloudflare : peer.address !== undefined && knownPeer(peer.address)?.trusted === true;
+    const country = reportedCountry(peer.country) ?? (countryHeader && trustedSender ? reportedCountry(headers.get(countryHeader)) : undefined);
+    return country ? { ...client, country } : client;
   };
 }
 

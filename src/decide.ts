@@ -66,6 +66,7 @@ export function decisions(policy: Policy, env: DecisionsEnv): Decisions {
       input: undefined,
       forward: undefined,
       unread: undefined,
+      quota: undefined,
       touched: [],
     };
   }
@@ -79,6 +80,7 @@ export function decisions(policy: Policy, env: DecisionsEnv): Decisions {
       route: x.route!,
       params: x.params!,
       principal: x.principal!,
+      ...(x.quota && { quota: x.quota }),
       input: x.input!,
       request: handoff(x.forward!, x.request, x.href!),
       reasons: [],

@@ -6,7 +6,7 @@
 import type { Client } from './client.ts';
 import type { HeaderList } from './header-list.ts';
 import type { FieldError } from './schema.ts';
-import type { Principal } from './authn/contract.ts';
+import type { Principal, QuotaSpec } from './authn/contract.ts';
 
 /** Stable reason codes: the problem `type`, the log line and the tests share them. */
 export const REASONS = {
@@ -92,6 +92,8 @@ export const REASONS = {
   'authn.dpop_replay_unavailable': { status: 503, title: 'Service unavailable' },
   // API keys.
   'authn.key_malformed': { status: 401, title: 'Unauthorized' },
+  /** A key of the checksummed format whose checksum is wrong: refused before any lookup. */
+  'authn.key_bad_checksum': { status: 401, title: 'Unauthorized' },
   'authn.key_wrong_environment': { status: 401, title: 'Unauthorized' },
   'authn.key_unknown': { status: 401, title: 'Unauthorized' },
   'authn.key_revoked': { status: 401, title: 'Unauthorized' },
@@ -137,6 +139,18 @@ export const REASONS = {
   'authz.check_error': { status: 403, title: 'Forbidden' },
   /** A body field the caller's roles may not set (`fieldRoles`). */
   'authz.field_forbidden': { status: 403, title: 'Forbidden' },
+  /** The client address is inside `ip.deny`, or outside `ip.allow`. */
+  'network.ip_denied': { status: 403, title: 'Forbidden' },
+  /** An `ip` rule applies and the runtime gave no client address. */
+  'network.ip_unknown': { status: 403, title: 'Forbidden' },
+  /** The client country is in `country.deny`, or not in `country.allow`. */
+  'network.country_denied': { status: 403, title: 'Forbidden' },
+  /** A `country` rule applies and no platform or trusted proxy reported the country. */
+  'network.country_unknown': { status: 403, title: 'Forbidden' },
+  /** The caller used up its quota for the period; `Retry-After` says when it refills. */
+  'quota.exhausted': { status: 429, title: 'Too many requests' },
+  /** The store that counts quotas failed or was too slow, and the policy fails closed. */
+  'quota.unavailable': { status: 503, title: 'Service unavailable' },
   'origin.unavailable': { status: 502, title: 'Bad gateway' },
   'origin.redirect_refused': { status: 502, title: 'Bad gateway' },
   'origin.target_refused': { status: 400, title: 'Bad request' },
@@ -184,6 +198,19 @@ interface DecisionBase {
   readonly settle: (status: number) => Promise<void>;
 }
 
+/** What an allowed decision says about the quota it used. */
+export interface QuotaInfo {
+  /** The quota's name in `policy.quotas`. */
+  readonly name: string;
+  /** Calls per period for this caller (its plan's, or the policy's). */
+  readonly limit: number;
+  /** Calls left in this period, after this one. */
+  readonly remaining: number;
+  readonly period: QuotaSpec['period'];
+  /** When the period ends and the allowance refills, epoch ms. */
+  readonly reset: number;
+}
+
 /** The request may proceed to the handler or origin. */
 export interface Allow extends DecisionBase {
   readonly kind: 'allow';
@@ -193,6 +220,8 @@ export interface Allow extends DecisionBase {
   readonly reported?: { readonly reason: string; readonly status: number; readonly reasons: readonly string[] };
   readonly params: Readonly<Record<string, string>>;
   readonly principal: Principal;
+  /** The quota this call used, when the route has one and the caller's calls count. */
+  readonly quota?: QuotaInfo;
   /** The schemas' output for params, query, headers and body. */
   readonly input: ValidatedInput;
   /**

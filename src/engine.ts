@@ -1,7 +1,8 @@
 /**
  * The engine: compiles a policy once into the stages of the pipeline, then runs each request
- * through them in order — normalize, transport, CORS, route, version, the rate limits that protect
- * authentication, authentication, the per-principal rate limits, authorization, validation. The
+ * through them in order — normalize, the policy's network rules, transport, CORS, route and its
+ * network rules, version, the rate limits that protect authentication, authentication, the
+ * per-principal rate limits, authorization, validation, quota. The
  * first stage that refuses decides; a request no stage refuses is allowed.
  * @module
  */
@@ -20,7 +21,9 @@ import { finalize, settle } from './response.ts';
 import { authnStage } from './stages/authn.ts';
 import { authzStage } from './stages/authz.ts';
 import { corsStage } from './stages/cors.ts';
+import { networkStages } from './stages/network.ts';
 import { normalizeStage } from './stages/normalize.ts';
+import { quotaStage } from './stages/quota.ts';
 import { rateLimitStages, withTimeout } from './stages/ratelimit.ts';
 import { compileRoutes, routeStage } from './stages/route.ts';
 import { transportStage } from './stages/transport.ts';
@@ -116,6 +119,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
   const resolveClient = compileClientResolver(policy.clientIp);
   const routes = compileRoutes(policy);
   const normalize = normalizeStage(policy, resolveClient);
+  const network = networkStages(policy);
   const transport = transportStage(policy);
   const cors = corsStage(policy, routes);
   const route = routeStage(routes);
@@ -124,19 +128,24 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
   const authenticate = authnStage(policy, stageEnv);
   const authorize = authzStage(policy, stageEnv);
   const validate = validateStage(policy);
+  const quota = quotaStage(policy, stageEnv);
 
   /** One request through the stages: the first refusal, or nothing when every stage let it pass. */
   async function run(x: Exchange): Promise<StageResult> {
     // The stages up to here answer synchronously, and so do the pre-authentication buckets when a
     // route has none: a request does not wait a microtask for nothing.
-    const early = normalize(x) ?? transport(x) ?? cors(x) ?? route(x) ?? version(x) ?? limits.beforeAuthn(x);
-    return (
+    const early =
+      normalize(x) ?? network.beforeRouting(x) ?? transport(x) ?? cors(x) ?? route(x) ?? network.afterRouting(x) ?? version(x) ?? limits.beforeAuthn(x);
+    const refused =
       (early instanceof Promise ? await early : early) ??
       (await authenticate(x)) ??
       (await limits.afterAuthn(x)) ??
       (await authorize(x)) ??
-      (await validate(x))
-    );
+      (await validate(x));
+    if (refused) return refused;
+    // Last: only calls the policy lets through use up the allowance. A route without a quota answers at once.
+    const counted = quota(x);
+    return counted instanceof Promise ? await counted : counted;
   }
 
   async function evaluate(request: Request, context: EvaluateContext = {}): Promise<Decision> {

@@ -7,11 +7,12 @@
 
 import type { AuthnEnv, Principal } from './authn/contract.ts';
 import type { Client, Peer } from './client.ts';
-import type { TraceEntry, ValidatedInput } from './decision.ts';
+import type { QuotaInfo, TraceEntry, ValidatedInput } from './decision.ts';
 import type { HeaderList } from './header-list.ts';
 import type { SecurityEvent } from './log.ts';
 import type { FieldError } from './schema.ts';
 import type { CompiledBucket } from './stages/bucket.ts';
+
 import type { RateLimitResult, RateLimitStore } from './stores/types.ts';
 import type { Target } from './target.ts';
 
@@ -73,6 +74,9 @@ export interface Exchange {
   forward?: Request;
   /** An unread copy of the request, kept when report-only mode may let a failed validation through. */
   unread?: Request;
+  // quota
+  /** The quota this call used, for the Allow. */
+  quota?: QuotaInfo;
   // ratelimit
   /** Buckets this request took from (or, for failure buckets, checked). */
   readonly touched: { bucket: CompiledBucket; key: string; result: RateLimitResult }[];

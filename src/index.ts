@@ -7,7 +7,19 @@
 
 // The policy: what is allowed.
 export { definePolicy } from './policy/define.ts';
-export type { CorsPolicy, HeadersPolicy, Policy, RoutePattern, RoutePolicy, RoutingPolicy, TransportPolicy, VersionPolicy } from './policy/types.ts';
+export type {
+  CorsPolicy,
+  CountryRulesPolicy,
+  HeadersPolicy,
+  IpRulesPolicy,
+  Policy,
+  QuotaPolicy,
+  RoutePattern,
+  RoutePolicy,
+  RoutingPolicy,
+  TransportPolicy,
+  VersionPolicy,
+} from './policy/types.ts';
 export type { AllowRule, CheckContext } from './stages/authz.ts';
 export type { KeyContext, RateLimitingPolicy, RateLimitPolicy } from './stages/ratelimit.ts';
 export type { InferOutput, StandardSchemaV1 } from './schema.ts';
@@ -17,7 +29,8 @@ export { PolicyError } from './errors.ts';
 export { jwt } from './authn/jwt.ts';
 export type { JwtOptions } from './authn/jwt.ts';
 export { apiKey, generateApiKey, hashApiKey } from './authn/api-key.ts';
-export type { ApiKeyOptions, ApiKeyRecord } from './authn/api-key.ts';
+export type { ApiKeyOptions, ApiKeyRecord, GenerateApiKeyOptions } from './authn/api-key.ts';
+export { API_KEY_PATTERN, checkApiKeyChecksum } from './authn/api-key-format.ts';
 export { oauth2Introspection } from './authn/introspection.ts';
 export type { IntrospectionOptions } from './authn/introspection.ts';
 export { DPOP_ALGORITHMS, dpopProof } from './authn/dpop.ts';
@@ -25,7 +38,7 @@ export type { DpopAlgorithm, DpopMode, DpopNonceOptions, DpopProofOptions, DpopS
 export { signature } from './authn/signature.ts';
 export type { DigestAlgorithm, HttpMessageSignatureOptions, HttpSignatureAlgorithm, HttpSignatureKey, SignatureOptions, WebhookSignatureOptions } from './authn/signature.ts';
 export { ANONYMOUS } from './authn/contract.ts';
-export type { AuthnContext, AuthnEnv, AuthnMethod, AuthnOutcome, AuthnTarget, Principal, ReplayGuard } from './authn/contract.ts';
+export type { AuthnContext, AuthnEnv, AuthnMethod, AuthnOutcome, AuthnTarget, Principal, QuotaSpec, ReplayGuard } from './authn/contract.ts';
 export { mtls } from './authn/mtls.ts';
 export type { MtlsClient, MtlsOptions } from './authn/mtls.ts';
 export type { ClientCertificate, PresentedCertificate } from './authn/certificate.ts';
@@ -35,7 +48,7 @@ export type { CertificateLookup, ClientCertificateOptions } from './authn/certif
 export { createEngine } from './engine.ts';
 export type { Engine, EngineEnv, EvaluateContext, Handler, HandleOptions } from './engine.ts';
 export { denialResponse, isAllow, isDeny, problemResponse, problemType, REASONS } from './decision.ts';
-export type { Allow, Decision, Deny, Problem, ReasonCode, TraceEntry, ValidatedInput } from './decision.ts';
+export type { Allow, Decision, Deny, Problem, QuotaInfo, ReasonCode, TraceEntry, ValidatedInput } from './decision.ts';
 export type { Client, ClientIpOptions, Peer } from './client.ts';
 export type { HeaderList } from './header-list.ts';
 export { canonicalIp } from './ip.ts';
@@ -61,7 +74,7 @@ export {
 // Where rate-limit counters live (Redis, Upstash and Durable Objects stores have their own subpaths).
 export { memoryStore } from './stores/memory.ts';
 export type { MemoryStore, MemoryStoreOptions } from './stores/memory.ts';
-export type { BucketSpec, RateLimitResult, RateLimitStore } from './stores/types.ts';
+export type { BucketSpec, QuotaCounterSpec, QuotaPeriod, RateLimitResult, RateLimitStore } from './stores/types.ts';
 
 // Security events: one JSON object per denial.
 export { jsonLineSink } from './log.ts';

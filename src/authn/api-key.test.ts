@@ -79,16 +79,20 @@ describe('hashApiKey() and generateApiKey()', () => {
     expect(await hashApiKey(KEY)).toMatch(/^[0-9a-f]{64}$/);
   });
 
-  it('generates a pk_live_ key with 256 random bits and its hash', async () => {
+  it('generates a pk_live key of 256 random bits in base62, a CRC-32 checksum, and its hash', async () => {
     const { key, hash } = await generateApiKey();
-    expect(key).toMatch(/^pk_live_[A-Za-z0-9_-]{43}$/);
+    expect(key).toMatch(/^pk_live_[0-9A-Za-z]{43}_[0-9A-Za-z]{6}$/);
     expect(hash).toBe(sha256(key));
   });
 
-  it('generates keys with the given prefix', async () => {
-    const { key, hash } = await generateApiKey('pk_test_');
-    expect(key).toMatch(/^pk_test_[A-Za-z0-9_-]{43}$/);
+  it.each([[{ prefix: 'pk_test' }], ['pk_test_'], ['pk_test']])('generates keys with the prefix of %j', async (options) => {
+    const { key, hash } = await generateApiKey(options);
+    expect(key).toMatch(/^pk_test_[0-9A-Za-z]{43}_[0-9A-Za-z]{6}$/);
     expect(hash).toBe(sha256(key));
+  });
+
+  it.each(['', '1pk', 'pk live', 'pk__live', 'pk-live', 'a'.repeat(33)])('refuses the prefix %j', async (prefix) => {
+    await expect(generateApiKey({ prefix })).rejects.toThrow(/prefix/);
   });
 
   it('never generates the same key twice', async () => {
@@ -100,6 +104,53 @@ describe('hashApiKey() and generateApiKey()', () => {
     const { key, hash } = await generateApiKey();
     const request = guard({ service: apiKey({ keys: { [hash]: { principal: 'svc_new' } }, prefix: 'pk_live_' }) });
     expectAllowed(await request({ 'x-api-key': key }), 'svc_new');
+  });
+});
+
+describe('checksummed keys', () => {
+  /** A resolver that records every hash it is asked for. */
+  function countingResolver(records: Record<string, ApiKeyRecord>) {
+    const resolve = vi.fn(async (hash: string) => records[hash]);
+    return resolve;
+  }
+
+  it('refuses a key whose checksum is wrong without hashing it up to the resolver', async () => {
+    const { key, hash } = await generateApiKey({ prefix: 'pk_live' });
+    const resolve = countingResolver({ [hash]: { principal: 'svc_new' } });
+    const request = guard({ service: apiKey({ resolve }) });
+    // One character of the random part changed: the checksum no longer matches.
+    const typo = key.replace(/_(.)/, (_, char: string) => `_${char === 'A' ? 'B' : 'A'}`);
+    const forged = `${key.slice(0, -6)}000000`;
+    for (const bad of [typo, forged]) expectDenied(await request({ 'x-api-key': bad }), 401, 'authn.key_bad_checksum', INVALID);
+    expect(resolve).not.toHaveBeenCalled();
+    expectAllowed(await request({ 'x-api-key': key }), 'svc_new');
+    expect(resolve).toHaveBeenCalledTimes(1);
+  });
+
+  it('keeps accepting keys without a checksum during rotation, and refuses them once checksums are required', async () => {
+    const { key, hash } = await generateApiKey({ prefix: 'pk_live' });
+    const keys = { ...keyMap({ [OLD_KEY]: { principal: 'svc_old' } }), [hash]: { principal: 'svc_new' } };
+    const rotating = guard({ service: apiKey({ keys }) });
+    expectAllowed(await rotating({ 'x-api-key': OLD_KEY }), 'svc_old');
+    expectAllowed(await rotating({ 'x-api-key': key }), 'svc_new');
+    const strict = guard({ service: apiKey({ keys, requireChecksum: true }) });
+    expectDenied(await strict({ 'x-api-key': OLD_KEY }), 401, 'authn.key_malformed', INVALID);
+    expectAllowed(await strict({ 'x-api-key': key }), 'svc_new');
+  });
+
+  it("hands a key record's quota to the principal, and refuses a malformed one at definition", async () => {
+    const { key, hash } = await generateApiKey();
+    const request = guard({ service: apiKey({ keys: { [hash]: { principal: 'svc_plan', quota: { limit: 50, period: 'month' } } } }) });
+    const decision = await request({ 'x-api-key': key });
+    expect(decision.kind === 'allow' && decision.principal.quota).toEqual({ limit: 50, period: 'month' });
+    const error = policyErrorOf(() => apiKey({ keys: { [hash]: { principal: 'svc', quota: { limit: 0, period: 'week' as 'day' } } } }));
+    expect(error.message).toContain(`apiKey().keys["${hash}"].quota: limit must be a whole number`);
+  });
+
+  it("fails closed (503) when a resolver's record carries a malformed quota", async () => {
+    const { key, hash } = await generateApiKey();
+    const request = guard({ service: apiKey({ resolve: async (h) => (h === hash ? { principal: 'svc', quota: { limit: -1, period: 'day' } } : undefined) }) });
+    expectDenied(await request({ 'x-api-key': key }), 503, 'authn.unavailable', CHALLENGE);
   });
 });
 

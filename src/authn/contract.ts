@@ -27,6 +27,19 @@ export interface Principal {
    * header); absent when anonymous. `forwardTo` hands exactly this header on, and only when asked.
    */
   readonly credentialHeader?: string;
+  /**
+   * The caller's own quota (a plan), set by the method that knows it — `apiKey()` from the key's
+   * record. It replaces the limit and period of the route's `quota` for this caller.
+   */
+  readonly quota?: QuotaSpec;
+}
+
+/** A number of calls per calendar period (UTC). */
+export interface QuotaSpec {
+  /** Calls per period. */
+  readonly limit: number;
+  /** `day` (refills at 00:00 UTC) or `month` (refills on the 1st, 00:00 UTC). */
+  readonly period: 'day' | 'month';
 }
 
 /** What one method concluded. */

@@ -11,6 +11,8 @@ import { checkHostEntry } from '../target.ts';
 import { isStandardSchema } from '../schema.ts';
 import { parseDuration } from './duration.ts';
 import { isAuthnMethod } from '../authn/contract.ts';
+import { checkCountryCode } from '../country.ts';
+import { checkCidr } from '../ip-set.ts';
 import type { Policy } from './types.ts';
 
 const isoDate = v.pipe(
@@ -45,6 +47,16 @@ const names = (what: string) => v.pipe(v.array(v.pipe(v.string(), v.minLength(1)
 const schema = v.custom(isStandardSchema, 'must be a Standard Schema (a valibot, zod or arktype schema)');
 const bytes = v.pipe(v.number(), v.integer('must be a whole number of bytes'), v.minValue(0));
 
+const cidrs = v.array(v.pipe(v.string(), v.check((entry) => checkCidr(entry) === undefined, (issue) => checkCidr(issue.input as string)!)));
+const countries = v.array(v.pipe(v.string(), v.check((code) => checkCountryCode(code) === undefined, (issue) => checkCountryCode(issue.input as string)!)));
+const IpRulesSchema = v.strictObject({ allow: v.optional(cidrs), deny: v.optional(cidrs) });
+const CountryRulesSchema = v.strictObject({ allow: v.optional(countries), deny: v.optional(countries), unknown: v.optional(v.picklist(['deny', 'allow'])) });
+const QuotaSchema = v.strictObject({
+  limit: v.pipe(v.number(), v.integer('must be a whole number of calls'), v.minValue(1)),
+  period: v.picklist(['day', 'month'], 'must be "day" or "month" (calendar periods in UTC)'),
+  by: v.optional(v.picklist(['principal', 'apiKey'])),
+});
+
 const AllowRuleSchema = v.pipe(
   v.strictObject({
     roles: v.optional(names('role')),
@@ -77,6 +89,9 @@ export const RouteSchema = v.strictObject({
   unknownKeys: v.optional(v.picklist(['reject', 'strip'])),
   fieldRoles: v.optional(v.record(v.string(), names('role'))),
   rateLimit: v.optional(names('bucket')),
+  quota: v.optional(v.pipe(v.string(), v.minLength(1))),
+  ip: v.optional(IpRulesSchema),
+  country: v.optional(CountryRulesSchema),
   mode: v.optional(v.picklist(['enforce', 'report'])),
   cacheControl: offOr(headerValue),
   description: v.optional(v.string()),
@@ -94,6 +109,7 @@ export const PolicySchema = v.strictObject({
     v.strictObject({
       trustedProxies: v.optional(v.array(v.string())),
       header: v.optional(v.picklist(['x-forwarded-for', 'forwarded'])),
+      countryHeader: v.optional(headerName),
     }),
   ),
   clientCertificate: v.optional(
@@ -184,6 +200,9 @@ export const PolicySchema = v.strictObject({
       }),
     ),
   ),
+  quotas: v.optional(v.record(v.pipe(v.string(), v.regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'must be a name such as "monthly"')), QuotaSchema)),
+  ip: v.optional(IpRulesSchema),
+  country: v.optional(CountryRulesSchema),
   rateLimiting: v.optional(
     v.strictObject({
       onStoreError: v.optional(v.picklist(['deny', 'allow'])),
@@ -261,6 +280,10 @@ function crossChecks(policy: Policy): Issue[] {
   if (certificates?.verifyHeader !== undefined && from !== 'escaped-pem') {
     issues.push({ path: 'clientCertificate.verifyHeader', message: "belongs to from: 'escaped-pem' (nginx's $ssl_client_verify)" });
   }
+  for (const name of Object.keys(policy.quotas ?? {})) {
+    // Quotas and buckets share the RateLimit header fields, where each is an item named after it.
+    if (name in (policy.rateLimits ?? {})) issues.push({ path: formatPath(['quotas', name]), message: `a rate-limit bucket is named "${name}" too: give the quota another name` });
+  }
 
   const cors = policy.cors;
   if (cors?.origins.includes('*')) {
@@ -301,6 +324,10 @@ function crossChecks(policy: Policy): Issue[] {
         if (rule.owner && !parsed.params.includes(rule.owner.param)) issues.push({ path: at('allow', i, 'owner', 'param'), message: 'no such path param' });
         if (rule.owner && route.authn === 'anonymous') issues.push({ path: at('allow', i, 'owner'), message: 'an anonymous route has no principal to own anything' });
       });
+    }
+    if (route.quota !== undefined) {
+      if (!(route.quota in (policy.quotas ?? {}))) issues.push({ path: at('quota'), message: `no quota named "${route.quota}" in policy.quotas` });
+      else if (route.authn === 'anonymous') issues.push({ path: at('quota'), message: 'an anonymous route has no principal or key to count calls for' });
     }
     route.rateLimit?.forEach((name, i) => {
       if (!(name in (policy.rateLimits ?? {}))) issues.push({ path: at('rateLimit', i), message: `no bucket named "${name}" in policy.rateLimits` });

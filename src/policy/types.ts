@@ -5,7 +5,7 @@
 
 import type { Client, ClientIpOptions } from '../client.ts';
 import type { StandardSchemaV1 } from '../schema.ts';
-import type { AuthnEnv, AuthnMethod, Principal } from '../authn/contract.ts';
+import type { AuthnEnv, AuthnMethod, Principal, QuotaSpec } from '../authn/contract.ts';
 import type { ClientCertificateOptions } from '../authn/certificate-source.ts';
 
 /** `"GET /v1/users/:id"`: an HTTP method, a space, a path pattern with `:param` segments. */
@@ -25,6 +25,15 @@ export interface RoutePolicy {
   allow?: 'authenticated' | readonly AllowRule[];
   /** Names of `policy.rateLimits` buckets this route takes from (several: e.g. per IP and per principal). */
   rateLimit?: readonly string[];
+  /**
+   * The name of the `policy.quotas` entry whose allowance each allowed call of this route uses up.
+   * Only on authenticated routes: a quota counts per principal or per API key.
+   */
+  quota?: string;
+  /** Client address rules for this route, checked after the policy-wide ones (both must pass). */
+  ip?: IpRulesPolicy;
+  /** Client country rules for this route, checked after the policy-wide ones (both must pass). */
+  country?: CountryRulesPolicy;
   /** Schema of the path params (strings in; the output replaces them). */
   params?: StandardSchemaV1;
   /** Schema of the query: an object of strings (a repeated key gives an array). */
@@ -62,6 +71,50 @@ export interface RoutePolicy {
   cacheControl?: string | false;
   /** A human description, shown by `explain` and the OpenAPI export. */
   description?: string;
+}
+
+/**
+ * `ip`: which client addresses may call. Entries are CIDR ranges (`203.0.113.0/24`, `2001:db8::/32`)
+ * or single addresses; IPv4-mapped IPv6 clients (`::ffff:203.0.113.7`) count as their IPv4 address.
+ */
+export interface IpRulesPolicy {
+  /** Only clients inside one of these ranges may call. @default every address */
+  allow?: readonly string[];
+  /** Clients inside one of these ranges are refused, whatever `allow` says (deny wins). @default none */
+  deny?: readonly string[];
+}
+
+/**
+ * `country`: which client countries may call, as ISO 3166-1 alpha-2 codes (`DE`, `US`, `GB`). The
+ * country comes from the platform (`request.cf.country` on Workers) or from the header a trusted
+ * proxy sets (`clientIp.countryHeader`).
+ */
+export interface CountryRulesPolicy {
+  /** Only clients from these countries may call. @default every country */
+  allow?: readonly string[];
+  /** Clients from these countries are refused, whatever `allow` says (deny wins). @default none */
+  deny?: readonly string[];
+  /**
+   * A request whose country is not known (no platform country, no trusted proxy header, `XX`):
+   * refused (fail closed), or let through — only sensible for a list of denied countries.
+   * @default 'deny'
+   */
+  unknown?: 'deny' | 'allow';
+}
+
+/**
+ * One named quota of `policy.quotas`: a number of calls per calendar period (UTC), for billing
+ * plans and fair use rather than for bursts (rate limits do that). The allowance refills to `limit`
+ * when a period starts: midnight UTC for `day`, the first of the month 00:00 UTC for `month`.
+ * A principal with a plan of its own (an API key record's `quota`) uses that limit and period.
+ */
+export interface QuotaPolicy extends QuotaSpec {
+  /**
+   * Whose calls one count is for. `principal`: every authenticated caller has its own. `apiKey`:
+   * one count per API key, and calls authenticated otherwise (a user's token) use no quota.
+   * @default 'principal'
+   */
+  by?: 'principal' | 'apiKey';
 }
 
 /** `policy.limits`. */
@@ -199,6 +252,12 @@ export interface Policy {
   limits?: LimitsPolicy;
   /** Named rate-limit buckets that routes refer to. */
   rateLimits?: Readonly<Record<string, RateLimitPolicy>>;
+  /** Named quotas (calls per day or month) that routes refer to with `quota`. */
+  quotas?: Readonly<Record<string, QuotaPolicy>>;
+  /** Client address rules for every route, checked before anything else but the request's shape. */
+  ip?: IpRulesPolicy;
+  /** Client country rules for every route, checked with `ip`. */
+  country?: CountryRulesPolicy;
   rateLimiting?: RateLimitingPolicy;
   cors?: CorsPolicy;
   headers?: HeadersPolicy;

@@ -80,7 +80,8 @@ export function corsStage(policy: Policy, routes: RouteTable<unknown>): Stage {
     };
   }
   // Scripts may read the RateLimit headers of a limited API.
-  const rules = compileCors(policy.cors, policy.rateLimits ? ['ratelimit', 'ratelimit-policy', 'retry-after'] : []);
+  // Scripts may read the RateLimit fields of a limited API (quotas are items of them too).
+  const rules = compileCors(policy.cors, policy.rateLimits || policy.quotas ? ['ratelimit', 'ratelimit-policy', 'retry-after'] : []);
   return function cors(x) {
     const { request, headers } = x;
     const allowOrigin = rules.allowOrigin(request.headers.get('origin'));

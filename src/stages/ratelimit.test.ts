@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createEngine, definePolicy, denialResponse, memoryStore } from '../index.ts';
 import type { AuthnMethod, Decision, EngineEnv, EvaluateContext, Policy, RateLimitStore, SecurityEvent } from '../index.ts';
+import { userHeader } from '../../test/fixtures/user-header.ts';
 
 /** 2026-01-01T00:00:00Z; every engine here runs on this pinned clock unless a test moves it. */
 const T0 = Date.UTC(2026, 0, 1);
@@ -10,15 +11,6 @@ function sink() {
   return { events, log: (event: SecurityEvent) => void events.push(event) };
 }
 
-/** Authenticates `Authorization: User <id>`; anything else is absent. */
-const userHeader: AuthnMethod = {
-  kind: 'test',
-  challenge: 'User realm="test"',
-  async authenticate(request) {
-    const id = /^User (\w+)$/.exec(request.headers.get('authorization') ?? '')?.[1];
-    return id ? { kind: 'success', principal: { id, roles: [], scopes: [], claims: {} } } : { kind: 'absent' };
-  },
-};
 
 function engineWith(policy: Omit<Policy, 'routes'> & Partial<Pick<Policy, 'routes'>>, env: EngineEnv = {}) {
   const { events, log } = sink();

@@ -13,7 +13,7 @@
  * @module
  */
 
-import type { BucketSpec, RateLimitResult, RateLimitStore } from './types.ts';
+import type { BucketSpec, QuotaCounterSpec, QuotaPeriod, RateLimitResult, RateLimitStore } from './types.ts';
 
 /** The part of a `DurableObjectStub` the store uses. */
 export interface DurableObjectStubLike {
@@ -63,6 +63,34 @@ interface Call {
   bucket: BucketSpec;
   key: string;
   now: number;
+}
+
+/** What the store asks the object for a quota. */
+interface QuotaCall {
+  op: 'quota';
+  quota: QuotaCounterSpec;
+  key: string;
+  period: QuotaPeriod;
+}
+
+/** A quota's count: the period's start, the calls counted in it, and when the state may go. */
+interface QuotaState {
+  s: number;
+  n: number;
+  expires: number;
+}
+
+function parseQuotaCall(body: unknown): QuotaCall | undefined {
+  const call = body as Partial<QuotaCall> | null;
+  const valid =
+    call?.op === 'quota' &&
+    typeof call.key === 'string' &&
+    typeof call.quota?.name === 'string' &&
+    Number.isInteger(call.quota.limit) &&
+    call.quota.limit > 0 &&
+    Number.isFinite(call.period?.start) &&
+    Number.isFinite(call.period?.end);
+  return valid ? (call as QuotaCall) : undefined;
 }
 
 /**
@@ -163,7 +191,10 @@ export class RateLimitObject {
 
   async fetch(request: Request): Promise<Response> {
     if (request.method !== 'POST') return new Response(null, { status: 405, headers: { allow: 'POST' } });
-    const call = parseCall(await request.json().catch(() => undefined));
+    const body: unknown = await request.json().catch(() => undefined);
+    const quotaCall = parseQuotaCall(body);
+    if (quotaCall) return this.#takeQuota(quotaCall);
+    const call = parseCall(body);
     if (!call) return new Response('bad rate-limit call', { status: 400 });
     const { bucket, key, now } = call;
     const id = `${bucket.algorithm}\u0000${bucket.name}\u0000${key}`;
@@ -183,9 +214,24 @@ export class RateLimitObject {
     return result ? Response.json(result) : new Response(null, { status: 204 });
   }
 
+  /** Counts one call in a quota's period, as memoryStore's takeQuota does. */
+  async #takeQuota({ quota, key, period }: QuotaCall): Promise<Response> {
+    const id = `quota\u0000${quota.name}\u0000${key}`;
+    const state = (await this.#storage.get<QuotaState>(id)) ?? { s: period.start, n: 0, expires: 0 };
+    // A new period starts from zero; a call from an earlier one counts in the period stored.
+    if (period.start > state.s) Object.assign(state, { s: period.start, n: 0 });
+    const success = state.n < quota.limit;
+    if (success) state.n += 1;
+    // Kept until the period is over, plus an hour for lagging clocks (measured on the object's clock).
+    state.expires = Date.now() + Math.max(0, period.end - period.start) + 3600_000;
+    await this.#storage.put(id, state);
+    await this.#scheduleCleanUp(state.expires);
+    return Response.json({ success, remaining: Math.max(0, quota.limit - state.n), reset: period.end });
+  }
+
   /** Forgets keys idle for two windows: their state equals a fresh key's. */
   async alarm(): Promise<void> {
-    const entries = await this.#storage.list<KeyState>();
+    const entries = await this.#storage.list<KeyState | QuotaState>();
     const now = Date.now();
     const stale: string[] = [];
     let next = Infinity;
@@ -233,17 +279,22 @@ export function durableObjectStore(options: DurableObjectStoreOptions): RateLimi
   const { namespace, shards } = options;
   if (shards !== undefined && !(Number.isInteger(shards) && shards > 0)) throw new TypeError('durableObjectStore: shards must be a positive integer');
 
-  async function send(op: Operation, bucket: BucketSpec, key: string, now: number): Promise<Response> {
-    // The bucket name is URI-encoded (no `:`), so no name/key pair can spell another bucket's object.
-    const name = `${encodeURIComponent(bucket.name)}:${shards === undefined ? key : shardOf(key, shards)}`;
-    const { name: bucketName, limit, windowMs, algorithm } = bucket;
+  /** One call to the object named `name`: its answer, or a throw when it failed. */
+  async function post(name: string, call: Call | QuotaCall): Promise<Response> {
     const response = await namespace.get(namespace.idFromName(name)).fetch('https://rate-limit.portcullis/', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ op, bucket: { name: bucketName, limit, windowMs, algorithm }, key, now } satisfies Call),
+      body: JSON.stringify(call),
     });
     if (!response.ok) throw new Error(`rate-limit object answered ${response.status}: ${await response.text()}`);
     return response;
+  }
+
+  function send(op: Operation, bucket: BucketSpec, key: string, now: number): Promise<Response> {
+    // The bucket name is URI-encoded (no `:`), so no name/key pair can spell another bucket's object.
+    const name = `${encodeURIComponent(bucket.name)}:${shards === undefined ? key : shardOf(key, shards)}`;
+    const { name: bucketName, limit, windowMs, algorithm } = bucket;
+    return post(name, { op, bucket: { name: bucketName, limit, windowMs, algorithm }, key, now });
   }
 
   async function check(op: 'consume' | 'peek', bucket: BucketSpec, key: string, now: number): Promise<RateLimitResult> {
@@ -256,6 +307,13 @@ export function durableObjectStore(options: DurableObjectStoreOptions): RateLimi
     peek: (bucket, key, now) => check('peek', bucket, key, now),
     async refund(bucket, key, now) {
       await send('refund', bucket, key, now);
+    },
+    async takeQuota(quota, key, period) {
+      // `:quota:` keeps a quota's objects apart from a bucket's of the same name.
+      const name = `${encodeURIComponent(quota.name)}:quota:${shards === undefined ? key : shardOf(key, shards)}`;
+      const response = await post(name, { op: 'quota', quota: { name: quota.name, limit: quota.limit }, key, period: { start: period.start, end: period.end } });
+      const { success, remaining, reset } = (await response.json()) as Omit<RateLimitResult, 'limit'>;
+      return { success, limit: quota.limit, remaining, reset };
     },
   };
 }

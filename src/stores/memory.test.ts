@@ -186,3 +186,21 @@ describe('memoryStore: no timers', () => {
     expect(after).toEqual(before);
   });
 });
+
+describe('memoryStore: quotas', () => {
+  const day = { start: T0, end: T0 + 86_400_000 };
+
+  it('keeps at most maxKeys quota counters, forgetting the oldest, apart from the buckets', async () => {
+    const store = memoryStore({ maxKeys: 2 });
+    const quota = { name: 'plan', limit: 1 };
+    expect((await store.takeQuota!(quota, 'a', day, T0)).success).toBe(true);
+    expect((await store.takeQuota!(quota, 'b', day, T0)).success).toBe(true);
+    expect((await store.takeQuota!(quota, 'a', day, T0)).success).toBe(false);
+    // A third key evicts "a", the oldest: its count starts again.
+    expect((await store.takeQuota!(quota, 'c', day, T0)).success).toBe(true);
+    expect((await store.takeQuota!(quota, 'a', day, T0)).success).toBe(true);
+    expect((await store.takeQuota!(quota, 'c', day, T0)).success).toBe(false);
+    // Quota counters do not count against the buckets' keys.
+    expect(store.size).toBe(0);
+  });
+});

@@ -14,7 +14,7 @@ import type { BucketSpec, RateLimitResult, RateLimitStore } from './types.ts';
  * A bucket's key as one flat string. A template literal of this length makes a V8 cons string,
  * which a Map flattens on first hashing and then keeps as well: about 30 bytes per key for nothing.
  */
-const keyOf = (bucket: BucketSpec, key: string) => [bucket.name, key].join('\u0000');
+const keyOf = (bucket: { readonly name: string }, key: string) => [bucket.name, key].join('\u0000');
 
 /** Options of `memoryStore()`. */
 export interface MemoryStoreOptions {
@@ -139,6 +139,12 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     return { used: Math.floor(c[slot]! * overlap) + b[slot]!, reset: start + windowMs };
   }
 
+  /**
+   * Quota counters, apart from the buckets: the period's start and the calls counted in it. Bounded
+   * like the buckets (oldest first out); an evicted key starts its period from zero again.
+   */
+  const quotas = new Map<string, { start: number; count: number }>();
+
   function result(bucket: BucketSpec, success: boolean, used: number, reset: number): RateLimitResult {
     return { success, limit: bucket.limit, remaining: Math.max(0, bucket.limit - used), reset };
   }
@@ -170,6 +176,20 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     },
     async forget(key) {
       seen.forget(key);
+    },
+    async takeQuota(quota, key, period) {
+      const id = keyOf(quota, key);
+      let counter = quotas.get(id);
+      if (!counter) {
+        if (quotas.size >= maxKeys) quotas.delete(quotas.keys().next().value!);
+        counter = { start: period.start, count: 0 };
+        quotas.set(id, counter);
+      }
+      // A new period starts from zero; a clock stepping backwards stays in the period it counted in.
+      if (period.start > counter.start) counter = Object.assign(counter, { start: period.start, count: 0 });
+      const success = counter.count < quota.limit;
+      if (success) counter.count++;
+      return { success, limit: quota.limit, remaining: Math.max(0, quota.limit - counter.count), reset: period.end };
     },
     async peek(bucket, key, now) {
       const id = keyOf(bucket, key);

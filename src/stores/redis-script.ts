@@ -96,3 +96,35 @@ end
 if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[2]) then return 1 end
 return 0
 `;
+
+/**
+ * A quota's fixed calendar-period counter, atomic per key. State, a hash: s = the period's start,
+ * n = calls counted in it. A later period starts from zero; a call from an earlier one (a gateway
+ * whose clock lags) counts in the period already stored. A refused call is not counted.
+ *
+ * KEYS[1] the key; ARGV: limit, period start (ms), period end (ms), now (ms).
+ * Returns { success (1/0), remaining, reset as a string }.
+ */
+export const QUOTA_SCRIPT = `
+local key = KEYS[1]
+local limit, start, finish, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local state = redis.call('HMGET', key, 's', 'n')
+local s, n = tonumber(state[1]), tonumber(state[2])
+if s == nil or s < start then s, n = start, 0 end
+local success = 0
+if n < limit then
+  success = 1
+  n = n + 1
+end
+redis.call('HSET', key, 's', string.format('%.17g', s), 'n', n)
+-- Kept until the period is over (plus an hour for clocks that lag), relative to the engine's now:
+-- an absolute expiry on Redis's clock would drop the count of a gateway on a pinned clock.
+redis.call('PEXPIRE', key, math.max(1, finish - now) + 3600000)
+return {success, math.max(0, limit - n), string.format('%.17g', finish)}
+`;
+
+/** The SHA-1 a script is called by (`EVALSHA`), lowercase hex. */
+export async function sha1Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-1', new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, '0')).join('');
+}

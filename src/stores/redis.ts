@@ -14,7 +14,7 @@
  * @module
  */
 
-import { FIRST_USE_SCRIPT, RATE_LIMIT_SCRIPT } from './redis-script.ts';
+import { FIRST_USE_SCRIPT, QUOTA_SCRIPT, RATE_LIMIT_SCRIPT, sha1Hex } from './redis-script.ts';
 import type { BucketSpec, RateLimitResult, RateLimitStore } from './types.ts';
 
 /** Keys and arguments of a script call, as node-redis's `eval` and `evalSha` take them. */
@@ -116,11 +116,6 @@ const ALGORITHM_SUFFIX: Record<BucketSpec['algorithm'], string> = { 'fixed-windo
 /** `%`, `{` and `}` percent-encoded: a client key cannot end the hash tag early or spell another key. */
 const escapeTag = (text: string) => text.replace(/[%{}]/g, (char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`);
 
-async function sha1Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-1', new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, '0')).join('');
-}
-
 /** A script and its SHA-1, which EVALSHA names it by (computed once, asynchronously). */
 interface LoadedScript {
   source: string;
@@ -193,6 +188,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   owned?.attempted.then(() => (connecting = false));
   const rateLimit = loadedScript(RATE_LIMIT_SCRIPT);
   const firstUse = loadedScript(FIRST_USE_SCRIPT);
+  const quotaScript = loadedScript(QUOTA_SCRIPT);
 
   async function evaluate(script: LoadedScript, call: RedisScriptCall): Promise<unknown> {
     if (connecting) await owned!.attempted;
@@ -213,10 +209,13 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     });
   }
 
-  async function check(operation: 'consume' | 'peek', bucket: BucketSpec, key: string, now: number): Promise<RateLimitResult> {
-    const reply = await run(operation, bucket, key, now);
+  function resultOf(reply: unknown, limit: number): RateLimitResult {
     if (!Array.isArray(reply) || reply.length !== 3) throw new TypeError(`redisStore: unexpected script reply ${JSON.stringify(reply)}`);
-    return { success: Number(reply[0]) === 1, limit: bucket.limit, remaining: Number(reply[1]), reset: Number(String(reply[2])) };
+    return { success: Number(reply[0]) === 1, limit, remaining: Number(reply[1]), reset: Number(String(reply[2])) };
+  }
+
+  async function check(operation: 'consume' | 'peek', bucket: BucketSpec, key: string, now: number): Promise<RateLimitResult> {
+    return resultOf(await run(operation, bucket, key, now), bucket.limit);
   }
 
   return {
@@ -233,6 +232,14 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     },
     async forget(key) {
       await evaluate(firstUse, { keys: [`${prefix}:seen:${key}`], arguments: ['forget', '0'] });
+    },
+    async takeQuota(quota, key, period, now) {
+      const reply = await evaluate(quotaScript, {
+        // `quota` after the name keeps a quota's counter apart from a bucket of the same name.
+        keys: [`${prefix}:{${encodeURIComponent(quota.name)}:${escapeTag(key)}}:quota`],
+        arguments: [String(quota.limit), String(period.start), String(period.end), String(now)],
+      });
+      return resultOf(reply, quota.limit);
     },
     async close() {
       owned?.client.destroy();

@@ -24,6 +24,20 @@ export interface RateLimitResult {
   readonly pending?: Promise<unknown>;
 }
 
+/** A quota's counter: what a store needs to count calls in a calendar period. */
+export interface QuotaCounterSpec {
+  /** The quota's name in the policy, part of every key. */
+  readonly name: string;
+  /** Calls allowed in the period (the caller's plan may differ from the policy's default). */
+  readonly limit: number;
+}
+
+/** One calendar period, `[start, end)` in epoch ms. */
+export interface QuotaPeriod {
+  readonly start: number;
+  readonly end: number;
+}
+
 /** Where counters live. Implementations must be atomic per key under concurrent requests. */
 export interface RateLimitStore {
   /** In-process and synchronous at heart: it cannot hang, so the engine skips its store timeout. */
@@ -47,4 +61,10 @@ export interface RateLimitStore {
   firstUse?(key: string, expiresAt: number, now: number): Promise<boolean>;
   /** Forgets a key `firstUse` remembered: a delivery that failed may be retried with the same id. */
   forget?(key: string): Promise<void>;
+  /**
+   * Counts one call of `key` against a quota's fixed calendar period, atomically: the count starts
+   * at zero in each new period and a call past `limit` is refused without being counted. `reset` is
+   * the period's end. Stores without it cannot serve policies with `quotas` (createEngine says so).
+   */
+  takeQuota?(quota: QuotaCounterSpec, key: string, period: QuotaPeriod, now: number): Promise<RateLimitResult>;
 }

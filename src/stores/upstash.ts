@@ -10,6 +10,7 @@
  */
 
 import { Ratelimit } from '@upstash/ratelimit';
+import { QUOTA_SCRIPT, sha1Hex } from './redis-script.ts';
 import type { BucketSpec, RateLimitResult, RateLimitStore } from './types.ts';
 
 /** The Redis client `@upstash/ratelimit` accepts: an `@upstash/redis` `Redis`. */
@@ -101,6 +102,12 @@ export function upstashStore(options: UpstashStoreOptions): RateLimitStore {
   const maxCached = typeof cache === 'object' ? cache.maxKeys : 10_000;
   if (!Number.isInteger(maxCached) || maxCached < 1) throw new TypeError('upstashStore: ephemeralCache.maxKeys must be a positive integer');
   const limiters = new Map<string, { spec: BucketSpec; ratelimit: Ratelimit; intervalMs: number; refillRate: number }>();
+  // `@upstash/redis` clients have eval and evalsha; the type `@upstash/ratelimit` asks for names only evalsha.
+  const scripts = redis as unknown as {
+    evalsha(sha: string, keys: string[], args: string[]): Promise<unknown>;
+    eval(script: string, keys: string[], args: string[]): Promise<unknown>;
+  };
+  const quotaSha = sha1Hex(QUOTA_SCRIPT);
 
   /** One Ratelimit per bucket, made on first use; a bucket redefined under the same name gets a new one. */
   function limiterFor(bucket: BucketSpec) {
@@ -146,6 +153,21 @@ export function upstashStore(options: UpstashStoreOptions): RateLimitStore {
     /** The client type `@upstash/ratelimit` takes has no DEL: a value that expires in 1 ms is gone as well. */
     async forget(key): Promise<void> {
       await redis.set(`${prefix}:seen:${key}`, '0', { px: 1 });
+    },
+    /** The quota counter of redisStore, by the same script: `now` is the engine's, as there. */
+    async takeQuota(quota, key, period, now): Promise<RateLimitResult> {
+      const keys = [`${prefix}:${encodeURIComponent(quota.name)}:quota:${key}`];
+      const args = [String(quota.limit), String(period.start), String(period.end), String(now)];
+      let reply: unknown;
+      try {
+        reply = await scripts.evalsha(await quotaSha, keys, args);
+      } catch (error) {
+        // Redis has not seen the script yet (or restarted): EVAL sends and caches it.
+        if (!String(error).includes('NOSCRIPT')) throw error;
+        reply = await scripts.eval(QUOTA_SCRIPT, keys, args);
+      }
+      if (!Array.isArray(reply) || reply.length !== 3) throw new TypeError(`upstashStore: unexpected quota reply ${JSON.stringify(reply)}`);
+      return { success: Number(reply[0]) === 1, limit: quota.limit, remaining: Number(reply[1]), reset: Number(String(reply[2])) };
     },
     async peek(bucket, key): Promise<RateLimitResult> {
       const { ratelimit, intervalMs, refillRate } = limiterFor(bucket);

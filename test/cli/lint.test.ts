@@ -64,6 +64,14 @@ describe('the bad fixture', () => {
     ['validate.body_size_large', 'routes["POST /v1/uploads"].maxBodyBytes', 'warning'],
     ['validate.unknown_keys_stripped', 'routes["PATCH /v1/things/:id"].unknownKeys', 'warning'],
     ['version.past_sunset', 'routes["GET /v0/things"]', 'warning'],
+    ['network.allow_everything', 'ip.allow[0]', 'warning'],
+    ['network.overlap', 'ip.allow[2]', 'warning'],
+    ['network.overlap', 'country.allow[1]', 'warning'],
+    ['network.contradiction', 'ip.allow[1]', 'warning'],
+    ['network.contradiction', 'ip.allow[2]', 'warning'],
+    ['network.empty_list', 'country.deny', 'warning'],
+    ['network.empty_list', 'routes["GET /v1/admin/stats"].ip.allow', 'error'],
+    ['quota.never_counted', 'routes["GET /v0/things"].quota', 'warning'],
   ])('%s at %s (%s)', (rule, path, severity) => {
     expect(findings).toContainEqual(expect.objectContaining({ rule, path, severity }));
   });
@@ -203,7 +211,7 @@ describe('the CLI', () => {
     expect(stdout).toContain('test/fixtures/bad-policy.ts:61  warning  version.past_sunset  routes["GET /v0/things"]');
     expect(stdout).toContain('fix: Remove dangerouslyAllowQueryParam; send the key in a header.');
     expect(stdout).toContain('OWASP API2:2023 Broken Authentication');
-    expect(stdout).toMatch(/✗ 20 errors, 29 warnings in test\/fixtures\/bad-policy.ts\n$/);
+    expect(stdout).toMatch(/✗ 21 errors, 37 warnings in test\/fixtures\/bad-policy.ts\n$/);
   });
 
   it('exits 0 on a clean policy', async ({ expect }) => {
@@ -233,8 +241,8 @@ describe('the CLI', () => {
     expect(code).toBe(1);
     const report = JSON.parse(stdout);
     expect(report.file).toBe('test/fixtures/bad-policy.ts');
-    expect(report.summary).toEqual({ errors: 21, warnings: 31 });
-    expect(report.findings).toHaveLength(52);
+    expect(report.summary).toEqual({ errors: 22, warnings: 39 });
+    expect(report.findings).toHaveLength(61);
     expect(report.findings).toContainEqual({
       rule: 'authn.api_key_in_url',
       severity: 'error',
@@ -267,7 +275,7 @@ describe('the CLI', () => {
       });
     }
     const results = sarif.runs[0].results;
-    expect(results.length).toBe(49);
+    expect(results.length).toBe(58);
     for (const result of results) {
       expect(driver.rules[result.ruleIndex].id).toBe(result.ruleId);
       expect(['error', 'warning']).toContain(result.level);

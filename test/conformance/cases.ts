@@ -14,6 +14,7 @@ import type { RawRequest } from './runtime.ts';
 import { dpopCases } from './cases-dpop.ts';
 import { signCases } from './cases-sign.ts';
 import { mtlsCases } from './cases-mtls.ts';
+import { accessCases } from './cases-access.ts';
 
 export interface Case {
   name: string;
@@ -541,4 +542,5 @@ export const cases: Case[] = [
   ...dpopCases,
   ...signCases,
   ...mtlsCases,
+  ...accessCases,
 ];

@@ -49,6 +49,7 @@ export const policy = definePolicy({
     burst: { limit: 2, window: '1m', by: 'ip' },
     login: { limit: 2, window: '1m', by: 'ip', count: 'failures', failureStatuses: [401] },
   },
+  quotas: { metered: { limit: 1, period: 'day' } },
   limits: { maxBodyBytes: 1024 },
   versions: {
     '/v0': { deprecation: '2026-01-01T00:00:00Z', sunset: '2099-01-01T00:00:00Z', link: 'https://docs.example.com/migrate-to-v1' },
@@ -68,6 +69,10 @@ export const policy = definePolicy({
     'GET /v1/bound/me': { authn: ['boundUser'], allow: 'authenticated' },
     'POST /v1/webhooks': { authn: ['webhook'], allow: 'authenticated', contentTypes: ['application/json'] },
     'GET /v1/partner': { authn: ['partner'], allow: 'authenticated' },
+    // The suite's client is 127.0.0.1 on every runtime: one route admits only loopback, one refuses it.
+    'GET /v1/loopback-only': { authn: 'anonymous', ip: { allow: ['127.0.0.0/8', '::1'] } },
+    'GET /v1/loopback-refused': { authn: 'anonymous', ip: { deny: ['127.0.0.0/8', '::1'] } },
+    'GET /v1/metered': { authn: ['service'], allow: [{ scopes: ['reports:read'] }], quota: 'metered' },
   },
 });
 

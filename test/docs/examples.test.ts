@@ -198,3 +198,17 @@ describe('dpop.ts', () => {
     expect(lintPolicy(policy).map((finding) => finding.rule)).toEqual([]);
   });
 });
+
+describe('access-control.ts', () => {
+  it('refuses the admin route outside the office networks, and a denied network everywhere', async () => {
+    const { engine } = await import('../../docs/examples/access-control.ts');
+    const from = (client: string, path: string) =>
+      engine.evaluate(new Request(`https://api.example.com${path}`, { headers: { 'x-forwarded-for': client, 'cf-ipcountry': 'DE' } }), { peer: { address: '10.0.0.2' } });
+    const outside = await from('203.0.113.7', '/v1/admin/users');
+    expect(outside.kind === 'deny' && outside.reason).toBe('network.ip_denied');
+    const office = await from('10.20.1.2', '/v1/admin/users');
+    expect(office.kind === 'deny' && office.reason).toBe('authn.required');
+    const denied = await from('192.0.2.9', '/v1/reports');
+    expect(denied.kind === 'deny' && denied.reason).toBe('network.ip_denied');
+  });
+});

@@ -202,7 +202,7 @@ describe('the demo gateway with the owner rule, JWT verification and proxy trust
     expect(report.findings.filter((f) => f.check.startsWith('authz.')).map((f) => f.route)).toEqual(['GET /v1/users/:id', 'GET /v1/users/:id']);
     // Every route that accepts the `user` method believes any token; the API-key route does not.
     expect(new Set(report.findings.filter((f) => f.family === 'jwt').map((f) => f.route))).toEqual(
-      new Set(['GET /v1/users/:id', 'PATCH /v1/users/:id', 'DELETE /v1/users/:id', 'GET /v1/reports', 'GET /v0/users/:id']),
+      new Set(['GET /v1/users/:id', 'PATCH /v1/users/:id', 'DELETE /v1/users/:id', 'GET /v1/reports', 'GET /v0/users/:id', 'GET /v1/admin/events']),
     );
     expect(report.findings.find((f) => f.check === 'ratelimit.xff_rotation')).toMatchObject({ route: 'POST /v1/auth/login', expected: '429 within 6 requests', owasp: { id: 'API4:2023' } });
   });

@@ -232,6 +232,32 @@ describe.each(stores)('$name store', (under) => {
     });
   }
 
+  it('counts a quota per period: refused past the limit (uncounted), from zero in a later period, in place when the clock steps back', async () => {
+    const store = under.make('quota');
+    const day = (n: number) => ({ start: T0 + n * 86_400_000, end: T0 + (n + 1) * 86_400_000 });
+    const take = async (limit: number, period: { start: number; end: number }, key = 'k') => {
+      under.clock?.(period.start);
+      return answer(await store.takeQuota!({ name: 'plan', limit }, key, period, period.start + 1), true);
+    };
+    const seen = [];
+    for (let i = 0; i < 4; i++) seen.push(await take(3, day(0)));
+    // A bigger plan for the same key sees the calls already counted (the refused one was not).
+    seen.push(await take(5, day(0)));
+    seen.push(await take(3, day(0), 'other'));
+    seen.push(await take(3, day(1)));
+    // A call stamped with the earlier period (a lagging clock) counts in the later one.
+    seen.push(await take(3, day(0)));
+    expect(seen).toEqual(['+2@86400000', '+1@86400000', '+0@86400000', '-0@86400000', '+1@86400000', '+2@86400000', '+2@172800000', '+1@86400000']);
+  });
+
+  it('admits exactly the limit of 60 concurrent quota calls', async () => {
+    under.clock?.(T0);
+    const store = under.make('concurrent quota');
+    const period = { start: T0, end: T0 + 86_400_000 };
+    const results = await Promise.all(Array.from({ length: 60 }, () => store.takeQuota!({ name: 'plan', limit: 7 }, 'k', period, T0)));
+    expect(results.filter((result) => result.success).map((result) => result.remaining).sort()).toEqual([0, 1, 2, 3, 4, 5, 6]);
+  });
+
   it.each(['fixed-window', 'sliding-window', 'token-bucket'] as const)(
     '%s: 60 concurrent takes on a limit of 7 admit exactly 7, each seeing its own count',
     async (algorithm) => {

@@ -6,7 +6,7 @@
  */
 
 import { durableObjectStore, RateLimitObject, type DurableObjectNamespaceLike, type DurableObjectStateLike } from '../../src/stores/durable-object.ts';
-import type { BucketSpec } from '../../src/stores/types.ts';
+import type { BucketSpec, QuotaCounterSpec, QuotaPeriod } from '../../src/stores/types.ts';
 
 interface Env {
   RATE_LIMITS: DurableObjectNamespaceLike;
@@ -32,8 +32,17 @@ export default {
       const stub = env.RATE_LIMITS.get(env.RATE_LIMITS.idFromName(url.searchParams.get('object')!));
       return stub.fetch('https://rate-limit.portcullis/', { method: 'GET' });
     }
-    const { op, bucket, key, now, shards } = (await request.json()) as { op: 'consume' | 'refund' | 'peek'; bucket: BucketSpec; key: string; now: number; shards?: number };
+    const { op, bucket, key, now, shards, quota, period } = (await request.json()) as {
+      op: 'consume' | 'refund' | 'peek' | 'quota';
+      bucket: BucketSpec;
+      key: string;
+      now: number;
+      shards?: number;
+      quota: QuotaCounterSpec;
+      period: QuotaPeriod;
+    };
     const store = durableObjectStore({ namespace: env.RATE_LIMITS, shards });
+    if (op === 'quota') return Response.json(await store.takeQuota!(quota, key, period, now));
     if (op === 'refund') {
       await store.refund!(bucket, key, now);
       return Response.json(null);

@@ -41,6 +41,8 @@ export async function startWorkerdStores(): Promise<WorkerdStores> {
         async refund(bucket, key, now) {
           await send('refund', bucket, key, now);
         },
+        takeQuota: (quota, key, period, now) =>
+          call({ op: 'quota', quota: { name: `${options.prefix ?? ''}${quota.name}`, limit: quota.limit }, key, period, now, shards: options.shards }) as Promise<RateLimitResult>,
       };
     },
     async keys(object) {

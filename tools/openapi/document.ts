@@ -37,7 +37,7 @@ const RESPONSES = {
   413: { name: 'ContentTooLarge', description: 'The body is larger than the route accepts (`validate.body_too_large`).' },
   415: { name: 'UnsupportedMediaType', description: 'The body media type is not accepted (`validate.unsupported_media_type`).' },
   422: { name: 'UnprocessableContent', description: 'Params, query, headers or body failed the schema, or carried unknown keys (`validate.invalid`); `errors` lists each field.' },
-  429: { name: 'TooManyRequests', description: 'A rate-limit bucket is empty (`ratelimit.exceeded`); `Retry-After` says when to retry.' },
+  429: { name: 'TooManyRequests', description: 'A rate-limit bucket is empty (`ratelimit.exceeded`), or the caller used up its quota for the period (`quota.exhausted`); `Retry-After` says when to retry.' },
   503: { name: 'ServiceUnavailable', description: 'A dependency the decision needs is down: keys, introspection or the rate-limit store (`authn.keys_unavailable`, `ratelimit.unavailable`). Fails closed.' },
 } as const;
 type ProblemStatus = keyof typeof RESPONSES;
@@ -202,6 +202,8 @@ function describeAccess(policy: Policy, route: RoutePolicy): string {
     });
     lines.push(`Rate limits: ${buckets.join('; ')}.`);
   }
+  const quota = route.quota === undefined ? undefined : policy.quotas?.[route.quota];
+  if (quota) lines.push(`Quota: ${quota.limit} calls per UTC ${quota.period} per ${quota.by === 'apiKey' ? 'API key' : 'caller'} (an API key's plan may differ).`);
   return lines.join('\n');
 }
 
@@ -273,7 +275,7 @@ export function toOpenApi(policy: Policy, options: OpenApiOptions = {}): Json {
     if (version?.version.sunset) refer(410);
     if (hasBody) refer(413), refer(415);
     if (route.params || route.query || route.headers || (hasBody && route.body)) refer(422);
-    if (route.rateLimit?.length) refer(429);
+    if (route.rateLimit?.length || route.quota !== undefined) refer(429);
     if ((route.rateLimit?.length && policy.rateLimiting?.onStoreError !== 'allow') || (route.authn !== 'anonymous' && remoteDependency)) refer(503);
 
     const security =

@@ -65,7 +65,7 @@ export interface ReplayReport {
   undecidableBecause: UndecidableGroup[];
 }
 
-/** A store that never refuses: rate limits and replay caches depend on the volume of all traffic, not on one request. */
+/** A store that never refuses: rate limits, quotas and replay caches depend on the volume of all traffic, not on one request. */
 const unlimited: RateLimitStore = {
   inProcess: true,
   consume: async (bucket, _key, now) => ({ success: true, limit: bucket.limit, remaining: bucket.limit, reset: now + bucket.windowMs }),
@@ -73,6 +73,7 @@ const unlimited: RateLimitStore = {
   // Each logged request is decided on its own: none is a replay of another.
   firstUse: async () => true,
   forget: async () => {},
+  takeQuota: async (quota, _key, period) => ({ success: true, limit: quota.limit, remaining: quota.limit, reset: period.end }),
 };
 
 /** What one evaluation of a log record may not see, collected while it runs. */

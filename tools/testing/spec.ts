@@ -208,7 +208,7 @@ export function createTestEngine(policy: Policy, kit: TestKit, log: (event: Secu
   return createEngine(policy, { now: kit.now, fetch: kit.fetch, randomId: () => `test-${++n}`, log, rateLimitStore });
 }
 
-/** A memory store that `clear()` empties, so that each spec case starts with full buckets. */
+/** A memory store that `clear()` empties, so that each spec case starts with full buckets and quotas. */
 function clearableStore(): RateLimitStore & { clear(): void } {
   let store = memoryStore();
   return {
@@ -218,6 +218,7 @@ function clearableStore(): RateLimitStore & { clear(): void } {
     refund: (bucket, key, now) => store.refund!(bucket, key, now),
     firstUse: (key, expiresAt, now) => store.firstUse!(key, expiresAt, now),
     forget: (key) => store.forget!(key),
+    takeQuota: (quota, key, period, now) => store.takeQuota!(quota, key, period, now),
     clear: () => void (store = memoryStore()),
   };
 }
