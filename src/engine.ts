@@ -34,6 +34,8 @@ import { HeaderList } from './header-list.ts';
 import { compileSecurityHeaders, leaks } from './stages/headers.ts';
 import { compileVersions, findVersion } from './stages/versioning.ts';
 import { compileHostAllowlist, hostname, resolveTarget, targetHref } from './target.ts';
+import { compileAlerts, fieldAt, type AlertRequest, type RaisedAlert } from './stages/alerts.ts';
+import { guardObserver, type EngineObserver } from './telemetry/observer.ts';
 
 /** What the core may use from the outside world. Tests pin the clock through `now`. */
 export interface EngineEnv {
@@ -45,8 +47,13 @@ export interface EngineEnv {
   fetch?: FetchLike;
   /** Security event sink. @default one JSON line per event on stdout */
   log?: SecuritySink;
-  /** Where rate-limit counters live. @default memoryStore() — per process (per isolate on Workers) */
+  /** Where rate-limit counters (and alert counters) live. @default memoryStore() — per process (per isolate on Workers) */
   rateLimitStore?: RateLimitStore;
+  /**
+   * Told what the engine decides: `otelObserver()` from `portcullis/otel` records OpenTelemetry
+   * metrics and span attributes. @default none (nothing is measured)
+   */
+  observer?: EngineObserver;
 }
 
 /** What the adapter knows about this request beyond the `Request` itself. */
@@ -156,6 +163,8 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
   const storeTimeoutMs = policy.rateLimiting?.storeTimeoutMs ?? 1000;
   const reportOnly = policy.mode === 'report';
   const allowedHost = policy.hosts && compileHostAllowlist(policy.hosts);
+  const observer = guardObserver(env.observer);
+  const alerts = compileAlerts(policy.alerts);
   const buckets = new Map(Object.entries(policy.rateLimits ?? {}).map(([name, bucket]) => [name, compileBucket(name, bucket)]));
   const table = new RouteTable<CompiledRoute>(
     Object.entries(policy.routes).map(([pattern, route]: [string, RoutePolicy]) => {
@@ -203,6 +212,8 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     waitUntil: ((promise: Promise<unknown>) => void) | undefined;
     /** Report-only (policy or route): denials are logged as `portcullis.report` and let through. */
     report: boolean;
+    /** The login's username, for failed-login alerts (read from the validated body). */
+    username?: string;
   }
 
   function begin(method: string, waitUntil?: (promise: Promise<unknown>) => void): Exchange {
@@ -216,7 +227,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     return { requestId, method, trace: [], headers, client, route: undefined, segments: undefined, touched: [], waitUntil, report: reportOnly };
   }
 
-  function emit(x: Exchange, event: Pick<SecurityEvent, 'event' | 'reason' | 'status' | 'error' | 'reasons'>) {
+  function emit(x: Exchange, event: Pick<SecurityEvent, 'event' | 'reason' | 'status' | 'error' | 'reasons'> & Partial<RaisedAlert>) {
     const { requestId, method, client, principal } = x;
     const path = x.segments ? `/${x.segments.map(encodeURIComponent).join('/')}` : '(malformed)';
     record({ time: new Date(now()).toISOString(), requestId, method, path, route: x.route ?? null, clientIp: client.ip, principal, ...event });
@@ -225,8 +236,30 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
   /** Store work that may finish after the response: handed to waitUntil, or at least never unhandled. */
   function background(x: Exchange, work: Promise<unknown> | undefined) {
     if (!work) return;
-    const guarded = work.catch((error) => emit(x, { event: 'portcullis.error', reason: 'ratelimit.store_error', error: describe(error) }));
+    const guarded = work.catch((error) => storeFailed(x, error));
     x.waitUntil?.(guarded);
+  }
+
+  function storeFailed(x: Exchange, error: unknown) {
+    observer?.storeFailed?.(store.name ?? 'custom');
+    emit(x, { event: 'portcullis.error', reason: 'ratelimit.store_error', error: describe(error) });
+  }
+
+  /** What the alerts count of this exchange. */
+  function alertRequest(x: Exchange): AlertRequest {
+    return { requestId: x.requestId, clientIp: x.client.ip, route: x.route, principal: x.principal, username: x.username };
+  }
+
+  /** Counts for the alerts, and logs the ones raised: `portcullis.alert`, with the request that raised it. */
+  async function watch(x: Exchange, counting: Promise<RaisedAlert[]>) {
+    try {
+      for (const raised of await counting) {
+        observer?.alerted?.({ alert: raised.alert, kind: raised.kind });
+        emit(x, { event: 'portcullis.alert', reason: `alert.${raised.kind}`, ...raised });
+      }
+    } catch (error) {
+      storeFailed(x, error);
+    }
   }
 
   /**
@@ -235,12 +268,14 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
    * attempts racing each other cannot all slip past the check; otherwise a failure takes its unit now.
    */
   function settler(x: Exchange): (status: number) => Promise<void> {
-    if (!x.touched.some(({ bucket }) => bucket.failuresOnly)) return settleNothing;
+    const watched = alerts?.watchesAnswers(x.route) ?? false;
+    if (!watched && !x.touched.some(({ bucket }) => bucket.failuresOnly)) return settleNothing;
     const failureBuckets = x.touched.filter(({ bucket }) => bucket.failuresOnly);
     let settled = false;
     return async (status) => {
       if (settled) return;
       settled = true;
+      const alerting = watched ? watch(x, alerts!.answered(store, alertRequest(x), status, now())) : undefined;
       await Promise.all(
         failureBuckets.map(async ({ bucket, key, result }) => {
           const failed = bucket.failureStatuses.includes(status);
@@ -252,7 +287,8 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
             background(x, result.pending);
           }
         }),
-      ).catch((error) => emit(x, { event: 'portcullis.error', reason: 'ratelimit.store_error', error: describe(error) }));
+      ).catch((error) => storeFailed(x, error));
+      await alerting;
     };
   }
 
@@ -264,6 +300,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     try {
       results = await checkBuckets(store, list, context, at, storeTimeoutMs);
     } catch (error) {
+      observer?.storeFailed?.(store.name ?? 'custom');
       if (onStoreError === 'deny') return deny(x, 'ratelimit.unavailable', 'ratelimit', { error });
       emit(x, { event: 'portcullis.error', reason: 'ratelimit.store_error', error: describe(error) });
       x.trace.push({ stage: 'ratelimit', outcome: 'pass', detail: 'store failed; let through (onStoreError: allow)' });
@@ -278,6 +315,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
       background(x, result.pending);
       left += `${left ? ', ' : ''}${bucket.name}: ${result.remaining} left`;
       if (result.success) continue;
+      observer?.rateLimited?.(bucket.name);
       if (!bucket.reportOnly) {
         blocked ??= entry;
         continue;
@@ -316,6 +354,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
       // Which rules failed (`allow[1]: authz.not_owner`) goes to the log, never to the caller.
       const detailed = reasons.length !== 1 || reasons[0] !== reason ? reasons : undefined;
       emit(x, { event, reason, status, error, reasons: detailed });
+      if (alerts?.watchesDenials && event !== 'portcullis.report' && status >= 400) background(x, watch(x, alerts.denied(store, alertRequest(x), now())));
     }
     return { kind: 'deny', status, reason, reasons, problem, requestId, client, route, trace, headers, settle: settler(x) };
   }
@@ -327,6 +366,24 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
   }
 
   async function evaluate(request: Request, context: EvaluateContext = {}): Promise<Decision> {
+    if (!observer?.evaluated) return decide(request, context);
+    const started = performance.now();
+    const decision = await decide(request, context);
+    const durationMs = performance.now() - started;
+    const denied = decision.kind === 'deny' && decision.problem !== null;
+    observer.evaluated({
+      outcome: decision.kind === 'allow' && decision.reported ? 'report' : denied ? 'deny' : 'allow',
+      reason: decision.kind === 'deny' ? decision.reason : decision.reported?.reason,
+      status: decision.kind === 'deny' ? decision.status : decision.reported?.status,
+      route: decision.route === '*' ? undefined : decision.route,
+      method: request.method,
+      startTime: performance.timeOrigin + started,
+      durationMs,
+    });
+    return decision;
+  }
+
+  async function decide(request: Request, context: EvaluateContext): Promise<Decision> {
     const x = begin(request.method, context.waitUntil);
     const seen: Seen = {};
     const decision = await pipeline(x, request, context, seen);
@@ -439,6 +496,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
       const version = findVersion(versions, normalized.segments);
       if (version) {
         for (const [name, value] of version.headers) headers.set(name, value);
+        if (version.deprecated) observer?.deprecated?.(compiled.pattern, version.name);
         if (version.sunsetAt !== undefined && now() >= version.sunsetAt) return deny(x, 'version.sunset', 'version');
         trace.push({ stage: 'version', outcome: 'pass', detail: `/${version.prefix.join('/')}` });
       }
@@ -451,6 +509,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
       // 6. Authentication.
       const authn = await compiled.authenticate(request, authnEnv);
       if (!authn.ok) {
+        observer?.authnFailed?.(authn.method, authn.reason);
         headers.set('www-authenticate', authn.challenge);
         return deny(x, authn.reason, 'authn');
       }
@@ -458,6 +517,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
       seen.principal = principal;
       x.principal = `${principal.method}:${principal.id}`;
       trace.push({ stage: 'authn', outcome: 'pass', detail: x.principal });
+      if (alerts?.watchesPrincipals && principal !== ANONYMOUS) background(x, watch(x, alerts.authenticated(store, alertRequest(x), now())));
 
       // 7. Per-principal rate buckets.
       const postLimited = compiled.postAuth.length ? await limit(x, compiled.postAuth, { ...keyContext, principal }) : undefined;
@@ -481,6 +541,8 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
         return deny(x, valid.reason, 'validate', { detail: valid.detail, errors: valid.errors, reasons });
       }
       trace.push({ stage: 'validate', outcome: 'pass' });
+      const usernameField = alerts?.usernameField(compiled.pattern);
+      if (usernameField) x.username = fieldAt(valid.input.body, usernameField);
       if (compiled.cacheControl !== undefined) headers.set('cache-control', compiled.cacheControl);
 
       return {

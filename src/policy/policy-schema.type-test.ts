@@ -6,8 +6,9 @@
  */
 import type * as v from 'valibot';
 import type { ClientIpOptions } from '../client.ts';
-import type { PolicySchema, RouteSchema } from './define.ts';
+import type { AlertSchema, PolicySchema, RouteSchema } from './define.ts';
 import type {
+  AlertPolicy,
   AllowRule,
   CorsPolicy,
   HeadersPolicy,
@@ -38,6 +39,8 @@ type RouteInput = v.InferInput<typeof RouteSchema>;
 type AllowRuleInput = Exclude<RouteInput['allow'], 'authenticated' | undefined>[number];
 type TransportInput = Section<PolicyInput['transport']>;
 type RateLimitInput = Section<PolicyInput['rateLimits']>[string];
+type AlertOf<Union, Kind> = Extract<Union, { kind: Kind }>;
+type AlertInput = v.InferInput<typeof AlertSchema>;
 
 export type PolicySchemaAgreesWithTypes = [
   Agree<SameKeys<PolicyInput, Policy>>,
@@ -55,4 +58,8 @@ export type PolicySchemaAgreesWithTypes = [
   Agree<SameKeys<Section<PolicyInput['limits']>, LimitsPolicy>>,
   Agree<SameKeys<RateLimitInput, RateLimitPolicy>>,
   Agree<SameKeys<Section<PolicyInput['rateLimiting']>, RateLimitingPolicy>>,
+  Agree<SameKeys<Section<PolicyInput['alerts']>[string], AlertPolicy>>,
+  Agree<SameKeys<AlertOf<AlertInput, 'failed-logins'>, AlertOf<AlertPolicy, 'failed-logins'>>>,
+  Agree<SameKeys<AlertOf<AlertInput, 'principal-ips'>, AlertOf<AlertPolicy, 'principal-ips'>>>,
+  Agree<SameKeys<AlertOf<AlertInput, 'spike'>, AlertOf<AlertPolicy, 'spike'>>>,
 ];

@@ -7,7 +7,8 @@ import { ANONYMOUS, type AuthnEnv, type AuthnMethod, type Principal } from '../a
 
 export { ANONYMOUS, isAuthnMethod, type AuthnEnv, type AuthnMethod, type AuthnOutcome, type FetchLike, type Principal } from '../authn/contract.ts';
 
-export type AuthnResult = { ok: true; principal: Principal } | { ok: false; reason: string; challenge: string };
+/** A refusal names the method (its name in `policy.authn`) whose credential failed; none when no credential came. */
+export type AuthnResult = { ok: true; principal: Principal } | { ok: false; reason: string; challenge: string; method?: string };
 
 /** The RFC 6750 / RFC 9470 `error` of a failure reason, for `WWW-Authenticate`. */
 function challengeError(reason: string): string | undefined {
@@ -27,7 +28,7 @@ export function compileAuthn(accepted: 'anonymous' | readonly string[], methods:
   // Methods return the same principal object for a cached credential; so does this route.
   const named = new WeakMap<object, Principal>();
   return async function authenticate(request: Request, env: AuthnEnv): Promise<AuthnResult> {
-    let failure: { reason: string; method: AuthnMethod } | undefined;
+    let failure: { reason: string; method: AuthnMethod; name: string } | undefined;
     for (const { name, method } of chain) {
       const outcome = await method.authenticate(request, env);
       if (outcome.kind === 'success') {
@@ -41,13 +42,13 @@ export function compileAuthn(accepted: 'anonymous' | readonly string[], methods:
       }
       // A wrong credential of one kind does not stop a right credential of another kind, but it
       // decides the reason when nothing succeeds.
-      if (outcome.kind === 'failure') failure ??= { reason: outcome.reason, method };
+      if (outcome.kind === 'failure') failure ??= { reason: outcome.reason, method, name };
     }
     if (!failure) return optional ? { ok: true, principal: ANONYMOUS } : { ok: false, reason: 'authn.required', challenge: plain };
     const error = challengeError(failure.reason);
     const challenge = [
       ...new Set(chain.map(({ method }) => (method === failure.method && error ? `${method.challenge}, error="${error}"` : method.challenge))),
     ].join(', ');
-    return { ok: false, reason: failure.reason, challenge };
+    return { ok: false, reason: failure.reason, challenge, method: failure.name };
   };
 }

@@ -7,6 +7,10 @@ import type { VersionPolicy } from '../policy/types.ts';
 
 export interface CompiledVersion {
   prefix: string[];
+  /** The prefix as written in the policy (`/v0`). */
+  name: string;
+  /** The version has a deprecation date. */
+  deprecated: boolean;
   headers: [string, string][];
   /** Epoch ms after which the version answers 410. */
   sunsetAt: number | undefined;
@@ -25,7 +29,7 @@ export function compileVersions(versions: Readonly<Record<string, VersionPolicy>
       if (version.link !== undefined) {
         headers.push(['link', `<${version.link}>; rel="${version.deprecation !== undefined ? 'deprecation' : 'sunset'}"`]);
       }
-      return { prefix: prefix.split('/').filter(Boolean), headers, sunsetAt };
+      return { prefix: prefix.split('/').filter(Boolean), name: prefix, deprecated: version.deprecation !== undefined, headers, sunsetAt };
     })
     .sort((a, b) => b.prefix.length - a.prefix.length);
 }

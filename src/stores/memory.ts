@@ -133,7 +133,11 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     return { success, limit: bucket.limit, remaining: Math.max(0, bucket.limit - used), reset };
   }
 
+  /** `remember`'s values: key → [value, expiry]. Few (one per alert window), bounded all the same. */
+  const notes = new Map<string, [string, number]>();
+
   return {
+    name: 'memory',
     inProcess: true,
     get size() {
       return slots.size;
@@ -154,6 +158,15 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       // The unit was taken in this window or, if the window rolled since, in the previous one.
       else if (b[slot]! > 0) b[slot] = b[slot]! - 1;
       else if (c[slot]! > 0) c[slot] = c[slot]! - 1;
+    },
+    async remember(bucket, key, value, now) {
+      const id = keyOf(bucket, key);
+      const noted = notes.get(id);
+      if (noted && noted[1] > now) return noted[0];
+      notes.delete(id);
+      if (notes.size >= maxKeys) notes.delete(notes.keys().next().value!);
+      notes.set(id, [value, now + bucket.windowMs]);
+      return value;
     },
     async peek(bucket, key, now) {
       const id = keyOf(bucket, key);

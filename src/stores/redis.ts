@@ -121,6 +121,12 @@ async function sha1Hex(text: string): Promise<string> {
   return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
+/** `remember`: the value noted under the key, or this one, noted for one window. Rare (once per alert window): plain EVAL. */
+const REMEMBER_SCRIPT = `local noted = redis.call('GET', KEYS[1])
+if noted then return noted end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return ARGV[1]`;
+
 const isNoScript = (error: unknown) => error instanceof Error && error.message.startsWith('NOSCRIPT');
 
 /** A client made from a URL, and a promise of its first connection attempt's outcome. */
@@ -178,13 +184,14 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   // from then on a disconnected client fails them at once (no offline queue).
   let connecting = owned !== undefined;
   owned?.attempted.then(() => (connecting = false));
+  // The bucket name is URI-encoded (no `:`), so no name/key pair can spell another bucket's key.
+  const keyOf = (bucket: BucketSpec, key: string) => `${prefix}:{${encodeURIComponent(bucket.name)}:${escapeTag(key)}}`;
   let sha: string | undefined;
   const shaReady = sha1Hex(RATE_LIMIT_SCRIPT).then((hex) => (sha = hex));
 
   async function run(operation: 'consume' | 'refund' | 'peek', bucket: BucketSpec, key: string, now: number): Promise<unknown> {
     const call = {
-      // The bucket name is URI-encoded (no `:`), so no name/key pair can spell another bucket's key.
-      keys: [`${prefix}:{${encodeURIComponent(bucket.name)}:${escapeTag(key)}}:${ALGORITHM_SUFFIX[bucket.algorithm]}`],
+      keys: [`${keyOf(bucket, key)}:${ALGORITHM_SUFFIX[bucket.algorithm]}`],
       arguments: [operation, bucket.algorithm, String(bucket.limit), String(bucket.windowMs), String(now)],
     };
     if (connecting) await owned!.attempted;
@@ -204,10 +211,16 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   }
 
   return {
+    name: 'redis',
     consume: (bucket, key, now) => check('consume', bucket, key, now),
     peek: (bucket, key, now) => check('peek', bucket, key, now),
     async refund(bucket, key, now) {
       await run('refund', bucket, key, now);
+    },
+    async remember(bucket, key, value) {
+      if (connecting) await owned!.attempted;
+      const call = { keys: [`${keyOf(bucket, key)}:note`], arguments: [value, String(bucket.windowMs)] };
+      return String(await client.eval(REMEMBER_SCRIPT, call));
     },
     async close() {
       owned?.client.destroy();

@@ -125,6 +125,7 @@ export function upstashStore(options: UpstashStoreOptions): RateLimitStore {
   }
 
   return {
+    name: 'upstash',
     async consume(bucket, key): Promise<RateLimitResult> {
       const { success, remaining, reset, pending } = await limiterFor(bucket).ratelimit.limit(key);
       return { success, limit: bucket.limit, remaining, reset, pending };
@@ -137,6 +138,12 @@ export function upstashStore(options: UpstashStoreOptions): RateLimitStore {
     async refund(bucket, key): Promise<void> {
       const { pending } = await limiterFor(bucket).ratelimit.limit(key, { rate: -1 });
       await pending;
+    },
+    /** Notes the value unless one is there (`SET NX`), then reads what is. */
+    async remember(bucket, key, value): Promise<string> {
+      const id = `${prefix}:${encodeURIComponent(bucket.name)}:${key}:note`;
+      await redis.set(id, value, { nx: true, px: bucket.windowMs });
+      return String((await redis.get(id)) ?? value);
     },
     async peek(bucket, key): Promise<RateLimitResult> {
       const { ratelimit, intervalMs, refillRate } = limiterFor(bucket);
