@@ -56,7 +56,7 @@ export const AlertSchema = v.variant(
       kind: v.literal('failed-logins'),
       per: v.picklist(['username', 'ip'], 'must be "username" (credential stuffing) or "ip" (password spraying)'),
       routes: names('route'),
-      usernameField: v.optional(v.pipe(v.string(), v.regex(/^[^.]+(\.[^.]+)*$/, 'must be a body field such as "username" or "credentials.user"'))),
+      usernameField: v.optional(v.pipe(v.string(), v.regex(/^[^.]+(\.[^.]+)*$/, 'must be a body field such as username, or login.name for a nested one'))),
       threshold,
       window: duration,
       failureStatuses: v.optional(statuses),
