@@ -9,7 +9,8 @@ import { Redis } from '@upstash/redis';
 import { exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import { publicJwk as publicJwkOf } from '../src/authn/jwk.ts';
 import { createClient } from 'redis';
-import { forwardTo, generateApiKey, hashApiKey } from '../src/index.ts';
+import { ecsLineSink, forwardTo, generateApiKey, hashApiKey, type EngineObserver } from '../src/index.ts';
+import { otelObserver } from '../src/telemetry/otel.ts';
 import { upstashStore } from '../src/stores/upstash.ts';
 import { serve } from '../adapters/node.ts';
 import { redisStore } from '../src/stores/redis.ts';
@@ -61,6 +62,21 @@ function rateLimitStore(env: Record<string, string | undefined>) {
   return { store: undefined, name: 'memory (this process only)', close: async () => {} };
 }
 
+/**
+ * With `METRICS_PORT`: Prometheus metrics at `http://127.0.0.1:$METRICS_PORT/metrics`, from the
+ * OpenTelemetry Prometheus exporter, which serves them on its own loopback port.
+ */
+async function metrics(env: Record<string, string | undefined>): Promise<{ observer?: EngineObserver; url?: string; close: () => Promise<void> }> {
+  if (!env.METRICS_PORT) return { close: async () => {} };
+  const port = Number(env.METRICS_PORT);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new TypeError(`METRICS_PORT must be a port number, got "${env.METRICS_PORT}"`);
+  const [{ PrometheusExporter }, { MeterProvider }] = await Promise.all([import('@opentelemetry/exporter-prometheus'), import('@opentelemetry/sdk-metrics')]);
+  const exporter = new PrometheusExporter({ host: '127.0.0.1', port, preventServerStart: true });
+  await exporter.startServer();
+  const meterProvider = new MeterProvider({ readers: [exporter] });
+  return { observer: otelObserver({ meterProvider, spans: false }), url: `http://127.0.0.1:${port}/metrics`, close: () => meterProvider.shutdown() };
+}
+
 /** Starts origin and gateway; returns their URLs and a close function. */
 export async function startDemo(options: DemoOptions) {
   const { signingKey, publicJwk } = await signingKeys(options.env);
@@ -80,11 +96,14 @@ export async function startDemo(options: DemoOptions) {
   const config = demoConfig({ ...options.env, PORT: String(options.port) });
   const apiKey = options.env.DEMO_API_KEY ?? (await generateApiKey('pk_demo_')).key;
   const rateLimits = rateLimitStore(options.env);
+  const telemetry = await metrics(options.env);
+  // LOG_FORMAT=ecs: events in Elastic Common Schema field names.
+  const log = options.log ?? (options.env.LOG_FORMAT === 'ecs' ? ecsLineSink : undefined);
   const gateway = await serve(
     demoPolicy(config, { publicJwk, apiKeyHash: await hashApiKey(apiKey) }),
     forwardTo(originUrl, {
       identity: { key: identityKey },
-      ...(options.log && { log: options.log }),
+      ...(log && { log: log as never }),
       ...(onForward && {
         fetch: (input: URL, init: RequestInit) => {
           onForward({ method: init.method ?? 'GET', url: input.href, headers: new Headers(init.headers) });
@@ -95,7 +114,11 @@ export async function startDemo(options: DemoOptions) {
     {
       port: options.port,
       handleSignals: options.handleSignals ?? false,
-      env: { ...(options.log && { log: options.log as never }), ...(rateLimits.store && { rateLimitStore: rateLimits.store }) },
+      env: {
+        ...(log && { log: log as never }),
+        ...(rateLimits.store && { rateLimitStore: rateLimits.store }),
+        ...(telemetry.observer && { observer: telemetry.observer }),
+      },
     },
   );
 
@@ -106,8 +129,11 @@ export async function startDemo(options: DemoOptions) {
     config,
     apiKey,
     rateLimitStore: rateLimits.name,
+    /** Where Prometheus scrapes, when `METRICS_PORT` is set. */
+    metricsUrl: telemetry.url,
     async close() {
       await gateway.close();
+      await telemetry.close();
       await rateLimits.close();
       await new Promise((resolve) => originServer.close(resolve));
     },
@@ -130,6 +156,7 @@ if (isMain) {
       `  CORS origins: ${demo.config.allowedOrigins.join(', ')}`,
       `  trusted proxies: ${demo.config.trustedProxies.join(', ') || '(none)'}`,
       `  rate limits: ${demo.rateLimitStore}`,
+      ...(demo.metricsUrl ? [`  Prometheus metrics: ${demo.metricsUrl}`] : []),
       '',
       `  try: curl -i ${demo.url}/v1/health`,
       '',

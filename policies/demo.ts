@@ -22,6 +22,8 @@ export interface DemoConfig {
   loginRateLimit: number;
   /** `Host` values the gateway answers (others get 421). */
   allowedHosts: string[];
+  /** Failed logins for one username within 5 minutes, from any addresses, that raise the `failed_logins` alert. */
+  alertFailedLogins: number;
 }
 
 function positive(name: string, value: string | undefined, fallback: number): number {
@@ -45,6 +47,7 @@ export function demoConfig(env: Record<string, string | undefined>): DemoConfig 
     trustedProxies: list(env.TRUSTED_PROXIES, 'loopback'),
     rateLimit: positive('RATE_LIMIT', env.RATE_LIMIT, 100),
     loginRateLimit: positive('LOGIN_RATE_LIMIT', env.LOGIN_RATE_LIMIT, 5),
+    alertFailedLogins: positive('ALERT_FAILED_LOGINS', env.ALERT_FAILED_LOGINS, 10),
   };
 }
 
@@ -99,6 +102,10 @@ export function demoPolicy(config: DemoConfig, keys: DemoKeys) {
       api: { limit: config.rateLimit, window: '15m', by: 'principal' },
       // Brute-force protection: only failed logins count, per client address.
       login: { limit: config.loginRateLimit, window: '15m', by: 'ip', count: 'failures', failureStatuses: [401] },
+    },
+    // Credential stuffing: failures for one username from many addresses, which the per-address limit does not see.
+    alerts: {
+      failed_logins: { kind: 'failed-logins', per: 'username', routes: ['POST /v1/auth/login'], threshold: config.alertFailedLogins, window: '5m', failureStatuses: [401] },
     },
     limits: { maxBodyBytes: 64 * 1024 },
     routes: {

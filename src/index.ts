@@ -44,3 +44,7 @@ export type { ValidatedInput } from './stages/validate.ts';
 export type { InferOutput, StandardSchemaV1 } from './schema.ts';
 export { HeaderList } from './header-list.ts';
 export { leaks } from './stages/headers.ts';
+export { ecsLineSink, toEcs, ECS_VERSION } from './log-ecs.ts';
+export type { EcsDocument } from './log-ecs.ts';
+export type { AlertRecord, EngineObserver, EvaluationRecord } from './telemetry/observer.ts';
+export type { AlertPolicy, FailedLoginsAlert, PrincipalIpsAlert, SpikeAlert } from './policy/types.ts';
