@@ -5,8 +5,10 @@
  * @module
  */
 
+import { ANONYMOUS } from '../authn/contract.ts';
+import { describeError, principalLabel, type Exchange, type Stage, type StageEnv } from '../exchange.ts';
 import { parseDuration } from '../policy/duration.ts';
-import type { AlertPolicy, FailedLoginsAlert, SpikeAlert } from '../policy/types.ts';
+import type { AlertPolicy, FailedLoginsAlert, Policy, SpikeAlert } from '../policy/types.ts';
 import type { BucketSpec, RateLimitStore } from '../stores/types.ts';
 
 /** A counter's `limit`: never reached, so the store counts every event and `limit - remaining` is the count. */
@@ -218,4 +220,69 @@ export function compileAlerts(alerts: Readonly<Record<string, AlertPolicy>> | un
 
 function thresholdOf(alert: AlertPolicy): number {
   return alert.kind === 'spike' ? (alert.minimum ?? 20) : alert.threshold;
+}
+
+/** The alert steps of the pipeline: they never refuse; their counting runs beside the request. */
+export interface AlertStages {
+  /** After authentication: counts the principal's address (`principal-ips`). */
+  afterAuthn: Stage;
+  /** After validation: notes the login's username (`failed-logins`). */
+  afterValidate: Stage;
+  /** A denial was logged (`spike` of denials). */
+  denied(x: Exchange, status: number): void;
+  /** Counts the answer's status (failed logins, `spike` of 5xx); `undefined` when no alert watches this exchange. */
+  settler(x: Exchange): ((status: number) => Promise<void>) | undefined;
+}
+
+const pass = (): undefined => undefined;
+
+export function alertStages(policy: Policy, env: StageEnv): AlertStages {
+  const alerts = compileAlerts(policy.alerts);
+  if (!alerts) return { afterAuthn: pass, afterValidate: pass, denied: pass, settler: pass };
+  const { store } = env;
+
+  const request = (x: Exchange): AlertRequest => ({ requestId: x.requestId, clientIp: x.client.ip, route: x.route, principal: principalLabel(x), username: x.username });
+
+  /** Logs the alerts raised: `portcullis.alert`, with the request that raised it. A store failure is logged, never thrown. */
+  async function watch(x: Exchange, counting: Promise<RaisedAlert[]>): Promise<void> {
+    try {
+      for (const raised of await counting) {
+        env.observer?.alerted?.({ alert: raised.alert, kind: raised.kind });
+        env.emit(x, { event: 'portcullis.alert', reason: `alert.${raised.kind}`, ...raised });
+      }
+    } catch (error) {
+      env.observer?.storeFailed?.(store.name ?? 'custom');
+      env.emit(x, { event: 'portcullis.error', reason: 'ratelimit.store_error', error: describeError(error) });
+    }
+  }
+
+  /** Counting the request does not wait for: handed to waitUntil where the runtime has it. */
+  function beside(x: Exchange, counting: Promise<RaisedAlert[]>) {
+    const work = watch(x, counting);
+    x.context.waitUntil?.(work);
+  }
+
+  return {
+    afterAuthn(x) {
+      if (alerts.watchesPrincipals && x.principal && x.principal !== ANONYMOUS) beside(x, alerts.authenticated(store, request(x), env.now()));
+      return undefined;
+    },
+    afterValidate(x) {
+      const field = alerts.usernameField(x.route!);
+      if (field) x.username = fieldAt(x.input?.body, field);
+      return undefined;
+    },
+    denied(x, status) {
+      if (alerts.watchesDenials && status >= 400) beside(x, alerts.denied(store, request(x), env.now()));
+    },
+    settler(x) {
+      if (!alerts.watchesAnswers(x.route)) return undefined;
+      let settled = false;
+      return async (status) => {
+        if (settled) return;
+        settled = true;
+        await watch(x, alerts.answered(store, request(x), status, env.now()));
+      };
+    },
+  };
 }
