@@ -55,6 +55,9 @@ describe('the bad fixture', () => {
     ['validate.body_size_large', 'routes["POST /v1/uploads"].maxBodyBytes', 'warning'],
     ['validate.unknown_keys_stripped', 'routes["PATCH /v1/things/:id"].unknownKeys', 'warning'],
     ['version.past_sunset', 'routes["GET /v0/things"]', 'warning'],
+    ['alerts.login_unwatched', 'routes["POST /v1/auth/login"]', 'warning'],
+    ['alerts.threshold_unreachable', 'alerts.spraying.threshold', 'warning'],
+    ['alerts.spike_baseline_short', 'alerts.errors.baseline', 'warning'],
   ])('%s at %s (%s)', (rule, path, severity) => {
     expect(findings).toContainEqual(expect.objectContaining({ rule, path, severity }));
   });
@@ -180,10 +183,10 @@ describe('the CLI', () => {
   it('exits 1 on the bad fixture and prints each finding with its line, path, fix and OWASP item', async ({ expect }) => {
     const { code, stdout } = await portcullis('lint', 'test/fixtures/bad-policy.ts', '--now', NOW);
     expect(code).toBe(1);
-    expect(stdout).toContain('test/fixtures/bad-policy.ts:57  warning  version.past_sunset  routes["GET /v0/things"]');
+    expect(stdout).toContain('test/fixtures/bad-policy.ts:58  warning  version.past_sunset  routes["GET /v0/things"]');
     expect(stdout).toContain('fix: Remove dangerouslyAllowQueryParam; send the key in a header.');
     expect(stdout).toContain('OWASP API2:2023 Broken Authentication');
-    expect(stdout).toMatch(/✗ 19 errors, 21 warnings in test\/fixtures\/bad-policy.ts\n$/);
+    expect(stdout).toMatch(/✗ 19 errors, 26 warnings in test\/fixtures\/bad-policy.ts\n$/);
   });
 
   it('exits 0 on a clean policy', async ({ expect }) => {
@@ -213,8 +216,8 @@ describe('the CLI', () => {
     expect(code).toBe(1);
     const report = JSON.parse(stdout);
     expect(report.file).toBe('test/fixtures/bad-policy.ts');
-    expect(report.summary).toEqual({ errors: 19, warnings: 22 });
-    expect(report.findings).toHaveLength(41);
+    expect(report.summary).toEqual({ errors: 19, warnings: 27 });
+    expect(report.findings).toHaveLength(46);
     expect(report.findings).toContainEqual({
       rule: 'authn.api_key_in_url',
       severity: 'error',
@@ -247,7 +250,7 @@ describe('the CLI', () => {
       });
     }
     const results = sarif.runs[0].results;
-    expect(results.length).toBe(40);
+    expect(results.length).toBe(45);
     for (const result of results) {
       expect(driver.rules[result.ruleIndex].id).toBe(result.ruleId);
       expect(['error', 'warning']).toContain(result.level);
@@ -263,7 +266,7 @@ describe('the CLI', () => {
         level: 'error',
         locations: [
           {
-            physicalLocation: { artifactLocation: { uri: 'test/fixtures/bad-policy.ts' }, region: { startLine: 53 } },
+            physicalLocation: { artifactLocation: { uri: 'test/fixtures/bad-policy.ts' }, region: { startLine: 54 } },
             logicalLocations: [{ fullyQualifiedName: 'routes["GET /v1/admin/users"].allow', kind: 'member' }],
           },
         ],

@@ -14,6 +14,7 @@ import { parsePattern, type ParsedPattern } from '../../src/router.ts';
 import type { AuthnMethod } from '../../src/authn/contract.ts';
 import { DEFAULT_MAX_BODY_BYTES } from '../../src/stages/validate.ts';
 import type { OwaspKey } from './owasp.ts';
+import { ALERT_RULES } from './alert-rules.ts';
 
 export type Severity = 'error' | 'warning';
 
@@ -561,6 +562,7 @@ export const RULES: readonly LintRule[] = [
           .map((route) => ({ keys: at(route), message: `${route.pattern} is still routed, but ${prefix} reached its sunset on ${version.sunset}` }));
       }),
   },
+  ...ALERT_RULES,
 ];
 
 /** Findings for what `definePolicy` refuses; the other rules still run. */
