@@ -1,5 +1,6 @@
 /**
- * docs/monitoring.md's OpenTelemetry examples, run as a reader would run them: on Node and Bun with
+ * docs/monitoring.md's examples, run as a reader would run them. The alerts policy raises its
+ * alerts in ECS lines. OpenTelemetry: on Node and Bun with
  * the SDK and its Prometheus exporter (scraped here), on Deno with Deno's built-in OpenTelemetry
  * exporting OTLP to a collector stand-in on 127.0.0.1 (its protobuf bodies are searched for the
  * metric and attribute names, which protobuf keeps as plain UTF-8).
@@ -8,7 +9,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { runtimeBinary, SOURCE_CONDITION, spawnServer } from '../conformance/runtime.ts';
 
 const example = (file: string) => join('docs/examples', file);
@@ -84,4 +85,26 @@ describe('otel-deno.ts (OTEL_DENO=true)', () => {
       collector.close();
     }
   }, 60_000);
+});
+
+describe('alerts.ts', () => {
+  it('raises failed_logins once, as an ECS line on stdout, after 10 failed logins for one username from 10 addresses', async () => {
+    const { engine } = await import('../../docs/examples/alerts.ts');
+    const lines: string[] = [];
+    const spy = vi.spyOn(console, 'log').mockImplementation((line: string) => void lines.push(line));
+    try {
+      for (let i = 1; i <= 12; i++) {
+        const body = JSON.stringify({ username: 'alice', password: `guess ${i}` });
+        const request = new Request('https://api.example.com/v1/auth/login', { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+        const decision = await engine.evaluate(request, { peer: { address: `203.0.113.${i}` } });
+        expect(decision.kind).toBe('allow');
+        await decision.settle(401);
+      }
+    } finally {
+      spy.mockRestore();
+    }
+    const alerts = lines.map((line) => JSON.parse(line)).filter((document) => document.event.kind === 'alert');
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({ event: { action: 'portcullis.alert' }, portcullis: { alert: 'failed_logins', count: 10, window: '5m' }, source: { ip: '203.0.113.10' } });
+  });
 });
