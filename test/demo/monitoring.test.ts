@@ -6,10 +6,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { eventually, freePort } from '../wait.ts';
 
 const children: ChildProcess[] = [];
 const directories: string[] = [];
@@ -23,15 +23,6 @@ afterEach(async () => {
   for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
 });
 
-/** A port that was free a moment ago (the metrics and Prometheus ports must be named before they listen). */
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 /** Starts the demo as `npm start` does, on a free port; its stdout lines as they come. */
 async function startDemo(env: Record<string, string>) {
@@ -55,16 +46,6 @@ async function startDemo(env: Record<string, string>) {
   return { base, lines };
 }
 
-/** Polls until `check` returns a value (stdout and scrapes lag the requests by a moment). */
-async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 const login = (base: string, username: string, clientIp: string) =>
   fetch(`${base}/v1/auth/login`, {

@@ -7,10 +7,10 @@
  */
 import { once } from 'node:events';
 import { createServer } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { runtimeBinary, SOURCE_CONDITION, spawnServer } from '../conformance/runtime.ts';
+import { eventually, freePort } from '../wait.ts';
 
 const example = (file: string) => join('docs/examples', file);
 type Server = Awaited<ReturnType<typeof spawnServer>>;
@@ -19,25 +19,7 @@ afterAll(async () => {
   for (const server of servers) await server.stop();
 });
 
-/** A port that was free a moment ago: the exporter must be told its port before it listens. */
-async function freePort(): Promise<number> {
-  const server = createNetServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
-async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe.each([
   ['otel-node.ts', (env: Record<string, string>) => spawnServer(process.execPath, [SOURCE_CONDITION, '--import', 'tsx', example('otel-node.ts')], env)],
