@@ -43,6 +43,7 @@ const OUTCOME: Record<SecurityEvent['event'], EcsDocument['event']['outcome']> =
   'portcullis.report': 'success',
   'portcullis.notice': 'unknown',
   'portcullis.alert': 'unknown',
+  'portcullis.allow': 'success',
 };
 
 function categoryOf(event: SecurityEvent): string[] {
@@ -54,6 +55,7 @@ function typeOf(event: SecurityEvent): string[] {
   if (event.event === 'portcullis.deny') return ['denied'];
   if (event.event === 'portcullis.error') return ['error'];
   if (event.event === 'portcullis.alert') return ['indicator'];
+  if (event.event === 'portcullis.allow') return ['allowed'];
   return ['info'];
 }
 

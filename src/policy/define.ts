@@ -214,6 +214,16 @@ export const PolicySchema = v.strictObject({
   ),
   alerts: v.optional(v.record(v.pipe(v.string(), v.regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'must be a name such as "failed_logins"')), AlertSchema)),
   mode: v.optional(v.picklist(['enforce', 'report'])),
+  logging: v.optional(
+    v.strictObject({
+      allowed: v.optional(
+        v.strictObject({
+          sample: v.pipe(v.number(), v.minValue(0, 'must be from 0 to 1'), v.maxValue(1, 'must be from 0 to 1')),
+          queryValues: v.optional(v.array(v.pipe(v.string(), v.minLength(1)))),
+        }),
+      ),
+    }),
+  ),
   dev: v.optional(v.boolean()),
   routes: v.record(v.string(), RouteSchema),
 });

@@ -13,6 +13,7 @@ import type {
   CorsPolicy,
   HeadersPolicy,
   LimitsPolicy,
+  LoggingPolicy,
   Policy,
   RateLimitingPolicy,
   RateLimitPolicy,
@@ -62,4 +63,6 @@ export type PolicySchemaAgreesWithTypes = [
   Agree<SameKeys<AlertOf<AlertInput, 'failed-logins'>, AlertOf<AlertPolicy, 'failed-logins'>>>,
   Agree<SameKeys<AlertOf<AlertInput, 'principal-ips'>, AlertOf<AlertPolicy, 'principal-ips'>>>,
   Agree<SameKeys<AlertOf<AlertInput, 'spike'>, AlertOf<AlertPolicy, 'spike'>>>,
+  Agree<SameKeys<Section<PolicyInput['logging']>, LoggingPolicy>>,
+  Agree<SameKeys<Section<Section<PolicyInput['logging']>['allowed']>, Section<LoggingPolicy['allowed']>>>,
 ];
