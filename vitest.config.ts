@@ -6,7 +6,9 @@ const SOURCE_CONDITION = '@portcullis/source';
 
 export default defineConfig({
   resolve: { conditions: [SOURCE_CONDITION, ...defaultServerConditions] },
-  ssr: { resolve: { conditions: [SOURCE_CONDITION, ...defaultServerConditions] } },
+  // Without Vite's `module` condition: it picks @opentelemetry/api's build for bundlers (extensionless
+  // imports), which Node then refuses to load; Node's own build serves the tests as it serves users.
+  ssr: { resolve: { conditions: [SOURCE_CONDITION, ...defaultServerConditions.filter((c) => c !== 'module')] } },
   test: {
     include: ['src/**/*.test.ts', 'tools/**/*.test.ts', 'test/**/*.test.ts', 'policies/**/*.test.ts', 'adapters/**/*.test.ts'],
     testTimeout: 20_000,

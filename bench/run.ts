@@ -11,7 +11,7 @@
  * (comma-separated subset; `bridge` adds a reference stack), BENCH_RUNS (subset of `es256,cold,hs256,store,inprocess`;
  * `store` runs portcullis-node on the memory store and on redisStore with a local redis-server; `gateway`
  * puts each of BENCH_GATEWAYS in front of a bare node:http origin; `scale` times evaluate() and compiling
- * at 10 to 10,000 routes), BENCH_PROFILE
+ * at 10 to 10,000 routes; `otel` times evaluate() with telemetry off, on without an SDK, and on with the SDK), BENCH_PROFILE
  * (comma-separated stacks to run under `node --cpu-prof`, profiles in bench/profiles/), BENCH_LOAD
  * (`wrk` or `autocannon`; wrk when it is on the PATH: a C client in its own process takes less of
  * the cores from the servers than autocannon in this one. A new token per request always uses autocannon).
@@ -57,7 +57,7 @@ const hsRounds = Math.max(1, Math.round(mainRounds / 2));
 const coldRounds = Math.max(1, Math.round((mainRounds * 3) / 4));
 const selected = list('BENCH_STACKS', [...STACKS]) as StackName[];
 const profiled = new Set(list('BENCH_PROFILE', []));
-const runs = new Set(list('BENCH_RUNS', ['es256', 'cold', 'hs256', 'store', 'gateway', 'inprocess', 'scale']));
+const runs = new Set(list('BENCH_RUNS', ['es256', 'cold', 'hs256', 'store', 'gateway', 'inprocess', 'scale', 'otel']));
 const loader = loadGenerator();
 const gateways = list('BENCH_GATEWAYS', [...GATEWAYS]) as GatewayName[];
 const profileable = [...STACKS, ...REFERENCES, ...GATEWAYS.map((name) => `gateway-${name}`)];
@@ -571,6 +571,12 @@ if (runs.has('scale')) {
   scale = await runScript('./scale.ts', []);
 }
 
+let telemetry: Record<string, unknown> = { off_us: null, api_no_sdk_us: null, sdk_metrics_us: null, sdk_metrics_spans_us: null };
+if (runs.has('otel')) {
+  process.stderr.write('in-process: evaluate() with telemetry off, on without an SDK, on with the OpenTelemetry SDK\n');
+  telemetry = await runScript('./otel.ts', []);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Report.
 
@@ -710,6 +716,7 @@ const results = {
   cold,
   gateway,
   scale,
+  telemetry,
   token_cache: tokenCache,
   meta: {
     date: new Date().toISOString(),
@@ -743,6 +750,10 @@ const byRoutes = (values: unknown, unit: string) =>
 const byTokens = (values: unknown, unit: string) =>
   values && typeof values === 'object' ? Object.entries(values).map(([count, value]) => `${count} tokens ${value} ${unit}`).join(', ') : 'skipped';
 console.log(`scale: evaluate() ${byRoutes(scale.evaluate_us, 'µs')}\n  compile ${byRoutes(scale.compile_ms, 'ms')}`);
+console.log(
+  `telemetry, evaluate() warm: off ${us(telemetry.off_us)}; otelObserver() without an SDK ${us(telemetry.api_no_sdk_us)}; ` +
+    `with the SDK's metrics ${us(telemetry.sdk_metrics_us)}; metrics and a span per request ${us(telemetry.sdk_metrics_spans_us)}`,
+);
 console.log(`token cache (${tokenCache.cache_size ?? '-'} entries): new token ${byTokens(tokenCache.miss_us, 'µs')}\n  seen token ${byTokens(tokenCache.hit_us, 'µs')}\n  heap ${byTokens(tokenCache.heap_mb, 'MB')}`);
 console.log(`memory store: ${typeof memoryBytesPerKey === 'number' ? `${memoryBytesPerKey} bytes per key at 1,000,000 keys` : 'skipped'}`);
 writeFileSync(here('./results.json'), `${JSON.stringify(results, null, 2)}\n`);

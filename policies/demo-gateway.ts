@@ -9,7 +9,8 @@ import { Redis } from '@upstash/redis';
 import { exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import { publicJwk as publicJwkOf } from '../src/authn/jwk.ts';
 import { createClient } from 'redis';
-import { forwardTo, generateApiKey, hashApiKey, jsonLineSink, type Handler } from '../src/index.ts';
+import { ecsLineSink, forwardTo, generateApiKey, hashApiKey, jsonLineSink, type EngineObserver, type Handler } from '../src/index.ts';
+import { otelObserver } from '../src/telemetry/otel.ts';
 import { upstashStore } from '../src/stores/upstash.ts';
 import { serve } from '../adapters/node.ts';
 import { redisStore } from '../src/stores/redis.ts';
@@ -62,6 +63,21 @@ function rateLimitStore(env: Record<string, string | undefined>) {
   return { store: undefined, name: 'memory (this process only)', close: async () => {} };
 }
 
+/**
+ * With `METRICS_PORT`: Prometheus metrics at `http://127.0.0.1:$METRICS_PORT/metrics`, from the
+ * OpenTelemetry Prometheus exporter, which serves them on its own loopback port.
+ */
+async function metrics(env: Record<string, string | undefined>): Promise<{ observer?: EngineObserver; url?: string; close: () => Promise<void> }> {
+  if (!env.METRICS_PORT) return { close: async () => {} };
+  const port = Number(env.METRICS_PORT);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new TypeError(`METRICS_PORT must be a port number, got "${env.METRICS_PORT}"`);
+  const [{ PrometheusExporter }, { MeterProvider }] = await Promise.all([import('@opentelemetry/exporter-prometheus'), import('@opentelemetry/sdk-metrics')]);
+  const exporter = new PrometheusExporter({ host: '127.0.0.1', port, preventServerStart: true });
+  await exporter.startServer();
+  const meterProvider = new MeterProvider({ readers: [exporter] });
+  return { observer: otelObserver({ meterProvider, spans: false }), url: `http://127.0.0.1:${port}/metrics`, close: () => meterProvider.shutdown() };
+}
+
 /** Starts origin and gateway; returns their URLs and a close function. */
 export async function startDemo(options: DemoOptions) {
   const { signingKey, publicJwk } = await signingKeys(options.env);
@@ -82,8 +98,11 @@ export async function startDemo(options: DemoOptions) {
   const apiKey = options.env.DEMO_API_KEY ?? (await generateApiKey({ prefix: 'pk_demo' })).key;
   const webhookSecret = options.env.DEMO_WEBHOOK_SECRET || `whsec_${randomBytes(32).toString('base64')}`;
   const rateLimits = rateLimitStore(options.env);
+  const telemetry = await metrics(options.env);
+  // LOG_FORMAT=ecs: events in Elastic Common Schema field names.
+  const log = (options.log as typeof jsonLineSink | undefined) ?? (options.env.LOG_FORMAT === 'ecs' ? ecsLineSink : jsonLineSink);
   // Every event the gateway logs also goes into a ring that admins read at GET /v1/admin/events.
-  const events = recentEvents((options.log as typeof jsonLineSink | undefined) ?? jsonLineSink);
+  const events = recentEvents(log);
   const forward = forwardTo(originUrl, {
     identity: { key: identityKey },
     log: events.sink,
@@ -100,7 +119,11 @@ export async function startDemo(options: DemoOptions) {
   const gateway = await serve(demoPolicy(config, { publicJwk, apiKeyHash: await hashApiKey(apiKey), webhookSecret }), handler, {
     port: options.port,
     handleSignals: options.handleSignals ?? false,
-    env: { log: events.sink, ...(rateLimits.store && { rateLimitStore: rateLimits.store }) },
+    env: {
+      log: events.sink,
+      ...(rateLimits.store && { rateLimitStore: rateLimits.store }),
+      ...(telemetry.observer && { observer: telemetry.observer }),
+    },
   });
 
   return {
@@ -111,8 +134,11 @@ export async function startDemo(options: DemoOptions) {
     apiKey,
     webhookSecret,
     rateLimitStore: rateLimits.name,
+    /** Where Prometheus scrapes, when `METRICS_PORT` is set. */
+    metricsUrl: telemetry.url,
     async close() {
       await gateway.close();
+      await telemetry.close();
       await rateLimits.close();
       await new Promise((resolve) => originServer.close(resolve));
     },
@@ -138,6 +164,7 @@ if (isMain) {
       `  admin networks (GET /v1/admin/events): ${demo.config.adminCidrs.join(', ')}`,
       `  API key quota (GET /v1/reports): ${demo.config.apiKeyQuota} calls per UTC day`,
       `  rate limits: ${demo.rateLimitStore}`,
+      ...(demo.metricsUrl ? [`  Prometheus metrics: ${demo.metricsUrl}`] : []),
       '',
       `  try: curl -i ${demo.url}/v1/health`,
       '',

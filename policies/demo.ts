@@ -26,6 +26,8 @@ export interface DemoConfig {
   adminCidrs: string[];
   /** Calls per day the demo API key may make to `/v1/reports`. */
   apiKeyQuota: number;
+  /** Failed logins for one username within 5 minutes, from any addresses, that raise the `failed_logins` alert. */
+  alertFailedLogins: number;
   /** The share of allowed requests logged as `portcullis.allow` (for `portcullis replay`); 0: none. */
   logAllowed: number;
 }
@@ -60,6 +62,7 @@ export function demoConfig(env: Record<string, string | undefined>): DemoConfig 
     loginRateLimit: positive('LOGIN_RATE_LIMIT', env.LOGIN_RATE_LIMIT, 5),
     adminCidrs: list(env.ADMIN_CIDRS, '127.0.0.0/8,::1/128'),
     apiKeyQuota: positive('API_KEY_QUOTA', env.API_KEY_QUOTA, 1000),
+    alertFailedLogins: positive('ALERT_FAILED_LOGINS', env.ALERT_FAILED_LOGINS, 10),
     logAllowed: fraction('LOG_ALLOWED', env.LOG_ALLOWED),
   };
 }
@@ -136,6 +139,10 @@ export function demoPolicy(config: DemoConfig, keys: DemoKeys) {
     },
     // Calls per UTC day for each API key; admins reading reports with a token are not counted.
     quotas: { reports: { limit: config.apiKeyQuota, period: 'day', by: 'apiKey' } },
+    // Credential stuffing: failures for one username from many addresses, which the per-address limit does not see.
+    alerts: {
+      failed_logins: { kind: 'failed-logins', per: 'username', routes: ['POST /v1/auth/login'], threshold: config.alertFailedLogins, window: '5m', failureStatuses: [401] },
+    },
     limits: { maxBodyBytes: 64 * 1024 },
     ...(config.logAllowed > 0 ? { logging: { allowed: { sample: config.logAllowed } } } : {}),
     routes: {

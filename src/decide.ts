@@ -28,8 +28,10 @@ export interface DecisionsEnv {
   now(): number;
   randomId(): string;
   record: SecuritySink;
-  /** What settles the exchange's failure-counting buckets after the response. */
+  /** What settles the exchange's failure-counting buckets (and answer-watching alerts) after the response. */
   settler(x: Exchange): (status: number) => Promise<void>;
+  /** Told of each logged denial (not bodiless answers), for alerts that watch denials. */
+  denied?(x: Exchange, status: number): void;
 }
 
 export function decisions(policy: Policy, env: DecisionsEnv): Decisions {
@@ -63,6 +65,7 @@ export function decisions(policy: Policy, env: DecisionsEnv): Decisions {
       cacheControl: undefined,
       principal: undefined,
       query: undefined,
+      username: undefined,
       input: undefined,
       forward: undefined,
       unread: undefined,
@@ -120,6 +123,7 @@ export function decisions(policy: Policy, env: DecisionsEnv): Decisions {
       // Which rules failed (`allow[1]: authz.not_owner`) goes to the log, never to the caller.
       const detailed = reasons.length !== 1 || reasons[0] !== reason ? reasons : undefined;
       emit(x, { event, reason, status, error, reasons: detailed });
+      if (event !== 'portcullis.report') env.denied?.(x, status);
     }
     const { requestId, client, route, trace, headers } = x;
     return { kind: 'deny', status, reason, reasons, problem, requestId, client, route, trace, headers, settle: env.settler(x) };

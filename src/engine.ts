@@ -29,8 +29,10 @@ import { compileRoutes, routeStage } from './stages/route.ts';
 import { transportStage } from './stages/transport.ts';
 import { validateStage } from './stages/validate.ts';
 import { versionStage } from './stages/versioning.ts';
+import { alertStages } from './stages/alerts.ts';
 import { memoryStore } from './stores/memory.ts';
 import { storeReplayGuard } from './stores/replay.ts';
+import { guardObserver, type EngineObserver, type EvaluationRecord } from './telemetry/observer.ts';
 import type { RateLimitStore } from './stores/types.ts';
 
 export type { EvaluateContext } from './exchange.ts';
@@ -45,8 +47,13 @@ export interface EngineEnv {
   fetch?: FetchLike;
   /** Security event sink. @default one JSON line per event on stdout */
   log?: SecuritySink;
-  /** Where rate-limit counters live. @default memoryStore() — per process (per isolate on Workers) */
+  /** Where rate-limit counters (and alert counters) live. @default memoryStore() — per process (per isolate on Workers) */
   rateLimitStore?: RateLimitStore;
+  /**
+   * Told what the engine decides: `otelObserver()` from `portcullis/otel` records OpenTelemetry
+   * metrics and span attributes. @default none (nothing is measured)
+   */
+  observer?: EngineObserver;
 }
 
 /** A handler for allowed requests: the app, or a forwarder to the origin. */
@@ -112,8 +119,15 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     },
     ...replayCache(policy, store, now),
   };
-  const { begin, allow, deny, emit } = decisions(policy, { now, randomId, record, settler: (x) => releasing(limits.settler(x), x) });
-  const stageEnv: StageEnv = { now, authn, store, emit };
+  const observer = guardObserver(env.observer);
+  const { begin, allow, deny, emit } = decisions(policy, {
+    now,
+    randomId,
+    record,
+    settler: (x) => bothSettlers(releasing(limits.settler(x), x), alerts.settler(x)),
+    denied: (x, status) => alerts.denied(x, status),
+  });
+  const stageEnv: StageEnv = { now, authn, store, emit, observer };
 
   // The pipeline's stages, compiled once, in the order they run.
   const resolveClient = compileClientResolver(policy.clientIp);
@@ -129,6 +143,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
   const authorize = authzStage(policy, stageEnv);
   const validate = validateStage(policy);
   const quota = quotaStage(policy, stageEnv);
+  const alerts = alertStages(policy, stageEnv);
 
   /** One request through the stages: the first refusal, or nothing when every stage let it pass. */
   async function run(x: Exchange): Promise<StageResult> {
@@ -139,16 +154,27 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     const refused =
       (early instanceof Promise ? await early : early) ??
       (await authenticate(x)) ??
+      alerts.afterAuthn(x) ??
       (await limits.afterAuthn(x)) ??
       (await authorize(x)) ??
-      (await validate(x));
+      (await validate(x)) ??
+      alerts.afterValidate(x);
     if (refused) return refused;
     // Last: only calls the policy lets through use up the allowance. A route without a quota answers at once.
     const counted = quota(x);
     return counted instanceof Promise ? await counted : counted;
   }
 
+  /** Decides, and tells the observer what and how fast. */
   async function evaluate(request: Request, context: EvaluateContext = {}): Promise<Decision> {
+    if (!observer?.evaluated) return decide(request, context);
+    const started = performance.now();
+    const decision = await decide(request, context);
+    observer.evaluated(evaluationRecord(request, decision, started));
+    return decision;
+  }
+
+  async function decide(request: Request, context: EvaluateContext): Promise<Decision> {
     const x = begin(request, context);
     let refusal: StageResult;
     try {
@@ -247,6 +273,29 @@ function replayCache(policy: Policy, store: RateLimitStore, now: () => number): 
       return store.inProcess ? call : withTimeout(call, timeoutMs);
     },
     ...(store.forget && { forget: (key: string) => withTimeout(store.forget!(key), timeoutMs) }),
+  };
+}
+
+/** The exchange's settlements, after the response: failure buckets, then alerts watching answers. */
+function bothSettlers(buckets: (status: number) => Promise<void>, alerts: ((status: number) => Promise<void>) | undefined) {
+  if (!alerts) return buckets;
+  return async (status: number) => {
+    await Promise.all([buckets(status), alerts(status)]);
+  };
+}
+
+/** What the observer is told of a decision made since `started` (a `performance.now()`). */
+function evaluationRecord(request: Request, decision: Decision, started: number): EvaluationRecord {
+  const durationMs = performance.now() - started;
+  const denied = decision.kind === 'deny' && decision.problem !== null;
+  return {
+    outcome: decision.kind === 'allow' && decision.reported ? 'report' : denied ? 'deny' : 'allow',
+    reason: decision.kind === 'deny' ? decision.reason : decision.reported?.reason,
+    status: decision.kind === 'deny' ? decision.status : decision.reported?.status,
+    route: decision.route === '*' ? undefined : decision.route,
+    method: request.method,
+    startTime: performance.timeOrigin + started,
+    durationMs,
   };
 }
 

@@ -10,6 +10,7 @@ import type { Client, Peer } from './client.ts';
 import type { QuotaInfo, TraceEntry, ValidatedInput } from './decision.ts';
 import type { HeaderList } from './header-list.ts';
 import type { SecurityEvent } from './log.ts';
+import type { EngineObserver } from './telemetry/observer.ts';
 import type { FieldError } from './schema.ts';
 import type { CompiledBucket } from './stages/bucket.ts';
 
@@ -69,6 +70,8 @@ export interface Exchange {
   release?: () => Promise<void>;
   // authz, validate
   query?: URLSearchParams;
+  /** The login's username, read from the validated body for failed-login alerts. */
+  username?: string;
   input?: ValidatedInput;
   /** The request the handler gets, once validation has made it (a new Request when it read the body). */
   forward?: Request;
@@ -113,8 +116,10 @@ export interface StageEnv {
   /** What authentication methods and custom checks may use. */
   authn: AuthnEnv;
   store: RateLimitStore;
-  /** Logs an event about this exchange (a report-only bucket that ran out, a store error). */
+  /** Logs an event about this exchange (a report-only bucket that ran out, a store error, an alert). */
   emit(x: Exchange, event: Omit<SecurityEvent, 'time' | 'requestId' | 'method' | 'path' | 'route' | 'clientIp' | 'principal'>): void;
+  /** Told what the stages see (guarded: it cannot throw); absent when nobody observes. */
+  observer?: EngineObserver;
 }
 
 /** A refusal from `stage`. */

@@ -20,6 +20,7 @@ export type {
   TransportPolicy,
   VersionPolicy,
 } from './policy/types.ts';
+export type { AlertPolicy, FailedLoginsAlert, PrincipalIpsAlert, SpikeAlert } from './policy/types.ts';
 export type { AllowRule, CheckContext } from './stages/authz.ts';
 export type { KeyContext, RateLimitingPolicy, RateLimitPolicy } from './stages/ratelimit.ts';
 export type { InferOutput, StandardSchemaV1 } from './schema.ts';
@@ -76,6 +77,11 @@ export { memoryStore } from './stores/memory.ts';
 export type { MemoryStore, MemoryStoreOptions } from './stores/memory.ts';
 export type { BucketSpec, QuotaCounterSpec, QuotaPeriod, RateLimitResult, RateLimitStore } from './stores/types.ts';
 
-// Security events: one JSON object per denial.
+// Security events: one JSON object per denial or alert, with portcullis's names or ECS's.
 export { jsonLineSink } from './log.ts';
 export type { SecurityEvent, SecuritySink } from './log.ts';
+export { ECS_VERSION, ecsLineSink, toEcs } from './log-ecs.ts';
+export type { EcsDocument } from './log-ecs.ts';
+
+// Telemetry: what the engine tells an observer (`portcullis/otel` makes one on OpenTelemetry).
+export type { AlertRecord, EngineObserver, EvaluationRecord } from './telemetry/observer.ts';

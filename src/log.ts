@@ -13,9 +13,10 @@ export interface SecurityEvent {
   /**
    * `report`: a denial that report-only mode let through. `notice`: a problem to fix that decided
    * no request by itself (a JWKS key that cannot verify was skipped); its request fields are `-`.
+   * `alert`: an alert of `policy.alerts` was raised; the request fields are the raising request's.
    * `allow`: an allowed request, sampled (`logging.allowed`); its `reason` is `allow`.
    */
-  event: 'portcullis.deny' | 'portcullis.report' | 'portcullis.error' | 'portcullis.notice' | 'portcullis.allow';
+  event: 'portcullis.deny' | 'portcullis.report' | 'portcullis.error' | 'portcullis.notice' | 'portcullis.alert' | 'portcullis.allow';
   requestId: string;
   reason: string;
   /** The rules behind the reason when there are several or they say more (`allow[0]: authz.role_missing`). */
@@ -31,6 +32,20 @@ export interface SecurityEvent {
   principal?: string;
   /** Server-side detail of an unexpected error or of a notice. Never sent to the caller. */
   error?: string;
+  /** Alerts: the alert's name in `policy.alerts`, and its kind (`failed-logins`). */
+  alert?: string;
+  kind?: string;
+  /** Alerts: what was counted — a hash when it names a person (a username, a principal), else the client address. */
+  key?: string;
+  /** Alerts: events (or distinct addresses, usernames) within `window`; `threshold` raised it. */
+  count?: number;
+  threshold?: number;
+  window?: string;
+  /** Alerts: the first request the window counted (as far as the store remembers) and the one that raised it. */
+  firstRequestId?: string;
+  lastRequestId?: string;
+  /** Spike alerts: the count the baseline predicted for one window. */
+  expected?: number;
   /**
    * Allowed requests: the query's keys in order, `key=value` for the keys whose values may be
    * logged and a bare `key` for the others (`page=2&q`); absent without a query.

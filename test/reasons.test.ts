@@ -26,6 +26,7 @@ const NOT_REASONS: Record<string, string> = {
   'cors.origins': 'a policy path in a definePolicy error message',
   'cors.credentials': 'a policy path in a definePolicy error message',
   'ratelimit.store_error': 'the reason of a portcullis.error log line; the request gets ratelimit.unavailable or passes',
+  'http.route': 'an OpenTelemetry attribute name (portcullis/otel)',
   'authn.jwks_key_skipped': 'the reason of a notice about an unusable key in a JWKS; no request is answered with it',
 };
 

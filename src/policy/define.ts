@@ -13,7 +13,7 @@ import { parseDuration } from './duration.ts';
 import { isAuthnMethod } from '../authn/contract.ts';
 import { checkCountryCode } from '../country.ts';
 import { checkCidr } from '../ip-set.ts';
-import type { Policy } from './types.ts';
+import type { Policy, RoutePolicy } from './types.ts';
 
 const isoDate = v.pipe(
   v.string(),
@@ -46,6 +46,35 @@ const offOr = <T extends v.GenericSchema>(schema: T) => v.optional(v.union([v.li
 const names = (what: string) => v.pipe(v.array(v.pipe(v.string(), v.minLength(1))), v.minLength(1, `must list at least one ${what}`));
 const schema = v.custom(isStandardSchema, 'must be a Standard Schema (a valibot, zod or arktype schema)');
 const bytes = v.pipe(v.number(), v.integer('must be a whole number of bytes'), v.minValue(0));
+const duration = v.pipe(v.string(), v.check((value) => parseDuration(value) !== undefined, 'must be a window such as "15m", "1h", "30s", "1d" or "500ms"'));
+const threshold = v.pipe(v.number(), v.integer('must be a whole number'), v.minValue(1));
+const statuses = v.pipe(v.array(v.pipe(v.number(), v.integer(), v.minValue(100), v.maxValue(599))), v.minLength(1));
+
+/** One entry of `policy.alerts`, by kind. Exported for the type test; not public API. */
+export const AlertSchema = v.variant(
+  'kind',
+  [
+    v.strictObject({
+      kind: v.literal('failed-logins'),
+      per: v.picklist(['username', 'ip'], 'must be "username" (credential stuffing) or "ip" (password spraying)'),
+      routes: names('route'),
+      usernameField: v.optional(v.pipe(v.string(), v.regex(/^[^.]+(\.[^.]+)*$/, 'must be a body field such as username, or login.name for a nested one'))),
+      threshold,
+      window: duration,
+      failureStatuses: v.optional(statuses),
+    }),
+    v.strictObject({ kind: v.literal('principal-ips'), threshold, window: duration, routes: v.optional(names('route')) }),
+    v.strictObject({
+      kind: v.literal('spike'),
+      of: v.picklist(['denials', '5xx'], 'must be "denials" or "5xx"'),
+      window: duration,
+      baseline: duration,
+      factor: v.optional(v.pipe(v.number(), v.minValue(1, 'must be at least 1'))),
+      minimum: v.optional(threshold),
+    }),
+  ],
+  'must have a kind: "failed-logins", "principal-ips" or "spike"',
+);
 
 const cidrs = v.array(v.pipe(v.string(), v.check((entry) => checkCidr(entry) === undefined, (issue) => checkCidr(issue.input as string)!)));
 const countries = v.array(v.pipe(v.string(), v.check((code) => checkCountryCode(code) === undefined, (issue) => checkCountryCode(issue.input as string)!)));
@@ -185,7 +214,7 @@ export const PolicySchema = v.strictObject({
       v.pipe(v.string(), v.regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'must be a name such as "login"')),
       v.strictObject({
         limit: v.pipe(v.number(), v.integer('must be a whole number of requests'), v.minValue(1)),
-        window: v.pipe(v.string(), v.check((value) => parseDuration(value) !== undefined, 'must be a window such as "15m", "1h", "30s", "1d" or "500ms"')),
+        window: duration,
         by: v.optional(
           v.union([
             v.picklist(['ip', 'principal', 'apiKey', 'route']),
@@ -194,7 +223,7 @@ export const PolicySchema = v.strictObject({
         ),
         algorithm: v.optional(v.picklist(['fixed-window', 'sliding-window', 'token-bucket'])),
         count: v.optional(v.picklist(['all', 'failures'])),
-        failureStatuses: v.optional(v.pipe(v.array(v.pipe(v.number(), v.integer(), v.minValue(100), v.maxValue(599))), v.minLength(1))),
+        failureStatuses: v.optional(statuses),
         ipv6Prefix: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(128))),
         mode: v.optional(v.picklist(['enforce', 'report'])),
       }),
@@ -209,6 +238,7 @@ export const PolicySchema = v.strictObject({
       storeTimeoutMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
     }),
   ),
+  alerts: v.optional(v.record(v.pipe(v.string(), v.regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'must be a name such as "failed_logins"')), AlertSchema)),
   mode: v.optional(v.picklist(['enforce', 'report'])),
   logging: v.optional(
     v.strictObject({
@@ -345,6 +375,29 @@ function crossChecks(policy: Policy): Issue[] {
           });
         }
       });
+    }
+  }
+  issues.push(...alertChecks(policy));
+  return issues;
+}
+
+/** Alerts name routes that exist and can feed them. */
+function alertChecks(policy: Policy): Issue[] {
+  const issues: Issue[] = [];
+  for (const [name, alert] of Object.entries(policy.alerts ?? {})) {
+    const at = (...keys: (string | number)[]) => formatPath(['alerts', name, ...keys]);
+    const routes = alert.kind === 'spike' ? undefined : alert.routes;
+    routes?.forEach((pattern, i) => {
+      const route = (policy.routes as Record<string, RoutePolicy>)[pattern];
+      if (!route) issues.push({ path: at('routes', i), message: `no route "${pattern}" in policy.routes` });
+      else if (alert.kind === 'failed-logins' && !route.body) {
+        issues.push({ path: at('routes', i), message: 'needs a body schema: the username is read from the validated body' });
+      } else if (alert.kind === 'principal-ips' && route.authn === 'anonymous') {
+        issues.push({ path: at('routes', i), message: 'is anonymous: it has no principal to watch' });
+      }
+    });
+    if (alert.kind === 'spike' && parseDuration(alert.baseline)! <= parseDuration(alert.window)!) {
+      issues.push({ path: at('baseline'), message: `must be longer than window (${alert.window}): it is the rate the window is compared with` });
     }
   }
   return issues;

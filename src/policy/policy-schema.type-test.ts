@@ -7,8 +7,9 @@
 import type * as v from 'valibot';
 import type { ClientIpOptions } from '../client.ts';
 import type { ClientCertificateOptions } from '../authn/certificate-source.ts';
-import type { PolicySchema, RouteSchema } from './define.ts';
+import type { AlertSchema, PolicySchema, RouteSchema } from './define.ts';
 import type {
+  AlertPolicy,
   AllowRule,
   CorsPolicy,
   HeadersPolicy,
@@ -40,6 +41,8 @@ type RouteInput = v.InferInput<typeof RouteSchema>;
 type AllowRuleInput = Exclude<RouteInput['allow'], 'authenticated' | undefined>[number];
 type TransportInput = Section<PolicyInput['transport']>;
 type RateLimitInput = Section<PolicyInput['rateLimits']>[string];
+type AlertOf<Union, Kind> = Extract<Union, { kind: Kind }>;
+type AlertInput = v.InferInput<typeof AlertSchema>;
 
 export type PolicySchemaAgreesWithTypes = [
   Agree<SameKeys<PolicyInput, Policy>>,
@@ -58,6 +61,10 @@ export type PolicySchemaAgreesWithTypes = [
   Agree<SameKeys<Section<PolicyInput['limits']>, LimitsPolicy>>,
   Agree<SameKeys<RateLimitInput, RateLimitPolicy>>,
   Agree<SameKeys<Section<PolicyInput['rateLimiting']>, RateLimitingPolicy>>,
+  Agree<SameKeys<Section<PolicyInput['alerts']>[string], AlertPolicy>>,
+  Agree<SameKeys<AlertOf<AlertInput, 'failed-logins'>, AlertOf<AlertPolicy, 'failed-logins'>>>,
+  Agree<SameKeys<AlertOf<AlertInput, 'principal-ips'>, AlertOf<AlertPolicy, 'principal-ips'>>>,
+  Agree<SameKeys<AlertOf<AlertInput, 'spike'>, AlertOf<AlertPolicy, 'spike'>>>,
   Agree<SameKeys<Section<PolicyInput['logging']>, LoggingPolicy>>,
   Agree<SameKeys<Section<Section<PolicyInput['logging']>['allowed']>, Section<LoggingPolicy['allowed']>>>,
 ];

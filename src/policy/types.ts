@@ -264,6 +264,12 @@ export interface Policy {
   versions?: Readonly<Record<string, VersionPolicy>>;
   routing?: RoutingPolicy;
   /**
+   * Security alerts by name (`failed_logins`): counted in the rate-limit store, so gateways that
+   * share a store raise each alert once. An alert is one `portcullis.alert` event in the log, at
+   * most once per window and key.
+   */
+  alerts?: Readonly<Record<string, AlertPolicy>>;
+  /**
    * `report`: nothing is refused; every denial is computed and logged (`portcullis.report`) as it
    * would have been, like CSP's report-only mode. @default 'enforce'
    */
@@ -347,4 +353,55 @@ export interface RateLimitingPolicy {
   onStoreError?: 'deny' | 'allow';
   /** Longest wait for the store, ms. @default 1000 */
   storeTimeoutMs?: number;
+}
+
+/** One entry of `policy.alerts`. */
+export type AlertPolicy = FailedLoginsAlert | PrincipalIpsAlert | SpikeAlert;
+
+/**
+ * Failed logins, settled on the answer's status as failure-only rate limits are. `per: 'username'`:
+ * failures for one username from any number of addresses (credential stuffing, which per-address
+ * limits do not see). `per: 'ip'`: distinct usernames failing from one address (password spraying).
+ */
+export interface FailedLoginsAlert {
+  kind: 'failed-logins';
+  per: 'username' | 'ip';
+  /** The login routes: each needs a `body` schema, which yields the username. */
+  routes: readonly RoutePattern[];
+  /** Field of the validated body that holds the username; dots reach nested fields. @default 'username' */
+  usernameField?: string;
+  /** Failures (`per: 'username'`) or distinct usernames (`per: 'ip'`) within `window` that raise the alert. */
+  threshold: number;
+  /** `"5m"`, `"1h"`: a sliding window. */
+  window: string;
+  /** Answer statuses that count as a failed login. @default [401, 403] */
+  failureStatuses?: readonly number[];
+}
+
+/** One principal seen from many client addresses within a window: a shared or stolen credential. */
+export interface PrincipalIpsAlert {
+  kind: 'principal-ips';
+  /** Distinct client addresses within `window` that raise the alert. */
+  threshold: number;
+  window: string;
+  /** Authenticated routes to watch. @default every authenticated route */
+  routes?: readonly RoutePattern[];
+}
+
+/**
+ * Denials (answers of 400 and above the engine gave) or 5xx answers well above their moving
+ * baseline: `window`'s count is at least `minimum` and `factor` times what the `baseline` before it
+ * predicts.
+ */
+export interface SpikeAlert {
+  kind: 'spike';
+  of: 'denials' | '5xx';
+  /** The short window whose count is compared, e.g. `"1m"`. */
+  window: string;
+  /** The long window that sets the expected rate, e.g. `"1h"`: longer than `window`. */
+  baseline: string;
+  /** How many times the expected count raises the alert. @default 5 */
+  factor?: number;
+  /** Fewest events in `window` that can raise it (a quiet API's 3 errors are no spike). @default 20 */
+  minimum?: number;
 }

@@ -17,11 +17,12 @@ export { ANONYMOUS, isAuthnMethod, type AuthnContext, type AuthnEnv, type AuthnM
 /**
  * `headers`: what the method that decided asks to put on the answer (a `DPoP-Nonce`). `request`:
  * the request the later stages and the origin get, when authentication read its body (a
- * signature covers it); the body is in it again, read once from the client.
+ * signature covers it); the body is in it again, read once from the client. A refusal names the
+ * method (its name in `policy.authn`) whose credential failed; none when no credential came.
  */
 export type AuthnResult = (
   | { ok: true; principal: Principal; headers?: Readonly<Record<string, string>>; release?: () => Promise<void> }
-  | { ok: false; reason: string; challenge: string; headers?: Readonly<Record<string, string>> }
+  | { ok: false; reason: string; challenge: string; headers?: Readonly<Record<string, string>>; method?: string }
 ) & { request?: Request };
 
 /**
@@ -52,7 +53,7 @@ export function compileAuthn(accepted: 'anonymous' | readonly string[], methods:
   const named = new WeakMap<object, Principal>();
   const readsBody = chain.some(({ method }) => method.readsBody);
   return async function authenticate(request: Request, env: AuthnEnv, context: AuthnContext = {}): Promise<AuthnResult> {
-    let failure: { reason: string; method: AuthnMethod; challenge?: string; headers?: Readonly<Record<string, string>> } | undefined;
+    let failure: { reason: string; method: AuthnMethod; name: string; challenge?: string; headers?: Readonly<Record<string, string>> } | undefined;
     let reread: Request | undefined;
     if (readsBody) {
       const read = await readBodyOnce(request, maxBodyBytes);
@@ -74,7 +75,7 @@ export function compileAuthn(accepted: 'anonymous' | readonly string[], methods:
       }
       // A wrong credential of one kind does not stop a right credential of another kind, but it
       // decides the reason when nothing succeeds.
-      if (outcome.kind === 'failure') failure ??= { reason: outcome.reason, method, challenge: outcome.challenge, headers: outcome.headers };
+      if (outcome.kind === 'failure') failure ??= { reason: outcome.reason, method, name, challenge: outcome.challenge, headers: outcome.headers };
     }
     if (!failure) {
       const outcome: AuthnResult = optional ? { ok: true, principal: ANONYMOUS } : { ok: false, reason: 'authn.required', challenge: plain };
@@ -82,12 +83,12 @@ export function compileAuthn(accepted: 'anonymous' | readonly string[], methods:
     }
     const { reason, headers, method: failed, challenge: own } = failure;
     const challenge = [...new Set(chain.map(({ method }) => (method === failed ? (own ?? withError(method.challenge, reason)) : method.challenge)))].join(', ');
-    return { ok: false, reason, challenge, ...(headers && { headers }), ...(reread && { request: reread }) };
+    return { ok: false, reason, challenge, method: failure.name, ...(headers && { headers }), ...(reread && { request: reread }) };
   };
 }
 
 /** The authentication stage: the matched route's methods; a failure answers 401 with the challenge. */
-export function authnStage(policy: Policy, env: Pick<StageEnv, 'authn'>): Stage {
+export function authnStage(policy: Policy, env: Pick<StageEnv, 'authn' | 'observer'>): Stage {
   const methods = policy.authn ?? {};
   const byRoute = new Map(Object.entries(policy.routes).map(([pattern, route]) => [pattern, compileAuthn(route.authn, methods, routeBodyLimit(route, policy.limits))]));
   const certificateOf = compileCertificateSource(policy.clientCertificate);
@@ -97,6 +98,7 @@ export function authnStage(policy: Policy, env: Pick<StageEnv, 'authn'>): Stage 
     // A method that checked the body (a signature) read it; the later stages get it from here.
     if (result.request) x.request = result.request;
     if (!result.ok) {
+      env.observer?.authnFailed?.(result.method, result.reason);
       x.headers.set('www-authenticate', result.challenge);
       return refuse('authn', result.reason);
     }

@@ -103,7 +103,10 @@ export function rateLimitStages(policy: Policy, env: StageEnv): RateLimitStages 
     }),
   );
 
-  const storeFailed = (x: Exchange) => (error: unknown) => env.emit(x, { event: 'portcullis.error', reason: 'ratelimit.store_error', error: describeError(error) });
+  const storeFailed = (x: Exchange) => (error: unknown) => {
+    env.observer?.storeFailed?.(store.name ?? 'custom');
+    env.emit(x, { event: 'portcullis.error', reason: 'ratelimit.store_error', error: describeError(error) });
+  };
 
   /** Store work that may finish after the response: handed to waitUntil, or at least never unhandled. */
   function background(x: Exchange, work: Promise<unknown> | undefined) {
@@ -120,7 +123,10 @@ export function rateLimitStages(policy: Policy, env: StageEnv): RateLimitStages 
     try {
       results = await checkBuckets(store, list, context, at, timeoutMs);
     } catch (error) {
-      if (onStoreError === 'deny') return refuse('ratelimit', 'ratelimit.unavailable', { error });
+      if (onStoreError === 'deny') {
+        env.observer?.storeFailed?.(store.name ?? 'custom');
+        return refuse('ratelimit', 'ratelimit.unavailable', { error });
+      }
       storeFailed(x)(error);
       x.trace.push({ stage: 'ratelimit', outcome: 'pass', detail: 'store failed; let through (onStoreError: allow)' });
       return undefined;
@@ -134,6 +140,7 @@ export function rateLimitStages(policy: Policy, env: StageEnv): RateLimitStages 
       background(x, result.pending);
       left += `${left ? ', ' : ''}${bucket.name}: ${result.remaining} left`;
       if (result.success) continue;
+      env.observer?.rateLimited?.(bucket.name);
       if (!bucket.reportOnly) {
         blocked ??= entry;
         continue;

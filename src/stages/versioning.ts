@@ -8,6 +8,10 @@ import type { Policy, VersionPolicy } from '../policy/types.ts';
 
 export interface CompiledVersion {
   prefix: string[];
+  /** The prefix as written in the policy (`/v0`). */
+  name: string;
+  /** The version has a deprecation date. */
+  deprecated: boolean;
   headers: [string, string][];
   /** Epoch ms after which the version answers 410. */
   sunsetAt: number | undefined;
@@ -26,7 +30,7 @@ export function compileVersions(versions: Readonly<Record<string, VersionPolicy>
       if (version.link !== undefined) {
         headers.push(['link', `<${version.link}>; rel="${version.deprecation !== undefined ? 'deprecation' : 'sunset'}"`]);
       }
-      return { prefix: prefix.split('/').filter(Boolean), headers, sunsetAt };
+      return { prefix: prefix.split('/').filter(Boolean), name: prefix, deprecated: version.deprecation !== undefined, headers, sunsetAt };
     })
     .sort((a, b) => b.prefix.length - a.prefix.length);
 }
@@ -37,12 +41,13 @@ export function findVersion(versions: readonly CompiledVersion[], segments: read
 }
 
 /** The versioning stage: deprecation headers on a deprecated version's answers, and 410 once its sunset has passed. */
-export function versionStage(policy: Policy, env: Pick<StageEnv, 'now'>): Stage {
+export function versionStage(policy: Policy, env: Pick<StageEnv, 'now' | 'observer'>): Stage {
   const versions = compileVersions(policy.versions);
   return function version(x) {
     const found = versions.length ? findVersion(versions, x.segments!) : undefined;
     if (!found) return undefined;
     for (const [name, value] of found.headers) x.headers.set(name, value);
+    if (found.deprecated) env.observer?.deprecated?.(x.route!, found.name);
     if (found.sunsetAt !== undefined && env.now() >= found.sunsetAt) return refuse('version', 'version.sunset');
     x.trace.push({ stage: 'version', outcome: 'pass', detail: `/${found.prefix.join('/')}` });
     return undefined;

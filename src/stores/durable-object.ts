@@ -303,6 +303,7 @@ export function durableObjectStore(options: DurableObjectStoreOptions): RateLimi
   }
 
   return {
+    name: 'durable-object',
     consume: (bucket, key, now) => check('consume', bucket, key, now),
     peek: (bucket, key, now) => check('peek', bucket, key, now),
     async refund(bucket, key, now) {

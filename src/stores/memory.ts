@@ -149,7 +149,11 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     return { success, limit: bucket.limit, remaining: Math.max(0, bucket.limit - used), reset };
   }
 
+  /** `remember`'s values: key → [value, expiry]. Few (one per alert window), bounded all the same. */
+  const notes = new Map<string, [string, number]>();
+
   return {
+    name: 'memory',
     inProcess: true,
     get size() {
       return slots.size;
@@ -190,6 +194,15 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       const success = counter.count < quota.limit;
       if (success) counter.count++;
       return { success, limit: quota.limit, remaining: Math.max(0, quota.limit - counter.count), reset: period.end };
+    },
+    async remember(bucket, key, value, now) {
+      const id = keyOf(bucket, key);
+      const noted = notes.get(id);
+      if (noted && noted[1] > now) return noted[0];
+      notes.delete(id);
+      if (notes.size >= maxKeys) notes.delete(notes.keys().next().value!);
+      notes.set(id, [value, now + bucket.windowMs]);
+      return value;
     },
     async peek(bucket, key, now) {
       const id = keyOf(bucket, key);

@@ -129,6 +129,12 @@ function loadedScript(source: string): LoadedScript {
   return script;
 }
 
+/** `remember`: the value noted under the key, or this one, noted for one window. Rare (once per alert window): plain EVAL. */
+const REMEMBER_SCRIPT = `local noted = redis.call('GET', KEYS[1])
+if noted then return noted end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return ARGV[1]`;
+
 const isNoScript = (error: unknown) => error instanceof Error && error.message.startsWith('NOSCRIPT');
 
 /** A client made from a URL, and a promise of its first connection attempt's outcome. */
@@ -189,6 +195,8 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   const rateLimit = loadedScript(RATE_LIMIT_SCRIPT);
   const firstUse = loadedScript(FIRST_USE_SCRIPT);
   const quotaScript = loadedScript(QUOTA_SCRIPT);
+  // The bucket name is URI-encoded (no `:`), so no name/key pair can spell another bucket's key.
+  const keyOf = (bucket: BucketSpec, key: string) => `${prefix}:{${encodeURIComponent(bucket.name)}:${escapeTag(key)}}`;
 
   async function evaluate(script: LoadedScript, call: RedisScriptCall): Promise<unknown> {
     if (connecting) await owned!.attempted;
@@ -203,8 +211,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
 
   function run(operation: 'consume' | 'refund' | 'peek', bucket: BucketSpec, key: string, now: number): Promise<unknown> {
     return evaluate(rateLimit, {
-      // The bucket name is URI-encoded (no `:`), so no name/key pair can spell another bucket's key.
-      keys: [`${prefix}:{${encodeURIComponent(bucket.name)}:${escapeTag(key)}}:${ALGORITHM_SUFFIX[bucket.algorithm]}`],
+      keys: [`${keyOf(bucket, key)}:${ALGORITHM_SUFFIX[bucket.algorithm]}`],
       arguments: [operation, bucket.algorithm, String(bucket.limit), String(bucket.windowMs), String(now)],
     });
   }
@@ -219,6 +226,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   }
 
   return {
+    name: 'redis',
     consume: (bucket, key, now) => check('consume', bucket, key, now),
     peek: (bucket, key, now) => check('peek', bucket, key, now),
     async refund(bucket, key, now) {
@@ -240,6 +248,11 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
         arguments: [String(quota.limit), String(period.start), String(period.end), String(now)],
       });
       return resultOf(reply, quota.limit);
+    },
+    async remember(bucket, key, value) {
+      if (connecting) await owned!.attempted;
+      const call = { keys: [`${keyOf(bucket, key)}:note`], arguments: [value, String(bucket.windowMs)] };
+      return String(await client.eval(REMEMBER_SCRIPT, call));
     },
     async close() {
       owned?.client.destroy();

@@ -40,6 +40,8 @@ export interface QuotaPeriod {
 
 /** Where counters live. Implementations must be atomic per key under concurrent requests. */
 export interface RateLimitStore {
+  /** What kind of store this is (`memory`, `redis`), for metrics of its errors. @default 'custom' */
+  readonly name?: string;
   /** In-process and synchronous at heart: it cannot hang, so the engine skips its store timeout. */
   readonly inProcess?: boolean;
   /** Takes one unit from `key` of `bucket` at time `now`. */
@@ -67,4 +69,10 @@ export interface RateLimitStore {
    * the period's end. Stores without it cannot serve policies with `quotas` (createEngine says so).
    */
   takeQuota?(quota: QuotaCounterSpec, key: string, period: QuotaPeriod, now: number): Promise<RateLimitResult>;
+  /**
+   * Notes `value` under `key` of `bucket` for one window, unless a value noted earlier is still
+   * there; returns the one that is. Alerts note the first request of a window with it. Without it,
+   * an alert names its last request as the first.
+   */
+  remember?(bucket: BucketSpec, key: string, value: string, now: number): Promise<string>;
 }

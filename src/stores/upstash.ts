@@ -132,6 +132,7 @@ export function upstashStore(options: UpstashStoreOptions): RateLimitStore {
   }
 
   return {
+    name: 'upstash',
     async consume(bucket, key): Promise<RateLimitResult> {
       const { success, remaining, reset, pending } = await limiterFor(bucket).ratelimit.limit(key);
       return { success, limit: bucket.limit, remaining, reset, pending };
@@ -168,6 +169,12 @@ export function upstashStore(options: UpstashStoreOptions): RateLimitStore {
       }
       if (!Array.isArray(reply) || reply.length !== 3) throw new TypeError(`upstashStore: unexpected quota reply ${JSON.stringify(reply)}`);
       return { success: Number(reply[0]) === 1, limit: quota.limit, remaining: Number(reply[1]), reset: Number(String(reply[2])) };
+    },
+    /** Notes the value unless one is there (`SET NX`), then reads what is. */
+    async remember(bucket, key, value): Promise<string> {
+      const id = `${prefix}:${encodeURIComponent(bucket.name)}:${key}:note`;
+      await redis.set(id, value, { nx: true, px: bucket.windowMs });
+      return String((await redis.get(id)) ?? value);
     },
     async peek(bucket, key): Promise<RateLimitResult> {
       const { ratelimit, intervalMs, refillRate } = limiterFor(bucket);

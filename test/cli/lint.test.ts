@@ -208,10 +208,10 @@ describe('the CLI', () => {
   it('exits 1 on the bad fixture and prints each finding with its line, path, fix and OWASP item', async ({ expect }) => {
     const { code, stdout } = await portcullis('lint', 'test/fixtures/bad-policy.ts', '--now', NOW);
     expect(code).toBe(1);
-    expect(stdout).toContain('test/fixtures/bad-policy.ts:61  warning  version.past_sunset  routes["GET /v0/things"]');
+    expect(stdout).toContain('test/fixtures/bad-policy.ts:62  warning  version.past_sunset  routes["GET /v0/things"]');
     expect(stdout).toContain('fix: Remove dangerouslyAllowQueryParam; send the key in a header.');
     expect(stdout).toContain('OWASP API2:2023 Broken Authentication');
-    expect(stdout).toMatch(/✗ 21 errors, 37 warnings in test\/fixtures\/bad-policy.ts\n$/);
+    expect(stdout).toMatch(/✗ 21 errors, 42 warnings in test\/fixtures\/bad-policy.ts\n$/);
   });
 
   it('exits 0 on a clean policy', async ({ expect }) => {
@@ -241,8 +241,8 @@ describe('the CLI', () => {
     expect(code).toBe(1);
     const report = JSON.parse(stdout);
     expect(report.file).toBe('test/fixtures/bad-policy.ts');
-    expect(report.summary).toEqual({ errors: 22, warnings: 39 });
-    expect(report.findings).toHaveLength(61);
+    expect(report.summary).toEqual({ errors: 22, warnings: 44 });
+    expect(report.findings).toHaveLength(66);
     expect(report.findings).toContainEqual({
       rule: 'authn.api_key_in_url',
       severity: 'error',
@@ -275,7 +275,7 @@ describe('the CLI', () => {
       });
     }
     const results = sarif.runs[0].results;
-    expect(results.length).toBe(58);
+    expect(results.length).toBe(63);
     for (const result of results) {
       expect(driver.rules[result.ruleIndex].id).toBe(result.ruleId);
       expect(['error', 'warning']).toContain(result.level);
@@ -291,7 +291,7 @@ describe('the CLI', () => {
         level: 'error',
         locations: [
           {
-            physicalLocation: { artifactLocation: { uri: 'test/fixtures/bad-policy.ts' }, region: { startLine: 57 } },
+            physicalLocation: { artifactLocation: { uri: 'test/fixtures/bad-policy.ts' }, region: { startLine: 58 } },
             logicalLocations: [{ fullyQualifiedName: 'routes["GET /v1/admin/users"].allow', kind: 'member' }],
           },
         ],

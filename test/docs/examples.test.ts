@@ -6,25 +6,16 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lintPolicy } from '../../tools/lint/index.ts';
 import { runSpec, type PolicySpec } from '../../tools/testing/index.ts';
 import { ROOT, runtimeBinary, SOURCE_CONDITION, spawnServer } from '../conformance/runtime.ts';
+import { freePort } from '../wait.ts';
 
 const example = (file: string) => join('docs/examples', file);
 type Server = Awaited<ReturnType<typeof spawnServer>>;
 
-/** A port that was free a moment ago: the origins must know theirs before they listen (it is their audience). */
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 const SOURCE = SOURCE_CONDITION;
 const node = (file: string, env: Record<string, string> = {}) => spawnServer(process.execPath, [SOURCE, '--import', 'tsx', example(file)], { PORT: '0', ...env });

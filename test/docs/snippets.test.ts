@@ -61,7 +61,7 @@ describe('docs/examples type-check as a user project would', () => {
   it.each([
     ['Node', process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', `${EXAMPLES}/tsconfig.json`]],
     ['Bun', process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', `${EXAMPLES}/tsconfig.bun.json`]],
-    ['Deno', runtimeBinary('deno'), ['check', '--quiet', SOURCE_CONDITION, `${EXAMPLES}/deno-server.ts`]],
+    ['Deno', runtimeBinary('deno'), ['check', '--quiet', SOURCE_CONDITION, `${EXAMPLES}/deno-server.ts`, `${EXAMPLES}/otel-deno.ts`]],
   ])('%s', async (_, command, args) => {
     await expect(run(command, args, { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' } })).resolves.toBeDefined();
   }, 120_000);

@@ -40,6 +40,7 @@ cd "$WORK/consumer"
 echo '{ "name": "consumer", "private": true, "type": "module" }' >package.json
 npm install --no-audit --no-fund --prefer-offline --loglevel=error "$TARBALL" \
   "hono@$(pinned hono)" "@hono/node-server@$(pinned @hono/node-server)" "typescript@$(pinned typescript)" "@types/node@$(pinned @types/node)" \
+  "@opentelemetry/api@$(pinned @opentelemetry/api)" \
   || fail "npm install of the tarball"
 
 for node in "$NODE20" "$NODE22" "$NODE24"; do

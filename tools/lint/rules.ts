@@ -17,6 +17,7 @@ import { DEFAULT_MAX_BODY_BYTES } from '../../src/stages/validate.ts';
 import { NETWORK_RULES } from './network-rules.ts';
 import type { Hit, LintRule, LintTarget, RouteInfo } from './rule-types.ts';
 import { SIGNATURE_RULES } from './rules-signature.ts';
+import { ALERT_RULES } from './alert-rules.ts';
 
 export type { Hit, LintRule, LintTarget, RouteInfo, RuleContext, Severity } from './rule-types.ts';
 
@@ -647,6 +648,7 @@ export const RULES: readonly LintRule[] = [
   ...SIGNATURE_RULES,
   CERTIFICATE_SOURCE_RULE,
   ...NETWORK_RULES,
+  ...ALERT_RULES,
 ];
 
 /** Findings for what `definePolicy` refuses; the other rules still run. */

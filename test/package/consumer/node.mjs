@@ -1,12 +1,18 @@
 // Plain Node ESM, no loader: the core evaluates a request, the Node adapter serves one.
 import { createEngine } from 'portcullis';
 import { serve } from 'portcullis/node';
+import { otelObserver } from 'portcullis/otel';
 import { hello, policy } from './policy.mjs';
 
 const engine = createEngine(policy, { log: () => {} });
 const allowed = await engine.evaluate(new Request('http://127.0.0.1/health'), { peer: { address: '127.0.0.1' } });
 const unknown = await engine.evaluate(new Request('http://127.0.0.1/admin'), { peer: { address: '127.0.0.1' } });
 if (allowed.kind !== 'allow' || unknown.kind !== 'deny') throw new Error(`evaluate: ${allowed.kind}, ${unknown.kind}`);
+
+// portcullis/otel on @opentelemetry/api with no SDK registered: the decision is the same.
+const observed = createEngine(policy, { log: () => {}, observer: otelObserver() });
+const observedDenial = await observed.evaluate(new Request('http://127.0.0.1/admin'), { peer: { address: '127.0.0.1' } });
+if (observedDenial.kind !== 'deny') throw new Error(`evaluate with otelObserver: ${observedDenial.kind}`);
 
 const gateway = await serve(engine, hello, { port: 0, handleSignals: false });
 try {
@@ -18,4 +24,4 @@ try {
 } finally {
   await gateway.close();
 }
-console.log(`node ${process.version}: evaluate and serve ok`);
+console.log(`node ${process.version}: evaluate, otelObserver and serve ok`);
