@@ -80,6 +80,15 @@ export const REASONS = {
   /** A body field the caller's roles may not set (`fieldRoles`). */
   'authz.field_forbidden': { status: 403, title: 'Forbidden' },
   'origin.unavailable': { status: 502, title: 'Bad gateway' },
+  // Response protection: the handler's or origin's answer on a route with a `response` rule.
+  /** Larger than the route's `response.maxBytes`. */
+  'response.too_large': { status: 502, title: 'Bad gateway' },
+  /** Not readable as UTF-8 JSON (another type on a success, a content coding, malformed JSON). */
+  'response.unreadable': { status: 502, title: 'Bad gateway' },
+  /** Does not match the route's response schema, or has a shape its field paths do not fit. */
+  'response.invalid': { status: 502, title: 'Bad gateway' },
+  /** Strict mode: holds a field the caller may not read. */
+  'response.forbidden_field': { status: 502, title: 'Bad gateway' },
   'origin.redirect_refused': { status: 502, title: 'Bad gateway' },
   'origin.target_refused': { status: 400, title: 'Bad request' },
   'gateway.misconfigured': { status: 500, title: 'Internal server error' },

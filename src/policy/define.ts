@@ -11,6 +11,7 @@ import { checkHostEntry } from '../target.ts';
 import { isStandardSchema } from '../schema.ts';
 import { parseDuration } from './duration.ts';
 import { isAuthnMethod } from '../authn/contract.ts';
+import { OWNER_READER, parseFieldPath } from '../stages/response.ts';
 import type { Policy } from './types.ts';
 
 const isoDate = v.pipe(
@@ -79,6 +80,19 @@ export const RouteSchema = v.strictObject({
   rateLimit: v.optional(names('bucket')),
   mode: v.optional(v.picklist(['enforce', 'report'])),
   cacheControl: offOr(headerValue),
+  response: v.optional(
+    v.strictObject({
+      fields: v.optional(
+        v.record(
+          v.pipe(v.string(), v.check((path) => typeof parseFieldPath(path) !== 'string', (issue) => `field path ${parseFieldPath(issue.input as string) as string}`)),
+          names('reader (a role, or "owner")'),
+        ),
+      ),
+      schema: v.optional(schema),
+      mode: v.optional(v.picklist(['strip', 'strict'])),
+      maxBytes: v.optional(v.pipe(bytes, v.minValue(1))),
+    }),
+  ),
   description: v.optional(v.string()),
 });
 
@@ -275,6 +289,13 @@ function crossChecks(policy: Policy): Issue[] {
         if (rule.owner && !parsed.params.includes(rule.owner.param)) issues.push({ path: at('allow', i, 'owner', 'param'), message: 'no such path param' });
         if (rule.owner && route.authn === 'anonymous') issues.push({ path: at('allow', i, 'owner'), message: 'an anonymous route has no principal to own anything' });
       });
+    }
+    for (const [field, readers] of Object.entries(route.response?.fields ?? {})) {
+      // `owner` reads by the route's own ownership rule: without one it would mean nothing (or everyone).
+      const owned = Array.isArray(route.allow) && route.allow.some((rule) => rule.owner);
+      if (readers.includes(OWNER_READER) && !owned) {
+        issues.push({ path: at('response', 'fields', field), message: '"owner" needs an allow rule with owner on this route (it decides who owns the record)' });
+      }
     }
     route.rateLimit?.forEach((name, i) => {
       if (!(name in (policy.rateLimits ?? {}))) issues.push({ path: at('rateLimit', i), message: `no bucket named "${name}" in policy.rateLimits` });
