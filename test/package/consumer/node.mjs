@@ -2,6 +2,7 @@
 import { createEngine } from 'portcullis';
 import { serve } from 'portcullis/node';
 import { hello, policy } from './policy.mjs';
+import { checkSealing } from './sealed.mjs';
 
 const engine = createEngine(policy, { log: () => {} });
 const allowed = await engine.evaluate(new Request('http://127.0.0.1/health'), { peer: { address: '127.0.0.1' } });
@@ -18,4 +19,5 @@ try {
 } finally {
   await gateway.close();
 }
-console.log(`node ${process.version}: evaluate and serve ok`);
+await checkSealing(`node ${process.version}`);
+console.log(`node ${process.version}: evaluate, serve and seal ok`);
