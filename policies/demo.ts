@@ -70,6 +70,16 @@ export const UserPatch = v.strictObject({
 /** Owner or admin. */
 const ownerOrAdmin = [{ roles: ['admin'] }, { owner: { param: 'id' } }];
 
+/**
+ * What callers read of a user record. The origin sends every field; the login address reaches
+ * admins only. The schema is an allowlist of what the origin may send (a key it does not declare,
+ * such as a password hash, never leaves the gateway).
+ */
+export const userResponse = {
+  fields: { email: ['owner', 'admin'], lastLoginIp: ['admin'] },
+  schema: v.object({ id: v.string(), name: v.string(), email: v.string(), lastLoginIp: v.nullable(v.string()) }),
+};
+
 /** The keys the demo policy trusts. */
 export interface DemoKeys {
   /** The public half of the key the demo login signs tokens with. */
@@ -105,11 +115,11 @@ export function demoPolicy(config: DemoConfig, keys: DemoKeys) {
       'GET /v1/health': { authn: 'anonymous', rateLimit: ['api'] },
       'GET /.well-known/jwks.json': { authn: 'anonymous', rateLimit: ['api'] },
       'POST /v1/auth/login': { authn: 'anonymous', rateLimit: ['login', 'api'], body: LoginBody },
-      'GET /v1/users/:id': { authn: ['user'], allow: ownerOrAdmin, rateLimit: ['api'] },
-      'PATCH /v1/users/:id': { authn: ['user'], allow: ownerOrAdmin, rateLimit: ['api'], body: UserPatch },
+      'GET /v1/users/:id': { authn: ['user'], allow: ownerOrAdmin, rateLimit: ['api'], response: userResponse },
+      'PATCH /v1/users/:id': { authn: ['user'], allow: ownerOrAdmin, rateLimit: ['api'], body: UserPatch, response: userResponse },
       'DELETE /v1/users/:id': { authn: ['user'], allow: [{ roles: ['admin'] }], rateLimit: ['api'] },
       'GET /v1/reports': { authn: ['service', 'user'], allow: [{ scopes: ['reports:read'] }, { roles: ['admin'] }], rateLimit: ['api'] },
-      'GET /v0/users/:id': { authn: ['user'], allow: ownerOrAdmin, rateLimit: ['api'] },
+      'GET /v0/users/:id': { authn: ['user'], allow: ownerOrAdmin, rateLimit: ['api'], response: userResponse },
     },
   });
 }
