@@ -10,7 +10,8 @@
  */
 
 import type { Server } from 'bun';
-import { createEngine, type Engine, type EngineEnv, type Handler, type Policy } from '../src/index.ts';
+import { engineFor } from '../src/engine.ts';
+import type { Engine, EngineEnv, Handler, Policy } from '../src/index.ts';
 
 /** Options of `guard`. */
 export interface GuardOptions {
@@ -49,7 +50,7 @@ export type BunFetch = (request: Request, server: BunServer) => Promise<Response
  * @see https://bun.sh/docs/api/http#server-requestip-request
  */
 export function guard(policy: Policy | Engine, handler: Handler, options: GuardOptions = {}): BunFetch {
-  const engine = 'evaluate' in policy ? policy : createEngine(policy, options.env);
+  const engine = engineFor(policy, options.env);
   const schemes = new WeakMap<BunServer, 'http' | 'https'>();
   return function portcullisFetch(request, server) {
     // null for a Unix socket or a closed connection: the client address is then unknown.

@@ -13,7 +13,8 @@
  */
 
 import { withBodyTimeouts } from '../src/body.ts';
-import { createEngine, type Engine, type EngineEnv, type Handler, type Policy } from '../src/index.ts';
+import { engineFor } from '../src/engine.ts';
+import type { Engine, EngineEnv, Handler, Policy } from '../src/index.ts';
 
 /**
  * Options of `guard`.
@@ -63,7 +64,7 @@ export type DenoFetch = (request: Request, info: DenoServeInfo) => Promise<Respo
  * @see https://docs.deno.com/api/deno/~/Deno.ServeHandlerInfo
  */
 export function guard(policy: Policy | Engine, handler: Handler, options: GuardOptions = {}): DenoFetch {
-  const engine = 'evaluate' in policy ? policy : createEngine(policy, options.env);
+  const engine = engineFor(policy, options.env);
   const scheme = options.scheme ?? 'http';
   const timeouts = { idleMs: options.bodyIdleTimeoutMs ?? 10_000, totalMs: options.bodyTimeoutMs ?? 30_000 };
   return function portcullisFetch(request, info) {

@@ -13,7 +13,6 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
 import type { GetConnInfo } from 'hono/conninfo';
 import {
-  createEngine,
   denialResponse,
   type Allow,
   type Engine,
@@ -24,6 +23,8 @@ import {
   type Principal,
   type RoutePolicy,
 } from '../src/index.ts';
+import { engineFor } from '../src/engine.ts';
+import { settle } from '../src/response.ts';
 import { guardResponse, nodeResponseOf } from './node-response.ts';
 
 /** Options of `portcullis`. */
@@ -148,7 +149,7 @@ export function routeInput<I extends { readonly route: string }, K extends I['ro
  * @see https://hono.dev/docs/helpers/conninfo
  */
 export function portcullis<P extends Policy>(policy: P | Engine, options: PortcullisOptions = {}): MiddlewareHandler<PortcullisEnv<P>> {
-  const engine = 'evaluate' in policy ? policy : createEngine(policy, options.env);
+  const engine = engineFor(policy, options.env);
   const { getConnInfo, platform } = options;
 
   const runtime: RuntimeCtx = { hasExecutionCtx: undefined };
@@ -159,12 +160,12 @@ export function portcullis<P extends Policy>(policy: P | Engine, options: Portcu
     const decision = await engine.evaluate(c.req.raw, context);
     if (decision.kind === 'deny') {
       const response = denialResponse(decision);
-      await settle(decision.settle(response.status), waitUntil);
+      await settle(decision, response.status, waitUntil);
       return response;
     }
     const disagreement = routeDisagreement(c, decision);
     if (disagreement) {
-      await settle(decision.settle(500), waitUntil);
+      await settle(decision, 500, waitUntil);
       throw new RouteMismatchError(disagreement);
     }
 
@@ -186,7 +187,7 @@ export function portcullis<P extends Policy>(policy: P | Engine, options: Portcu
       c.res = undefined;
       c.res = finalized;
     }
-    await settle(decision.settle(c.res.status), waitUntil);
+    await settle(decision, c.res.status, waitUntil);
   };
 }
 
@@ -271,7 +272,3 @@ function waitUntilOf(c: Context, runtime: RuntimeCtx): EvaluateContext['waitUnti
   return (promise) => ctx.waitUntil(promise);
 }
 
-async function settle(settling: Promise<void>, waitUntil: EvaluateContext['waitUntil']) {
-  if (waitUntil) waitUntil(settling);
-  else await settling;
-}

@@ -4,7 +4,8 @@
  * @module
  */
 
-import { leaks, type HeaderList } from '../src/index.ts';
+import type { HeaderList } from '../src/index.ts';
+import { responseHeaderFate } from '../src/response.ts';
 
 /** The part of `node:http`'s ServerResponse this needs (this module imports nothing from Node). */
 export interface NodeResponse {
@@ -39,29 +40,26 @@ export function guardResponse(outgoing: NodeResponse, headers: HeaderList): void
 /** The policy's headers and the Response's that may go beside them, names and values alternating. */
 function wireHeaders(headers: HeaderList, given: unknown): unknown[] {
   const head: unknown[] = headers.flat();
-  const policy = head.length;
   if (typeof given !== 'object' || given === null) return head;
+  const add = (name: string, value: unknown) => keep(head, headers, name, value);
   if (!Array.isArray(given)) {
-    for (const name of Object.keys(given)) keep(head, policy, name, (given as Record<string, unknown>)[name]);
+    for (const name of Object.keys(given)) add(name, (given as Record<string, unknown>)[name]);
   } else if (Array.isArray(given[0])) {
-    for (const [name, value] of given as [string, unknown][]) keep(head, policy, name, value);
+    for (const [name, value] of given as [string, unknown][]) add(name, value);
   } else {
-    for (let i = 0; i < given.length; i += 2) keep(head, policy, given[i] as string, given[i + 1]);
+    for (let i = 0; i < given.length; i += 2) add(given[i] as string, given[i + 1]);
   }
   return head;
 }
 
-/**
- * Adds a header of the Response's unless it leaks or the policy sets it (the first `policy`
- * entries of `head` are the policy's); a `Vary` joins the policy's.
- */
-function keep(head: unknown[], policy: number, name: string, value: unknown): void {
-  const lower = name.toLowerCase();
-  if (leaks(lower)) return;
-  for (let i = 0; i < policy; i += 2) {
-    if (head[i] !== lower) continue;
-    if (lower === 'vary' && value !== undefined) head[i + 1] = `${head[i + 1] as string}, ${String(value)}`;
-    return;
+/** Adds a header of the Response's to the head as the response rules say (`responseHeaderFate`). */
+function keep(head: unknown[], headers: HeaderList, name: string, value: unknown): void {
+  const fate = responseHeaderFate(name.toLowerCase(), headers);
+  if (fate === 'keep') head.push(name, value);
+  else if (fate === 'merge' && value !== undefined) {
+    // The policy's `vary` is in the head (names at even places, the policy's first, lower case).
+    let at = 0;
+    while (head[at] !== 'vary') at += 2;
+    head[at + 1] = `${head[at + 1] as string}, ${String(value)}`;
   }
-  head.push(name, value);
 }

@@ -14,7 +14,6 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { getRequestListener } from '@hono/node-server';
 import {
-  createEngine,
   denialResponse,
   type Engine,
   type EngineEnv,
@@ -24,6 +23,7 @@ import {
   type Policy,
   type ReasonCode,
 } from '../src/index.ts';
+import { engineFor } from '../src/engine.ts';
 import { parseHost } from '../src/target.ts';
 import { guardResponse } from './node-response.ts';
 
@@ -180,7 +180,7 @@ function peerOfSocket(socket: Socket) {
  */
 export async function serve(policy: Policy | Engine, handler: Handler, options: ServeOptions = {}): Promise<Running> {
   const limits = serveLimits(options);
-  const engine = 'evaluate' in policy ? policy : createEngine(policy, options.env);
+  const engine = engineFor(policy, options.env);
   const server = createServer(
     {
       headersTimeout: limits.headersTimeoutMs,

@@ -7,7 +7,6 @@ import type { Client } from './client.ts';
 import type { HeaderList } from './header-list.ts';
 import type { FieldError } from './schema.ts';
 import type { Principal } from './authn/contract.ts';
-import type { ValidatedInput } from './stages/validate.ts';
 
 /** Stable reason codes: the problem `type`, the log line and the tests share them. */
 export const REASONS = {
@@ -108,6 +107,15 @@ export interface TraceEntry {
   detail?: string;
 }
 
+/** The validated input, as the handler receives it. */
+export interface ValidatedInput {
+  params: unknown;
+  query: unknown;
+  headers: unknown;
+  /** The schema's output for the body; `undefined` on routes without a body. */
+  body: unknown;
+}
+
 interface DecisionBase {
   /** Request id, also sent as `X-Request-Id` and logged. */
   readonly requestId: string;
@@ -169,7 +177,24 @@ export interface Problem {
   trace?: readonly TraceEntry[];
 }
 
+/**
+ * Narrows a decision to an `Allow` (the request goes on to the handler or origin).
+ * @example
+ * ```ts
+ * const decision = await engine.evaluate(request);
+ * if (isAllow(decision)) console.log(decision.principal.id, decision.input.body);
+ * ```
+ */
 export const isAllow = (decision: Decision): decision is Allow => decision.kind === 'allow';
+
+/**
+ * Narrows a decision to a `Deny` (the engine answers: a denial, a redirect or a preflight's 204).
+ * @example
+ * ```ts
+ * const decision = await engine.evaluate(request);
+ * if (isDeny(decision)) return denialResponse(decision);
+ * ```
+ */
 export const isDeny = (decision: Decision): decision is Deny => decision.kind === 'deny';
 
 /** The problem `type` URI for a reason code. */

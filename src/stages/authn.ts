@@ -4,6 +4,8 @@
  */
 
 import { ANONYMOUS, type AuthnEnv, type AuthnMethod, type Principal } from '../authn/contract.ts';
+import { principalLabel, refuse, type Stage, type StageEnv } from '../exchange.ts';
+import type { Policy } from '../policy/types.ts';
 
 export { ANONYMOUS, isAuthnMethod, type AuthnEnv, type AuthnMethod, type AuthnOutcome, type FetchLike, type Principal } from '../authn/contract.ts';
 
@@ -49,5 +51,21 @@ export function compileAuthn(accepted: 'anonymous' | readonly string[], methods:
       ...new Set(chain.map(({ method }) => (method === failure.method && error ? `${method.challenge}, error="${error}"` : method.challenge))),
     ].join(', ');
     return { ok: false, reason: failure.reason, challenge };
+  };
+}
+
+/** The authentication stage: the matched route's methods; a failure answers 401 with the challenge. */
+export function authnStage(policy: Policy, env: Pick<StageEnv, 'authn'>): Stage {
+  const methods = policy.authn ?? {};
+  const byRoute = new Map(Object.entries(policy.routes).map(([pattern, route]) => [pattern, compileAuthn(route.authn, methods)]));
+  return async function authenticate(x) {
+    const result = await byRoute.get(x.route!)!(x.request, env.authn);
+    if (!result.ok) {
+      x.headers.set('www-authenticate', result.challenge);
+      return refuse('authn', result.reason);
+    }
+    x.principal = result.principal;
+    x.trace.push({ stage: 'authn', outcome: 'pass', detail: principalLabel(x) });
+    return undefined;
   };
 }

@@ -5,7 +5,8 @@
 
 import { readClaim } from '../authn/claims.ts';
 import type { Principal } from '../authn/contract.ts';
-import type { AllowRule, CheckContext } from '../policy/types.ts';
+import { refuse, type Stage, type StageEnv } from '../exchange.ts';
+import type { AllowRule, CheckContext, Policy } from '../policy/types.ts';
 
 export type { AllowRule, CheckContext } from '../policy/types.ts';
 
@@ -79,4 +80,19 @@ async function checkFailure(check: NonNullable<AllowRule['check']>, context: Che
   } catch {
     return 'authz.check_error';
   }
+}
+
+/** The authorization stage: the matched route's `allow` rules against the principal (403 when none holds). */
+export function authzStage(policy: Policy, env: Pick<StageEnv, 'authn'>): Stage {
+  const expandRoles = compileHierarchy(policy.roleHierarchy);
+  // Anonymous routes without rules admit everyone; authenticated ones must say (definePolicy checks).
+  const byRoute = new Map(Object.entries(policy.routes).map(([pattern, route]) => [pattern, compileAuthz(route.allow ?? 'authenticated', expandRoles)]));
+  return async function authorize(x) {
+    const query = new URLSearchParams(x.target!.search);
+    x.query = query;
+    const result = await byRoute.get(x.route!)!({ principal: x.principal!, params: x.params!, query, request: x.request, env: env.authn });
+    if (!result.ok) return refuse('authz', 'authz.denied', { reasons: result.failures });
+    x.trace.push({ stage: 'authz', outcome: 'pass', detail: result.rule });
+    return undefined;
+  };
 }

@@ -3,7 +3,9 @@
  * @module
  */
 
-import type { CorsPolicy } from '../policy/types.ts';
+import { refuse, type Stage } from '../exchange.ts';
+import type { RouteTable } from '../router.ts';
+import type { CorsPolicy, Policy } from '../policy/types.ts';
 
 export const DEFAULT_ALLOW_HEADERS = ['authorization', 'content-type'];
 export const DEFAULT_MAX_AGE = 600;
@@ -63,5 +65,38 @@ export function compileCors(policy: CorsPolicy, extraExposed: readonly string[] 
       if (echoed.length) headers.push(['access-control-allow-headers', echoed.join(', ')]);
       return headers;
     },
+  };
+}
+
+/**
+ * The CORS stage: answers preflights (before authentication, which browsers do not send on them)
+ * and adds the allow headers for an allowed `Origin` to every other answer.
+ */
+export function corsStage(policy: Policy, routes: RouteTable<unknown>): Stage {
+  if (!policy.cors) {
+    return function cors(x) {
+      x.trace.push({ stage: 'cors', outcome: 'skip' });
+      return undefined;
+    };
+  }
+  // Scripts may read the RateLimit headers of a limited API.
+  const rules = compileCors(policy.cors, policy.rateLimits ? ['ratelimit', 'ratelimit-policy', 'retry-after'] : []);
+  return function cors(x) {
+    const { request, headers } = x;
+    const allowOrigin = rules.allowOrigin(request.headers.get('origin'));
+    if (x.method === 'OPTIONS' && isPreflight(request)) {
+      headers.append('vary', 'Access-Control-Request-Method, Access-Control-Request-Headers');
+      if (allowOrigin === undefined) return refuse('cors', 'cors.origin_denied');
+      const allowed = routes.allowedFor(x.segments!);
+      if (!allowed) return refuse('cors', 'route.not_found');
+      if (!allowed.includes(request.headers.get('access-control-request-method')!)) return refuse('cors', 'cors.method_denied');
+      for (const [name, value] of rules.preflightHeaders(allowOrigin, allowed, request.headers.get('access-control-request-headers'))) {
+        headers.set(name, value);
+      }
+      return refuse('cors', 'cors.preflight', { answer: 204 });
+    }
+    if (allowOrigin !== undefined) for (const [name, value] of rules.responseHeaders(allowOrigin)) headers.set(name, value);
+    x.trace.push({ stage: 'cors', outcome: 'pass', detail: allowOrigin ? `origin ${allowOrigin}` : 'no allowed origin' });
+    return undefined;
   };
 }

@@ -4,63 +4,14 @@
  * @module
  */
 
-import { formatIp, parseIp } from '../ip.ts';
-import { parseDuration } from '../policy/duration.ts';
-import type { BucketSpec, RateLimitResult, RateLimitStore } from '../stores/types.ts';
-import type { KeyContext, RateLimitPolicy } from '../policy/types.ts';
+import { ANONYMOUS, type Principal } from '../authn/contract.ts';
+import { describeError, refuse, type Exchange, type Stage, type StageEnv, type StageResult } from '../exchange.ts';
+import type { KeyContext, Policy } from '../policy/types.ts';
+import type { RateLimitResult, RateLimitStore } from '../stores/types.ts';
+import { compileBucket, type CompiledBucket } from './bucket.ts';
 
+export { compileBucket, type CompiledBucket } from './bucket.ts';
 export type { KeyContext, RateLimitingPolicy, RateLimitPolicy } from '../policy/types.ts';
-
-export interface CompiledBucket extends BucketSpec {
-  readonly preAuth: boolean;
-  readonly failuresOnly: boolean;
-  readonly failureStatuses: readonly number[];
-  readonly reportOnly: boolean;
-  /** This bucket's item of `RateLimit-Policy` (`"api";q=100;w=60`): the same on every response. */
-  readonly policyItem: string;
-  key(context: KeyContext): string;
-}
-
-/** The key of the client's address: IPv6 grouped by prefix, so rotating inside a /64 buys nothing. */
-function ipKey(ip: string, prefix: number): string {
-  const address = parseIp(ip);
-  if (!address || address.family === 4) return ip;
-  const mask = ((1n << BigInt(prefix)) - 1n) << BigInt(128 - prefix);
-  return `${formatIp({ family: 6, value: address.value & mask })}/${prefix}`;
-}
-
-/** Compiles one bucket (the policy was validated, so the window parses). */
-export function compileBucket(name: string, policy: RateLimitPolicy): CompiledBucket {
-  const by = policy.by ?? 'principal';
-  const prefix = policy.ipv6Prefix ?? 64;
-  const clientKey = (context: KeyContext) => `ip:${ipKey(context.client.ip, prefix)}`;
-  const key =
-    typeof by === 'function'
-      ? (context: KeyContext) => `fn:${by(context)}`
-      : by === 'ip'
-        ? clientKey
-        : by === 'route'
-          ? (context: KeyContext) => `route:${context.route}`
-          : by === 'apiKey'
-            ? (context: KeyContext) => {
-                const keyId = context.principal.claims.keyId;
-                return typeof keyId === 'string' ? `key:${keyId}` : clientKey(context);
-              }
-            : (context: KeyContext) =>
-                context.principal.id === 'anonymous' ? clientKey(context) : `p:${context.principal.method}:${context.principal.id}`;
-  return {
-    name,
-    limit: policy.limit,
-    windowMs: parseDuration(policy.window)!,
-    algorithm: policy.algorithm ?? 'sliding-window',
-    preAuth: by === 'ip' || by === 'route',
-    failuresOnly: policy.count === 'failures',
-    failureStatuses: policy.failureStatuses ?? [401, 403],
-    reportOnly: policy.mode === 'report',
-    key,
-    policyItem: `"${name}";q=${policy.limit};w=${Math.ceil(parseDuration(policy.window)! / 1000)}`,
-  };
-}
 
 /** Store failure or timeout. */
 export class StoreUnavailable extends Error {
@@ -121,4 +72,115 @@ export async function checkBuckets(
   // Started together above; awaited in order (a rejection surfaces as the store failure).
   for (const { bucket, key, call } of checks) out.push({ bucket, key, result: await call });
   return out;
+}
+
+/** The rate-limit steps of the pipeline, and the settlement of failure-counting buckets after the response. */
+export interface RateLimitStages {
+  /** Buckets keyed by client address or route: they run before authentication, to protect it. */
+  beforeAuthn: Stage;
+  /** Buckets keyed by principal or API key. */
+  afterAuthn: Stage;
+  /**
+   * What settles this exchange's failure-counting buckets once the response status is known (login
+   * brute force). With a store that can refund, every attempt took a unit up front and a non-failure
+   * gives it back — so attempts racing each other cannot all slip past the check; otherwise a
+   * failure takes its unit now.
+   */
+  settler(x: Exchange): (status: number) => Promise<void>;
+}
+
+const settleNothing = async (): Promise<void> => {};
+
+export function rateLimitStages(policy: Policy, env: StageEnv): RateLimitStages {
+  const { store } = env;
+  const onStoreError = policy.rateLimiting?.onStoreError ?? 'deny';
+  const timeoutMs = policy.rateLimiting?.storeTimeoutMs ?? 1000;
+  const buckets = new Map(Object.entries(policy.rateLimits ?? {}).map(([name, bucket]) => [name, compileBucket(name, bucket)]));
+  const byRoute = new Map(
+    Object.entries(policy.routes).map(([pattern, route]) => {
+      const list = (route.rateLimit ?? []).map((name) => buckets.get(name)!);
+      return [pattern, { before: list.filter((bucket) => bucket.preAuth), after: list.filter((bucket) => !bucket.preAuth) }];
+    }),
+  );
+
+  const storeFailed = (x: Exchange) => (error: unknown) => env.emit(x, { event: 'portcullis.error', reason: 'ratelimit.store_error', error: describeError(error) });
+
+  /** Store work that may finish after the response: handed to waitUntil, or at least never unhandled. */
+  function background(x: Exchange, work: Promise<unknown> | undefined) {
+    if (!work) return;
+    const guarded = work.catch(storeFailed(x));
+    x.context.waitUntil?.(guarded);
+  }
+
+  /** Takes from the buckets; a refusal when one is empty (or the store fails and the policy says deny). */
+  async function limit(x: Exchange, list: readonly CompiledBucket[], principal: Principal): Promise<StageResult> {
+    const at = env.now();
+    const context: KeyContext = { client: x.client, principal, route: x.route!, params: x.params!, request: x.request };
+    let results: Exchange['touched'];
+    try {
+      results = await checkBuckets(store, list, context, at, timeoutMs);
+    } catch (error) {
+      if (onStoreError === 'deny') return refuse('ratelimit', 'ratelimit.unavailable', { error });
+      storeFailed(x)(error);
+      x.trace.push({ stage: 'ratelimit', outcome: 'pass', detail: 'store failed; let through (onStoreError: allow)' });
+      return undefined;
+    }
+    x.touched.push(...results);
+    for (const [name, value] of rateLimitHeaders(x.touched, at)) x.headers.set(name, value);
+    let blocked: (typeof results)[number] | undefined;
+    let left = '';
+    for (const entry of results) {
+      const { bucket, result } = entry;
+      background(x, result.pending);
+      left += `${left ? ', ' : ''}${bucket.name}: ${result.remaining} left`;
+      if (result.success) continue;
+      if (!bucket.reportOnly) {
+        blocked ??= entry;
+        continue;
+      }
+      env.emit(x, { event: 'portcullis.report', reason: 'ratelimit.exceeded', status: 429 });
+      x.trace.push({ stage: 'ratelimit', outcome: 'pass', detail: `ratelimit.exceeded: ${bucket.name} (report only)` });
+    }
+    if (!blocked) {
+      x.trace.push({ stage: 'ratelimit', outcome: 'pass', detail: left });
+      return undefined;
+    }
+    x.headers.set('retry-after', String(Math.max(1, Math.ceil((blocked.result.reset - at) / 1000))));
+    return refuse('ratelimit', 'ratelimit.exceeded', { reasons: [`ratelimit.exceeded: ${blocked.bucket.name}`] });
+  }
+
+  function settler(x: Exchange): (status: number) => Promise<void> {
+    const failureBuckets = x.touched.filter(({ bucket }) => bucket.failuresOnly);
+    if (!failureBuckets.length) return settleNothing;
+    let settled = false;
+    return async (status) => {
+      if (settled) return;
+      settled = true;
+      await Promise.all(
+        failureBuckets.map(async ({ bucket, key, result }) => {
+          const failed = bucket.failureStatuses.includes(status);
+          if (store.refund) {
+            // Only a unit that was taken is given back: a refused attempt (429) took none.
+            if (!failed && result.success) await withTimeout(store.refund(bucket, key, env.now()), timeoutMs);
+          } else if (failed) {
+            const taken = await withTimeout(store.consume(bucket, key, env.now()), timeoutMs);
+            background(x, taken.pending);
+          }
+        }),
+      ).catch(storeFailed(x));
+    };
+  }
+
+  return {
+    // No bucket: no await, the request does not wait a microtask for nothing.
+    beforeAuthn: (x) => {
+      const list = byRoute.get(x.route!)!.before;
+      return list.length ? limit(x, list, ANONYMOUS) : undefined;
+    },
+    afterAuthn: (x) => {
+      const list = byRoute.get(x.route!)!.after;
+      return list.length ? limit(x, list, x.principal!) : undefined;
+    },
+    settler,
+  };
 }

@@ -5,17 +5,13 @@
  */
 
 import { bodyReadFailure, parseBody } from '../body.ts';
-import type { LimitsPolicy, RoutePolicy } from '../policy/types.ts';
+import type { ValidatedInput } from '../decision.ts';
+import { refuse, type Stage } from '../exchange.ts';
+import type { LimitsPolicy, Policy, RoutePolicy } from '../policy/types.ts';
 import { droppedKeys, runSchema, type FieldError, type StandardSchemaV1 } from '../schema.ts';
+import { compileHierarchy } from './authz.ts';
 
-/** The validated input, as the handler receives it. */
-export interface ValidatedInput {
-  params: unknown;
-  query: unknown;
-  headers: unknown;
-  /** The schema's output for the body; `undefined` on routes without a body. */
-  body: unknown;
-}
+export type { ValidatedInput } from '../decision.ts';
 
 export type ValidationResult =
   | { ok: true; input: ValidatedInput; request: Request }
@@ -184,5 +180,31 @@ export function compileValidation(route: RoutePolicy, limits: LimitsPolicy = {})
     // (The three passed: errors is empty.)
     const input = { params: valueOf(paramsOut), query: valueOf(queryOut), headers: valueOf(headersOut), body };
     return { ok: true, input, request: forward };
+  };
+}
+
+/**
+ * The validation stage: params, query, headers and body against the matched route's schemas. It
+ * reads the body; a request that report-only mode may let through keeps an unread copy for the
+ * handler (the check may stop at the size limit, or at a parse error).
+ */
+export function validateStage(policy: Policy): Stage {
+  const expandRoles = compileHierarchy(policy.roleHierarchy);
+  const byRoute = new Map(Object.entries(policy.routes).map(([pattern, route]) => [pattern, compileValidation(route, policy.limits)]));
+  return async function validate(x) {
+    const { request } = x;
+    const unread = x.report && request.body !== null && !request.bodyUsed ? request.clone() : undefined;
+    const valid = await byRoute.get(x.route!)!(request, x.query!, x.href!, x.params!, expandRoles(x.principal!.roles));
+    if (unread && valid.ok) void unread.body?.cancel().catch(() => {});
+    else if (unread) x.unread = unread;
+    if (!valid.ok) {
+      // A forbidden field is named in the trace and the log (reasons), never to the caller.
+      const reasons = valid.reason.startsWith('authz.') && valid.detail ? [`${valid.reason}: ${valid.detail}`] : undefined;
+      return refuse('validate', valid.reason, { detail: valid.detail, errors: valid.errors, reasons });
+    }
+    x.input = valid.input;
+    x.forward = valid.request;
+    x.trace.push({ stage: 'validate', outcome: 'pass' });
+    return undefined;
   };
 }

@@ -3,7 +3,8 @@
  * @module
  */
 
-import type { VersionPolicy } from '../policy/types.ts';
+import { refuse, type Stage, type StageEnv } from '../exchange.ts';
+import type { Policy, VersionPolicy } from '../policy/types.ts';
 
 export interface CompiledVersion {
   prefix: string[];
@@ -33,4 +34,17 @@ export function compileVersions(versions: Readonly<Record<string, VersionPolicy>
 /** The version whose prefix the (normalized) path starts with, segment by segment. */
 export function findVersion(versions: readonly CompiledVersion[], segments: readonly string[]) {
   return versions.find((version) => version.prefix.every((part, i) => segments[i] === part));
+}
+
+/** The versioning stage: deprecation headers on a deprecated version's answers, and 410 once its sunset has passed. */
+export function versionStage(policy: Policy, env: Pick<StageEnv, 'now'>): Stage {
+  const versions = compileVersions(policy.versions);
+  return function version(x) {
+    const found = versions.length ? findVersion(versions, x.segments!) : undefined;
+    if (!found) return undefined;
+    for (const [name, value] of found.headers) x.headers.set(name, value);
+    if (found.sunsetAt !== undefined && env.now() >= found.sunsetAt) return refuse('version', 'version.sunset');
+    x.trace.push({ stage: 'version', outcome: 'pass', detail: `/${found.prefix.join('/')}` });
+    return undefined;
+  };
 }
