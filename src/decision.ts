@@ -237,8 +237,24 @@ export function problemFor(reason: string, requestId: string): Problem {
 /** A problem+json response for a reason code, for answers made outside the pipeline (an origin that is down). */
 export function problemResponse(reason: string, requestId: string): Response {
   const problem = problemFor(reason, requestId);
-  return new Response(JSON.stringify(problem), {
-    status: problem.status,
-    headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store' },
-  });
+  return asGatewayAnswer(
+    new Response(JSON.stringify(problem), {
+      status: problem.status,
+      headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store' },
+    }),
+  );
+}
+
+/** Answers the gateway wrote (or chose to relay as they are): their 5xx is no origin's to mask. */
+const gatewayAnswers = new WeakSet<Response>();
+
+/** Marks `response` as the gateway's own answer (see `isGatewayAnswer`). */
+export function asGatewayAnswer(response: Response): Response {
+  gatewayAnswers.add(response);
+  return response;
+}
+
+/** Whether the gateway wrote `response` itself: answer rules (masking, response protection) leave it as it is. */
+export function isGatewayAnswer(response: Response): boolean {
+  return gatewayAnswers.has(response);
 }

@@ -7,9 +7,12 @@
 
 import type { Principal } from '../authn/contract.ts';
 import { mediaType, readCapped } from '../body.ts';
-import type { AllowRule, ResponsePolicy } from '../policy/types.ts';
+import { isGatewayAnswer, type Allow } from '../decision.ts';
+import { refuse, type Refusal } from '../exchange.ts';
+import type { AllowRule, Policy, ResponsePolicy, RoutePolicy } from '../policy/types.ts';
 import { runSchema } from '../schema.ts';
-import { owns } from './authz.ts';
+import { isMaskedServerError, maskServerError } from '../server-errors.ts';
+import { compileHierarchy, owns } from './authz.ts';
 
 export type { ResponsePolicy } from '../policy/types.ts';
 
@@ -182,4 +185,28 @@ function rebuilt(response: Response, bytes: Uint8Array, rewritten = false): Resp
   const headers = new Headers(response.headers);
   if (rewritten) for (const name of BODY_BOUND_HEADERS) headers.delete(name);
   return new Response(bytes as Uint8Array<ArrayBuffer>, { status: response.status, statusText: response.statusText, headers });
+}
+
+/**
+ * The answer rules of allowed requests, compiled once: a 5xx the gateway did not write becomes a
+ * problem that says nothing (`maskServerError`), then the route's `response` rule reads its JSON
+ * answer. The response to send, or the refusal that replaces it (the detail in `reasons`: it may
+ * name a protected field, so the log has it and the caller does not).
+ */
+export function answerStage(policy: Policy): (response: Response, decision: Allow) => Promise<Response | Refusal> {
+  const expandRoles = compileHierarchy(policy.roleHierarchy);
+  const filters = new Map<string, ResponseFilter>();
+  for (const [pattern, route] of Object.entries(policy.routes) as [string, RoutePolicy][]) {
+    if (!route.response) continue;
+    const owners = Array.isArray(route.allow) ? route.allow.flatMap((rule: AllowRule) => (rule.owner ? [rule.owner] : [])) : [];
+    filters.set(pattern, compileResponseFilter(route.response, { owners, expandRoles }));
+  }
+  return async function answer(response, decision) {
+    if (isMaskedServerError(response)) return maskServerError(response, decision.requestId);
+    const filter = filters.get(decision.route);
+    if (!filter || isGatewayAnswer(response)) return response;
+    const outcome = await filter(response, { principal: decision.principal, params: decision.params, method: decision.request.method });
+    if (outcome.ok) return outcome.response;
+    return refuse('response', outcome.reason, { reasons: [`${outcome.reason}: ${outcome.detail}`] });
+  };
 }

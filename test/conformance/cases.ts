@@ -11,6 +11,7 @@ import { base64url, importJWK, SignJWT, type JWK, type JWTPayload } from 'jose';
 import keys from './keys.json' with { type: 'json' };
 import { ALLOWED_ORIGIN, APP_COOKIES, AUDIENCE, ISSUER, PASSWORD } from './policy.ts';
 import type { RawRequest } from './runtime.ts';
+import { protectCases } from './cases-protect.ts';
 
 export interface Case {
   name: string;
@@ -529,4 +530,5 @@ export const cases: Case[] = [
     request: { method: 'POST', target: '/v1/login', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'alice', password: PASSWORD }) },
     expect: { status: 429, headers: { 'retry-after': /^\d+$/ }, json: problem('ratelimit.exceeded', 429) },
   },
+  ...protectCases,
 ];
