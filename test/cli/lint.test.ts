@@ -55,6 +55,8 @@ describe('the bad fixture', () => {
     ['validate.body_size_large', 'routes["POST /v1/uploads"].maxBodyBytes', 'warning'],
     ['validate.unknown_keys_stripped', 'routes["PATCH /v1/things/:id"].unknownKeys', 'warning'],
     ['version.past_sunset', 'routes["GET /v0/things"]', 'warning'],
+    ['response.unknown_role', 'routes["GET /v1/things/:id/history"].response.fields.editorIp', 'warning'],
+    ['response.fields_on_anonymous', 'routes["GET /v1/stats"].response.fields', 'warning'],
   ])('%s at %s (%s)', (rule, path, severity) => {
     expect(findings).toContainEqual(expect.objectContaining({ rule, path, severity }));
   });
@@ -183,7 +185,7 @@ describe('the CLI', () => {
     expect(stdout).toContain('test/fixtures/bad-policy.ts:57  warning  version.past_sunset  routes["GET /v0/things"]');
     expect(stdout).toContain('fix: Remove dangerouslyAllowQueryParam; send the key in a header.');
     expect(stdout).toContain('OWASP API2:2023 Broken Authentication');
-    expect(stdout).toMatch(/✗ 19 errors, 21 warnings in test\/fixtures\/bad-policy.ts\n$/);
+    expect(stdout).toMatch(/✗ 19 errors, 23 warnings in test\/fixtures\/bad-policy.ts\n$/);
   });
 
   it('exits 0 on a clean policy', async ({ expect }) => {
@@ -213,8 +215,8 @@ describe('the CLI', () => {
     expect(code).toBe(1);
     const report = JSON.parse(stdout);
     expect(report.file).toBe('test/fixtures/bad-policy.ts');
-    expect(report.summary).toEqual({ errors: 19, warnings: 22 });
-    expect(report.findings).toHaveLength(41);
+    expect(report.summary).toEqual({ errors: 19, warnings: 24 });
+    expect(report.findings).toHaveLength(43);
     expect(report.findings).toContainEqual({
       rule: 'authn.api_key_in_url',
       severity: 'error',
@@ -247,7 +249,7 @@ describe('the CLI', () => {
       });
     }
     const results = sarif.runs[0].results;
-    expect(results.length).toBe(40);
+    expect(results.length).toBe(42);
     for (const result of results) {
       expect(driver.rules[result.ruleIndex].id).toBe(result.ruleId);
       expect(['error', 'warning']).toContain(result.level);
