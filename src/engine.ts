@@ -160,7 +160,9 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     const decision = await evaluate(request, context);
     if (decision.kind === 'deny') return settled(decision, context, denialResponse(decision));
     try {
-      const response = await protect(await handler(decision.request, decision), decision, context);
+      const handled = await handler(decision.request, decision);
+      const checked = answered(handled, decision, context);
+      const response = checked instanceof Promise ? await checked : checked;
       if (!options.setHeaders) return await settled(decision, context, finalize(response, decision));
       options.setHeaders(decision.headers);
       return await settled(decision, context, response);
@@ -173,9 +175,15 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     }
   }
 
-  async function protect(response: Response, decision: Allow, context: EvaluateContext = {}): Promise<Response> {
-    const answered = await answer(response, decision);
-    return answered instanceof Response ? answered : denialResponse(deny(afterHandler(decision.request, context, decision), answered));
+  /** The answer rules on a handler's response: the response itself, at once, when none applies. */
+  function answered(response: Response, decision: Allow, context: EvaluateContext): Response | Promise<Response> {
+    const checking = answer(response, decision);
+    if (!checking) return response;
+    return checking.then((out) => (out instanceof Response ? out : denialResponse(deny(afterHandler(decision.request, context, decision), out))));
+  }
+
+  async function protect(response: Response, decision: Allow): Promise<Response> {
+    return answered(response, decision, {});
   }
 
   function reject(context: EvaluateContext & { method?: string; reason?: ReasonCode } = {}): Deny {

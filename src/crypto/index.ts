@@ -7,7 +7,7 @@
  * ```ts
  * import { fieldKeyring } from 'portcullis/crypto';
  * const keyring = fieldKeyring({ keys: { k1: process.env.FIELD_KEY_1! }, current: 'k1' });
- * const sealed = await keyring.seal('alice@example.com', { record: 'u_alice', column: 'users.email' });
+ * const sealed = await keyring.seal('alice@example.com', { record: 'u_alice', column: 'email' });
  * ```
  * @module
  */

@@ -69,8 +69,8 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
  * @example
  * ```ts
  * const keyring = fieldKeyring({ keys: { k2: process.env.FIELD_KEY_2!, k1: process.env.FIELD_KEY_1! }, current: 'k2' });
- * const sealed = await keyring.seal('alice@example.com', { record: 'u_alice', column: 'users.email' });
- * const email = await keyring.open(sealed, { record: 'u_alice', column: 'users.email' });
+ * const sealed = await keyring.seal('alice@example.com', { record: 'u_alice', column: 'email' });
+ * const email = await keyring.open(sealed, { record: 'u_alice', column: 'email' });
  * ```
  */
 export function fieldKeyring(options: FieldKeyringOptions): FieldKeyring {

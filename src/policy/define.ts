@@ -11,7 +11,7 @@ import { checkHostEntry } from '../target.ts';
 import { isStandardSchema } from '../schema.ts';
 import { parseDuration } from './duration.ts';
 import { isAuthnMethod } from '../authn/contract.ts';
-import { OWNER_READER, parseFieldPath } from '../stages/response.ts';
+import { OWNER_READER, parseFieldPath } from './field-path.ts';
 import type { Policy } from './types.ts';
 
 const isoDate = v.pipe(

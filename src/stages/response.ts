@@ -12,38 +12,14 @@ import { refuse, type Refusal } from '../exchange.ts';
 import type { AllowRule, Policy, ResponsePolicy, RoutePolicy } from '../policy/types.ts';
 import { runSchema } from '../schema.ts';
 import { isMaskedServerError, maskServerError } from '../server-errors.ts';
+import { OWNER_READER, parseFieldPath, type FieldStep } from '../policy/field-path.ts';
 import { compileHierarchy, owns } from './authz.ts';
 
 export type { ResponsePolicy } from '../policy/types.ts';
+export { OWNER_READER, parseFieldPath, type FieldStep } from '../policy/field-path.ts';
 
 /** `response.maxBytes` when the route leaves it out. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
-
-/** The reader that stands for "the caller who owns the record" rather than a role. */
-export const OWNER_READER = 'owner';
-
-/** One step of a field path: a key of an object, or every element of an array (`[]`). */
-export type FieldStep = { readonly key: string } | { readonly each: true };
-
-/**
- * The steps of a field path (`items[].secret` → key items, each element, key secret), or why the
- * path is malformed. A key is any text without `.`, `[` or `]`; an answer that is itself an array
- * starts with `[]` (`[].email`); the last step names a key.
- */
-export function parseFieldPath(path: string): FieldStep[] | string {
-  const steps: FieldStep[] = [];
-  const parts = path.split('.');
-  for (const [i, part] of parts.entries()) {
-    const match = /^([^.[\]]*)((?:\[\])*)$/.exec(part);
-    if (!match) return `"${part}" is not a key (no "[" or "]" except a trailing "[]" for every element of an array)`;
-    const [, key, brackets] = match as unknown as [string, string, string];
-    if (key === '' && !(i === 0 && brackets)) return 'has an empty key (write paths such as "email", "address.street", "items[].secret")';
-    if (key !== '') steps.push({ key });
-    for (let n = 0; n < brackets.length / 2; n++) steps.push({ each: true });
-  }
-  if ('each' in steps[steps.length - 1]!) return `ends in "[]": name the array itself ("${path.replace(/(\[\])+$/, '')}") to protect all of it`;
-  return steps;
-}
 
 /** What the filter knows about the exchange. */
 export interface ResponseContext {
@@ -191,9 +167,10 @@ function rebuilt(response: Response, bytes: Uint8Array, rewritten = false): Resp
  * The answer rules of allowed requests, compiled once: a 5xx the gateway did not write becomes a
  * problem that says nothing (`maskServerError`), then the route's `response` rule reads its JSON
  * answer. The response to send, or the refusal that replaces it (the detail in `reasons`: it may
- * name a protected field, so the log has it and the caller does not).
+ * name a protected field, so the log has it and the caller does not); `undefined` when no rule
+ * applies and the response goes as it is.
  */
-export function answerStage(policy: Policy): (response: Response, decision: Allow) => Promise<Response | Refusal> {
+export function answerStage(policy: Policy): (response: Response, decision: Allow) => Promise<Response | Refusal> | undefined {
   const expandRoles = compileHierarchy(policy.roleHierarchy);
   const filters = new Map<string, ResponseFilter>();
   for (const [pattern, route] of Object.entries(policy.routes) as [string, RoutePolicy][]) {
@@ -201,12 +178,16 @@ export function answerStage(policy: Policy): (response: Response, decision: Allo
     const owners = Array.isArray(route.allow) ? route.allow.flatMap((rule: AllowRule) => (rule.owner ? [rule.owner] : [])) : [];
     filters.set(pattern, compileResponseFilter(route.response, { owners, expandRoles }));
   }
-  return async function answer(response, decision) {
-    if (isMaskedServerError(response)) return maskServerError(response, decision.requestId);
-    const filter = filters.get(decision.route);
-    if (!filter || isGatewayAnswer(response)) return response;
+  async function filtered(filter: ResponseFilter, response: Response, decision: Allow): Promise<Response | Refusal> {
     const outcome = await filter(response, { principal: decision.principal, params: decision.params, method: decision.request.method });
     if (outcome.ok) return outcome.response;
     return refuse('response', outcome.reason, { reasons: [`${outcome.reason}: ${outcome.detail}`] });
+  }
+  // Nothing (not even a promise) when no rule applies: most answers do not wait a microtask here.
+  return function answer(response, decision) {
+    if (isMaskedServerError(response)) return maskServerError(response, decision.requestId);
+    const filter = filters.get(decision.route);
+    if (!filter || isGatewayAnswer(response)) return undefined;
+    return filtered(filter, response, decision);
   };
 }

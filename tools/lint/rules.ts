@@ -13,7 +13,7 @@ import type { Policy, RateLimitPolicy, RoutePolicy } from '../../src/policy/type
 import { parsePattern, type ParsedPattern } from '../../src/router.ts';
 import type { AuthnMethod } from '../../src/authn/contract.ts';
 import { DEFAULT_MAX_BODY_BYTES } from '../../src/stages/validate.ts';
-import { OWNER_READER } from '../../src/stages/response.ts';
+import { OWNER_READER } from '../../src/policy/field-path.ts';
 import type { OwaspKey } from './owasp.ts';
 
 export type Severity = 'error' | 'warning';
