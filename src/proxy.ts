@@ -63,7 +63,8 @@ export interface ForwardOptions {
    * An origin's 5xx body can carry a stack trace or a connection string. `mask` answers a problem
    * that says nothing instead: `internal.error` (500) for a 500, `origin.unavailable` (502, with
    * the origin's Retry-After when it is a valid one) for any other 5xx. `pass` relays the origin's
-   * answer as it is.
+   * answer as it is. (The engine masks the 5xx of in-process handlers by the same rule; an answer
+   * relayed with `pass` it leaves alone.)
    * @default 'mask'
    */
   originErrors?: 'mask' | 'pass';
