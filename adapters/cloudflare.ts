@@ -28,6 +28,7 @@ import {
   type Policy,
   type SecurityEvent,
 } from '../src/index.ts';
+import { originRoutes, pickOrigin } from './cloudflare-origins.ts';
 
 /** The part of the Workers `ExecutionContext` the gateway uses. */
 export interface WorkerContext {
@@ -119,10 +120,7 @@ interface Compiled {
  * @see https://developers.cloudflare.com/workers/runtime-apis/handlers/fetch/
  */
 export function gateway<Env = unknown>(policy: PolicySource<Env>, options: GatewayOptions<Env> = {}): WorkerGateway<Env> {
-  const origins = Object.entries(options.origins ?? { '/': 'ORIGIN_URL' })
-    .map(([prefix, name]) => ({ name, segments: segmentsOf(prefix, name) }))
-    .sort((a, b) => b.segments.length - a.segments.length);
-  if (!origins.length) throw new TypeError('gateway: options.origins is empty');
+  const origins = originRoutes(options.origins ?? { '/': 'ORIGIN_URL' });
   const identityBinding = options.identity?.binding ?? 'PORTCULLIS_IDENTITY_KEY';
   const { stripHeaders, forwardHeaders, forwardCredential, redirects, redirectOrigins } = options;
   const forwarding: ForwardOptions = { stripHeaders, forwardHeaders, forwardCredential, redirects, redirectOrigins };
@@ -166,12 +164,7 @@ export function gateway<Env = unknown>(policy: PolicySource<Env>, options: Gatew
     return {
       engine,
       handler(request, decision) {
-        // The origin is chosen by the decoded path, as the policy matched it: `/v1/%62illing` is
-        // the billing route to the policy and must go to the billing origin. (The engine refused
-        // every spelling whose decoding would add a separator.)
-        const path = new URL(request.url).pathname.split('/').slice(1).map(decodeURIComponent);
-        const target = forwarders.find(({ segments }) => segments.every((segment, i) => path[i] === segment));
-        // The longest-prefix list always ends in the broadest entry; no match means no '/' entry.
+        const target = pickOrigin(forwarders, request);
         if (!target) return problemResponse('route.not_found', decision.requestId);
         return target.forward(request, decision);
       },
@@ -230,14 +223,6 @@ export function gateway<Env = unknown>(policy: PolicySource<Env>, options: Gatew
     }
     return problemResponse('gateway.misconfigured', requestId);
   }
-}
-
-function segmentsOf(prefix: string, name: string): string[] {
-  if (!/^\/([^/?#]+(\/[^/?#]+)*)?$/.test(prefix)) {
-    throw new TypeError(`gateway: origins["${prefix}"] must be a path prefix such as "/" or "/v1/billing" (no trailing slash, query or fragment)`);
-  }
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new TypeError(`gateway: origins["${prefix}"] must name a binding, got "${name}"`);
-  return prefix === '/' ? [] : prefix.slice(1).split('/');
 }
 
 /**

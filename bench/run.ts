@@ -560,6 +560,11 @@ if (runs.has('inprocess')) {
   process.stderr.write('in-process: memory store at 1,000,000 keys\n');
   memoryBytesPerKey = (await runScript('./memory.ts', ['--expose-gc'])).bytes_per_key;
 }
+let tokenCache: Record<string, unknown> = { cache_size: null, miss_us: null, hit_us: null, heap_mb: null };
+if (runs.has('scale')) {
+  process.stderr.write('in-process: the verified-token cache under 1,000 to 1,000,000 distinct tokens\n');
+  tokenCache = await runScript('./token-cache.ts', []);
+}
 let scale: Record<string, unknown> = { evaluate_us: null, compile_ms: null };
 if (runs.has('scale')) {
   process.stderr.write('in-process: evaluate() and compile at 10, 100, 1,000 and 10,000 routes\n');
@@ -705,6 +710,7 @@ const results = {
   cold,
   gateway,
   scale,
+  token_cache: tokenCache,
   meta: {
     date: new Date().toISOString(),
     node: process.version,
@@ -734,7 +740,10 @@ console.log(
 );
 const byRoutes = (values: unknown, unit: string) =>
   values && typeof values === 'object' ? Object.entries(values).map(([routes, value]) => `${routes} routes ${value} ${unit}`).join(', ') : 'skipped';
+const byTokens = (values: unknown, unit: string) =>
+  values && typeof values === 'object' ? Object.entries(values).map(([count, value]) => `${count} tokens ${value} ${unit}`).join(', ') : 'skipped';
 console.log(`scale: evaluate() ${byRoutes(scale.evaluate_us, 'µs')}\n  compile ${byRoutes(scale.compile_ms, 'ms')}`);
+console.log(`token cache (${tokenCache.cache_size ?? '-'} entries): new token ${byTokens(tokenCache.miss_us, 'µs')}\n  seen token ${byTokens(tokenCache.hit_us, 'µs')}\n  heap ${byTokens(tokenCache.heap_mb, 'MB')}`);
 console.log(`memory store: ${typeof memoryBytesPerKey === 'number' ? `${memoryBytesPerKey} bytes per key at 1,000,000 keys` : 'skipped'}`);
 writeFileSync(here('./results.json'), `${JSON.stringify(results, null, 2)}\n`);
 console.log(`\nwrote bench/results.json (${results.meta.total_s} s)`);

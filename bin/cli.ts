@@ -2,7 +2,8 @@
  * The `portcullis` command: argv, file loading and printing. What it prints is computed by the
  * library (portcullis/lint, portcullis/openapi, portcullis/testing), so it can be tested without a process.
  *
- * Exit codes: 0 fine; 1 lint errors, failed or missing spec cases, probe errors (a bypass); 2 usage
+ * Exit codes: 0 fine; 1 lint errors, failed or missing spec cases, probe errors (a bypass), a diff
+ * that widens access under --fail-on-widen; 2 usage
  * error, a file that does not load, or a probe that cannot start.
  * @module
  */
@@ -21,6 +22,7 @@ import { explain, formatExplanation, kitOptionsOf, policySourceOf, resolvePolicy
 import { createTestKit, runSpec, type CaseIdentity, type PolicySpec } from '../tools/testing/index.ts';
 import type { JWK } from 'jose';
 import { importModule } from './import-file.ts';
+import { diffCommand, importCommand, replayCommand, type CliIo } from './review.ts';
 
 const USAGE = `portcullis — policies as code
 
@@ -35,6 +37,10 @@ Usage:
                    [--signing-key private-jwk-file] [--subject ID] [--api-key KEY] [--other-id ID]
                    [--jwks file] [--fetch-jwks] [--trusted-proxy] [--aggressive]
                    [--max-requests N] [--timeout ms] [--http-port N] [--skip family,…]
+  portcullis diff <old-policy> <new-policy> [--format text|json|markdown] [--fail-on-widen] [--out file]
+  portcullis replay <events.jsonl|requests.har> --policy <policy-file> [--format text|json] [--client-ip IP]
+                    [--examples N] [--out file]
+  portcullis import <openapi.json|yaml> --out <policy.ts> [--from portcullis]
   portcullis rules      (every lint rule: id, severity, OWASP API Security Top 10 item)
 
 A policy file default-exports the policy, a function (kit) => policy (the CLI calls it with a
@@ -45,7 +51,8 @@ reports every answer the policy does not allow. Point it at a test deployment: a
 through reaches the application. Secrets may come from the environment instead of argv:
 PORTCULLIS_PROBE_TOKEN, PORTCULLIS_PROBE_PASSWORD, PORTCULLIS_PROBE_API_KEY.
 
-Exit codes: 0 fine; 1 lint errors, failed spec cases or probe errors (a bypass); 2 usage errors,
+Exit codes: 0 fine; 1 lint errors, failed spec cases, probe errors (a bypass) or, with
+--fail-on-widen, a diff that widens access; 2 usage errors,
 files that do not load, and a probe that cannot start (target unreachable, login failed).`;
 
 class UsageError extends Error {}
@@ -438,6 +445,8 @@ function rules(): number {
   return 0;
 }
 
+const reviewIo: CliIo = { loadSource, write, displayPath, usage: (message) => new UsageError(message), file: (message) => new FileError(message) };
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -451,6 +460,12 @@ async function main(argv: string[]): Promise<number> {
       return openapi(rest);
     case 'probe':
       return probeCommand(rest);
+    case 'diff':
+      return diffCommand(rest, reviewIo);
+    case 'replay':
+      return replayCommand(rest, reviewIo);
+    case 'import':
+      return importCommand(rest, reviewIo);
     case 'rules':
       return rules();
     case '--version':

@@ -22,12 +22,21 @@ export interface DemoConfig {
   loginRateLimit: number;
   /** `Host` values the gateway answers (others get 421). */
   allowedHosts: string[];
+  /** The share of allowed requests logged as `portcullis.allow` (for `portcullis replay`); 0: none. */
+  logAllowed: number;
 }
 
 function positive(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined || value === '') return fallback;
   const number = Number(value);
   if (!Number.isInteger(number) || number < 1) throw new TypeError(`${name} must be a positive whole number, got "${value}"`);
+  return number;
+}
+
+function fraction(name: string, value: string | undefined): number {
+  if (value === undefined || value === '') return 0;
+  const number = Number(value);
+  if (!(number >= 0 && number <= 1)) throw new TypeError(`${name} must be a share from 0 to 1, got "${value}"`);
   return number;
 }
 
@@ -45,6 +54,7 @@ export function demoConfig(env: Record<string, string | undefined>): DemoConfig 
     trustedProxies: list(env.TRUSTED_PROXIES, 'loopback'),
     rateLimit: positive('RATE_LIMIT', env.RATE_LIMIT, 100),
     loginRateLimit: positive('LOGIN_RATE_LIMIT', env.LOGIN_RATE_LIMIT, 5),
+    logAllowed: fraction('LOG_ALLOWED', env.LOG_ALLOWED),
   };
 }
 
@@ -111,6 +121,7 @@ export function demoPolicy(config: DemoConfig, keys: DemoKeys) {
       login: { limit: config.loginRateLimit, window: '15m', by: 'ip', count: 'failures', failureStatuses: [401] },
     },
     limits: { maxBodyBytes: 64 * 1024 },
+    ...(config.logAllowed > 0 ? { logging: { allowed: { sample: config.logAllowed } } } : {}),
     routes: {
       'GET /v1/health': { authn: 'anonymous', rateLimit: ['api'] },
       'GET /.well-known/jwks.json': { authn: 'anonymous', rateLimit: ['api'] },

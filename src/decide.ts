@@ -4,6 +4,7 @@
  * @module
  */
 
+import { compileAllowedLog } from './allowed-log.ts';
 import type { Client } from './client.ts';
 import { problemFor, reasonInfo, type Allow, type Deny, type Problem } from './decision.ts';
 import { describeError, principalLabel, type EvaluateContext, type Exchange, type Refusal, type StageEnv } from './exchange.ts';
@@ -34,6 +35,7 @@ export interface DecisionsEnv {
 export function decisions(policy: Policy, env: DecisionsEnv): Decisions {
   const securityHeaders = compileSecurityHeaders(policy.headers, policy.transport);
   const reportOnly = policy.mode === 'report';
+  const allowedLog = compileAllowedLog(policy.logging?.allowed);
 
   function begin(request: Request, context: EvaluateContext, method = request.method): Exchange {
     const requestId = env.randomId();
@@ -70,7 +72,7 @@ export function decisions(policy: Policy, env: DecisionsEnv): Decisions {
 
   function allow(x: Exchange): Allow {
     if (typeof x.cacheControl === 'string') x.headers.set('cache-control', x.cacheControl);
-    return {
+    const decision: Allow = {
       kind: 'allow',
       requestId: x.requestId,
       client: x.client,
@@ -84,6 +86,19 @@ export function decisions(policy: Policy, env: DecisionsEnv): Decisions {
       headers: x.headers,
       settle: env.settler(x),
     };
+    return allowedLog?.sampled() ? loggedOnSettle(x, decision) : decision;
+  }
+
+  /** An allow whose settling, once the status is known, logs it as `portcullis.allow` (`logging.allowed`). */
+  function loggedOnSettle(x: Exchange, decision: Allow): Allow {
+    const fields = allowedLog!.fields(decision, x.target?.search ?? '');
+    let logged = false;
+    const settle = (status: number) => {
+      if (!logged) emit(x, { event: 'portcullis.allow', reason: 'allow', status, ...fields });
+      logged = true;
+      return decision.settle(status);
+    };
+    return { ...decision, settle };
   }
 
   function deny(x: Exchange, refusal: Refusal): Deny {

@@ -107,7 +107,7 @@ export interface StageEnv {
   authn: AuthnEnv;
   store: RateLimitStore;
   /** Logs an event about this exchange (a report-only bucket that ran out, a store error). */
-  emit(x: Exchange, event: Pick<SecurityEvent, 'event' | 'reason' | 'status' | 'error' | 'reasons'>): void;
+  emit(x: Exchange, event: Omit<SecurityEvent, 'time' | 'requestId' | 'method' | 'path' | 'route' | 'clientIp' | 'principal'>): void;
 }
 
 /** A refusal from `stage`. */

@@ -198,6 +198,16 @@ export const PolicySchema = v.strictObject({
     }),
   ),
   mode: v.optional(v.picklist(['enforce', 'report'])),
+  logging: v.optional(
+    v.strictObject({
+      allowed: v.optional(
+        v.strictObject({
+          sample: v.pipe(v.number(), v.minValue(0, 'must be from 0 to 1'), v.maxValue(1, 'must be from 0 to 1')),
+          queryValues: v.optional(v.array(v.pipe(v.string(), v.minLength(1)))),
+        }),
+      ),
+    }),
+  ),
   dev: v.optional(v.boolean()),
   routes: v.record(v.string(), RouteSchema),
 });

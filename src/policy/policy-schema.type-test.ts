@@ -12,6 +12,7 @@ import type {
   CorsPolicy,
   HeadersPolicy,
   LimitsPolicy,
+  LoggingPolicy,
   Policy,
   RateLimitingPolicy,
   RateLimitPolicy,
@@ -55,4 +56,6 @@ export type PolicySchemaAgreesWithTypes = [
   Agree<SameKeys<Section<PolicyInput['limits']>, LimitsPolicy>>,
   Agree<SameKeys<RateLimitInput, RateLimitPolicy>>,
   Agree<SameKeys<Section<PolicyInput['rateLimiting']>, RateLimitingPolicy>>,
+  Agree<SameKeys<Section<PolicyInput['logging']>, LoggingPolicy>>,
+  Agree<SameKeys<Section<Section<PolicyInput['logging']>['allowed']>, Section<LoggingPolicy['allowed']>>>,
 ];

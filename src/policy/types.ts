@@ -191,6 +191,25 @@ export interface RoutingPolicy {
   maxPathLength?: number;
 }
 
+/** `policy.logging`: what is logged besides denials. */
+export interface LoggingPolicy {
+  /**
+   * Log a sample of allowed requests as `portcullis.allow` events (method, route, path, query keys,
+   * principal kind, roles and scopes, client address, status — never a credential), so that
+   * `portcullis replay` can decide them again under a changed policy. Off by default.
+   */
+  allowed?: {
+    /** The share of allowed requests logged, from 0 to 1 (`0.1`: one in ten, at random). */
+    sample: number;
+    /**
+     * Query keys whose values are logged. Other keys are logged by name only: query strings carry
+     * tokens, emails and search terms.
+     * @default []
+     */
+    queryValues?: readonly string[];
+  };
+}
+
 /** A whole policy. */
 export interface Policy {
   /** Client address and scheme resolution. */
@@ -220,6 +239,7 @@ export interface Policy {
    * would have been, like CSP's report-only mode. @default 'enforce'
    */
   mode?: 'enforce' | 'report';
+  logging?: LoggingPolicy;
   /**
    * Development mode: denials show the decision trace to the caller. Never in production.
    * @default false

@@ -134,6 +134,34 @@ describe('report-only.ts', () => {
   });
 });
 
+describe('allowed-logging.ts', () => {
+  it('logs a sample of the allowed requests as portcullis.allow, without query values it was not told to keep', async () => {
+    const { default: policy } = await import('../../docs/examples/allowed-logging.ts');
+    const { createEngine } = await import('../../src/index.ts');
+    const events: { event: string; query?: string }[] = [];
+    // A reader per request, so that the per-principal budget of 100 never refuses one.
+    let n = 0;
+    const reader = { kind: 'test', challenge: 'Bearer', authenticate: async () => ({ kind: 'success' as const, principal: { id: `u_${++n}`, roles: ['reader'], scopes: [], claims: {} } }) };
+    const engine = createEngine({ ...policy, authn: { user: reader } }, { log: (event) => void events.push(event) });
+    for (let i = 0; i < 400; i++) await engine.handle(new Request('https://api.example.com/v1/documents?page=2&q=secret'), {}, () => new Response('ok'));
+    // One in ten, at random: 40 expected; far outside 10 to 90 only with odds below one in a billion.
+    expect(events.length).toBeGreaterThan(10);
+    expect(events.length).toBeLessThan(90);
+    expect(new Set(events.map((event) => `${event.event} ${event.query}`))).toEqual(new Set(['portcullis.allow page=2&q']));
+  });
+});
+
+describe('imported-policy.ts', () => {
+  it('is what `portcullis import docs/examples/openapi.yaml` writes, and lint finds nothing in it', async () => {
+    const { importOpenApi, parseOpenApiText } = await import('../../tools/import/index.ts');
+    const { readFileSync } = await import('node:fs');
+    const document = parseOpenApiText(readFileSync(join(ROOT, 'docs/examples/openapi.yaml'), 'utf8'), 'openapi.yaml');
+    expect(importOpenApi(document, { file: 'docs/examples/openapi.yaml' }).source).toBe(readFileSync(join(ROOT, 'docs/examples/imported-policy.ts'), 'utf8'));
+    const { default: policy } = await import('../../docs/examples/imported-policy.ts');
+    expect(lintPolicy(policy)).toEqual([]);
+  });
+});
+
 describe.each(['policy.spec.ts', 'documents.spec.ts'])('%s', (file) => {
   it('passes every case', async () => {
     const { default: spec } = (await import(`../../docs/examples/${file}`)) as { default: PolicySpec };

@@ -85,4 +85,12 @@ for node in "$NODE20" "$NODE22" "$NODE24"; do
     || { cat "$WORK/invalid.log" >&2; fail "portcullis lint invalid-policy.ts exited $status on $version, not 1 with policy.invalid"; }
 done
 
+step "portcullis diff, import and replay from the installed package"
+cli diff policy.ts policy.ts --fail-on-widen | grep -q 'no change in access' || fail "portcullis diff"
+# The imported policy loads portcullis/json-schema (and its validator) from the installed package.
+cli import "$WORK/openapi.json" --out imported.ts 2>/dev/null || fail "portcullis import"
+cli lint imported.ts >"$WORK/imported-lint.log" || { cat "$WORK/imported-lint.log" >&2; fail "portcullis lint of the imported policy"; }
+: >"$WORK/events.jsonl"
+cli replay "$WORK/events.jsonl" --policy imported.ts --format json | grep -q '"replayed": 0' || fail "portcullis replay"
+
 echo "smoke [${SECONDS} s]: the package installs and runs on Node 20, 22 and 24, Bun, Deno and Workers"

@@ -83,7 +83,8 @@ describe('three gateway processes on one redis-server', () => {
       const response = await fetch(`${gateway.url}/counted`);
       expect(response.status).toBe(503);
       expect(await response.json()).toMatchObject({ code: 'ratelimit.unavailable' });
-      expect(performance.now() - started).toBeLessThan(STORE_TIMEOUT_MS + 250);
+      // Bounded by the store timeout, not by a hang; the slack is for a busy machine's scheduling.
+      expect(performance.now() - started).toBeLessThan(STORE_TIMEOUT_MS + 2_000);
     }
 
     server = await startRedisServer({ port });

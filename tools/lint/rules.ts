@@ -67,7 +67,7 @@ export interface LintRule {
 const WRITE_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE'];
 const BODY_METHODS = ['POST', 'PUT', 'PATCH'];
 /** Paths of credential flows: the targets of brute force and credential stuffing. */
-const AUTH_FLOW = /log-?in|sign-?in|token|password|passwd|reset|otp|mfa/i;
+export const AUTH_FLOW = /log-?in|sign-?in|token|password|passwd|reset|otp|mfa/i;
 const FIFTEEN_MINUTES = 15 * 60_000;
 /** Attempts per 15 minutes above which a credential-flow bucket is not strict. */
 export const STRICT_ATTEMPTS = 30;
@@ -620,7 +620,8 @@ export const INVALID_POLICY_RULE: LintRule = {
 /** Every rule lint knows, `policy.invalid` first: the catalogue of the SARIF output. */
 export const ALL_RULES: readonly LintRule[] = [INVALID_POLICY_RULE, ...RULES];
 
-function isAdminRoute(route: RouteInfo): boolean {
+/** Deletions and routes under an `admin` segment: functions only some callers may reach. */
+export function isAdminRoute(route: RouteInfo): boolean {
   return route.parsed.method === 'DELETE' || /\/admin/i.test(literalPath(route));
 }
 
