@@ -12,6 +12,8 @@ export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'tools/**/*.test.ts', 'test/**/*.test.ts', 'policies/**/*.test.ts', 'adapters/**/*.test.ts'],
     testTimeout: 20_000,
+    // A process's first demo start makes a Postgres (PGlite, WebAssembly): seconds of CPU, more on a busy machine.
+    hookTimeout: 120_000,
     // Tests pin their own clocks; nothing here depends on wall time.
     passWithNoTests: false,
   },

@@ -91,6 +91,11 @@ export function portcullis<P extends Policy>(policy: P | Engine, options: Portcu
     c.req.raw = decision.request;
     c.req.bodyCache = {};
     await next();
+    const answered = await engine.protect(c.res, decision);
+    if (answered !== c.res) {
+      c.res = undefined;
+      c.res = answered;
+    }
     const outgoing = nodeResponseOf(c.env);
     if (outgoing) {
       // On @hono/node-server: the headers go into the ServerResponse's head and the Response is left as it is.

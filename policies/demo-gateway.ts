@@ -17,6 +17,8 @@ import { redisStore } from '../src/stores/redis.ts';
 import { demoConfig, demoPolicy } from './demo.ts';
 import { createDemoOrigin } from './demo-origin.ts';
 import { recentEvents } from './demo-events.ts';
+import { openDemoDatabase } from './demo-db.ts';
+import { fieldKeyring, generateFieldKey } from '../src/crypto/index.ts';
 
 export interface DemoOptions {
   env: Record<string, string | undefined>;
@@ -78,11 +80,23 @@ async function metrics(env: Record<string, string | undefined>): Promise<{ obser
   return { observer: otelObserver({ meterProvider, spans: false }), url: `http://127.0.0.1:${port}/metrics`, close: () => meterProvider.shutdown() };
 }
 
+/**
+ * The users database: PGlite in memory, or in `DEMO_DATA_DIR`; emails sealed with `DEMO_FIELD_KEY`
+ * (base64url, 32 bytes), made at start when unset — then what a data directory holds opens only
+ * in this run, so a data directory needs the key.
+ */
+function usersDatabase(env: Record<string, string | undefined>) {
+  const { DEMO_FIELD_KEY: key, DEMO_DATA_DIR: dataDir } = env;
+  if (dataDir && !key) throw new Error('DEMO_DATA_DIR needs DEMO_FIELD_KEY: emails sealed with a key made at start would not open in the next run');
+  return openDemoDatabase({ keyring: fieldKeyring({ keys: { k1: key || generateFieldKey() }, current: 'k1' }), dataDir: dataDir || undefined });
+}
+
 /** Starts origin and gateway; returns their URLs and a close function. */
 export async function startDemo(options: DemoOptions) {
   const { signingKey, publicJwk } = await signingKeys(options.env);
   // Gateway and origin share this key alone; the origin accepts only what the gateway signed with it.
   const identityKey = new Uint8Array(randomBytes(32));
+  const database = await usersDatabase(options.env);
 
   // The origin listens on a loopback port nobody is told about; it refuses calls without a valid
   // identity assertion. It is built once its URL (the assertion's audience) is known.
@@ -91,7 +105,7 @@ export async function startDemo(options: DemoOptions) {
     const server = serveOrigin({ fetch: (request, env) => origin!.fetch(request, env), port: 0, hostname: '127.0.0.1' }, () => resolve(server));
   });
   const originUrl = `http://127.0.0.1:${(originServer.address() as { port: number }).port}`;
-  origin = createDemoOrigin({ signingKey, publicJwk, identityKey, audience: originUrl, now: options.originNow });
+  origin = createDemoOrigin({ signingKey, publicJwk, identityKey, audience: originUrl, now: options.originNow, database });
   const onForward = options.onForward;
 
   const config = demoConfig({ ...options.env, PORT: String(options.port) });
@@ -136,11 +150,14 @@ export async function startDemo(options: DemoOptions) {
     rateLimitStore: rateLimits.name,
     /** Where Prometheus scrapes, when `METRICS_PORT` is set. */
     metricsUrl: telemetry.url,
+    /** The origin's users table: tests read it as stored. */
+    database,
     async close() {
       await gateway.close();
       await telemetry.close();
       await rateLimits.close();
       await new Promise((resolve) => originServer.close(resolve));
+      await database.close();
     },
   };
 }

@@ -8,49 +8,17 @@
 
 import { scrypt, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { SignJWT, type JWK } from 'jose';
 import { identityVerifier, memoryReplayCache, type Identity, type IdentityKey } from '../src/index.ts';
+import { openDemoDatabase, type DemoDatabase, type DemoUser } from './demo-db.ts';
 
 const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, keylen: number, options: object) => Promise<Buffer>;
 
 export const DEMO_ISSUER = 'https://demo.portcullis.dev';
 export const DEMO_AUDIENCE = 'portcullis-demo';
 
-interface User {
-  id: string;
-  username: string;
-  name: string;
-  email: string;
-  roles: string[];
-  /** `scrypt$N$r$p$salt$hash`: the password itself is never stored. */
-  passwordHash: string;
-}
-
-/** The demo users (passwords in the README and printed at start: alice / bob). */
-export function demoUsers(): Map<string, User> {
-  const users: User[] = [
-    {
-      id: 'u_alice',
-      username: 'alice',
-      name: 'Alice Liddell',
-      email: 'alice@example.com',
-      roles: ['user'],
-      passwordHash: 'scrypt$32768$8$1$Fv80EVv3upTTk9bG6BE9Nw$WKdfOD3UayoQvpRLXJ7fVJiy2M6j8lK24uJMlRAOPKA',
-    },
-    {
-      id: 'u_bob',
-      username: 'bob',
-      name: 'Bob Builder',
-      email: 'bob@example.com',
-      roles: ['admin'],
-      passwordHash: 'scrypt$32768$8$1$dN3KkUt_bR83ybQ-anOL8Q$vIniYORfSjjBuVUqDu1yMEhwUz9k9YbreccETPXxjhk',
-    },
-  ];
-  return new Map(users.map((user) => [user.id, user]));
-}
-
-/** Hashes a password the way `demoUsers` stores it. */
+/** Checks a password against its stored scrypt hash. */
 async function verifyPassword(password: string, stored: string): Promise<boolean> {
   const [, n, r, p, salt, hash] = stored.split('$');
   const expected = Buffer.from(hash!, 'base64url');
@@ -79,6 +47,8 @@ export interface DemoOriginOptions {
   /** The origin's URL as the gateway addresses it: the assertion's audience (`false`: any). */
   audience: string | false;
   now?: () => number;
+  /** The users table. @default a fresh in-memory database (`openDemoDatabase()`) */
+  database?: DemoDatabase | Promise<DemoDatabase>;
 }
 
 /** What the origin's handlers know: the gateway's verified word on who is calling. */
@@ -86,8 +56,7 @@ type OriginEnv = { Variables: { identity: Identity } };
 
 /** Builds the origin app. */
 export function createDemoOrigin(options: DemoOriginOptions): Hono<OriginEnv> {
-  const users = demoUsers();
-  const byUsername = new Map([...users.values()].map((user) => [user.username, user]));
+  const database = Promise.resolve(options.database ?? openDemoDatabase());
   const now = options.now ?? Date.now;
   const verify = identityVerifier({ key: options.identityKey, audience: options.audience, now, replayCache: memoryReplayCache({ now }) });
   const app = new Hono<OriginEnv>();
@@ -106,13 +75,16 @@ export function createDemoOrigin(options: DemoOriginOptions): Hono<OriginEnv> {
     const body = await c.req.json().catch(() => null);
     const username = typeof body?.username === 'string' ? body.username : '';
     const password = typeof body?.password === 'string' ? body.password : '';
-    const user = byUsername.get(username);
+    const db = await database;
+    const user = await db.findByUsername(username);
     const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
     if (!user || !ok) {
       return c.json({ type: 'https://portcullis.dev/problems/authn.bad_credentials', title: 'Unauthorized', status: 401 }, 401, {
         'content-type': 'application/problem+json',
       });
     }
+    // The address the gateway resolved and signed into its assertion, not a header anyone could send.
+    await db.recordLogin(user.id, c.var.identity.client_ip);
     const issuedAt = Math.floor(now() / 1000);
     // The gateway checked the login's DPoP proof (the policy's `dpop` method): its principal is the
     // key's thumbprint, to which the token is bound (RFC 9449 cnf.jkt).
@@ -129,38 +101,33 @@ export function createDemoOrigin(options: DemoOriginOptions): Hono<OriginEnv> {
     return c.json(jkt ? { token, token_type: 'DPoP' } : { token });
   });
 
-  const show = (user: User) => ({ id: user.id, name: user.name, email: user.email });
-  const getUser = (c: { req: { param(name: 'id'): string } }) => users.get(c.req.param('id'));
+  // The origin sends every field, lastLoginIp included: the gateway's response rule decides who reads it.
+  const show = (user: DemoUser) => ({ id: user.id, name: user.name, email: user.email, lastLoginIp: user.lastLoginIp });
+  const notFound = (c: Context) => c.json({ title: 'Not found', status: 404 }, 404);
 
   for (const prefix of ['/v1', '/v0']) {
-    app.get(`${prefix}/users/:id`, (c) => {
-      const user = getUser(c);
-      return user ? c.json(show(user)) : c.json({ title: 'Not found', status: 404 }, 404);
+    app.get(`${prefix}/users/:id`, async (c) => {
+      const user = await (await database).findById(c.req.param('id'));
+      return user ? c.json(show(user)) : notFound(c);
     });
   }
 
   app.patch('/v1/users/:id', async (c) => {
-    const user = getUser(c);
-    if (!user) return c.json({ title: 'Not found', status: 404 }, 404);
     // The gateway validated the body against the route schema; the origin applies it.
     const patch = (await c.req.json()) as { name?: string; email?: string };
-    if (patch.name !== undefined) user.name = patch.name;
-    if (patch.email !== undefined) user.email = patch.email;
-    return c.json(show(user));
+    const user = await (await database).update(c.req.param('id'), patch);
+    return user ? c.json(show(user)) : notFound(c);
   });
 
-  app.delete('/v1/users/:id', (c) => {
-    const existed = users.delete(c.req.param('id'));
-    return existed ? c.body(null, 204) : c.json({ title: 'Not found', status: 404 }, 404);
-  });
+  app.delete('/v1/users/:id', async (c) => ((await (await database).remove(c.req.param('id'))) ? c.body(null, 204) : notFound(c)));
 
   // The gateway verified the webhook's signature and refused a replayed id; the body is as signed.
   app.post('/v1/webhooks/payments', async (c) => {
     await c.req.json();
     return c.body(null, 204);
   });
-  app.get('/v1/reports', (c) =>
-    c.json({ generatedAt: new Date(now()).toISOString(), users: users.size, reports: [{ id: 'r_weekly', title: 'Weekly sign-ins', count: 42 }] }),
+  app.get('/v1/reports', async (c) =>
+    c.json({ generatedAt: new Date(now()).toISOString(), users: await (await database).count(), reports: [{ id: 'r_weekly', title: 'Weekly sign-ins', count: 42 }] }),
   );
 
   return app;

@@ -99,6 +99,16 @@ export const PaymentWebhook = v.strictObject({
 /** Owner or admin. */
 const ownerOrAdmin = [{ roles: ['admin'] }, { owner: { param: 'id' } }];
 
+/**
+ * What callers read of a user record. The origin sends every field; the login address reaches
+ * admins only. The schema is an allowlist of what the origin may send (a key it does not declare,
+ * such as a password hash, never leaves the gateway).
+ */
+export const userResponse = {
+  fields: { email: ['owner', 'admin'], lastLoginIp: ['admin'] },
+  schema: v.object({ id: v.string(), name: v.string(), email: v.string(), lastLoginIp: v.nullable(v.string()) }),
+};
+
 /** The keys the demo policy trusts. */
 export interface DemoKeys {
   /** The public half of the key the demo login signs tokens with. */
@@ -149,13 +159,13 @@ export function demoPolicy(config: DemoConfig, keys: DemoKeys) {
       'GET /v1/health': { authn: 'anonymous', rateLimit: ['api'] },
       'GET /.well-known/jwks.json': { authn: 'anonymous', rateLimit: ['api'] },
       'POST /v1/auth/login': { authn: ['dpop', 'anonymous'], allow: 'authenticated', rateLimit: ['login', 'api'], body: LoginBody },
-      'GET /v1/users/:id': { authn: ['user'], allow: ownerOrAdmin, rateLimit: ['api'] },
-      'PATCH /v1/users/:id': { authn: ['user'], allow: ownerOrAdmin, rateLimit: ['api'], body: UserPatch },
+      'GET /v1/users/:id': { authn: ['user'], allow: ownerOrAdmin, rateLimit: ['api'], response: userResponse },
+      'PATCH /v1/users/:id': { authn: ['user'], allow: ownerOrAdmin, rateLimit: ['api'], body: UserPatch, response: userResponse },
       'DELETE /v1/users/:id': { authn: ['user'], allow: [{ roles: ['admin'] }], rateLimit: ['api'] },
       'GET /v1/reports': { authn: ['service', 'user'], allow: [{ scopes: ['reports:read'] }, { roles: ['admin'] }], rateLimit: ['api'], quota: 'reports' },
       // Answered by the gateway itself (its recent security events), to admins on admin networks only.
       'GET /v1/admin/events': { authn: ['user'], allow: [{ roles: ['admin'] }], rateLimit: ['api'], ip: { allow: config.adminCidrs } },
-      'GET /v0/users/:id': { authn: ['user'], allow: ownerOrAdmin, rateLimit: ['api'] },
+      'GET /v0/users/:id': { authn: ['user'], allow: ownerOrAdmin, rateLimit: ['api'], response: userResponse },
       // The signature is checked over the body as sent, then the body against its schema.
       'POST /v1/webhooks/payments': { authn: ['payments'], allow: [{ scopes: ['webhooks:payments'] }], rateLimit: ['api'], body: PaymentWebhook },
     },

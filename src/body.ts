@@ -104,18 +104,30 @@ const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 export async function readLimited(request: Request, maxBytes: number): Promise<Uint8Array | undefined | BodyReadFailure> {
   const declared = request.headers.get('content-length');
   if (declared !== null && Number(declared) > maxBytes) return undefined;
-  if (request.body === null) return new Uint8Array(0);
-  const reader = request.body.getReader();
+  // A body already used throws here, outside the try: that is our bug, not the client's.
+  const reading = readCapped(request.body, maxBytes);
+  try {
+    return await reading;
+  } catch (error) {
+    return bodyReadFailure(request, error);
+  }
+}
+
+/**
+ * Reads a body stream to its end, or stops as soon as it passes `maxBytes` (then `undefined`, the
+ * stream cancelled). Rejects when the stream fails; throws at once when it is locked or used.
+ * Request and response bodies both come this way.
+ */
+export function readCapped(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Uint8Array | undefined> {
+  if (body === null) return Promise.resolve(new Uint8Array(0));
+  return readAll(body.getReader(), maxBytes);
+}
+
+async function readAll(reader: ReadableStreamDefaultReader<Uint8Array>, maxBytes: number): Promise<Uint8Array | undefined> {
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
-    let chunk: Awaited<ReturnType<typeof reader.read>>;
-    try {
-      chunk = await reader.read();
-    } catch (error) {
-      return bodyReadFailure(request, error);
-    }
-    const { done, value } = chunk;
+    const { done, value } = await reader.read();
     if (done) break;
     total += value.byteLength;
     if (total > maxBytes) {

@@ -152,6 +152,15 @@ export const REASONS = {
   /** The store that counts quotas failed or was too slow, and the policy fails closed. */
   'quota.unavailable': { status: 503, title: 'Service unavailable' },
   'origin.unavailable': { status: 502, title: 'Bad gateway' },
+  // Response protection: the handler's or origin's answer on a route with a `response` rule.
+  /** Larger than the route's `response.maxBytes`. */
+  'response.too_large': { status: 502, title: 'Bad gateway' },
+  /** Not readable as UTF-8 JSON (another type on a success, a content coding, malformed JSON). */
+  'response.unreadable': { status: 502, title: 'Bad gateway' },
+  /** Does not match the route's response schema, or has a shape its field paths do not fit. */
+  'response.invalid': { status: 502, title: 'Bad gateway' },
+  /** Strict mode: holds a field the caller may not read. */
+  'response.forbidden_field': { status: 502, title: 'Bad gateway' },
   'origin.redirect_refused': { status: 502, title: 'Bad gateway' },
   'origin.target_refused': { status: 400, title: 'Bad request' },
   'gateway.misconfigured': { status: 500, title: 'Internal server error' },
@@ -316,8 +325,24 @@ export function problemFor(reason: string, requestId: string): Problem {
 /** A problem+json response for a reason code, for answers made outside the pipeline (an origin that is down). */
 export function problemResponse(reason: string, requestId: string): Response {
   const problem = problemFor(reason, requestId);
-  return new Response(JSON.stringify(problem), {
-    status: problem.status,
-    headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store' },
-  });
+  return asGatewayAnswer(
+    new Response(JSON.stringify(problem), {
+      status: problem.status,
+      headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store' },
+    }),
+  );
+}
+
+/** Answers the gateway wrote (or chose to relay as they are): their 5xx is no origin's to mask. */
+const gatewayAnswers = new WeakSet<Response>();
+
+/** Marks `response` as the gateway's own answer (see `isGatewayAnswer`). */
+export function asGatewayAnswer(response: Response): Response {
+  gatewayAnswers.add(response);
+  return response;
+}
+
+/** Whether the gateway wrote `response` itself: answer rules (masking, response protection) leave it as it is. */
+export function isGatewayAnswer(response: Response): boolean {
+  return gatewayAnswers.has(response);
 }

@@ -20,6 +20,7 @@ import { letThrough, reportable } from './report-mode.ts';
 import { finalize, settle } from './response.ts';
 import { authnStage } from './stages/authn.ts';
 import { authzStage } from './stages/authz.ts';
+import { answerStage } from './stages/response.ts';
 import { corsStage } from './stages/cors.ts';
 import { networkStages } from './stages/network.ts';
 import { normalizeStage } from './stages/normalize.ts';
@@ -80,6 +81,14 @@ export interface Engine {
   handle(request: Request, context: EvaluateContext, handler: Handler, options?: HandleOptions): Promise<Response>;
   /** Applies the decision's headers to a handler's response (and strips the ones that leak). */
   finalize(response: Response, decision: Decision): Response;
+  /**
+   * The answer rules for an allowed request's response, before its headers are applied: a 5xx body
+   * the gateway did not write becomes a problem that says nothing, and the route's `response` rule
+   * reads a JSON answer and removes what the caller may not read (or answers 502, logged). `handle`
+   * does this itself; the Hono middleware calls it after the handler. Returns `response` itself when
+   * no rule applies.
+   */
+  protect(response: Response, decision: Allow): Promise<Response>;
   /**
    * A denial for a request the runtime could not even parse (bad request target or Host), or a
    * connection it gave up on (headers too large or too slow): `reason` says which, 400
@@ -144,6 +153,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
   const validate = validateStage(policy);
   const quota = quotaStage(policy, stageEnv);
   const alerts = alertStages(policy, stageEnv);
+  const answer = answerStage(policy);
 
   /** One request through the stages: the first refusal, or nothing when every stage let it pass. */
   async function run(x: Exchange): Promise<StageResult> {
@@ -194,7 +204,9 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     const decision = await evaluate(request, context);
     if (decision.kind === 'deny') return settled(decision, context, denialResponse(decision));
     try {
-      const response = await handler(decision.request, decision);
+      const handled = await handler(decision.request, decision);
+      const checked = answered(handled, decision, context);
+      const response = checked instanceof Promise ? await checked : checked;
       if (!options.setHeaders) return await settled(decision, context, finalize(response, decision));
       options.setHeaders(decision.headers);
       return await settled(decision, context, response);
@@ -207,13 +219,24 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     }
   }
 
+  /** The answer rules on a handler's response: the response itself, at once, when none applies. */
+  function answered(response: Response, decision: Allow, context: EvaluateContext): Response | Promise<Response> {
+    const checking = answer(response, decision);
+    if (!checking) return response;
+    return checking.then((out) => (out instanceof Response ? out : denialResponse(deny(afterHandler(decision.request, context, decision), out))));
+  }
+
+  async function protect(response: Response, decision: Allow): Promise<Response> {
+    return answered(response, decision, {});
+  }
+
   function reject(context: EvaluateContext & { method?: string; reason?: ReasonCode } = {}): Deny {
     const x = begin(new Request('http://invalid/', { method: 'GET' }), context, context.method ?? 'UNKNOWN');
     x.client = resolveClient(new Headers(), context.peer ?? {}, 'http://invalid/');
     return deny(x, { stage: 'normalize', reason: context.reason ?? 'request.malformed' });
   }
 
-  return brand({ policy, evaluate, handle, finalize, reject });
+  return brand({ policy, evaluate, handle, finalize, protect, reject });
 }
 
 /** An engine as given, or one compiled from a policy: what an adapter accepts. */

@@ -3,14 +3,15 @@
  * @module
  */
 
-import { problemResponse, type Allow } from './decision.ts';
+import { asGatewayAnswer, problemResponse, type Allow } from './decision.ts';
 import { policyError } from './errors.ts';
 import type { Handler } from './engine.ts';
 import { IDENTITY_HEADER, identitySigner, type IdentityOptions } from './identity.ts';
 import { jsonLineSink, type SecuritySink } from './log.ts';
-import { locationOrigin, publicLocation, validRetryAfter } from './proxy-answer.ts';
+import { locationOrigin, publicLocation } from './proxy-answer.ts';
 import { HOP_BY_HOP, requestHeaderFilter } from './proxy-headers.ts';
 import { discardBody, fetchTransport, type ForwardTransport, type OriginAnswer } from './proxy-transport.ts';
+import { maskServerError } from './server-errors.ts';
 
 export { FORWARDED_BY_DEFAULT } from './proxy-headers.ts';
 export type { ForwardTransport, OriginAnswer, OriginRequest } from './proxy-transport.ts';
@@ -62,7 +63,8 @@ export interface ForwardOptions {
    * An origin's 5xx body can carry a stack trace or a connection string. `mask` answers a problem
    * that says nothing instead: `internal.error` (500) for a 500, `origin.unavailable` (502, with
    * the origin's Retry-After when it is a valid one) for any other 5xx. `pass` relays the origin's
-   * answer as it is.
+   * answer as it is. (The engine masks the 5xx of in-process handlers by the same rule; an answer
+   * relayed with `pass` it leaves alone.)
    * @default 'mask'
    */
   originErrors?: 'mask' | 'pass';
@@ -158,7 +160,7 @@ export function forwardTo(origin: string, options: ForwardOptions = {}): Handler
     } catch {
       return problemResponse('origin.unavailable', decision.requestId);
     }
-    if (answer.status >= 500 && options.originErrors !== 'pass') return await masked(answer, decision.requestId);
+    if (answer.status >= 500 && options.originErrors !== 'pass') return await maskServerError(answer, decision.requestId);
     const out = answer.headers;
     for (const name of (out.get('connection') ?? '').split(',')) if (name.trim()) out.delete(name.trim());
     for (const name of HOP_BY_HOP) out.delete(name);
@@ -172,7 +174,9 @@ export function forwardTo(origin: string, options: ForwardOptions = {}): Handler
       }
       out.set('location', rewritten);
     }
-    return new Response(answer.body, { status: answer.status, statusText: answer.statusText, headers: out });
+    const relayed = new Response(answer.body, { status: answer.status, statusText: answer.statusText, headers: out });
+    // `originErrors: 'pass'` relays a 5xx as it is: the engine's answer rules must not mask it after all.
+    return answer.status >= 500 ? asGatewayAnswer(relayed) : relayed;
   };
 }
 
@@ -207,12 +211,4 @@ function originOf(value: string, name: string): string {
     policyError(name, `"${value}" must be an origin such as https://id.example.com`);
   }
   return url.origin;
-}
-
-async function masked(response: OriginAnswer, requestId: string): Promise<Response> {
-  await discardBody(response);
-  const problem = problemResponse(response.status === 500 ? 'internal.error' : 'origin.unavailable', requestId);
-  const retryAfter = validRetryAfter(response.headers.get('retry-after'));
-  if (retryAfter !== undefined) problem.headers.set('retry-after', retryAfter);
-  return problem;
 }

@@ -13,6 +13,7 @@ import { parseDuration } from './duration.ts';
 import { isAuthnMethod } from '../authn/contract.ts';
 import { checkCountryCode } from '../country.ts';
 import { checkCidr } from '../ip-set.ts';
+import { OWNER_READER, parseFieldPath } from './field-path.ts';
 import type { Policy, RoutePolicy } from './types.ts';
 
 const isoDate = v.pipe(
@@ -123,6 +124,19 @@ export const RouteSchema = v.strictObject({
   country: v.optional(CountryRulesSchema),
   mode: v.optional(v.picklist(['enforce', 'report'])),
   cacheControl: offOr(headerValue),
+  response: v.optional(
+    v.strictObject({
+      fields: v.optional(
+        v.record(
+          v.pipe(v.string(), v.check((path) => typeof parseFieldPath(path) !== 'string', (issue) => `field path ${parseFieldPath(issue.input as string) as string}`)),
+          names('reader (a role, or "owner")'),
+        ),
+      ),
+      schema: v.optional(schema),
+      mode: v.optional(v.picklist(['strip', 'strict'])),
+      maxBytes: v.optional(v.pipe(bytes, v.minValue(1))),
+    }),
+  ),
   description: v.optional(v.string()),
 });
 
@@ -358,6 +372,13 @@ function crossChecks(policy: Policy): Issue[] {
     if (route.quota !== undefined) {
       if (!(route.quota in (policy.quotas ?? {}))) issues.push({ path: at('quota'), message: `no quota named "${route.quota}" in policy.quotas` });
       else if (route.authn === 'anonymous') issues.push({ path: at('quota'), message: 'an anonymous route has no principal or key to count calls for' });
+    }
+    for (const [field, readers] of Object.entries(route.response?.fields ?? {})) {
+      // `owner` reads by the route's own ownership rule: without one it would mean nothing (or everyone).
+      const owned = Array.isArray(route.allow) && route.allow.some((rule) => rule.owner);
+      if (readers.includes(OWNER_READER) && !owned) {
+        issues.push({ path: at('response', 'fields', field), message: '"owner" needs an allow rule with owner on this route (it decides who owns the record)' });
+      }
     }
     route.rateLimit?.forEach((name, i) => {
       if (!(name in (policy.rateLimits ?? {}))) issues.push({ path: at('rateLimit', i), message: `no bucket named "${name}" in policy.rateLimits` });

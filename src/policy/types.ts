@@ -69,6 +69,12 @@ export interface RoutePolicy {
    * @default 'no-store' on authenticated routes, none on anonymous ones
    */
   cacheControl?: string | false;
+  /**
+   * What callers may read of this route's JSON answers (the read side of mass assignment): fields
+   * only some roles see, a schema the answer must match. Answers of routes without it stream through
+   * untouched.
+   */
+  response?: ResponsePolicy;
   /** A human description, shown by `explain` and the OpenAPI export. */
   description?: string;
 }
@@ -115,6 +121,36 @@ export interface QuotaPolicy extends QuotaSpec {
    * @default 'principal'
    */
   by?: 'principal' | 'apiKey';
+}
+
+/** `routes[…].response`: the gateway reads the handler's or origin's JSON answer before the caller does. */
+export interface ResponsePolicy {
+  /**
+   * Field path → who may read it: role names (after the role hierarchy), and `'owner'` for the
+   * caller who owns the record by the route's `allow` owner rule. A field the caller may not read is
+   * removed (or, in strict mode, the answer refused). Paths: `email`, `address.street`,
+   * `items[].secret` (every element of an array), `[].email` (an answer that is an array). Fields
+   * not listed are readable by every caller the route admits.
+   * @example { email: ['owner', 'admin'], lastLoginIp: ['admin'], 'items[].secret': ['admin'] }
+   */
+  fields?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Standard Schema a 2xx answer must match; its output is what the caller gets, so a schema that
+   * drops undeclared keys makes the answer an allowlist. A mismatch is a 502 `response.invalid`.
+   */
+  schema?: StandardSchemaV1;
+  /**
+   * `strip`: fields the caller may not read are removed. `strict`: their presence refuses the whole
+   * answer with 502 `response.forbidden_field` and a log event (the origin should not have sent them).
+   * @default 'strip'
+   */
+  mode?: 'strip' | 'strict';
+  /**
+   * Largest answer read, in bytes; a larger one is refused with 502 `response.too_large` (the
+   * gateway must hold the whole answer to filter it).
+   * @default 1048576 (1 MiB)
+   */
+  maxBytes?: number;
 }
 
 /** `policy.limits`. */

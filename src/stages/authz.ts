@@ -4,6 +4,7 @@
  */
 
 import { readClaim } from '../authn/claims.ts';
+import type { Principal } from '../authn/contract.ts';
 import { refuse, type Stage, type StageEnv } from '../exchange.ts';
 import type { AllowRule, CheckContext, Policy } from '../policy/types.ts';
 
@@ -58,13 +59,19 @@ export function compileAuthz(allow: 'authenticated' | readonly AllowRule[], expa
 function claimFailure(rule: AllowRule, context: CheckContext, roles: ReadonlySet<string>): string | undefined {
   if (rule.roles && !rule.roles.some((role) => roles.has(role))) return 'authz.role_missing';
   if (rule.scopes && !rule.scopes.every((scope) => context.principal.scopes.includes(scope))) return 'authz.scope_missing';
-  if (rule.owner) {
-    const claim = rule.owner.claim ?? 'sub';
-    const owner = claim === 'sub' ? context.principal.id : readClaim(context.principal.claims, claim);
-    // Anonymous principals and clients own nothing; the comparison is exact (no case folding, no trimming).
-    if (context.principal.id === 'anonymous' || context.principal.kind === 'client' || typeof owner !== 'string' || owner !== context.params[rule.owner.param]) return 'authz.not_owner';
-  }
+  if (rule.owner && !owns(rule.owner, context.principal, context.params)) return 'authz.not_owner';
   return undefined;
+}
+
+/**
+ * Ownership (BOLA): the path param equals the principal's claim (`sub`: its id). Shared by `allow`
+ * rules and the response rule's `owner` readers, so both mean the same thing by "owner".
+ */
+export function owns(owner: NonNullable<AllowRule['owner']>, principal: Principal, params: Readonly<Record<string, string>>): boolean {
+  const claim = owner.claim ?? 'sub';
+  const value = claim === 'sub' ? principal.id : readClaim(principal.claims, claim);
+  // Anonymous principals and clients own nothing; the comparison is exact (no case folding, no trimming).
+  return principal.id !== 'anonymous' && principal.kind !== 'client' && typeof value === 'string' && value === params[owner.param];
 }
 
 async function checkFailure(check: NonNullable<AllowRule['check']>, context: CheckContext): Promise<string | undefined> {

@@ -15,6 +15,7 @@ import { dpopCases } from './cases-dpop.ts';
 import { signCases } from './cases-sign.ts';
 import { mtlsCases } from './cases-mtls.ts';
 import { accessCases } from './cases-access.ts';
+import { protectCases } from './cases-protect.ts';
 
 export interface Case {
   name: string;
@@ -543,4 +544,5 @@ export const cases: Case[] = [
   ...signCases,
   ...mtlsCases,
   ...accessCases,
+  ...protectCases,
 ];

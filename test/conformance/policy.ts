@@ -73,6 +73,17 @@ export const policy = definePolicy({
     'GET /v1/loopback-only': { authn: 'anonymous', ip: { allow: ['127.0.0.0/8', '::1'] } },
     'GET /v1/loopback-refused': { authn: 'anonymous', ip: { deny: ['127.0.0.0/8', '::1'] } },
     'GET /v1/metered': { authn: ['service'], allow: [{ scopes: ['reports:read'] }], quota: 'metered' },
+    // Response protection: what each caller reads of the echo's answers (see PROTECTED_ANSWERS).
+    'GET /v1/profiles/:id': {
+      authn: ['user'],
+      allow: ownerOrAdmin,
+      response: { fields: { email: ['owner', 'admin'], lastLoginIp: ['admin'], 'sessions[].ip': ['admin'] } },
+    },
+    'GET /v1/audit/:id': { authn: ['user'], allow: ownerOrAdmin, response: { fields: { lastLoginIp: ['admin'] }, mode: 'strict' } },
+    'GET /v1/export': { authn: 'anonymous', response: { fields: { 'rows[].owner': ['admin'] }, maxBytes: 1024 } },
+    'GET /v1/page': { authn: 'anonymous', response: { fields: { secret: ['admin'] } } },
+    'GET /v1/crash': { authn: 'anonymous' },
+    'GET /v1/busy': { authn: 'anonymous' },
   },
 });
 
@@ -118,6 +129,8 @@ export interface EchoInput {
 export async function echo(request: Request, { principal, params }: EchoInput): Promise<Response> {
   const { pathname } = new URL(request.url);
   if (pathname === '/v1/boom') throw new Error('kaboom: db password is hunter2');
+  const protectedAnswer = PROTECTED_ANSWERS[pathname.replace(/^\/v1\/(profiles|audit)\/[^/]+$/, '/v1/$1/:id')];
+  if (protectedAnswer) return protectedAnswer();
   const text = await request.text();
   const body: unknown = text === '' ? null : JSON.parse(text);
   if (pathname === '/v1/login') {
@@ -129,6 +142,20 @@ export async function echo(request: Request, { principal, params }: EchoInput): 
   const { search, protocol } = new URL(request.url);
   return Response.json({ principal, params, body, target: `${pathname}${search}`, scheme: protocol }, { headers: appHeaders() });
 }
+
+/**
+ * What the application answers on the response-protection routes: more than some callers may read
+ * (the gateway removes it), an answer too large or not JSON (refused), and server errors whose
+ * bodies name a database and its password (masked).
+ */
+const PROTECTED_ANSWERS: Record<string, () => Response> = {
+  '/v1/profiles/:id': () => Response.json({ id: 'u_alice', email: 'alice@example.com', lastLoginIp: '203.0.113.9', sessions: [{ id: 's1', ip: '198.51.100.4' }] }, { headers: appHeaders() }),
+  '/v1/audit/:id': () => Response.json({ id: 'u_alice', lastLoginIp: '203.0.113.9' }),
+  '/v1/export': () => Response.json({ rows: Array.from({ length: 64 }, (_, i) => ({ i, owner: 'u_alice' })) }),
+  '/v1/page': () => new Response('<p>secret: 42</p>', { headers: { 'content-type': 'text/html' } }),
+  '/v1/crash': () => new Response('Error: connect ECONNREFUSED postgres://app:hunter2@10.0.0.5/db', { status: 500, headers: { 'content-type': 'text/plain' } }),
+  '/v1/busy': () => Response.json({ error: 'pool exhausted on db-2.internal' }, { status: 503, headers: { 'retry-after': '7' } }),
+};
 
 /** `echo` as a portcullis `Handler` (Node, Bun, Deno). */
 export const echoHandler: Handler = (request, decision) => echo(request, { principal: decision.principal.id, params: decision.params });

@@ -27,7 +27,7 @@ beforeAll(async () => {
     });
     child.once('exit', (code) => reject(new Error(`demo exited with ${code}: ${stderr}`)));
   });
-}, 30_000);
+}, 120_000); // the child creates its Postgres (PGlite) before it listens: seconds of CPU
 
 afterAll(async () => {
   if (child.exitCode === null) {

@@ -1,7 +1,10 @@
 /** The demo's rate limits (API-wide and failed logins), over real HTTP, with the default memory store. */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { warmDemoDatabase } from '../../policies/demo-db.ts';
 import { startDemo } from '../../policies/demo-gateway.ts';
 
+// Each test starts its own demo: the first would pay for creating the database within its time.
+beforeAll(warmDemoDatabase);
 let demo: Awaited<ReturnType<typeof startDemo>> | undefined;
 afterEach(async () => {
   await demo?.close();

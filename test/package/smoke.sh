@@ -25,7 +25,7 @@ TARBALL=$(node -e '
   // Only the build, the README and the LICENSE ship: no sources, tests, benchmarks, demo policies, fixtures or scratch files.
   const unwanted = paths.filter((path) => /^(src|adapters|bin|test|bench|policies|coverage|node_modules|\.ci)\/|fixture|scratch|\.(test|spec|type-test)\.|\.cpuprofile$|\.wrangler|\.dev\.vars|results\.json|tsconfig/.test(path));
   if (unwanted.length) { console.error(`the tarball ships ${unwanted.join(", ")}`); process.exit(1); }
-  for (const needed of ["package.json", "README.md", "LICENSE", "dist/src/index.js", "dist/src/index.d.ts", "dist/bin/portcullis.js", "dist/adapters/cloudflare.js"]) {
+  for (const needed of ["package.json", "README.md", "LICENSE", "dist/src/index.js", "dist/src/index.d.ts", "dist/bin/portcullis.js", "dist/adapters/cloudflare.js", "dist/src/crypto/index.js"]) {
     if (!paths.includes(needed)) { console.error(`the tarball lacks ${needed}`); process.exit(1); }
   }
   console.error(`tarball ${pack.filename}: ${(pack.size / 1024).toFixed(1)} kB packed, ${(pack.unpackedSize / 1024).toFixed(1)} kB unpacked, ${pack.entryCount} files`);

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { warmDemoDatabase } from '../../policies/demo-db.ts';
 import { startDemo } from '../../policies/demo-gateway.ts';
 import type { ProbeFinding, ProbeReport } from '../../tools/probe/index.ts';
 import { ROOT } from '../cli/run.ts';
@@ -23,6 +24,8 @@ let signingKey: JWK;
 let signingKeyFile: string;
 
 beforeAll(async () => {
+  // The tests start demos (and demo origins): the first would pay for creating the database within its time.
+  await warmDemoDatabase();
   dir = mkdtempSync(join(tmpdir(), 'portcullis-probe-test-'));
   const { privateKey } = await generateKeyPair('ES256', { extractable: true });
   signingKey = { ...(await exportJWK(privateKey)), kid: 'demo-probe-test' };

@@ -122,7 +122,8 @@ export async function startWeakenedDemo(privateJwk: JWK, apiKey: string): Promis
     ...base,
     clientIp: { trustedProxies: ['0.0.0.0/0', '::/0'] },
     authn: { ...base.authn, user: believeAnyToken(base.authn!.user!.meta!) },
-    routes: { ...base.routes, 'GET /v1/users/:id': { ...base.routes['GET /v1/users/:id'], allow: 'authenticated' } },
+    // Without an owner rule there is no owner to read a field either: the response rule goes too.
+    routes: { ...base.routes, 'GET /v1/users/:id': { ...base.routes['GET /v1/users/:id'], allow: 'authenticated', response: undefined } },
   });
   const gateway = await serve(
     policy,

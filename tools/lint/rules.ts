@@ -18,6 +18,7 @@ import { NETWORK_RULES } from './network-rules.ts';
 import type { Hit, LintRule, LintTarget, RouteInfo } from './rule-types.ts';
 import { SIGNATURE_RULES } from './rules-signature.ts';
 import { ALERT_RULES } from './alert-rules.ts';
+import { OWNER_READER } from '../../src/policy/field-path.ts';
 
 export type { Hit, LintRule, LintTarget, RouteInfo, RuleContext, Severity } from './rule-types.ts';
 
@@ -649,7 +650,49 @@ export const RULES: readonly LintRule[] = [
   CERTIFICATE_SOURCE_RULE,
   ...NETWORK_RULES,
   ...ALERT_RULES,
+  {
+    id: 'response.unknown_role',
+    severity: 'warning',
+    owasp: 'API3',
+    title: 'Response field readable by a role the policy never grants',
+    description: 'A response field names a role that no allow rule, role hierarchy or fieldRoles entry mentions: usually a typo, and then the field reaches nobody it was meant for.',
+    fix: 'Spell the role as the allow rules do, or add it to roleHierarchy.',
+    check: ({ policy, routes }) => {
+      const known = knownRoles(policy, routes);
+      return routes.flatMap((route) =>
+        Object.entries(route.route.response?.fields ?? {}).flatMap(([field, readers]) => {
+          const unknown = readers.filter((reader) => reader !== OWNER_READER && !known.has(reader));
+          return unknown.length ? [{ keys: at(route, 'response', 'fields', field), message: `${route.pattern}: "${field}" is for ${unknown.map((role) => `"${role}"`).join(', ')}, which no rule grants` }] : [];
+        }),
+      );
+    },
+  },
+  {
+    id: 'response.fields_on_anonymous',
+    severity: 'warning',
+    owasp: 'API3',
+    title: 'Response fields restricted on a route without authentication',
+    description: 'An anonymous route has no principal and no roles: every restricted field is removed for every caller, so the origin sends data nobody may read — or the route was meant to authenticate.',
+    fix: 'Authenticate the route (authn: [<method>]) so roles can read the fields, or stop the origin from sending them.',
+    check: ({ routes }) =>
+      routes.flatMap((route) =>
+        route.route.authn === 'anonymous' && Object.keys(route.route.response?.fields ?? {}).length
+          ? [{ keys: at(route, 'response', 'fields'), message: `${route.pattern} is anonymous: its restricted response fields reach nobody` }]
+          : [],
+      ),
+  },
 ];
+
+/** Every role the policy mentions outside response rules: in allow rules, fieldRoles and the role hierarchy. */
+function knownRoles(policy: Policy, routes: readonly RouteInfo[]): Set<string> {
+  const known = new Set<string>();
+  for (const [role, implied] of Object.entries(policy.roleHierarchy ?? {})) for (const name of [role, ...implied]) known.add(name);
+  for (const { route } of routes) {
+    if (Array.isArray(route.allow)) for (const rule of route.allow) for (const role of rule.roles ?? []) known.add(role);
+    for (const roles of Object.values(route.fieldRoles ?? {})) for (const role of roles) known.add(role);
+  }
+  return known;
+}
 
 /** Findings for what `definePolicy` refuses; the other rules still run. */
 export const INVALID_POLICY_RULE: LintRule = {

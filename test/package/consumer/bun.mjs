@@ -1,5 +1,6 @@
 import { guard } from 'portcullis/bun';
 import { hello, policy } from './policy.mjs';
+import { checkSealing } from './sealed.mjs';
 
 const server = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: guard(policy, hello) });
 try {
@@ -8,4 +9,5 @@ try {
 } finally {
   server.stop(true);
 }
-console.log(`bun ${Bun.version}: serve ok`);
+await checkSealing('bun');
+console.log(`bun ${Bun.version}: serve and seal ok`);

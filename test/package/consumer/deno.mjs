@@ -1,5 +1,6 @@
 import { guard } from 'portcullis/deno';
 import { hello, policy } from './policy.mjs';
+import { checkSealing } from './sealed.mjs';
 
 const server = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen() {} }, guard(policy, hello));
 try {
@@ -9,4 +10,5 @@ try {
 } finally {
   await server.shutdown();
 }
-console.log(`deno ${Deno.version.deno}: serve ok`);
+await checkSealing('deno');
+console.log(`deno ${Deno.version.deno}: serve and seal ok`);

@@ -3,6 +3,7 @@ import { createEngine } from 'portcullis';
 import { serve } from 'portcullis/node';
 import { otelObserver } from 'portcullis/otel';
 import { hello, policy } from './policy.mjs';
+import { checkSealing } from './sealed.mjs';
 
 const engine = createEngine(policy, { log: () => {} });
 const allowed = await engine.evaluate(new Request('http://127.0.0.1/health'), { peer: { address: '127.0.0.1' } });
@@ -24,4 +25,5 @@ try {
 } finally {
   await gateway.close();
 }
-console.log(`node ${process.version}: evaluate, otelObserver and serve ok`);
+await checkSealing(`node ${process.version}`);
+console.log(`node ${process.version}: evaluate, otelObserver, serve and seal ok`);
