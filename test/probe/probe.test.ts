@@ -156,7 +156,7 @@ describe('a deployment with no policy in front of the demo origin', () => {
     for (const check of ['authn.missing_credentials', 'authn.bad_api_key', 'jwt.alg_none', 'jwt.key_confusion', 'jwt.jku', 'jwt.expired', 'jwt.wrong_audience', 'authz.bola', 'method.override', 'path.confusion', 'host.confusion', 'cors.lookalike_origin', 'cors.null_origin', 'body.oversized', 'body.malformed', 'body.content_type', 'body.unknown_keys', 'body.prototype_pollution', 'transport.forwarded_proto', 'ratelimit.xff_rotation']) {
       expect(errors, check).toContain(check);
     }
-    expect(checks(report.findings, 'warning')).toEqual(new Set(['authz.bola_case', 'cors.allowed_origin', 'headers.missing', 'headers.leaky', 'response.stack_trace', 'transport.forwarded_proto', 'host.confusion']));
+    expect(checks(report.findings, 'warning')).toEqual(new Set(['authz.bola_case', 'cors.allowed_origin', 'headers.missing', 'headers.leaky', 'response.stack_trace', 'transport.forwarded_proto', 'host.confusion', 'path.confusion']));
     // A whole probe run (some 500 requests) against a deployment that answers them all.
   }, 60_000);
 
