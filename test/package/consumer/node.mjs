@@ -2,8 +2,13 @@
 import { createEngine } from 'portcullis';
 import { serve } from 'portcullis/node';
 import { otelObserver } from 'portcullis/otel';
+import { redisStore } from 'portcullis/redis';
+import { durableObjectStore } from 'portcullis/durable-objects';
 import { hello, policy } from './policy.mjs';
 import { checkSealing } from './sealed.mjs';
+
+// The store subpaths resolve to built modules (their optional peers are not installed here).
+if (typeof redisStore !== 'function' || typeof durableObjectStore !== 'function') throw new Error('store subpaths: missing exports');
 
 const engine = createEngine(policy, { log: () => {} });
 const allowed = await engine.evaluate(new Request('http://127.0.0.1/health'), { peer: { address: '127.0.0.1' } });
