@@ -32,7 +32,6 @@ import { validateStage } from './stages/validate.ts';
 import { versionStage } from './stages/versioning.ts';
 import { alertStages } from './stages/alerts.ts';
 import { memoryStore } from './stores/memory.ts';
-import { storeReplayGuard } from './stores/replay.ts';
 import { guardObserver, type EngineObserver, type EvaluationRecord } from './telemetry/observer.ts';
 import type { RateLimitStore } from './stores/types.ts';
 
@@ -115,17 +114,11 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
   const randomId = env.randomId ?? (() => crypto.randomUUID());
   const record = guardedSink(env.log ?? jsonLineSink);
   const store = env.rateLimitStore ?? memoryStore();
-  const replay = storeReplayGuard(store, now);
-  const storeTimeoutMs = policy.rateLimiting?.storeTimeoutMs ?? 1000;
   const authn: AuthnEnv = {
     now,
     fetch: env.fetch ?? ((...args) => fetch(...args)),
     log: ({ reason, detail }) =>
       record({ time: new Date(now()).toISOString(), event: 'portcullis.notice', reason, error: detail, requestId: '-', method: '-', path: '-', route: null, clientIp: '-' }),
-    // Replay caches (DPoP proofs' jti) live in the rate-limit store, under the store's timeout.
-    replay: {
-      firstUse: (scope, id, ttlMs) => (store.inProcess ? replay.firstUse(scope, id, ttlMs) : withTimeout(replay.firstUse(scope, id, ttlMs), storeTimeoutMs)),
-    },
     ...replayCache(policy, store, now),
   };
   const observer = guardObserver(env.observer);
@@ -280,13 +273,19 @@ function releasing(settle: (status: number) => Promise<void>, x: Exchange): (sta
 }
 
 /**
- * The replay cache of methods that refuse replays (signed requests): the rate-limit store's
- * `firstUse`, timed out as its buckets are, so a fleet sharing the store refuses a replay together.
- * A policy with such a method and a store without `firstUse` is refused here, not at the first request.
+ * The replay cache of methods that refuse replays (DPoP proofs, signed requests): the rate-limit
+ * store's `firstUse`, timed out as its buckets are, so a fleet sharing the store refuses a replay
+ * together. A policy with such a method and a store without `firstUse` is refused here, not at the
+ * first request: a per-process cache in its place would let a fleet accept each replay once per
+ * gateway, and nothing would say so.
  */
-function replayCache(policy: Policy, store: RateLimitStore, now: () => number): Pick<AuthnEnv, 'firstUse'> {
+function replayCache(policy: Policy, store: RateLimitStore, now: () => number): Pick<AuthnEnv, 'firstUse' | 'forget'> {
   for (const [name, method] of Object.entries(policy.authn ?? {})) {
-    if (method.usesReplayCache && !store.firstUse) throw new TypeError(`createEngine: authn.${name} refuses replays, which needs a rate-limit store with firstUse (memory, Redis, Upstash)`);
+    if (method.usesReplayCache && !store.firstUse) {
+      throw new TypeError(
+        `createEngine: authn.${name} refuses replays, which needs a rate-limit store with firstUse (memory, Redis, Upstash, Durable Objects); the ${store.name ?? 'custom'} store has none`,
+      );
+    }
   }
   if (!store.firstUse) return {};
   const timeoutMs = policy.rateLimiting?.storeTimeoutMs ?? 1000;

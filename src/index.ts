@@ -39,7 +39,7 @@ export type { DpopAlgorithm, DpopMode, DpopNonceOptions, DpopProofOptions, DpopS
 export { signature } from './authn/signature.ts';
 export type { DigestAlgorithm, HttpMessageSignatureOptions, HttpSignatureAlgorithm, HttpSignatureKey, SignatureOptions, WebhookSignatureOptions } from './authn/signature.ts';
 export { ANONYMOUS } from './authn/contract.ts';
-export type { AuthnContext, AuthnEnv, AuthnMethod, AuthnOutcome, AuthnTarget, Principal, QuotaSpec, ReplayGuard } from './authn/contract.ts';
+export type { AuthnContext, AuthnEnv, AuthnMethod, AuthnOutcome, AuthnTarget, Principal, QuotaSpec } from './authn/contract.ts';
 export { mtls } from './authn/mtls.ts';
 export type { MtlsClient, MtlsOptions } from './authn/mtls.ts';
 export type { ClientCertificate, PresentedCertificate } from './authn/certificate.ts';

@@ -71,12 +71,6 @@ export interface AuthnTarget {
   readonly url: string;
 }
 
-/** Remembers ids that may be used once (a DPoP proof's `jti`) for as long as they could be replayed. */
-export interface ReplayGuard {
-  /** `true` the first time `id` is offered in `scope` within `ttlMs`, `false` after; rejects when the store fails. */
-  firstUse(scope: string, id: string, ttlMs: number): Promise<boolean>;
-}
-
 /** A fetch function. Narrower than `typeof fetch`, so runtimes whose fetch has extras (Bun's `preconnect`) and plain functions both fit. */
 export type FetchLike = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
 
@@ -90,14 +84,10 @@ export interface AuthnEnv {
    */
   log?(notice: { reason: string; detail: string }): void;
   /**
-   * The engine's replay guard, kept in its rate-limit store: gateways that share the store share
-   * it. Absent, a method that needs one refuses (fails closed).
-   */
-  replay?: ReplayGuard;
-  /**
-   * The replay cache, shared by a fleet when the rate-limit store is: `true` the first time `key`
-   * is offered before `expiresAt` (epoch ms), `false` after. Rejects when the store fails or is slow.
-   * Present when the engine's store can remember keys.
+   * The replay cache (a DPoP proof's `jti`, a webhook id), shared by a fleet when the rate-limit
+   * store is: `true` the first time `key` is offered before `expiresAt` (epoch ms), `false` after.
+   * Rejects when the store fails or is slow. Present when the engine's store can remember keys;
+   * absent, a method that needs it refuses (fails closed).
    */
   firstUse?(key: string, expiresAt: number): Promise<boolean>;
   /** Forgets a key `firstUse` remembered (a request that was then not delivered). */
@@ -132,7 +122,7 @@ export interface AuthnMethod {
   readonly credentialHeader?: string;
   /** The credential covers the body (a request signature): the engine reads the body before authenticating. */
   readonly readsBody?: boolean;
-  /** The method refuses replays through `env.firstUse`: an engine whose store cannot remember keys refuses the policy. */
+  /** The method refuses replays through `env.firstUse` (DPoP, signatures): an engine whose store cannot remember keys refuses the policy. */
   readonly usesReplayCache?: boolean;
   /** `context`: what the engine knows of the request; absent where no engine runs (a direct call, a unit test): the method reads `request` itself, and there is no certificate. */
   authenticate(request: Request, env: AuthnEnv, context?: AuthnContext): Promise<AuthnOutcome>;

@@ -66,7 +66,7 @@ export async function tokenHash(token: string): Promise<string> {
 /**
  * Checks the request's `DPoP` proof. With `accessToken`, the proof must carry its hash (`ath`) and,
  * with `boundTo`, be signed by the key of that thumbprint. The checks that remember something run
- * last, on proofs that passed all others: the nonce, then the `jti` (kept in `env.replay`).
+ * last, on proofs that passed all others: the nonce, then the `jti` (kept in `env.firstUse`).
  */
 export async function checkProof(
   rules: ProofRules,
@@ -125,13 +125,13 @@ export async function checkProof(
     headers = { 'dpop-nonce': nonce };
     if (!(await rules.nonces.accepts(payload.nonce, nowMs))) return fail('authn.dpop_nonce_required', headers);
   }
-  if (!env.replay) return fail('authn.dpop_replay_unavailable', headers);
+  if (!env.firstUse) return fail('authn.dpop_replay_unavailable', headers);
   // Until the proof's iat is out of the window: accepted from iat - tolerance to iat + maxAge + tolerance.
-  const ttlMs = (rules.maxAge + 2 * rules.tolerance + 1) * 1000;
+  const expiresAt = nowMs + (rules.maxAge + 2 * rules.tolerance + 1) * 1000;
   let first: boolean;
   try {
     // Scoped by key: one client's jti never blocks another's.
-    first = await env.replay.firstUse('dpop', await sha256Hex(`${jkt}.${jti}`), ttlMs);
+    first = await env.firstUse(`dpop:${await sha256Hex(`${jkt}.${jti}`)}`, expiresAt);
   } catch {
     return fail('authn.dpop_replay_unavailable', headers);
   }

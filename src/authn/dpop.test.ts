@@ -108,8 +108,29 @@ describe("jwt({ dpop: 'required' })", () => {
     expectDenied(await guard(user(ES256_ONLY), { store })(headers), 'authn.dpop_replayed', `${DPOP}, error="invalid_dpop_proof"`);
   });
 
+  it('keeps a jti however many rate-limit keys come after it: a flood of clients cannot evict it', async () => {
+    const store = memoryStore({ maxKeys: 2 });
+    const token = await accessToken(jkt);
+    const headers = dpopHeaders(token, await generateProof(client, URL_ME, 'GET', undefined, token));
+    expectAllowed(await guard(user(ES256_ONLY), { store })(headers));
+    const bucket = { name: 'api', limit: 10, windowMs: 60_000, algorithm: 'fixed-window' } as const;
+    for (let i = 0; i < 10; i++) await store.consume(bucket, `ip:203.0.113.${i}`, Date.now());
+    expectDenied(await guard(user(ES256_ONLY), { store })(headers), 'authn.dpop_replayed', `${DPOP}, error="invalid_dpop_proof"`);
+  });
+
+  it('is refused by createEngine on a store that cannot remember keys, naming the method', () => {
+    const counters: RateLimitStore = { name: 'counters-only', consume: memoryStore().consume, peek: memoryStore().peek };
+    expect(() => guard(user(ES256_ONLY), { store: counters })).toThrow(
+      'createEngine: authn.user refuses replays, which needs a rate-limit store with firstUse (memory, Redis, Upstash, Durable Objects); the counters-only store has none',
+    );
+    expect(() => guard(dpopProof(), { store: counters })).toThrow(/authn\.user refuses replays/);
+    // Without DPoP, the same store serves jwt().
+    expect(() => guard(user(), { store: counters })).not.toThrow();
+  });
+
   it('fails closed (503) when the store that keeps the replay cache fails', async () => {
-    const broken: RateLimitStore = { consume: () => Promise.reject(new Error('down')), peek: () => Promise.reject(new Error('down')) };
+    const down = () => Promise.reject(new Error('down'));
+    const broken: RateLimitStore = { consume: down, peek: down, firstUse: down };
     const token = await accessToken(jkt);
     const decision = await guard(user(ES256_ONLY), { store: broken })(dpopHeaders(token, await generateProof(client, URL_ME, 'GET', undefined, token)));
     expectDenied(decision, 'authn.dpop_replay_unavailable', DPOP, 503);

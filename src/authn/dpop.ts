@@ -9,7 +9,7 @@
 import { policyError, refuseUnknownOptions } from '../errors.ts';
 import { bearerCredential, schemeCredential } from './bearer.ts';
 import { withError } from './challenge.ts';
-import type { AuthnEnv, AuthnMethod, AuthnOutcome, AuthnTarget } from './contract.ts';
+import type { AuthnContext, AuthnEnv, AuthnMethod, AuthnOutcome, AuthnTarget } from './contract.ts';
 import { compileNonces, type DpopNonceOptions } from './dpop-nonce.ts';
 import { checkProof, DPOP_ALGORITHMS, type DpopAlgorithm, type ProofRules } from './dpop-proof.ts';
 
@@ -89,6 +89,9 @@ export function refuseBoundBearer(outcome: AuthnOutcome): AuthnOutcome {
 /** The credential of `Authorization`: a token with its scheme, nothing, or an answer already decided. */
 type DpopCredential = { kind: 'absent' } | { kind: 'decided'; outcome: AuthnOutcome } | { kind: 'token'; token: string; scheme: 'dpop' | 'bearer' };
 
+/** Checks a token on its own (signature, introspection, claims): what the method knows, before any DPoP rule. */
+export type TokenVerifier = (token: string) => Promise<AuthnOutcome>;
+
 /** What a token method does with `dpop` set. */
 export interface DpopBinding {
   readonly mode: DpopMode;
@@ -96,10 +99,11 @@ export interface DpopBinding {
   readonly challenge: string;
   /** For lint, explain and the probe. */
   readonly meta: Readonly<{ mode: DpopMode; algorithms: readonly string[]; maxAge: number; nonce: boolean }>;
-  /** Reads `Authorization`: `DPoP <token>`, or (when allowed) `Bearer <token>`. */
-  credential(headers: Headers): DpopCredential;
-  /** The outcome of verifying the token, once the request's proof and the token's binding are checked. */
-  bind(outcome: AuthnOutcome, token: string, scheme: 'dpop' | 'bearer', request: Request, env: AuthnEnv, target: AuthnTarget | undefined): Promise<AuthnOutcome>;
+  /**
+   * Authenticates the request's `Authorization`: `DPoP <token>` with a valid proof from the key the
+   * token is bound to, or (when allowed) `Bearer <token>` bound to no key. `verify` checks the token.
+   */
+  authenticate(request: Request, env: AuthnEnv, context: AuthnContext | undefined, verify: TokenVerifier): Promise<AuthnOutcome>;
 }
 
 /**
@@ -124,31 +128,40 @@ export function compileDpop(setting: DpopSetting | undefined, at: string, realm:
     return headers ? { kind: 'failure', reason, challenge, headers } : { kind: 'failure', reason, challenge };
   }
 
+  /** Reads `Authorization`: `DPoP <token>`, or (when allowed) `Bearer <token>`. */
+  function credential(headers: Headers): DpopCredential {
+    const bound = schemeCredential(headers, 'dpop');
+    if (bound.kind === 'token') return { kind: 'token', token: bound.token, scheme: 'dpop' };
+    if (bound.kind === 'invalid') return { kind: 'decided', outcome: failure('authn.invalid_request', 'dpop') };
+    const plain = bearerCredential(headers);
+    if (plain.kind === 'absent') return plain;
+    // Checked before the token is: a bearer token here is refused whatever it is.
+    if (mode === 'required') return { kind: 'decided', outcome: failure('authn.dpop_required', 'bearer') };
+    if (plain.kind === 'invalid') return { kind: 'decided', outcome: failure('authn.invalid_request', 'bearer') };
+    return { kind: 'token', token: plain.token, scheme: 'bearer' };
+  }
+
+  /** The outcome of verifying the token, once the request's proof and the token's binding are checked. */
+  async function bind(outcome: AuthnOutcome, token: string, scheme: 'dpop' | 'bearer', request: Request, env: AuthnEnv, target: AuthnTarget | undefined): Promise<AuthnOutcome> {
+    if (outcome.kind === 'absent') return outcome;
+    if (outcome.kind === 'failure') return failure(outcome.reason, scheme);
+    const jkt = boundKey(outcome.principal.claims);
+    if (scheme === 'bearer') return jkt === undefined ? outcome : failure('authn.dpop_bound_as_bearer', 'bearer');
+    // A DPoP-scheme token that no key binds would be a bearer token with extra steps.
+    if (typeof jkt !== 'string') return failure('authn.dpop_unbound_token', 'dpop');
+    const proof = await checkProof(rules, request, env, target, { accessToken: token, jkt });
+    if (!proof.ok) return failure(proof.reason, 'dpop', proof.headers);
+    return proof.headers ? { ...outcome, headers: proof.headers } : outcome;
+  }
+
   return {
     mode,
     challenge: mode === 'required' ? dpop : `${bearer}, ${dpop}`,
     meta: Object.freeze({ mode, algorithms: rules.algorithms, maxAge: rules.maxAge, nonce: rules.nonces !== undefined }),
-    credential(headers) {
-      const bound = schemeCredential(headers, 'dpop');
-      if (bound.kind === 'token') return { kind: 'token', token: bound.token, scheme: 'dpop' };
-      if (bound.kind === 'invalid') return { kind: 'decided', outcome: failure('authn.invalid_request', 'dpop') };
-      const plain = bearerCredential(headers);
-      if (plain.kind === 'absent') return plain;
-      // Checked before the token is: a bearer token here is refused whatever it is.
-      if (mode === 'required') return { kind: 'decided', outcome: failure('authn.dpop_required', 'bearer') };
-      if (plain.kind === 'invalid') return { kind: 'decided', outcome: failure('authn.invalid_request', 'bearer') };
-      return { kind: 'token', token: plain.token, scheme: 'bearer' };
-    },
-    async bind(outcome, token, scheme, request, env, target) {
-      if (outcome.kind === 'absent') return outcome;
-      if (outcome.kind === 'failure') return failure(outcome.reason, scheme);
-      const jkt = boundKey(outcome.principal.claims);
-      if (scheme === 'bearer') return jkt === undefined ? outcome : failure('authn.dpop_bound_as_bearer', 'bearer');
-      // A DPoP-scheme token that no key binds would be a bearer token with extra steps.
-      if (typeof jkt !== 'string') return failure('authn.dpop_unbound_token', 'dpop');
-      const proof = await checkProof(rules, request, env, target, { accessToken: token, jkt });
-      if (!proof.ok) return failure(proof.reason, 'dpop', proof.headers);
-      return proof.headers ? { ...outcome, headers: proof.headers } : outcome;
+    async authenticate(request, env, context, verify) {
+      const found = credential(request.headers);
+      if (found.kind !== 'token') return found.kind === 'absent' ? found : found.outcome;
+      return bind(await verify(found.token), found.token, found.scheme, request, env, context?.target);
     },
   };
 }
@@ -175,6 +188,7 @@ export function dpopProof(options: DpopProofOptions = {}): AuthnMethod {
     kind: 'dpopProof',
     credentialHeader: 'dpop',
     challenge,
+    usesReplayCache: true,
     meta: Object.freeze({ dpop: Object.freeze({ mode: 'proof', algorithms: rules.algorithms, maxAge: rules.maxAge, nonce: rules.nonces !== undefined }) }),
     async authenticate(request, env, context): Promise<AuthnOutcome> {
       const target = context?.target;

@@ -234,13 +234,11 @@ export function oauth2Introspection(options: IntrospectionOptions): AuthnMethod 
       clientTokens: options.clientTokens ?? 'client',
       dpop: dpop?.meta,
     }),
+    usesReplayCache: dpop !== undefined,
     async authenticate(request, env, context): Promise<AuthnOutcome> {
-      const target = context?.target;
       if (dpop) {
-        const credential = dpop.credential(request.headers);
-        if (credential.kind !== 'token') return credential.kind === 'absent' ? credential : credential.outcome;
-        const outcome = isB64Token(credential.token) ? await check(credential.token, env) : { kind: 'failure' as const, reason: 'authn.invalid_request' };
-        return checkCertificateBinding(await dpop.bind(outcome, credential.token, credential.scheme, request, env, target), context);
+        const checked = (token: string) => (isB64Token(token) ? check(token, env) : Promise.resolve({ kind: 'failure' as const, reason: 'authn.invalid_request' }));
+        return checkCertificateBinding(await dpop.authenticate(request, env, context, checked), context);
       }
       const extracted = bearerToken(request.headers);
       if (extracted.kind === 'absent') return { kind: 'absent' };

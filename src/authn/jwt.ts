@@ -367,14 +367,10 @@ export function jwt(options: JwtOptions): AuthnMethod {
       scopesClaim,
       dpop: dpop?.meta,
     }),
+    usesReplayCache: dpop !== undefined,
     async authenticate(request, env, context): Promise<AuthnOutcome> {
-      const target = context?.target;
       // The token's syntax and size are checked in verify(), on a cache miss.
-      if (dpop) {
-        const credential = dpop.credential(request.headers);
-        if (credential.kind !== 'token') return credential.kind === 'absent' ? credential : credential.outcome;
-        return checkCertificateBinding(await dpop.bind(await verify(credential.token, env), credential.token, credential.scheme, request, env, target), context);
-      }
+      if (dpop) return checkCertificateBinding(await dpop.authenticate(request, env, context, (token) => verify(token, env)), context);
       const extracted = bearerCredential(request.headers);
       if (extracted.kind === 'absent') return { kind: 'absent' };
       if (extracted.kind === 'invalid') return { kind: 'failure', reason: 'authn.invalid_request' };

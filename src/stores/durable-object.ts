@@ -4,9 +4,12 @@
  * so counts survive the object being evicted or moved, and a Durable Object handles one event at a
  * time while it reads and writes its storage: each take is atomic.
  *
+ * The replay cache (`firstUse`) lives there too: an object remembers a key until its expiry, and of
+ * two gateways offered one key at once, the object answers one of them first.
+ *
  * Time: the object counts with the `now` the engine passes (a pinned clock applies, as with the
- * memory store); only the clean-up of idle keys (two windows after their last use) runs on the
- * object's own clock.
+ * memory store); only the clean-up of idle keys (two windows after their last use, a remembered
+ * key a second after its expiry) runs on the object's own clock.
  *
  * This module imports nothing from `cloudflare:workers`: the namespace, stub and storage are typed
  * by the few members used, so it type-checks (and is tested) outside workerd too.
@@ -31,7 +34,7 @@ export interface DurableObjectStorageLike {
   get<T>(key: string): Promise<T | undefined>;
   put<T>(key: string, value: T): Promise<void>;
   delete(keys: string[]): Promise<number>;
-  list<T>(): Promise<Map<string, T>>;
+  list<T>(options?: { prefix?: string }): Promise<Map<string, T>>;
   getAlarm(): Promise<number | null>;
   setAlarm(scheduledTime: number): Promise<void>;
 }
@@ -53,6 +56,13 @@ export interface DurableObjectStoreOptions {
    * @default one object per key
    */
   shards?: number;
+  /**
+   * Most replay-cache keys (`firstUse`) one object remembers at once. A full object refuses new keys
+   * until old ones expire, rather than forget one whose replay it must refuse. Matters with `shards`:
+   * without, each key has an object of its own.
+   * @default 100000
+   */
+  maxReplayKeys?: number;
 }
 
 type Operation = 'consume' | 'refund' | 'peek';
@@ -71,6 +81,39 @@ interface QuotaCall {
   quota: QuotaCounterSpec;
   key: string;
   period: QuotaPeriod;
+}
+
+/** What the store asks the object for the replay cache. */
+interface SeenCall {
+  op: 'first-use' | 'forget';
+  key: string;
+  /** `first-use`: until when the key is remembered, on the engine's clock. */
+  expiresAt: number;
+  /** The engine's clock. */
+  now: number;
+  /** Most keys the object remembers at once. */
+  max: number;
+}
+
+/** A remembered key: until when on the engine's clock (`e`), and when the object may delete it. */
+interface SeenState {
+  e: number;
+  expires: number;
+}
+
+/** The storage keys of the replay cache: apart from every bucket's (`<algorithm>\0…`) and quota's. */
+const SEEN = 'seen\u0000';
+
+function parseSeenCall(body: unknown): SeenCall | undefined {
+  const call = body as Partial<SeenCall> | null;
+  const valid =
+    (call?.op === 'first-use' || call?.op === 'forget') &&
+    typeof call.key === 'string' &&
+    Number.isFinite(call.expiresAt) &&
+    Number.isFinite(call.now) &&
+    Number.isInteger(call.max) &&
+    call.max! > 0;
+  return valid ? (call as SeenCall) : undefined;
 }
 
 /** A quota's count: the period's start, the calls counted in it, and when the state may go. */
@@ -184,6 +227,10 @@ export class RateLimitObject {
   readonly #storage: DurableObjectStorageLike;
   /** Whether a clean-up alarm is known to be set (read once per instance, then kept). */
   #alarmSet: boolean | undefined;
+  /** How many keys the replay cache holds (counted once per instance, then kept). */
+  #seenCount: number | undefined;
+  /** When the first key of the replay cache expires, on the engine's clock, as of its last count. */
+  #seenFullUntil = 0;
 
   constructor(state: DurableObjectStateLike, _env?: unknown) {
     this.#storage = state.storage;
@@ -194,6 +241,8 @@ export class RateLimitObject {
     const body: unknown = await request.json().catch(() => undefined);
     const quotaCall = parseQuotaCall(body);
     if (quotaCall) return this.#takeQuota(quotaCall);
+    const seenCall = parseSeenCall(body);
+    if (seenCall) return seenCall.op === 'first-use' ? this.#firstUse(seenCall) : this.#forget(seenCall);
     const call = parseCall(body);
     if (!call) return new Response('bad rate-limit call', { status: 400 });
     const { bucket, key, now } = call;
@@ -229,20 +278,62 @@ export class RateLimitObject {
     return Response.json({ success, remaining: Math.max(0, quota.limit - state.n), reset: period.end });
   }
 
-  /** Forgets keys idle for two windows: their state equals a fresh key's. */
+  /**
+   * Remembers a key unless it is remembered, as memoryStore's firstUse does. Only storage is awaited
+   * between the read and the write: the input gate keeps a second offer of the key out meanwhile.
+   */
+  async #firstUse({ key, expiresAt, now, max }: SeenCall): Promise<Response> {
+    const id = SEEN + key;
+    const stored = await this.#storage.get<SeenState>(id);
+    if (stored && stored.e > now) return Response.json({ first: false });
+    // Full: refuse the key (fail closed) rather than forget one whose replay must be refused.
+    if (!stored && (await this.#seenKeys(now, max)) >= max) return Response.json({ first: false });
+    const state: SeenState = { e: expiresAt, expires: Date.now() + Math.max(0, expiresAt - now) + 1000 };
+    await this.#storage.put(id, state);
+    if (!stored) this.#seenCount! += 1;
+    this.#seenFullUntil = Math.min(this.#seenFullUntil, expiresAt);
+    await this.#scheduleCleanUp(state.expires);
+    return Response.json({ first: true });
+  }
+
+  async #forget({ key }: SeenCall): Promise<Response> {
+    const deleted = await this.#storage.delete([SEEN + key]);
+    if (this.#seenCount !== undefined) this.#seenCount -= deleted;
+    return Response.json({ first: false });
+  }
+
+  /**
+   * How many keys the replay cache holds; when `max` or more, after deleting those expired at `now`.
+   * A full cache is listed again only once its first key has expired: a flood of new keys against
+   * a full object costs a read each, not a list.
+   */
+  async #seenKeys(now: number, max: number): Promise<number> {
+    if (this.#seenCount !== undefined && (this.#seenCount < max || now < this.#seenFullUntil)) return this.#seenCount;
+    const entries = await this.#storage.list<SeenState>({ prefix: SEEN });
+    const { stale, next } = await this.#deleteStale(entries, (state) => state.e, now);
+    this.#seenFullUntil = next;
+    return (this.#seenCount = entries.size - stale.length);
+  }
+
+  /** Forgets keys idle for two windows (their state equals a fresh key's), and remembered keys past their expiry. */
   async alarm(): Promise<void> {
-    const entries = await this.#storage.list<KeyState | QuotaState>();
-    const now = Date.now();
+    const { stale, next } = await this.#deleteStale(await this.#storage.list<KeyState | QuotaState | SeenState>(), (state) => state.expires, Date.now());
+    if (this.#seenCount !== undefined) this.#seenCount -= stale.filter((id) => id.startsWith(SEEN)).length;
+    this.#alarmSet = next !== Infinity;
+    if (this.#alarmSet) await this.#storage.setAlarm(next);
+  }
+
+  /** Deletes the entries whose time (`timeOf`) is `now` or earlier: their ids, and the earliest time of the others. */
+  async #deleteStale<T>(entries: Map<string, T>, timeOf: (state: T) => number, now: number): Promise<{ stale: string[]; next: number }> {
     const stale: string[] = [];
     let next = Infinity;
     for (const [id, state] of entries) {
-      if (state.expires <= now) stale.push(id);
-      else next = Math.min(next, state.expires);
+      if (timeOf(state) <= now) stale.push(id);
+      else next = Math.min(next, timeOf(state));
     }
     // The storage API deletes at most 128 keys per call.
     for (let i = 0; i < stale.length; i += 128) await this.#storage.delete(stale.slice(i, i + 128));
-    this.#alarmSet = next !== Infinity;
-    if (this.#alarmSet) await this.#storage.setAlarm(next);
+    return { stale, next };
   }
 
   async #scheduleCleanUp(at: number): Promise<void> {
@@ -278,9 +369,11 @@ function shardOf(key: string, shards: number): number {
 export function durableObjectStore(options: DurableObjectStoreOptions): RateLimitStore {
   const { namespace, shards } = options;
   if (shards !== undefined && !(Number.isInteger(shards) && shards > 0)) throw new TypeError('durableObjectStore: shards must be a positive integer');
+  const maxReplayKeys = options.maxReplayKeys ?? 100_000;
+  if (!Number.isInteger(maxReplayKeys) || maxReplayKeys < 1) throw new TypeError('durableObjectStore: maxReplayKeys must be a positive integer');
 
   /** One call to the object named `name`: its answer, or a throw when it failed. */
-  async function post(name: string, call: Call | QuotaCall): Promise<Response> {
+  async function post(name: string, call: Call | QuotaCall | SeenCall): Promise<Response> {
     const response = await namespace.get(namespace.idFromName(name)).fetch('https://rate-limit.portcullis/', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -297,6 +390,13 @@ export function durableObjectStore(options: DurableObjectStoreOptions): RateLimi
     return post(name, { op, bucket: { name: bucketName, limit, windowMs, algorithm }, key, now });
   }
 
+  /** One call on the replay cache; a key's object is named `:seen:…`, which no bucket's encoded name begins with. */
+  async function seen(op: SeenCall['op'], key: string, expiresAt: number, now: number): Promise<boolean> {
+    const name = `:seen:${shards === undefined ? key : shardOf(key, shards)}`;
+    const { first } = (await (await post(name, { op, key, expiresAt, now, max: maxReplayKeys })).json()) as { first: boolean };
+    return first === true;
+  }
+
   async function check(op: 'consume' | 'peek', bucket: BucketSpec, key: string, now: number): Promise<RateLimitResult> {
     const { success, remaining, reset } = (await (await send(op, bucket, key, now)).json()) as Omit<RateLimitResult, 'limit'>;
     return { success, limit: bucket.limit, remaining, reset };
@@ -308,6 +408,10 @@ export function durableObjectStore(options: DurableObjectStoreOptions): RateLimi
     peek: (bucket, key, now) => check('peek', bucket, key, now),
     async refund(bucket, key, now) {
       await send('refund', bucket, key, now);
+    },
+    firstUse: (key, expiresAt, now) => seen('first-use', key, expiresAt, now),
+    async forget(key) {
+      await seen('forget', key, 0, 0);
     },
     async takeQuota(quota, key, period) {
       // `:quota:` keeps a quota's objects apart from a bucket's of the same name.

@@ -9,8 +9,11 @@ import type { BucketSpec, RateLimitResult, RateLimitStore } from '../../src/stor
 import { bundleWorker } from '../cloudflare/workerd.ts';
 
 export interface WorkerdStores {
-  /** A store; `shards` as durableObjectStore's option, `prefix` before every bucket name (a store of its own). */
-  store(options?: { shards?: number; prefix?: string }): RateLimitStore;
+  /**
+   * A store; `shards` and `maxReplayKeys` as durableObjectStore's options, `prefix` before every
+   * bucket name and replay-cache key (a store of its own).
+   */
+  store(options?: { shards?: number; prefix?: string; maxReplayKeys?: number }): RateLimitStore;
   /** The storage keys of the object named `object`. */
   keys(object: string): Promise<string[]>;
   stop(): Promise<void>;
@@ -43,6 +46,11 @@ export async function startWorkerdStores(): Promise<WorkerdStores> {
         },
         takeQuota: (quota, key, period, now) =>
           call({ op: 'quota', quota: { name: `${options.prefix ?? ''}${quota.name}`, limit: quota.limit }, key, period, now, shards: options.shards }) as Promise<RateLimitResult>,
+        firstUse: (key, expiresAt, now) =>
+          call({ op: 'first-use', key: `${options.prefix ?? ''}${key}`, expiresAt, now, shards: options.shards, maxReplayKeys: options.maxReplayKeys }) as Promise<boolean>,
+        async forget(key) {
+          await call({ op: 'forget', key: `${options.prefix ?? ''}${key}`, shards: options.shards });
+        },
       };
     },
     async keys(object) {
