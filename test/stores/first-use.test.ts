@@ -127,6 +127,16 @@ describe('a full replay cache fails closed', () => {
     expect(await store.firstUse!('c', now + 3000, now + 1000)).toBe(true);
   });
 
+  it('memory: makes room from expired keys behind a longer-lived one (a webhook id before DPoP proofs)', async () => {
+    const store = memoryStore({ maxReplayKeys: 2 });
+    const now = 1_000_000;
+    expect(await store.firstUse!('webhook:1', now + 300_000, now)).toBe(true);
+    expect(await store.firstUse!('dpop:1', now + 70_000, now)).toBe(true);
+    expect(await store.firstUse!('dpop:2', now + 70_000, now + 1_000)).toBe(false);
+    expect(await store.firstUse!('dpop:2', now + 140_000, now + 70_000)).toBe(true);
+    expect(await store.firstUse!('webhook:1', now + 300_000, now + 70_000)).toBe(false);
+  });
+
   it('durable-object: an object holding maxReplayKeys refuses a new key until one expires', async () => {
     // One shard: every key in one object.
     const store = workerd.store({ prefix: 'full-', shards: 1, maxReplayKeys: 2 });
