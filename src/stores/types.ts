@@ -1,5 +1,5 @@
 /**
- * The rate-limit store interface: memory (default) and Upstash/Redis implement it.
+ * The rate-limit store interface: memory (default), Redis, Upstash and Durable Objects implement it.
  * @module
  */
 
@@ -57,8 +57,9 @@ export interface RateLimitStore {
   /**
    * Remembers `key` until `expiresAt` (epoch ms): `true` the first time, `false` while it is
    * remembered — atomically, so that of two gateways offered the same key at once only one gets
-   * `true`. Replay caches (a webhook id, a signature) use it, so a fleet refuses a replay that
-   * another gateway accepted. A store without it cannot back them: the engine refuses such a policy.
+   * `true`. Replay caches (a DPoP proof's `jti`, a webhook id, a signature) use it, so a fleet
+   * refuses a replay that another gateway accepted. A store without it cannot back them: the engine
+   * refuses such a policy.
    */
   firstUse?(key: string, expiresAt: number, now: number): Promise<boolean>;
   /** Forgets a key `firstUse` remembered: a delivery that failed may be retried with the same id. */
