@@ -49,7 +49,7 @@ describe('RFC 9421 Appendix B.2 test vectors', () => {
 
   it.each(VECTORS)('$section: the signature base is the RFC`s, byte for byte', (vector) => {
     const request = rfcRequest(vector.signatureInput, vector.signature);
-    const built = signatureBase(request, new URL(request.url), innerList(vector.signatureInput));
+    const built = signatureBase(request, { method: request.method, url: new URL(request.url) }, innerList(vector.signatureInput));
     expect(built).toMatchObject({ ok: true, base: vector.base });
   });
 
@@ -191,6 +191,30 @@ describe('signature({ scheme: "http-message-signatures" }) with requests signed 
     expect(await authenticate(partner, { request: again, body: once.body }, env)).toEqual({ kind: 'failure', reason: 'authn.signature_replayed' });
   });
 
+  it('refuses a replay whose ECDSA signature was re-encoded as its twin (r, n − s), which verifies as well', async () => {
+    const env = envAt(NOW);
+    const once = await signed({ keyid: 'partner-p256' });
+    expect((await authenticate(partner, once, env)).kind).toBe('success');
+    const headers = new Headers(once.request.headers);
+    headers.set('signature', headers.get('signature')!.replace(/:([^:]+):/, (_, value: string) => `:${ecdsaTwin(Buffer.from(value, 'base64')).toString('base64')}:`));
+    const twin = new Request(once.request.url, { method: 'POST', headers, body: once.body });
+    expect(headers.get('signature')).not.toBe(once.request.headers.get('signature'));
+    expect(await authenticate(partner, { request: twin, body: once.body }, env)).toEqual({ kind: 'failure', reason: 'authn.signature_replayed' });
+  });
+
+  it('remembers a signature no longer than it could be accepted, whatever its expires says', async () => {
+    const message = await httpbis.signMessage(
+      { key: SIGNERS['partner-hmac']!, fields: ['@method', '@target-uri'], params: ['keyid', 'created', 'expires'], paramValues: { keyid: 'partner-hmac', created: new Date(NOW), expires: new Date(NOW + 10 * 365 * 86_400_000) } },
+      { method: 'GET', url: 'https://api.example.com/v1/transfers', headers: {} },
+    );
+    let remembered: number | undefined;
+    const env: AuthnEnv = { now: () => NOW, fetch, firstUse: async (_, expiresAt) => ((remembered = expiresAt), true) };
+    const request = new Request('https://api.example.com/v1/transfers', { headers: message.headers as Record<string, string> });
+    expect((await partner.authenticate(request, env, { body: new Uint8Array(0) })).kind).toBe('success');
+    // maxAge (300 s) and the clock skew (5 s) after created.
+    expect(remembered).toBe(NOW + 305_000);
+  });
+
   it('refuses an alg parameter that is not the key`s', async () => {
     const { request, body } = await signed();
     const headers = new Headers(request.headers);
@@ -203,6 +227,15 @@ describe('signature({ scheme: "http-message-signatures" }) with requests signed 
     expect(await authenticate(partner, { request, body: BODY })).toEqual({ kind: 'failure', reason: 'authn.signature_malformed' });
   });
 });
+
+/** The order of P-256's group. */
+const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+
+/** The other valid encoding of an ECDSA P-256 signature `r ‖ s`: `r ‖ n − s` (anyone can make it, no key needed). */
+function ecdsaTwin(signatureBytes: Buffer): Buffer {
+  const s = BigInt(`0x${signatureBytes.subarray(32).toString('hex')}`);
+  return Buffer.concat([signatureBytes.subarray(0, 32), Buffer.from((P256_N - s).toString(16).padStart(64, '0'), 'hex')]);
+}
 
 /** The package refuses to sign a missing header, so the signature is made over a header then removed. */
 async function signedWithMissingHeader(): Promise<Signed> {

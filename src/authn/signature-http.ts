@@ -12,7 +12,7 @@ import { checkContentDigest, type DigestAlgorithm } from './content-digest.ts';
 import type { FetchLike } from './contract.ts';
 import { publicJwk, verifyKeyProblem } from './jwk.ts';
 import { secureUrl } from './secure-url.ts';
-import { signatureBase } from './signature-base.ts';
+import { signatureBase, type SignedTarget } from './signature-base.ts';
 import { hexOf, type SignatureCheck, type SignatureVerifier, type SignerRecord } from './signature-check.ts';
 
 /** The RFC 9421 algorithms the gateway verifies (§3.3). */
@@ -156,7 +156,7 @@ export function httpMessageVerifier(options: HttpSchemeOptions): SignatureVerifi
   const resolve = keyResolver(options);
   const { components, maxAge, clockSkew, digest, label } = options;
 
-  async function checkOne(request: Request, url: URL, body: Uint8Array<ArrayBuffer>, nowMs: number, input: InnerList, signature: ArrayBuffer): Promise<SignatureCheck> {
+  async function checkOne(request: Request, target: SignedTarget, body: Uint8Array<ArrayBuffer>, nowMs: number, input: InnerList, signature: ArrayBuffer): Promise<SignatureCheck> {
     const params = input[1];
     const keyid = params.get('keyid');
     const alg = params.get('alg');
@@ -168,7 +168,7 @@ export function httpMessageVerifier(options: HttpSchemeOptions): SignatureVerifi
     if ((created as number) > now + clockSkew || now - (created as number) > maxAge) return { kind: 'failure', reason: 'authn.signature_stale' };
     if (expires !== undefined && (expires as number) <= now) return { kind: 'failure', reason: 'authn.signature_stale' };
 
-    const base = signatureBase(request, url, input);
+    const base = signatureBase(request, target, input);
     if (!base.ok) return { kind: 'failure', reason: base.reason };
     if (missingCoverage(base.covered, components, body.byteLength > 0) !== undefined) return { kind: 'failure', reason: 'authn.signature_coverage' };
     if (body.byteLength > 0 || base.covered.includes('content-digest')) {
@@ -178,25 +178,32 @@ export function httpMessageVerifier(options: HttpSchemeOptions): SignatureVerifi
 
     const resolved = await resolve(keyid, alg as string | undefined);
     if (typeof resolved === 'string') return { kind: 'failure', reason: resolved };
-    const valid = await crypto.subtle.verify(WEBCRYPTO[resolved.algorithm].verifyAs, resolved.key, signature, new TextEncoder().encode(base.base));
+    const signed = new TextEncoder().encode(base.base);
+    const valid = await crypto.subtle.verify(WEBCRYPTO[resolved.algorithm].verifyAs, resolved.key, signature, signed);
     if (!valid) return { kind: 'failure', reason: 'authn.bad_signature' };
-    const fingerprint = hexOf(new Uint8Array(await crypto.subtle.digest('SHA-256', signature)));
+    // A replay repeats what was signed, not necessarily the signature's bytes: an ECDSA signature
+    // (r, s) has a twin (r, n − s) that anyone can compute and that verifies as well.
+    const fingerprint = hexOf(new Uint8Array(await crypto.subtle.digest('SHA-256', signed)));
+    // Refused until the signature itself would be: a far `expires` does not outlast `maxAge`.
+    const lastValid = Math.min((expires as number | undefined) ?? Infinity, (created as number) + maxAge);
     return {
       kind: 'verified',
       signer: resolved.signer,
-      // The signature is what a replay repeats; it is refused until the signature itself would be.
-      replay: { key: `http-signature:${keyid}:${fingerprint}`, expiresAt: ((expires as number | undefined) ?? (created as number) + maxAge) * 1000 + clockSkew * 1000 },
+      replay: { key: `http-signature:${keyid}:${fingerprint}`, expiresAt: (lastValid + clockSkew) * 1000 },
       claims: Object.freeze({ scheme: 'http-message-signatures', keyid, algorithm: resolved.algorithm, covered: Object.freeze(base.covered) }),
     };
   }
 
-  return async function verifyHttpMessageSignature(request, body, nowMs) {
+  return async function verifyHttpMessageSignature(request, body, nowMs, target) {
     const hasInput = request.headers.has('signature-input');
     const hasSignature = request.headers.has('signature');
     if (!hasInput && !hasSignature) return { kind: 'absent' };
     const fields = hasInput && hasSignature ? parseFields(request) : undefined;
     if (!fields || fields.input.size > MAX_LABELS) return { kind: 'failure', reason: 'authn.signature_malformed' };
-    const url = new URL(request.url);
+    // Behind a proxy that ends TLS, `request.url` is the proxy's plain-HTTP leg; the client signed
+    // the https URL it used, which the engine takes from a trusted proxy only.
+    const url = new URL(target?.url ?? request.url);
+    const method = target?.method ?? request.method;
     const bytes = body as Uint8Array<ArrayBuffer>;
     let failure: SignatureCheck | undefined;
     for (const [name, member] of fields.input) {
@@ -206,7 +213,7 @@ export function httpMessageVerifier(options: HttpSchemeOptions): SignatureVerifi
         failure ??= { kind: 'failure', reason: 'authn.signature_malformed' };
         continue;
       }
-      const outcome = await checkOne(request, url, bytes, nowMs, member as InnerList, signature[0]);
+      const outcome = await checkOne(request, { method, url }, bytes, nowMs, member as InnerList, signature[0]);
       if (outcome.kind === 'verified') return outcome;
       failure ??= outcome;
     }

@@ -186,7 +186,7 @@ export function signature(options: SignatureOptions): AuthnMethod {
       if (body === undefined) return { kind: 'failure', reason: 'authn.unavailable' };
       let check;
       try {
-        check = await verify(request, body, env.now());
+        check = await verify(request, body, env.now(), context?.target);
       } catch {
         return { kind: 'failure', reason: 'authn.bad_signature' };
       }
