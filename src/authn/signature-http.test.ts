@@ -237,6 +237,23 @@ function ecdsaTwin(signatureBytes: Buffer): Buffer {
   return Buffer.concat([signatureBytes.subarray(0, 32), Buffer.from((P256_N - s).toString(16).padStart(64, '0'), 'hex')]);
 }
 
+describe('signature() whose policy asks for @authority and @path rather than @target-uri', () => {
+  const byPath = signature({ scheme: 'http-message-signatures', keys: KEYS, components: ['@method', '@authority', '@path'], replay: 'allow' });
+  const PATH_ONLY = ['@method', '@authority', '@path', 'content-digest'];
+
+  it('accepts a request without a query signed over them', async () => {
+    expect((await authenticate(byPath, await signed({ url: 'https://api.example.com/v1/transfers', fields: PATH_ONLY }))).kind).toBe('success');
+  });
+
+  it('refuses a request whose query the signature leaves out: it could be rewritten under the signature', async () => {
+    expect(await authenticate(byPath, await signed({ fields: PATH_ONLY }))).toEqual({ kind: 'failure', reason: 'authn.signature_coverage' });
+  });
+
+  it.each(['@query', '@request-target', '@target-uri'])('accepts a request with a query when %s covers it', async (component) => {
+    expect((await authenticate(byPath, await signed({ fields: [...PATH_ONLY, component] }))).kind).toBe('success');
+  });
+});
+
 /** The package refuses to sign a missing header, so the signature is made over a header then removed. */
 async function signedWithMissingHeader(): Promise<Signed> {
   const url = 'https://api.example.com/v1/transfers';
