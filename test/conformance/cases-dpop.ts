@@ -70,6 +70,16 @@ export const dpopCases: Case[] = [
     expect: { status: 401, headers: { 'www-authenticate': INVALID_PROOF }, json: problem('authn.dpop_proof_wrong_method') },
   },
   {
+    // The table's client is no proxy the policy trusts: its forwarding headers change no scheme. On
+    // workerd the scheme is the edge's https, and the forged headers claim http.
+    name: 'DPoP: a proof for the other scheme, with forwarding headers from an untrusted client that claim it',
+    ...(await perView(TARGET, async (origin) => {
+      const other = origin.startsWith('https:') ? 'http' : 'https';
+      return { ...(await withProof(client, 'GET', TARGET)(origin.replace(/^https?/, other))), 'x-forwarded-proto': other, forwarded: `proto=${other}` };
+    })),
+    expect: { status: 401, headers: { 'www-authenticate': INVALID_PROOF }, json: problem('authn.dpop_proof_wrong_url') },
+  },
+  {
     name: 'DPoP: a proof from a key the token is not bound to',
     ...(await perView(TARGET, withProof(thief, 'GET', TARGET))),
     expect: { status: 401, headers: { 'www-authenticate': INVALID_PROOF }, json: problem('authn.dpop_key_mismatch') },
