@@ -254,6 +254,27 @@ describe('signature() whose policy asks for @authority and @path rather than @ta
   });
 });
 
+describe('signature() with a Content-Digest covered member by member (`;key=`)', () => {
+  const sha512 = (body: string) => `sha-512=:${createHash('sha512').update(body).digest('base64')}:`;
+  const bothDigests = (body: string) => `${sha256Digest(body)}, ${sha512(body)}`;
+  const onlySha256 = signature({ scheme: 'http-message-signatures', keys: KEYS, digest: ['sha-256'], replay: 'allow' });
+
+  it('accepts a signature over the member the gateway checks', async () => {
+    const request = await signed({ fields: ['@method', '@target-uri', '"content-digest";key="sha-256"'], digest: bothDigests(BODY) });
+    expect((await authenticate(onlySha256, request)).kind).toBe('success');
+  });
+
+  it('refuses a signature over a member the gateway does not check: the body could be swapped under it', async () => {
+    const { request } = await signed({ fields: ['@method', '@target-uri', '"content-digest";key="sha-512"'], digest: bothDigests(BODY) });
+    // The signed sha-512 member is kept; the sha-256 member, which the gateway checks, is the new body's.
+    const swapped = BODY.replace('4200', '9999');
+    const headers = new Headers(request.headers);
+    headers.set('content-digest', `${sha256Digest(swapped)}, ${sha512(BODY)}`);
+    const forged = new Request(request.url, { method: 'POST', headers, body: swapped });
+    expect(await authenticate(onlySha256, { request: forged, body: swapped })).toEqual({ kind: 'failure', reason: 'authn.signature_coverage' });
+  });
+});
+
 /** The package refuses to sign a missing header, so the signature is made over a header then removed. */
 async function signedWithMissingHeader(): Promise<Signed> {
   const url = 'https://api.example.com/v1/transfers';

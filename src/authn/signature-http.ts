@@ -137,12 +137,20 @@ function keyResolver(options: HttpSchemeOptions): (keyid: string, alg: string | 
 /** Components that sign the query with the rest of the target. */
 const QUERY_COVERING = ['@target-uri', '@request-target', '@query'];
 
+/**
+ * Whether a signature covers the body: `content-digest` whole, or its member (`;key=`) of an
+ * algorithm the gateway checks. A member it does not check says nothing of the body beside it.
+ */
+function coversBody(input: InnerList, digest: readonly DigestAlgorithm[]): boolean {
+  return input[0].some(([name, params]) => name === 'content-digest' && (!params.has('key') || digest.includes(params.get('key') as DigestAlgorithm)));
+}
+
 /** Whether the covered components include what the policy demands; the first one missing otherwise. */
-function missingCoverage(covered: readonly string[], required: readonly string[], request: { hasBody: boolean; hasQuery: boolean }): string | undefined {
+function missingCoverage(covered: readonly string[], required: readonly string[], request: { hasBody: boolean; coversBody: boolean; hasQuery: boolean }): string | undefined {
   const set = new Set(covered);
   for (const name of required) if (!set.has(name)) return name;
   // A body not covered through its digest could be swapped under a valid signature.
-  if (request.hasBody && !set.has('content-digest')) return 'content-digest';
+  if (request.hasBody && !request.coversBody) return 'content-digest';
   // `@path` leaves the query out (§2.2.6): a policy that asks for the path asks for the target, and
   // a query the signature does not cover could be rewritten under it (`?dry_run=true` to `false`).
   if (request.hasQuery && required.includes('@path') && !QUERY_COVERING.some((name) => set.has(name))) return '@query';
@@ -176,7 +184,7 @@ export function httpMessageVerifier(options: HttpSchemeOptions): SignatureVerifi
 
     const base = signatureBase(request, target, input);
     if (!base.ok) return { kind: 'failure', reason: base.reason };
-    if (missingCoverage(base.covered, components, { hasBody: body.byteLength > 0, hasQuery: target.url.search !== '' }) !== undefined) return { kind: 'failure', reason: 'authn.signature_coverage' };
+    if (missingCoverage(base.covered, components, { hasBody: body.byteLength > 0, coversBody: coversBody(input, digest), hasQuery: target.url.search !== '' }) !== undefined) return { kind: 'failure', reason: 'authn.signature_coverage' };
     if (body.byteLength > 0 || base.covered.includes('content-digest')) {
       const digested = await checkContentDigest(request.headers.get('content-digest'), body, digest);
       if (digested !== 'ok') return { kind: 'failure', reason: digested };
