@@ -10,7 +10,7 @@
  * @module
  */
 
-import { createHash, createPrivateKey, type JsonWebKey } from 'node:crypto';
+import { constants, createHash, createPrivateKey, sign, type JsonWebKey } from 'node:crypto';
 import { createSigner, httpbis, type SigningKey } from 'http-message-signatures';
 import type { Case } from './cases.ts';
 import signingKeys from './http-signature-keys.json' with { type: 'json' };
@@ -28,6 +28,9 @@ const SIGNERS: Record<string, SigningKey> = {
   'partner-ed25519': createSigner(privateKey(signingKeys.ed25519), 'ed25519', 'partner-ed25519'),
   'partner-p256': createSigner(privateKey(signingKeys.p256), 'ecdsa-p256-sha256', 'partner-p256'),
   'partner-hmac': createSigner(Buffer.from(signingKeys.hmac.k, 'base64url'), 'hmac-sha256', 'partner-hmac'),
+  // The package's own rsa-pss-sha512 signer leaves OpenSSL's maximum salt length; RFC 9421 §3.3.1
+  // fixes it at 64 bytes. node:crypto signs, the package still builds the base and the headers.
+  'partner-rsa': { id: 'partner-rsa', alg: 'rsa-pss-sha512', sign: async (data) => sign('sha512', data, { key: privateKey(signingKeys.rsa), padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 64 }) },
   // Not a key the gateway knows.
   'partner-unknown': createSigner(privateKey(signingKeys.p256), 'ecdsa-p256-sha256', 'partner-unknown'),
 };
@@ -116,6 +119,11 @@ export const httpSignatureCases: Case[] = [
   {
     name: 'RFC 9421: an hmac-sha256 signature with the shared secret',
     ...(await signed({ nonce: 'hmac', keyid: 'partner-hmac', body: TRANSFER })),
+    expect: { status: 200, json: { principal: 'partner', body: JSON.parse(TRANSFER) } },
+  },
+  {
+    name: 'RFC 9421: an rsa-pss-sha512 signature (salt of 64 bytes)',
+    ...(await signed({ nonce: 'rsa', keyid: 'partner-rsa', body: TRANSFER })),
     expect: { status: 200, json: { principal: 'partner', body: JSON.parse(TRANSFER) } },
   },
   {

@@ -31,9 +31,11 @@ export const LoginBody = v.strictObject({ username: v.string(), password: v.stri
 /** The keys RFC 9421 callers sign with, by keyid: the public halves (the secret, for HMAC). */
 const { d: _ed25519, ...ed25519 } = signingKeys.ed25519;
 const { d: _p256, ...p256 } = signingKeys.p256;
+const { kty, n, e } = signingKeys.rsa;
 const partnerKeys = {
   'partner-ed25519': { algorithm: 'ed25519', key: ed25519, principal: 'partner' },
   'partner-p256': { algorithm: 'ecdsa-p256-sha256', key: p256, principal: 'partner' },
+  'partner-rsa': { algorithm: 'rsa-pss-sha512', key: { kty, n, e }, principal: 'partner' },
   'partner-hmac': { algorithm: 'hmac-sha256', key: signingKeys.hmac, principal: 'partner' },
 } as const;
 
