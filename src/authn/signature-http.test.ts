@@ -7,6 +7,7 @@ import { createSigner, httpbis, type SigningKey } from 'http-message-signatures'
 import type { JWK } from 'jose';
 import { parseDictionary, type InnerList } from 'structured-headers';
 import { describe, expect, it } from 'vitest';
+import { withTwinSignature } from '../../test/fixtures/ecdsa-twin.ts';
 import { CREATED, TEST_KEY_ED25519_PUBLIC_JWK, TEST_KEY_RSA_PSS_PUBLIC, TEST_REQUEST, TEST_SHARED_SECRET, VECTORS } from '../../test/fixtures/rfc9421.ts';
 import { memoryStore } from '../stores/memory.ts';
 import type { AuthnEnv, AuthnMethod } from './contract.ts';
@@ -196,7 +197,7 @@ describe('signature({ scheme: "http-message-signatures" }) with requests signed 
     const once = await signed({ keyid: 'partner-p256' });
     expect((await authenticate(partner, once, env)).kind).toBe('success');
     const headers = new Headers(once.request.headers);
-    headers.set('signature', headers.get('signature')!.replace(/:([^:]+):/, (_, value: string) => `:${ecdsaTwin(Buffer.from(value, 'base64')).toString('base64')}:`));
+    headers.set('signature', withTwinSignature(headers.get('signature')!));
     const twin = new Request(once.request.url, { method: 'POST', headers, body: once.body });
     expect(headers.get('signature')).not.toBe(once.request.headers.get('signature'));
     expect(await authenticate(partner, { request: twin, body: once.body }, env)).toEqual({ kind: 'failure', reason: 'authn.signature_replayed' });
@@ -227,15 +228,6 @@ describe('signature({ scheme: "http-message-signatures" }) with requests signed 
     expect(await authenticate(partner, { request, body: BODY })).toEqual({ kind: 'failure', reason: 'authn.signature_malformed' });
   });
 });
-
-/** The order of P-256's group. */
-const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
-
-/** The other valid encoding of an ECDSA P-256 signature `r ‖ s`: `r ‖ n − s` (anyone can make it, no key needed). */
-function ecdsaTwin(signatureBytes: Buffer): Buffer {
-  const s = BigInt(`0x${signatureBytes.subarray(32).toString('hex')}`);
-  return Buffer.concat([signatureBytes.subarray(0, 32), Buffer.from((P256_N - s).toString(16).padStart(64, '0'), 'hex')]);
-}
 
 describe('signature() whose policy asks for @authority and @path rather than @target-uri', () => {
   const byPath = signature({ scheme: 'http-message-signatures', keys: KEYS, components: ['@method', '@authority', '@path'], replay: 'allow' });

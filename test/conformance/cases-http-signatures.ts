@@ -13,6 +13,7 @@
 import { constants, createHash, createPrivateKey, sign, type JsonWebKey } from 'node:crypto';
 import { createSigner, httpbis, type SigningKey } from 'http-message-signatures';
 import type { Case } from './cases.ts';
+import { withTwinSignature } from '../fixtures/ecdsa-twin.ts';
 import signingKeys from './http-signature-keys.json' with { type: 'json' };
 import type { RawRequest } from './runtime.ts';
 import { perView } from './views.ts';
@@ -79,25 +80,17 @@ function signedRequest(options: Signing) {
 
 const signed = (options: Signing) => perView(signedRequest(options));
 
-/** The P-256 group order: an ECDSA signature (r, s) has a twin (r, n − s) that verifies as well. */
-const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
-
 /** The request with its ECDSA signature replaced by the twin, which anyone can compute without the key. */
-function withTwinSignature(request: RawRequest): RawRequest {
+function twinRequest(request: RawRequest): RawRequest {
   const headers = request.headers as Record<string, string>;
-  const twin = headers.signature!.replace(/:([^:]+):/, (_, value: string) => {
-    const bytes = Buffer.from(value, 'base64');
-    const s = BigInt(`0x${bytes.subarray(32).toString('hex')}`);
-    return `:${Buffer.concat([bytes.subarray(0, 32), Buffer.from((P256_N - s).toString(16).padStart(64, '0'), 'hex')]).toString('base64')}:`;
-  });
-  return { ...request, headers: { ...headers, signature: twin } };
+  return { ...request, headers: { ...headers, signature: withTwinSignature(headers.signature!) } };
 }
 
 /** The same requests with their signatures swapped for the twins. */
 function twinOf({ request, requestByRuntime }: Pick<Case, 'request' | 'requestByRuntime'>): Pick<Case, 'request' | 'requestByRuntime'> {
   return {
-    request: withTwinSignature(request),
-    requestByRuntime: Object.fromEntries(Object.entries(requestByRuntime ?? {}).map(([runtime, request]) => [runtime, withTwinSignature(request)])),
+    request: twinRequest(request),
+    requestByRuntime: Object.fromEntries(Object.entries(requestByRuntime ?? {}).map(([runtime, request]) => [runtime, twinRequest(request)])),
   };
 }
 
