@@ -16,13 +16,19 @@ export type BaseFailure = { ok: false; reason: 'authn.signature_malformed' | 'au
  */
 const DICTIONARY_FIELDS = new Set(['content-digest', 'repr-digest', 'want-content-digest', 'want-repr-digest', 'signature-input', 'signature', 'accept-signature']);
 
+/** The method and URL the derived components name: the request as the gateway checked it. */
+export interface SignedTarget {
+  readonly method: string;
+  readonly url: URL;
+}
+
 /** The derived components of a request (§2.2); `@status` belongs to responses and is refused. */
-function derived(name: string, params: Parameters, request: Request, url: URL): string | undefined {
+function derived(name: string, params: Parameters, { method, url }: SignedTarget): string | undefined {
   // `req` (a response's request) and `bs`/`sf` have no meaning on a derived request component.
   if ([...params.keys()].some((param) => param !== 'name' || name !== '@query-param')) return undefined;
   switch (name) {
     case '@method':
-      return request.method;
+      return method;
     case '@target-uri':
       return url.href;
     case '@authority':
@@ -69,10 +75,10 @@ function fieldValue(name: string, params: Parameters, request: Request): string 
 }
 
 /**
- * The signature base of one signature: `input` is its inner list from `Signature-Input`. `url` is
- * the request's target as the gateway resolved it.
+ * The signature base of one signature: `input` is its inner list from `Signature-Input`. `target`
+ * is the request's method and URL as the gateway resolved them (the scheme the client used).
  */
-export function signatureBase(request: Request, url: URL, input: InnerList): { ok: true; base: string; covered: string[] } | BaseFailure {
+export function signatureBase(request: Request, target: SignedTarget, input: InnerList): { ok: true; base: string; covered: string[] } | BaseFailure {
   const [components] = input;
   const lines: string[] = [];
   const covered: string[] = [];
@@ -85,7 +91,7 @@ export function signatureBase(request: Request, url: URL, input: InnerList): { o
     // The same component twice would let a signer cover one value and show the verifier another.
     if (seen.has(identifier)) return { ok: false, reason: 'authn.signature_malformed', component: identifier };
     seen.add(identifier);
-    const value = name.startsWith('@') ? derived(name, params, request, url) : fieldValue(name, params, request);
+    const value = name.startsWith('@') ? derived(name, params, target) : fieldValue(name, params, request);
     if (value === undefined) return { ok: false, reason: 'authn.signature_component_missing', component: identifier };
     lines.push(`${identifier}: ${value}`);
     covered.push(name);

@@ -4,6 +4,8 @@
  * @module
  */
 
+import type { AuthnTarget } from './contract.ts';
+
 /** A scheme's verdict on one request, before the replay cache. */
 export type SignatureCheck =
   /** The request carries no signature of this scheme: the next method is tried. */
@@ -29,8 +31,11 @@ export interface SignerRecord {
   scopes?: readonly string[];
 }
 
-/** Checks one request's signature against the bytes of its body (read once by the engine). */
-export type SignatureVerifier = (request: Request, body: Uint8Array, nowMs: number) => Promise<SignatureCheck>;
+/**
+ * Checks one request's signature against the bytes of its body (read once by the engine). `target`
+ * is the method and URL the engine checked, the URL the client used; absent, the request's own.
+ */
+export type SignatureVerifier = (request: Request, body: Uint8Array, nowMs: number, target?: AuthnTarget) => Promise<SignatureCheck>;
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 

@@ -7,6 +7,7 @@ import { createSigner, httpbis, type SigningKey } from 'http-message-signatures'
 import type { JWK } from 'jose';
 import { parseDictionary, type InnerList } from 'structured-headers';
 import { describe, expect, it } from 'vitest';
+import { withTwinSignature } from '../../test/fixtures/ecdsa-twin.ts';
 import { CREATED, TEST_KEY_ED25519_PUBLIC_JWK, TEST_KEY_RSA_PSS_PUBLIC, TEST_REQUEST, TEST_SHARED_SECRET, VECTORS } from '../../test/fixtures/rfc9421.ts';
 import { memoryStore } from '../stores/memory.ts';
 import type { AuthnEnv, AuthnMethod } from './contract.ts';
@@ -49,7 +50,7 @@ describe('RFC 9421 Appendix B.2 test vectors', () => {
 
   it.each(VECTORS)('$section: the signature base is the RFC`s, byte for byte', (vector) => {
     const request = rfcRequest(vector.signatureInput, vector.signature);
-    const built = signatureBase(request, new URL(request.url), innerList(vector.signatureInput));
+    const built = signatureBase(request, { method: request.method, url: new URL(request.url) }, innerList(vector.signatureInput));
     expect(built).toMatchObject({ ok: true, base: vector.base });
   });
 
@@ -191,6 +192,30 @@ describe('signature({ scheme: "http-message-signatures" }) with requests signed 
     expect(await authenticate(partner, { request: again, body: once.body }, env)).toEqual({ kind: 'failure', reason: 'authn.signature_replayed' });
   });
 
+  it('refuses a replay whose ECDSA signature was re-encoded as its twin (r, n − s), which verifies as well', async () => {
+    const env = envAt(NOW);
+    const once = await signed({ keyid: 'partner-p256' });
+    expect((await authenticate(partner, once, env)).kind).toBe('success');
+    const headers = new Headers(once.request.headers);
+    headers.set('signature', withTwinSignature(headers.get('signature')!));
+    const twin = new Request(once.request.url, { method: 'POST', headers, body: once.body });
+    expect(headers.get('signature')).not.toBe(once.request.headers.get('signature'));
+    expect(await authenticate(partner, { request: twin, body: once.body }, env)).toEqual({ kind: 'failure', reason: 'authn.signature_replayed' });
+  });
+
+  it('remembers a signature no longer than it could be accepted, whatever its expires says', async () => {
+    const message = await httpbis.signMessage(
+      { key: SIGNERS['partner-hmac']!, fields: ['@method', '@target-uri'], params: ['keyid', 'created', 'expires'], paramValues: { keyid: 'partner-hmac', created: new Date(NOW), expires: new Date(NOW + 10 * 365 * 86_400_000) } },
+      { method: 'GET', url: 'https://api.example.com/v1/transfers', headers: {} },
+    );
+    let remembered: number | undefined;
+    const env: AuthnEnv = { now: () => NOW, fetch, firstUse: async (_, expiresAt) => ((remembered = expiresAt), true) };
+    const request = new Request('https://api.example.com/v1/transfers', { headers: message.headers as Record<string, string> });
+    expect((await partner.authenticate(request, env, { body: new Uint8Array(0) })).kind).toBe('success');
+    // maxAge (300 s) and the clock skew (5 s) after created.
+    expect(remembered).toBe(NOW + 305_000);
+  });
+
   it('refuses an alg parameter that is not the key`s', async () => {
     const { request, body } = await signed();
     const headers = new Headers(request.headers);
@@ -201,6 +226,44 @@ describe('signature({ scheme: "http-message-signatures" }) with requests signed 
   it('refuses unparseable signature fields as malformed', async () => {
     const request = new Request('https://api.example.com/', { method: 'POST', headers: { 'signature-input': 'sig1=("@method"', signature: 'sig1=:AA==:' }, body: BODY });
     expect(await authenticate(partner, { request, body: BODY })).toEqual({ kind: 'failure', reason: 'authn.signature_malformed' });
+  });
+});
+
+describe('signature() whose policy asks for @authority and @path rather than @target-uri', () => {
+  const byPath = signature({ scheme: 'http-message-signatures', keys: KEYS, components: ['@method', '@authority', '@path'], replay: 'allow' });
+  const PATH_ONLY = ['@method', '@authority', '@path', 'content-digest'];
+
+  it('accepts a request without a query signed over them', async () => {
+    expect((await authenticate(byPath, await signed({ url: 'https://api.example.com/v1/transfers', fields: PATH_ONLY }))).kind).toBe('success');
+  });
+
+  it('refuses a request whose query the signature leaves out: it could be rewritten under the signature', async () => {
+    expect(await authenticate(byPath, await signed({ fields: PATH_ONLY }))).toEqual({ kind: 'failure', reason: 'authn.signature_coverage' });
+  });
+
+  it.each(['@query', '@request-target', '@target-uri'])('accepts a request with a query when %s covers it', async (component) => {
+    expect((await authenticate(byPath, await signed({ fields: [...PATH_ONLY, component] }))).kind).toBe('success');
+  });
+});
+
+describe('signature() with a Content-Digest covered member by member (`;key=`)', () => {
+  const sha512 = (body: string) => `sha-512=:${createHash('sha512').update(body).digest('base64')}:`;
+  const bothDigests = (body: string) => `${sha256Digest(body)}, ${sha512(body)}`;
+  const onlySha256 = signature({ scheme: 'http-message-signatures', keys: KEYS, digest: ['sha-256'], replay: 'allow' });
+
+  it('accepts a signature over the member the gateway checks', async () => {
+    const request = await signed({ fields: ['@method', '@target-uri', '"content-digest";key="sha-256"'], digest: bothDigests(BODY) });
+    expect((await authenticate(onlySha256, request)).kind).toBe('success');
+  });
+
+  it('refuses a signature over a member the gateway does not check: the body could be swapped under it', async () => {
+    const { request } = await signed({ fields: ['@method', '@target-uri', '"content-digest";key="sha-512"'], digest: bothDigests(BODY) });
+    // The signed sha-512 member is kept; the sha-256 member, which the gateway checks, is the new body's.
+    const swapped = BODY.replace('4200', '9999');
+    const headers = new Headers(request.headers);
+    headers.set('content-digest', `${sha256Digest(swapped)}, ${sha512(BODY)}`);
+    const forged = new Request(request.url, { method: 'POST', headers, body: swapped });
+    expect(await authenticate(onlySha256, { request: forged, body: swapped })).toEqual({ kind: 'failure', reason: 'authn.signature_coverage' });
   });
 });
 

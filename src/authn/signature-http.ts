@@ -12,7 +12,7 @@ import { checkContentDigest, type DigestAlgorithm } from './content-digest.ts';
 import type { FetchLike } from './contract.ts';
 import { publicJwk, verifyKeyProblem } from './jwk.ts';
 import { secureUrl } from './secure-url.ts';
-import { signatureBase } from './signature-base.ts';
+import { signatureBase, type SignedTarget } from './signature-base.ts';
 import { hexOf, type SignatureCheck, type SignatureVerifier, type SignerRecord } from './signature-check.ts';
 
 /** The RFC 9421 algorithms the gateway verifies (§3.3). */
@@ -134,12 +134,26 @@ function keyResolver(options: HttpSchemeOptions): (keyid: string, alg: string | 
   };
 }
 
+/** Components that sign the query with the rest of the target. */
+const QUERY_COVERING = ['@target-uri', '@request-target', '@query'];
+
+/**
+ * Whether a signature covers the body: `content-digest` whole, or its member (`;key=`) of an
+ * algorithm the gateway checks. A member it does not check says nothing of the body beside it.
+ */
+function coversBody(input: InnerList, digest: readonly DigestAlgorithm[]): boolean {
+  return input[0].some(([name, params]) => name === 'content-digest' && (!params.has('key') || digest.includes(params.get('key') as DigestAlgorithm)));
+}
+
 /** Whether the covered components include what the policy demands; the first one missing otherwise. */
-function missingCoverage(covered: readonly string[], required: readonly string[], hasBody: boolean): string | undefined {
+function missingCoverage(covered: readonly string[], required: readonly string[], request: { hasBody: boolean; coversBody: boolean; hasQuery: boolean }): string | undefined {
   const set = new Set(covered);
   for (const name of required) if (!set.has(name)) return name;
   // A body not covered through its digest could be swapped under a valid signature.
-  if (hasBody && !set.has('content-digest')) return 'content-digest';
+  if (request.hasBody && !request.coversBody) return 'content-digest';
+  // `@path` leaves the query out (§2.2.6): a policy that asks for the path asks for the target, and
+  // a query the signature does not cover could be rewritten under it (`?dry_run=true` to `false`).
+  if (request.hasQuery && required.includes('@path') && !QUERY_COVERING.some((name) => set.has(name))) return '@query';
   return undefined;
 }
 
@@ -156,7 +170,7 @@ export function httpMessageVerifier(options: HttpSchemeOptions): SignatureVerifi
   const resolve = keyResolver(options);
   const { components, maxAge, clockSkew, digest, label } = options;
 
-  async function checkOne(request: Request, url: URL, body: Uint8Array<ArrayBuffer>, nowMs: number, input: InnerList, signature: ArrayBuffer): Promise<SignatureCheck> {
+  async function checkOne(request: Request, target: SignedTarget, body: Uint8Array<ArrayBuffer>, nowMs: number, input: InnerList, signature: ArrayBuffer): Promise<SignatureCheck> {
     const params = input[1];
     const keyid = params.get('keyid');
     const alg = params.get('alg');
@@ -168,9 +182,9 @@ export function httpMessageVerifier(options: HttpSchemeOptions): SignatureVerifi
     if ((created as number) > now + clockSkew || now - (created as number) > maxAge) return { kind: 'failure', reason: 'authn.signature_stale' };
     if (expires !== undefined && (expires as number) <= now) return { kind: 'failure', reason: 'authn.signature_stale' };
 
-    const base = signatureBase(request, url, input);
+    const base = signatureBase(request, target, input);
     if (!base.ok) return { kind: 'failure', reason: base.reason };
-    if (missingCoverage(base.covered, components, body.byteLength > 0) !== undefined) return { kind: 'failure', reason: 'authn.signature_coverage' };
+    if (missingCoverage(base.covered, components, { hasBody: body.byteLength > 0, coversBody: coversBody(input, digest), hasQuery: target.url.search !== '' }) !== undefined) return { kind: 'failure', reason: 'authn.signature_coverage' };
     if (body.byteLength > 0 || base.covered.includes('content-digest')) {
       const digested = await checkContentDigest(request.headers.get('content-digest'), body, digest);
       if (digested !== 'ok') return { kind: 'failure', reason: digested };
@@ -178,25 +192,32 @@ export function httpMessageVerifier(options: HttpSchemeOptions): SignatureVerifi
 
     const resolved = await resolve(keyid, alg as string | undefined);
     if (typeof resolved === 'string') return { kind: 'failure', reason: resolved };
-    const valid = await crypto.subtle.verify(WEBCRYPTO[resolved.algorithm].verifyAs, resolved.key, signature, new TextEncoder().encode(base.base));
+    const signed = new TextEncoder().encode(base.base);
+    const valid = await crypto.subtle.verify(WEBCRYPTO[resolved.algorithm].verifyAs, resolved.key, signature, signed);
     if (!valid) return { kind: 'failure', reason: 'authn.bad_signature' };
-    const fingerprint = hexOf(new Uint8Array(await crypto.subtle.digest('SHA-256', signature)));
+    // A replay repeats what was signed, not necessarily the signature's bytes: an ECDSA signature
+    // (r, s) has a twin (r, n − s) that anyone can compute and that verifies as well.
+    const fingerprint = hexOf(new Uint8Array(await crypto.subtle.digest('SHA-256', signed)));
+    // Refused until the signature itself would be: a far `expires` does not outlast `maxAge`.
+    const lastValid = Math.min((expires as number | undefined) ?? Infinity, (created as number) + maxAge);
     return {
       kind: 'verified',
       signer: resolved.signer,
-      // The signature is what a replay repeats; it is refused until the signature itself would be.
-      replay: { key: `http-signature:${keyid}:${fingerprint}`, expiresAt: ((expires as number | undefined) ?? (created as number) + maxAge) * 1000 + clockSkew * 1000 },
+      replay: { key: `http-signature:${keyid}:${fingerprint}`, expiresAt: (lastValid + clockSkew) * 1000 },
       claims: Object.freeze({ scheme: 'http-message-signatures', keyid, algorithm: resolved.algorithm, covered: Object.freeze(base.covered) }),
     };
   }
 
-  return async function verifyHttpMessageSignature(request, body, nowMs) {
+  return async function verifyHttpMessageSignature(request, body, nowMs, target) {
     const hasInput = request.headers.has('signature-input');
     const hasSignature = request.headers.has('signature');
     if (!hasInput && !hasSignature) return { kind: 'absent' };
     const fields = hasInput && hasSignature ? parseFields(request) : undefined;
     if (!fields || fields.input.size > MAX_LABELS) return { kind: 'failure', reason: 'authn.signature_malformed' };
-    const url = new URL(request.url);
+    // Behind a proxy that ends TLS, `request.url` is the proxy's plain-HTTP leg; the client signed
+    // the https URL it used, which the engine takes from a trusted proxy only.
+    const url = new URL(target?.url ?? request.url);
+    const method = target?.method ?? request.method;
     const bytes = body as Uint8Array<ArrayBuffer>;
     let failure: SignatureCheck | undefined;
     for (const [name, member] of fields.input) {
@@ -206,7 +227,7 @@ export function httpMessageVerifier(options: HttpSchemeOptions): SignatureVerifi
         failure ??= { kind: 'failure', reason: 'authn.signature_malformed' };
         continue;
       }
-      const outcome = await checkOne(request, url, bytes, nowMs, member as InnerList, signature[0]);
+      const outcome = await checkOne(request, { method, url }, bytes, nowMs, member as InnerList, signature[0]);
       if (outcome.kind === 'verified') return outcome;
       failure ??= outcome;
     }

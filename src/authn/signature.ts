@@ -67,7 +67,8 @@ export interface HttpMessageSignatureOptions extends SignatureCommonOptions {
   scopes?: readonly string[];
   /**
    * Components every signature must cover. It must name `@method` and either `@target-uri` or
-   * both `@authority` and `@path`; `content-digest` is demanded on its own whenever there is a body.
+   * both `@authority` and `@path`; `content-digest` is demanded on its own whenever there is a body,
+   * and with `@path`, `@query` (or `@request-target`) whenever the request has a query.
    * @default ['@method', '@target-uri']
    */
   components?: readonly string[];
@@ -186,7 +187,7 @@ export function signature(options: SignatureOptions): AuthnMethod {
       if (body === undefined) return { kind: 'failure', reason: 'authn.unavailable' };
       let check;
       try {
-        check = await verify(request, body, env.now());
+        check = await verify(request, body, env.now(), context?.target);
       } catch {
         return { kind: 'failure', reason: 'authn.bad_signature' };
       }

@@ -2,10 +2,8 @@
  * Conformance cases for DPoP (RFC 9449): a token bound to a key works only with a proof from that
  * key for the request's method and URL, once. The proofs come from panva's `dpop` client.
  *
- * A proof names the URL the gateway sees, which is not the same on every runtime: on a server of
- * its own (plain HTTP straight from loopback) it is `http://` and the `Host` the case sends; Hono
- * driven in-process sees `http://127.0.0.1`; workerd sees the https URL the client reached the edge
- * with. Each case carries a request made for each of these.
+ * A proof names the URL the gateway sees, which is not the same on every runtime (views.ts): each
+ * case carries a request made for each.
  * @module
  */
 
@@ -14,16 +12,9 @@ import { importJWK, SignJWT, type JWK } from 'jose';
 import type { Case } from './cases.ts';
 import keys from './keys.json' with { type: 'json' };
 import { AUDIENCE, ISSUER } from './policy.ts';
-import type { RawRequest } from './runtime.ts';
+import { perView as perViewOf } from './views.ts';
 
 const TARGET = '/v1/bound/me';
-
-/** Where the gateway's URL differs: the origin it sees, and the Host to send (none: the runner's). */
-const VIEWS: { runtime?: string; origin: string; host?: string }[] = [
-  { origin: 'http://api.conformance.test', host: 'api.conformance.test' },
-  { runtime: 'hono', origin: 'http://127.0.0.1' },
-  { runtime: 'workerd', origin: 'https://api.example.com' },
-];
 
 const issuerKey = (await importJWK(keys.es256.private as JWK, 'ES256')) as CryptoKey;
 const client = await generateKeyPair('ES256');
@@ -33,16 +24,9 @@ const token = await new SignJWT({ iss: ISSUER, aud: AUDIENCE, sub: 'u_alice', ro
   .setProtectedHeader({ alg: 'ES256', kid: keys.es256.private.kid, typ: 'JWT' })
   .sign(issuerKey);
 
-/** A request per view: `headers` gets the view's origin. */
-async function perView(target: string, headers: (origin: string) => Promise<Record<string, string>> | Record<string, string>): Promise<Pick<Case, 'request' | 'requestByRuntime'>> {
-  const built = await Promise.all(
-    VIEWS.map(async (view) => ({ view, request: { method: 'GET', target, headers: { ...(view.host && { host: view.host }), ...(await headers(view.origin)) } } satisfies RawRequest })),
-  );
-  return {
-    request: built.find(({ view }) => !view.runtime)!.request,
-    requestByRuntime: Object.fromEntries(built.filter(({ view }) => view.runtime).map(({ view, request }) => [view.runtime!, request])),
-  };
-}
+/** A GET of `target` per view: `headers` gets the view's origin. */
+const perView = (target: string, headers: (origin: string) => Promise<Record<string, string>> | Record<string, string>) =>
+  perViewOf(async (origin) => ({ method: 'GET', target, headers: await headers(origin) }));
 
 const withProof = (keyPair: KeyPair, method: string, path: string) => (origin: string) =>
   generateProof(keyPair, `${origin}${path}`, method, undefined, token).then((proof) => ({ authorization: `DPoP ${token}`, dpop: proof }));
@@ -84,6 +68,16 @@ export const dpopCases: Case[] = [
     name: 'DPoP: a proof made for another method',
     ...(await perView(TARGET, withProof(client, 'DELETE', TARGET))),
     expect: { status: 401, headers: { 'www-authenticate': INVALID_PROOF }, json: problem('authn.dpop_proof_wrong_method') },
+  },
+  {
+    // The table's client is no proxy the policy trusts: its forwarding headers change no scheme. On
+    // workerd the scheme is the edge's https, and the forged headers claim http.
+    name: 'DPoP: a proof for the other scheme, with forwarding headers from an untrusted client that claim it',
+    ...(await perView(TARGET, async (origin) => {
+      const other = origin.startsWith('https:') ? 'http' : 'https';
+      return { ...(await withProof(client, 'GET', TARGET)(origin.replace(/^https?/, other))), 'x-forwarded-proto': other, forwarded: `proto=${other}` };
+    })),
+    expect: { status: 401, headers: { 'www-authenticate': INVALID_PROOF }, json: problem('authn.dpop_proof_wrong_url') },
   },
   {
     name: 'DPoP: a proof from a key the token is not bound to',

@@ -16,6 +16,7 @@ import { signCases } from './cases-sign.ts';
 import { mtlsCases } from './cases-mtls.ts';
 import { accessCases } from './cases-access.ts';
 import { protectCases } from './cases-protect.ts';
+import { httpSignatureCases } from './cases-http-signatures.ts';
 
 export interface Case {
   name: string;
@@ -545,4 +546,5 @@ export const cases: Case[] = [
   ...mtlsCases,
   ...accessCases,
   ...protectCases,
+  ...httpSignatureCases,
 ];

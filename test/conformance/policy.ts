@@ -10,6 +10,7 @@
 import * as v from 'valibot';
 import { apiKey, definePolicy, jwt, mtls, signature, type Handler } from 'portcullis';
 import keys from './keys.json' with { type: 'json' };
+import signingKeys from './http-signature-keys.json' with { type: 'json' };
 
 export const ISSUER = 'https://id.conformance.test';
 export const AUDIENCE = 'conformance';
@@ -27,6 +28,17 @@ export const UserPatch = v.strictObject({
 
 export const LoginBody = v.strictObject({ username: v.string(), password: v.string() });
 
+/** The keys RFC 9421 callers sign with, by keyid: the public halves (the secret, for HMAC). */
+const { d: _ed25519, ...ed25519 } = signingKeys.ed25519;
+const { d: _p256, ...p256 } = signingKeys.p256;
+const { kty, n, e } = signingKeys.rsa;
+const partnerKeys = {
+  'partner-ed25519': { algorithm: 'ed25519', key: ed25519, principal: 'partner' },
+  'partner-p256': { algorithm: 'ecdsa-p256-sha256', key: p256, principal: 'partner' },
+  'partner-rsa': { algorithm: 'rsa-pss-sha512', key: { kty, n, e }, principal: 'partner' },
+  'partner-hmac': { algorithm: 'hmac-sha256', key: signingKeys.hmac, principal: 'partner' },
+} as const;
+
 const ownerOrAdmin = [{ roles: ['admin'] }, { owner: { param: 'id' } }];
 
 export const policy = definePolicy({
@@ -43,6 +55,10 @@ export const policy = definePolicy({
     boundUser: jwt({ jwks: { keys: [keys.es256.public] }, algorithms: ['ES256'], issuer: ISSUER, audience: AUDIENCE, dpop: { mode: 'required', algorithms: ['ES256'], maxAge: 3600 } }),
     webhook: signature({ scheme: 'standard-webhooks', secrets: [WEBHOOK_SECRET], principal: 'payments-provider' }),
     partner: mtls({ clients: { [`uri:${PARTNER_URI}`]: { principal: 'svc_partner' } } }),
+    // RFC 9421. The table's signatures are made once, before every runtime runs: an hour's age.
+    signedPartner: signature({ scheme: 'http-message-signatures', keys: partnerKeys, maxAge: 3600 }),
+    // The same keys where the policy asks for @authority and @path instead of @target-uri.
+    signedPartnerByPath: signature({ scheme: 'http-message-signatures', keys: partnerKeys, components: ['@method', '@authority', '@path'], maxAge: 3600 }),
   },
   roleHierarchy: { admin: ['user'] },
   rateLimits: {
@@ -84,6 +100,10 @@ export const policy = definePolicy({
     'GET /v1/page': { authn: 'anonymous', response: { fields: { secret: ['admin'] } } },
     'GET /v1/crash': { authn: 'anonymous' },
     'GET /v1/busy': { authn: 'anonymous' },
+    // Requests signed by their caller (RFC 9421), the body through Content-Digest.
+    'POST /v1/signed/transfers': { authn: ['signedPartner'], allow: 'authenticated', contentTypes: ['application/json'] },
+    'GET /v1/signed/transfers': { authn: ['signedPartner'], allow: 'authenticated' },
+    'PUT /v1/signed/transfers': { authn: ['signedPartnerByPath'], allow: 'authenticated', contentTypes: ['application/json'] },
   },
 });
 

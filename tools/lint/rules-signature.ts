@@ -70,7 +70,7 @@ export const SIGNATURE_RULES: readonly SignatureRule[] = [
     owasp: 'API2',
     title: 'HTTP Message Signature that leaves the query unsigned',
     description:
-      'Covering "@authority" and "@path" without "@query" (or "@target-uri") signs the path but not its query: whoever relays the request can change ?amount=1 into ?amount=1000 under a valid signature.',
+      'Covering "@authority" and "@path" without "@query" (or "@target-uri") signs the path but not its query, which whoever relays the request could change (?amount=1 into ?amount=1000). The gateway refuses such a signature on a request that has a query (authn.signature_coverage): callers that sign only what the policy names fail on every request with one.',
     fix: 'Require "@target-uri" in components, or add "@query".',
     check: ({ policy }) =>
       signatureMethods(policy).flatMap(({ name, meta }) => {
