@@ -161,7 +161,8 @@ describe('two `npm start` processes with the same REDIS_URL on different PORTs',
     const logins: number[] = [];
     for (let i = 0; i < 5; i++) logins.push(await login(urls[i % 2]!));
     expect(logins).toEqual([401, 401, 401, 429, 429]);
-  });
+    // Two demo starts (tsx, PGlite) on a busy machine take longer than the default test timeout.
+  }, 90_000);
 });
 
 it('nothing in src/, adapters/ or policies/ imports from test/ (the demo reaches Redis with redisStore)', () => {
