@@ -30,7 +30,7 @@ export interface NativeCrypto {
 }
 
 /** What WebCrypto requires of a CryptoKey to verify each JWS algorithm, as jose checks it. */
-const VERIFY_KEYS: ReadonlyMap<string, { type: KeyType; name: string; hash?: string; namedCurve?: string }> = new Map([
+const VERIFY_KEYS: ReadonlyMap<string, { type: 'public' | 'secret'; name: string; hash?: string; namedCurve?: string }> = new Map([
   ['HS256', { type: 'secret', name: 'HMAC', hash: 'SHA-256' }],
   ['HS384', { type: 'secret', name: 'HMAC', hash: 'SHA-384' }],
   ['HS512', { type: 'secret', name: 'HMAC', hash: 'SHA-512' }],
