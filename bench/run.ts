@@ -552,7 +552,17 @@ if (runs.has('hs256')) await phase('HS256', 'hs256', hsRounds, false);
 if (runs.has('store')) await storePhase(mainRounds);
 if (runs.has('gateway')) await gatewayPhase(mainRounds);
 
-let evaluate: Record<string, unknown> = { warm_us: null, cold_us: null, jose_us: null, cold_x8_us: null, jose_x8_us: null };
+let evaluate: Record<string, unknown> = {
+  warm_us: null,
+  cold_us: null,
+  cold_native_us: null,
+  jose_us: null,
+  cold_x8_us: null,
+  cold_native_x8_us: null,
+  jose_x8_us: null,
+  apikey_us: null,
+  apikey_native_us: null,
+};
 let memoryBytesPerKey: unknown = null;
 if (runs.has('inprocess')) {
   process.stderr.write('in-process: engine.evaluate() and jose.jwtVerify\n');
@@ -742,8 +752,9 @@ const tables = [
 console.log(tables.filter(Boolean).join('\n'));
 const us = (value: unknown) => (typeof value === 'number' ? `${value.toFixed(2)} µs` : 'skipped');
 console.log(
-  `\nin-process, median per request: evaluate() warm ${us(evaluate.warm_us)}, cold ${us(evaluate.cold_us)}; jose.jwtVerify ${us(evaluate.jose_us)}` +
-    `\n  with 8 in flight (wall time per request): evaluate() cold ${us(evaluate.cold_x8_us)}; jose.jwtVerify ${us(evaluate.jose_x8_us)}`,
+  `\nin-process, median per request: evaluate() warm ${us(evaluate.warm_us)}, cold ${us(evaluate.cold_us)} (native crypto ${us(evaluate.cold_native_us)}); jose.jwtVerify ${us(evaluate.jose_us)}` +
+    `\n  with 8 in flight (wall time per request): evaluate() cold ${us(evaluate.cold_x8_us)} (native crypto ${us(evaluate.cold_native_x8_us)}); jose.jwtVerify ${us(evaluate.jose_x8_us)}` +
+    `\n  an API-key request: ${us(evaluate.apikey_us)} (native crypto ${us(evaluate.apikey_native_us)})`,
 );
 const byRoutes = (values: unknown, unit: string) =>
   values && typeof values === 'object' ? Object.entries(values).map(([routes, value]) => `${routes} routes ${value} ${unit}`).join(', ') : 'skipped';
