@@ -32,8 +32,11 @@ import { startHaproxy } from './haproxy.ts';
 import { AUDIENCE, HOST, ISSUER, ORIGIN, PATH, type Alg, type StackKey } from './scenario.ts';
 
 const STACKS = ['bare', 'hono', 'express', 'portcullis-node', 'portcullis-hono'] as const;
-/** Run only when named in BENCH_STACKS: `bridge`, portcullis-node's Request/Response bridge and headers without the policy. */
-const REFERENCES = ['bridge'] as const;
+/**
+ * Run only when named in BENCH_STACKS: `bridge`, portcullis-node's Request/Response bridge and headers
+ * without the policy; `portcullis-node-webcrypto`, portcullis-node with WebCrypto alone (no `nodeCrypto()`).
+ */
+const REFERENCES = ['bridge', 'portcullis-node-webcrypto'] as const;
 type StackName = (typeof STACKS)[number] | (typeof REFERENCES)[number];
 /**
  * The gateway run: client → gateway → the `bare` stack as origin, on loopback. `direct` is the
@@ -42,7 +45,7 @@ type StackName = (typeof STACKS)[number] | (typeof REFERENCES)[number];
  */
 const GATEWAYS = ['direct', 'node-proxy', 'portcullis-node', 'portcullis-node-fetch', 'portcullis-bun', 'haproxy'] as const;
 type GatewayName = (typeof GATEWAYS)[number];
-const COLD_STACKS: StackName[] = ['portcullis-node', 'hono'];
+const COLD_STACKS: StackName[] = ['portcullis-node', 'hono', 'portcullis-node-webcrypto'];
 const BASELINES: StackName[] = ['bare', 'hono', 'express'];
 const PORTCULLIS: StackName[] = ['portcullis-node', 'portcullis-hono'];
 
@@ -170,7 +173,9 @@ interface Stack {
 
 /** Starts a stack; `store` runs it on redisStore with the redis-server at `store.url`. */
 async function start(name: StackName, key: StackKey, store?: { url: string; pid: number }): Promise<Stack> {
-  const { child, port } = await forkStack(name, `./stacks/${name}.ts`, { BENCH_KEY: JSON.stringify(key), ...(store && { BENCH_REDIS_URL: store.url }) });
+  const webcrypto = name === 'portcullis-node-webcrypto';
+  const env = { BENCH_KEY: JSON.stringify(key), ...(store && { BENCH_REDIS_URL: store.url }), ...(webcrypto && { BENCH_CRYPTO: 'webcrypto' }) };
+  const { child, port } = await forkStack(name, `./stacks/${webcrypto ? 'portcullis-node' : name}.ts`, env);
   return { name, id: store ? `${name}+redis` : name, url: `http://${HOST}:${port}`, child, storePid: store?.pid };
 }
 
@@ -640,10 +645,11 @@ const hs256 = section('hs256', [...STACKS, ...REFERENCES]);
 const coldStacks = section('es256-cold', COLD_STACKS).stacks;
 const cold: { stacks: Record<string, Figures>; ratios: Record<string, Record<string, number>>; pool: number } = {
   stacks: coldStacks,
-  ratios:
-    coldStacks['portcullis-node'] && coldStacks.hono
-      ? { 'portcullis-node': { hono: Number((coldStacks['portcullis-node'].rps / coldStacks.hono.rps).toFixed(2)) } }
-      : {},
+  ratios: Object.fromEntries(
+    (['portcullis-node', 'portcullis-node-webcrypto'] as const)
+      .filter((name) => coldStacks[name] && coldStacks.hono)
+      .map((name) => [name, { hono: Number((coldStacks[name]!.rps / coldStacks.hono!.rps).toFixed(2)) }]),
+  ),
   pool: COLD_POOL,
 };
 

@@ -1,6 +1,7 @@
 /**
  * Stack 4: portcullis on its Node adapter (`serve(policy, handler)`), with the memory store, or with
- * redisStore when the runner passes BENCH_REDIS_URL (the store run).
+ * redisStore when the runner passes BENCH_REDIS_URL (the store run). With BENCH_CRYPTO=webcrypto, without
+ * the runtime's own crypto that `serve()` passes by default (the `portcullis-node-webcrypto` reference).
  * @module
  */
 
@@ -18,7 +19,10 @@ const running = await serve(benchPolicy(keyFromEnv()), (_request, decision) => n
   port: 0,
   hostname: HOST,
   handleSignals: false,
-  env: { ...(process.env.BENCH_REDIS_URL && { rateLimitStore: redisStore({ url: process.env.BENCH_REDIS_URL, createClient }) }) },
+  env: {
+    ...(process.env.BENCH_REDIS_URL && { rateLimitStore: redisStore({ url: process.env.BENCH_REDIS_URL, createClient }) }),
+    ...(process.env.BENCH_CRYPTO === 'webcrypto' && { crypto: undefined }),
+  },
 });
 
 await announce(running.server);
