@@ -15,15 +15,9 @@
 import { withBodyTimeouts } from '../src/body.ts';
 import { engineFor } from '../src/engine.ts';
 import type { Engine, EngineEnv, Handler, Policy } from '../src/index.ts';
-import { nodeCrypto } from './node-crypto.ts';
+import { adapterCrypto } from './node-crypto.ts';
 
 export { nodeCrypto, type NodeCryptoOptions } from './node-crypto.ts';
-
-/**
- * What Deno's `node:crypto` measured faster at than its WebCrypto (Deno 2.9): SHA-256, and EdDSA and
- * HMAC signatures. Its ECDSA took twice WebCrypto's time and its RSA about the same: left to WebCrypto.
- */
-const DENO_NATIVE_ALGORITHMS = ['EdDSA', 'Ed25519', 'HS256', 'HS384', 'HS512'];
 
 /**
  * Options of `guard`.
@@ -36,8 +30,9 @@ const DENO_NATIVE_ALGORITHMS = ['EdDSA', 'Ed25519', 'HS256', 'HS384', 'HS512'];
 export interface GuardOptions {
   /**
    * Clock, ids, fetch, log sink, rate-limit store and crypto for the engine (ignored when an Engine
-   * is passed). `crypto` is `nodeCrypto()` for SHA-256, EdDSA and HMAC unless set (`crypto:
-   * undefined` keeps WebCrypto alone).
+   * is passed). `crypto` is `node:crypto` for SHA-256 and HMAC unless set (`crypto: undefined`
+   * keeps WebCrypto alone). Deno's `node:crypto` measured faster for those, and for EdDSA; slower
+   * (twice WebCrypto's time) for ECDSA.
    */
   env?: EngineEnv;
   /**
@@ -77,7 +72,7 @@ export type DenoFetch = (request: Request, info: DenoServeInfo) => Promise<Respo
  * @see https://docs.deno.com/api/deno/~/Deno.ServeHandlerInfo
  */
 export function guard(policy: Policy | Engine, handler: Handler, options: GuardOptions = {}): DenoFetch {
-  const engine = engineFor(policy, { crypto: nodeCrypto({ algorithms: DENO_NATIVE_ALGORITHMS }), ...options.env });
+  const engine = engineFor(policy, { crypto: adapterCrypto(), ...options.env });
   const scheme = options.scheme ?? 'http';
   const timeouts = { idleMs: options.bodyIdleTimeoutMs ?? 10_000, totalMs: options.bodyTimeoutMs ?? 30_000 };
   return function portcullisFetch(request, info) {

@@ -27,7 +27,7 @@ import {
 import { engineFor } from '../src/engine.ts';
 import { parseHost } from '../src/target.ts';
 import { guardConnections } from './node-connections.ts';
-import { nodeCrypto } from './node-crypto.ts';
+import { adapterCrypto } from './node-crypto.ts';
 import { guardResponse } from './node-response.ts';
 
 export { nodeCrypto, type NodeCryptoOptions } from './node-crypto.ts';
@@ -41,7 +41,8 @@ export interface ServeOptions {
   hostname?: string;
   /**
    * Clock, ids, fetch, log sink and crypto for the engine (ignored when an Engine is passed).
-   * `crypto` is `nodeCrypto()` unless set (`crypto: undefined` keeps WebCrypto alone).
+   * `crypto` is `node:crypto` for SHA-256 and HMAC unless set: `crypto: nodeCrypto()` checks every
+   * signature with it, `crypto: undefined` keeps WebCrypto alone.
    */
   env?: EngineEnv;
   /**
@@ -221,7 +222,7 @@ class TlsPeer implements Peer {
  */
 export async function serve(policy: Policy | Engine, handler: Handler, options: ServeOptions = {}): Promise<Running> {
   const limits = serveLimits(options);
-  const engine = engineFor(policy, { crypto: nodeCrypto(), ...options.env });
+  const engine = engineFor(policy, { crypto: adapterCrypto(), ...options.env });
   const settings = {
     headersTimeout: limits.headersTimeoutMs,
     requestTimeout: limits.requestTimeoutMs,

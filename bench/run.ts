@@ -34,9 +34,9 @@ import { AUDIENCE, HOST, ISSUER, ORIGIN, PATH, type Alg, type StackKey } from '.
 const STACKS = ['bare', 'hono', 'express', 'portcullis-node', 'portcullis-hono'] as const;
 /**
  * Run only when named in BENCH_STACKS: `bridge`, portcullis-node's Request/Response bridge and headers
- * without the policy; `portcullis-node-webcrypto`, portcullis-node with WebCrypto alone (no `nodeCrypto()`).
+ * without the policy; `portcullis-node-native`, portcullis-node checking every signature with `nodeCrypto()`.
  */
-const REFERENCES = ['bridge', 'portcullis-node-webcrypto'] as const;
+const REFERENCES = ['bridge', 'portcullis-node-native'] as const;
 type StackName = (typeof STACKS)[number] | (typeof REFERENCES)[number];
 /**
  * The gateway run: client → gateway → the `bare` stack as origin, on loopback. `direct` is the
@@ -45,7 +45,7 @@ type StackName = (typeof STACKS)[number] | (typeof REFERENCES)[number];
  */
 const GATEWAYS = ['direct', 'node-proxy', 'portcullis-node', 'portcullis-node-fetch', 'portcullis-bun', 'haproxy'] as const;
 type GatewayName = (typeof GATEWAYS)[number];
-const COLD_STACKS: StackName[] = ['portcullis-node', 'hono', 'portcullis-node-webcrypto'];
+const COLD_STACKS: StackName[] = ['portcullis-node', 'hono', 'portcullis-node-native'];
 const BASELINES: StackName[] = ['bare', 'hono', 'express'];
 const PORTCULLIS: StackName[] = ['portcullis-node', 'portcullis-hono'];
 
@@ -173,9 +173,9 @@ interface Stack {
 
 /** Starts a stack; `store` runs it on redisStore with the redis-server at `store.url`. */
 async function start(name: StackName, key: StackKey, store?: { url: string; pid: number }): Promise<Stack> {
-  const webcrypto = name === 'portcullis-node-webcrypto';
-  const env = { BENCH_KEY: JSON.stringify(key), ...(store && { BENCH_REDIS_URL: store.url }), ...(webcrypto && { BENCH_CRYPTO: 'webcrypto' }) };
-  const { child, port } = await forkStack(name, `./stacks/${webcrypto ? 'portcullis-node' : name}.ts`, env);
+  const native = name === 'portcullis-node-native';
+  const env = { BENCH_KEY: JSON.stringify(key), ...(store && { BENCH_REDIS_URL: store.url }), ...(native && { BENCH_CRYPTO: 'native' }) };
+  const { child, port } = await forkStack(name, `./stacks/${native ? 'portcullis-node' : name}.ts`, env);
   return { name, id: store ? `${name}+redis` : name, url: `http://${HOST}:${port}`, child, storePid: store?.pid };
 }
 
@@ -646,7 +646,7 @@ const coldStacks = section('es256-cold', COLD_STACKS).stacks;
 const cold: { stacks: Record<string, Figures>; ratios: Record<string, Record<string, number>>; pool: number } = {
   stacks: coldStacks,
   ratios: Object.fromEntries(
-    (['portcullis-node', 'portcullis-node-webcrypto'] as const)
+    (['portcullis-node', 'portcullis-node-native'] as const)
       .filter((name) => coldStacks[name] && coldStacks.hono)
       .map((name) => [name, { hono: Number((coldStacks[name]!.rps / coldStacks.hono!.rps).toFixed(2)) }]),
   ),
