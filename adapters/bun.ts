@@ -12,10 +12,17 @@
 import type { Server } from 'bun';
 import { engineFor } from '../src/engine.ts';
 import type { Engine, EngineEnv, Handler, Policy } from '../src/index.ts';
+import { adapterCrypto } from './node-crypto.ts';
+
+export { nodeCrypto, type NodeCryptoOptions } from './node-crypto.ts';
 
 /** Options of `guard`. */
 export interface GuardOptions {
-  /** Clock, ids, fetch, log sink and rate-limit store for the engine (ignored when an Engine is passed). */
+  /**
+   * Clock, ids, fetch, log sink, rate-limit store and crypto for the engine (ignored when an Engine
+   * is passed). `crypto` is `node:crypto` for SHA-256 and HMAC unless set: `crypto: nodeCrypto()`
+   * checks every signature with it, `crypto: undefined` keeps WebCrypto alone.
+   */
   env?: EngineEnv;
 }
 
@@ -50,7 +57,7 @@ export type BunFetch = (request: Request, server: BunServer) => Promise<Response
  * @see https://bun.sh/docs/api/http#server-requestip-request
  */
 export function guard(policy: Policy | Engine, handler: Handler, options: GuardOptions = {}): BunFetch {
-  const engine = engineFor(policy, options.env);
+  const engine = engineFor(policy, { crypto: adapterCrypto(), ...options.env });
   const schemes = new WeakMap<BunServer, 'http' | 'https'>();
   return function portcullisFetch(request, server) {
     // null for a Unix socket or a closed connection: the client address is then unknown.

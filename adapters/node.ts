@@ -27,8 +27,10 @@ import {
 import { engineFor } from '../src/engine.ts';
 import { parseHost } from '../src/target.ts';
 import { guardConnections } from './node-connections.ts';
+import { adapterCrypto } from './node-crypto.ts';
 import { guardResponse } from './node-response.ts';
 
+export { nodeCrypto, type NodeCryptoOptions } from './node-crypto.ts';
 export { nodeTransport, type NodeTransportOptions } from './node-transport.ts';
 
 /** Options of `serve`. */
@@ -37,7 +39,11 @@ export interface ServeOptions {
   port?: number;
   /** @default '127.0.0.1' */
   hostname?: string;
-  /** Clock, ids, fetch and log sink for the engine (ignored when an Engine is passed). */
+  /**
+   * Clock, ids, fetch, log sink and crypto for the engine (ignored when an Engine is passed).
+   * `crypto` is `node:crypto` for SHA-256 and HMAC unless set: `crypto: nodeCrypto()` checks every
+   * signature with it, `crypto: undefined` keeps WebCrypto alone.
+   */
   env?: EngineEnv;
   /**
    * Serve HTTPS (`node:https`) with these TLS options: `key` and `cert`, and for client
@@ -216,7 +222,7 @@ class TlsPeer implements Peer {
  */
 export async function serve(policy: Policy | Engine, handler: Handler, options: ServeOptions = {}): Promise<Running> {
   const limits = serveLimits(options);
-  const engine = engineFor(policy, options.env);
+  const engine = engineFor(policy, { crypto: adapterCrypto(), ...options.env });
   const settings = {
     headersTimeout: limits.headersTimeoutMs,
     requestTimeout: limits.requestTimeoutMs,

@@ -6,12 +6,17 @@
  * Also the same cold comparison with 8 requests in flight (`cold_x8_us`, `jose_x8_us`: wall time
  * per request), as a server has them: there the thread-pool hop of each signature check overlaps
  * other requests' work instead of leaving the CPU idle and its caches cold.
- * Prints one JSON line: `{ "warm_us", "cold_us", "jose_us", "cold_x8_us", "jose_x8_us" }`.
+ * The cold figures are WebCrypto's; `cold_native_us` and `cold_native_x8_us` are the same with the
+ * runtime's own crypto in the engine's env (`nodeCrypto()`, as `serve()` passes it), and
+ * `apikey_us` / `apikey_native_us` an API-key request (one key in the map) without and with it.
+ * Prints one JSON line: `{ "warm_us", "cold_us", "cold_native_us", "jose_us", "cold_x8_us",
+ * "cold_native_x8_us", "jose_x8_us", "apikey_us", "apikey_native_us" }`.
  * @module
  */
 
 import { jwtVerify } from 'jose';
-import { createEngine, type Engine } from '../src/index.ts';
+import { nodeCrypto } from '../adapters/node-crypto.ts';
+import { apiKey, createEngine, definePolicy, hashApiKey, type Engine } from '../src/index.ts';
 import { AUDIENCE, ISSUER, ORIGIN, PATH } from './scenario.ts';
 import { scenarioSigner } from './signer.ts';
 import { benchPolicy } from './stacks/policy.ts';
@@ -24,6 +29,7 @@ const COLD_BATCH = 100;
 const { pair, publicJwk, sign } = await scenarioSigner();
 
 const engine: Engine = createEngine(benchPolicy({ alg: 'ES256', publicJwk }));
+const nativeEngine: Engine = createEngine(benchPolicy({ alg: 'ES256', publicJwk }), { crypto: nodeCrypto() });
 const context = { peer: { address: '127.0.0.1', scheme: 'http' as const }, rawTarget: PATH };
 const request = (token: string) =>
   new Request(`http://127.0.0.1${PATH}`, { headers: { authorization: `Bearer ${token}`, origin: ORIGIN, host: '127.0.0.1' } });
@@ -34,11 +40,11 @@ const median = (samples: number[]) => {
 };
 
 /** µs per request of evaluating one batch of fresh Requests. */
-async function timeEvaluate(tokens: string[]): Promise<number> {
+async function timeEvaluate(tokens: string[], by = engine): Promise<number> {
   const requests = tokens.map(request);
   const start = performance.now();
   for (const each of requests) {
-    const decision = await engine.evaluate(each, context);
+    const decision = await by.evaluate(each, context);
     if (decision.kind !== 'allow') throw new Error(`evaluate denied: ${decision.reason}`);
   }
   return ((performance.now() - start) * 1000) / requests.length;
@@ -61,16 +67,21 @@ for (let i = 0; i < WARM_BATCHES; i++) warm.push(await timeEvaluate(warmTokens))
 // (10,000 by default) so that the timed batches run with LRU eviction, as a server would.
 const warmUp: string[] = [];
 for (let i = 0; i < 10_000; i++) warmUp.push(await sign(`warm-up-${i}`));
-for (let i = 0; i < warmUp.length; i += COLD_BATCH) await timeEvaluate(warmUp.slice(i, i + COLD_BATCH));
+for (let i = 0; i < warmUp.length; i += COLD_BATCH) {
+  await timeEvaluate(warmUp.slice(i, i + COLD_BATCH));
+  await timeEvaluate(warmUp.slice(i, i + COLD_BATCH), nativeEngine);
+}
 for (let i = 0; i < 5; i++) await timeJose(warmUp.slice(i * COLD_BATCH, (i + 1) * COLD_BATCH));
 const cold: number[] = [];
+const coldNative: number[] = [];
 const jose: number[] = [];
 for (let i = 0; i < COLD_BATCHES; i++) {
   const tokens: string[] = [];
   for (let j = 0; j < COLD_BATCH; j++) tokens.push(await sign(`cold-${i}-${j}`));
-  // Alternate, so that noise falls on both alike.
+  // In turn, so that noise falls on all alike; each engine sees the batch's tokens for the first time.
   jose.push(await timeJose(tokens));
   cold.push(await timeEvaluate(tokens));
+  coldNative.push(await timeEvaluate(tokens, nativeEngine));
 }
 
 /** µs of wall time per request with `inFlight` requests at a time. */
@@ -82,20 +93,58 @@ async function timeInFlight(count: number, inFlight: number, each: (i: number) =
 
 const IN_FLIGHT = 8;
 const coldX8: number[] = [];
+const coldNativeX8: number[] = [];
 const joseX8: number[] = [];
 for (let i = 0; i < COLD_BATCHES; i++) {
   const tokens: string[] = [];
   for (let j = 0; j < COLD_BATCH; j++) tokens.push(await sign(`x8-${i}-${j}`));
   const requests = tokens.map(request);
   joseX8.push(await timeInFlight(COLD_BATCH, IN_FLIGHT, (k) => jwtVerify(tokens[k]!, pair.publicKey, { issuer: ISSUER, audience: AUDIENCE, algorithms: ['ES256'] })));
-  coldX8.push(
-    await timeInFlight(COLD_BATCH, IN_FLIGHT, async (k) => {
-      const decision = await engine.evaluate(requests[k]!, context);
-      if (decision.kind !== 'allow') throw new Error(`evaluate denied: ${decision.reason}`);
-    }),
-  );
+  for (const [by, samples, batch] of [[engine, coldX8, requests], [nativeEngine, coldNativeX8, tokens.map(request)]] as const) {
+    samples.push(
+      await timeInFlight(COLD_BATCH, IN_FLIGHT, async (k) => {
+        const decision = await by.evaluate(batch[k]!, context);
+        if (decision.kind !== 'allow') throw new Error(`evaluate denied: ${decision.reason}`);
+      }),
+    );
+  }
+}
+
+// An API-key request: the presented key is hashed on every request (SHA-256), then looked up.
+const presented = 'pk_bench_presented_key_0000000000000000';
+const keyPolicy = definePolicy({
+  transport: { requireHttps: false },
+  authn: { service: apiKey({ keys: { [await hashApiKey(presented)]: { principal: '42', scopes: ['read'] } } }) },
+  routes: { 'GET /users/:id': { authn: ['service'], allow: [{ scopes: ['read'] }] } },
+});
+const keyEngines = [createEngine(keyPolicy), createEngine(keyPolicy, { crypto: nodeCrypto() })] as const;
+const keyed = () => new Request(`http://127.0.0.1${PATH}`, { headers: { 'x-api-key': presented, host: '127.0.0.1' } });
+async function timeKeyed(by: Engine): Promise<number> {
+  const requests = Array.from({ length: WARM_BATCH }, keyed);
+  const start = performance.now();
+  for (const each of requests) {
+    const decision = await by.evaluate(each, context);
+    if (decision.kind !== 'allow') throw new Error(`evaluate denied: ${decision.reason}`);
+  }
+  return ((performance.now() - start) * 1000) / requests.length;
+}
+const apiKeyUs: [number[], number[]] = [[], []];
+for (let i = 0; i < 5; i++) for (const by of keyEngines) await timeKeyed(by);
+for (let i = 0; i < COLD_BATCHES; i++) {
+  apiKeyUs[0].push(await timeKeyed(keyEngines[0]));
+  apiKeyUs[1].push(await timeKeyed(keyEngines[1]));
 }
 
 console.log(
-  JSON.stringify({ warm_us: median(warm), cold_us: median(cold), jose_us: median(jose), cold_x8_us: median(coldX8), jose_x8_us: median(joseX8) }),
+  JSON.stringify({
+    warm_us: median(warm),
+    cold_us: median(cold),
+    cold_native_us: median(coldNative),
+    jose_us: median(jose),
+    cold_x8_us: median(coldX8),
+    cold_native_x8_us: median(coldNativeX8),
+    jose_x8_us: median(joseX8),
+    apikey_us: median(apiKeyUs[0]),
+    apikey_native_us: median(apiKeyUs[1]),
+  }),
 );

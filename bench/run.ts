@@ -8,7 +8,7 @@
  *
  * Environment: BENCH_SECONDS (measured seconds per stack in the main ES256 run, default 12; the
  * HS256 and cold-token runs are scaled from it), BENCH_CONNECTIONS (default 32), BENCH_STACKS
- * (comma-separated subset of the five stacks, `bridge` (run by default) and `portcullis-open`), BENCH_RUNS (subset of `es256,cold,hs256,store,inprocess`;
+ * (comma-separated subset of the five stacks, `bridge` (run by default), `portcullis-open` and `portcullis-node-native`), BENCH_RUNS (subset of `es256,cold,hs256,store,inprocess`;
  * `store` runs portcullis-node on the memory store and on redisStore with a local redis-server; `gateway`
  * puts each of BENCH_GATEWAYS in front of a bare node:http origin; `scale` times evaluate() and compiling
  * at 10 to 10,000 routes; `otel` times evaluate() with telemetry off, on without an SDK, and on with the SDK), BENCH_PROFILE
@@ -34,9 +34,10 @@ import { AUDIENCE, HOST, ISSUER, ORIGIN, PATH, type Alg, type StackKey } from '.
 const STACKS = ['bare', 'hono', 'express', 'portcullis-node', 'portcullis-hono'] as const;
 /**
  * Run only when named in BENCH_STACKS: `bridge`, portcullis-node's Request/Response bridge and headers
- * without the policy; `portcullis-open`, portcullis-node on an anonymous route (the pipeline, no checks).
+ * without the policy; `portcullis-open`, portcullis-node on an anonymous route (the pipeline, no checks);
+ * `portcullis-node-native`, portcullis-node checking every signature with `nodeCrypto()`.
  */
-const REFERENCES = ['bridge', 'portcullis-open'] as const;
+const REFERENCES = ['bridge', 'portcullis-open', 'portcullis-node-native'] as const;
 type StackName = (typeof STACKS)[number] | (typeof REFERENCES)[number];
 /**
  * The gateway run: client → gateway → the `bare` stack as origin, on loopback. `direct` is the
@@ -45,7 +46,7 @@ type StackName = (typeof STACKS)[number] | (typeof REFERENCES)[number];
  */
 const GATEWAYS = ['direct', 'node-proxy', 'portcullis-node', 'portcullis-node-fetch', 'portcullis-bun', 'haproxy'] as const;
 type GatewayName = (typeof GATEWAYS)[number];
-const COLD_STACKS: StackName[] = ['portcullis-node', 'hono'];
+const COLD_STACKS: StackName[] = ['portcullis-node', 'hono', 'portcullis-node-native'];
 const BASELINES: StackName[] = ['bare', 'hono', 'express'];
 const PORTCULLIS: StackName[] = ['portcullis-node', 'portcullis-hono'];
 
@@ -174,7 +175,9 @@ interface Stack {
 
 /** Starts a stack; `store` runs it on redisStore with the redis-server at `store.url`. */
 async function start(name: StackName, key: StackKey, store?: { url: string; pid: number }): Promise<Stack> {
-  const { child, port } = await forkStack(name, `./stacks/${name}.ts`, { BENCH_KEY: JSON.stringify(key), ...(store && { BENCH_REDIS_URL: store.url }) });
+  const native = name === 'portcullis-node-native';
+  const env = { BENCH_KEY: JSON.stringify(key), ...(store && { BENCH_REDIS_URL: store.url }), ...(native && { BENCH_CRYPTO: 'native' }) };
+  const { child, port } = await forkStack(name, `./stacks/${native ? 'portcullis-node' : name}.ts`, env);
   return { name, id: store ? `${name}+redis` : name, url: `http://${HOST}:${port}`, child, storePid: store?.pid };
 }
 
@@ -267,7 +270,8 @@ async function check(stack: Stack, tokens: Tokens): Promise<void> {
   const ok = await get(PATH, tokens.owner);
   const body = await ok.json();
   if (ok.status !== 200 || body?.id !== '42') fail(`GET ${PATH} answered ${ok.status} ${JSON.stringify(body)}`);
-  const checks = stack.checks ?? (stack.name === 'bare' ? 'answer' : REFERENCES.includes(stack.name as (typeof REFERENCES)[number]) ? 'headers' : 'all');
+  const headersOnly = stack.name === 'bridge' || stack.name === 'portcullis-open';
+  const checks = stack.checks ?? (stack.name === 'bare' ? 'answer' : headersOnly ? 'headers' : 'all');
   if (checks === 'answer') return;
   if (ok.headers.get('access-control-allow-origin') !== ORIGIN) fail('no CORS header for the allowed origin');
   if (ok.headers.get('x-content-type-options') !== 'nosniff') fail('no security headers');
@@ -556,7 +560,17 @@ if (runs.has('hs256')) await phase('HS256', 'hs256', hsRounds, false);
 if (runs.has('store')) await storePhase(mainRounds);
 if (runs.has('gateway')) await gatewayPhase(mainRounds);
 
-let evaluate: Record<string, unknown> = { warm_us: null, cold_us: null, jose_us: null, cold_x8_us: null, jose_x8_us: null };
+let evaluate: Record<string, unknown> = {
+  warm_us: null,
+  cold_us: null,
+  cold_native_us: null,
+  jose_us: null,
+  cold_x8_us: null,
+  cold_native_x8_us: null,
+  jose_x8_us: null,
+  apikey_us: null,
+  apikey_native_us: null,
+};
 let memoryBytesPerKey: unknown = null;
 if (runs.has('inprocess')) {
   process.stderr.write('in-process: engine.evaluate() and jose.jwtVerify\n');
@@ -634,10 +648,11 @@ const hs256 = section('hs256', [...STACKS, ...REFERENCES]);
 const coldStacks = section('es256-cold', COLD_STACKS).stacks;
 const cold: { stacks: Record<string, Figures>; ratios: Record<string, Record<string, number>>; pool: number } = {
   stacks: coldStacks,
-  ratios:
-    coldStacks['portcullis-node'] && coldStacks.hono
-      ? { 'portcullis-node': { hono: Number((coldStacks['portcullis-node'].rps / coldStacks.hono.rps).toFixed(2)) } }
-      : {},
+  ratios: Object.fromEntries(
+    (['portcullis-node', 'portcullis-node-native'] as const)
+      .filter((name) => coldStacks[name] && coldStacks.hono)
+      .map((name) => [name, { hono: Number((coldStacks[name]!.rps / coldStacks.hono!.rps).toFixed(2)) }]),
+  ),
   pool: COLD_POOL,
 };
 
@@ -746,8 +761,9 @@ const tables = [
 console.log(tables.filter(Boolean).join('\n'));
 const us = (value: unknown) => (typeof value === 'number' ? `${value.toFixed(2)} µs` : 'skipped');
 console.log(
-  `\nin-process, median per request: evaluate() warm ${us(evaluate.warm_us)}, cold ${us(evaluate.cold_us)}; jose.jwtVerify ${us(evaluate.jose_us)}` +
-    `\n  with 8 in flight (wall time per request): evaluate() cold ${us(evaluate.cold_x8_us)}; jose.jwtVerify ${us(evaluate.jose_x8_us)}`,
+  `\nin-process, median per request: evaluate() warm ${us(evaluate.warm_us)}, cold ${us(evaluate.cold_us)} (native crypto ${us(evaluate.cold_native_us)}); jose.jwtVerify ${us(evaluate.jose_us)}` +
+    `\n  with 8 in flight (wall time per request): evaluate() cold ${us(evaluate.cold_x8_us)} (native crypto ${us(evaluate.cold_native_x8_us)}); jose.jwtVerify ${us(evaluate.jose_x8_us)}` +
+    `\n  an API-key request: ${us(evaluate.apikey_us)} (native crypto ${us(evaluate.apikey_native_us)})`,
 );
 const byRoutes = (values: unknown, unit: string) =>
   values && typeof values === 'object' ? Object.entries(values).map(([routes, value]) => `${routes} routes ${value} ${unit}`).join(', ') : 'skipped';

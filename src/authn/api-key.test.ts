@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it, test, vi } from 'vitest';
+import { nodeCrypto } from '../../adapters/node-crypto.ts';
 import { AUDIENCE, es256, ISSUER, jwksOf, NOW_MS, NOW_SECONDS, signToken } from '../../test/fixtures/keys.ts';
 import type { Decision } from '../decision.ts';
 import { createEngine } from '../engine.ts';
@@ -363,5 +364,34 @@ describe('a route accepting a JWT or an API key', () => {
 
   it('challenges with both schemes and no error when no credential is given', async () => {
     expectDenied(await guard({ user, service: service() })(), 401, 'authn.required', `Bearer realm="api", ${CHALLENGE}`);
+  });
+});
+
+describe("apiKey() with the runtime's own SHA-256 (env.crypto)", () => {
+  const nativeGuard = (method: AuthnMethod) => {
+    const engine = createEngine(
+      definePolicy({ transport: { requireHttps: false }, authn: { service: method }, routes: { 'GET /me': { authn: ['service'], allow: 'authenticated' } } }),
+      { now: () => NOW_MS, log: () => {}, crypto: nodeCrypto() },
+    );
+    return (key: string) => engine.evaluate(new Request('https://api.test/me', { headers: { 'x-api-key': key } }));
+  };
+
+  it('hashes the presented key without WebCrypto, to the same hash and key id', async () => {
+    const digest = vi.spyOn(crypto.subtle, 'digest');
+    const seen: string[] = [];
+    const request = nativeGuard(apiKey({ resolve: async (hash) => (seen.push(hash), hash === sha256(KEY) ? { principal: 'svc_reports' } : undefined) }));
+    const decision = await request(KEY);
+    expectAllowed(decision, 'svc_reports');
+    if (decision.kind === 'allow') expect(decision.principal.claims.keyId).toBe(sha256(KEY).slice(0, 16));
+    expectDenied(await request(OLD_KEY), 401, 'authn.key_unknown', INVALID);
+    expect(seen).toEqual([sha256(KEY), sha256(OLD_KEY)]);
+    expect(digest).not.toHaveBeenCalled();
+    digest.mockRestore();
+  });
+
+  it('finds a static map entry made by hashApiKey (WebCrypto)', async () => {
+    const request = nativeGuard(apiKey({ keys: { [await hashApiKey(KEY)]: { principal: 'svc_reports' } } }));
+    expectAllowed(await request(KEY), 'svc_reports');
+    expectDenied(await request(`${KEY}x`), 401, 'authn.key_unknown', INVALID);
   });
 });

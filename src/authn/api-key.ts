@@ -160,7 +160,7 @@ export function apiKey(options: ApiKeyOptions): AuthnMethod {
       if (checksum === 'none' && requireChecksum) return { kind: 'failure', reason: 'authn.key_malformed' };
       // The presented key is hashed before lookup, so no comparison ever runs on the secret itself.
       let record: ApiKeyRecord | undefined;
-      const hash = await sha256Hex(presented);
+      const hash = await sha256Hex(presented, env.crypto);
       try {
         record = await lookup(hash, env);
       } catch {

@@ -6,6 +6,7 @@
  */
 
 import type { CertificateLookup } from './certificate-source.ts';
+import type { NativeCrypto } from './native-crypto.ts';
 
 /** Who made the request. */
 export interface Principal {
@@ -92,6 +93,8 @@ export interface AuthnEnv {
   firstUse?(key: string, expiresAt: number): Promise<boolean>;
   /** Forgets a key `firstUse` remembered (a request that was then not delivered). */
   forget?(key: string): Promise<void>;
+  /** The runtime's own signature checks and SHA-256, faster than WebCrypto where present; absent, WebCrypto does it all. */
+  crypto?: NativeCrypto;
 }
 
 /** What the engine hands a method about this request beyond the Request itself. */

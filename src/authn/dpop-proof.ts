@@ -4,10 +4,12 @@
  * @module
  */
 
-import { base64url, calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, errors, jwtVerify, type JWK, type JWTPayload } from 'jose';
+import { base64url, calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, errors, type JWK, type JWTPayload } from 'jose';
 import type { AuthnEnv, AuthnTarget } from './contract.ts';
 import { sha256Hex } from './hash.ts';
 import type { DpopNonces } from './dpop-nonce.ts';
+import { verifyJwt } from './jwt-verify.ts';
+import { sha256, type NativeCrypto } from './native-crypto.ts';
 
 /** Asymmetric algorithms a proof may use: never `none`, never HMAC (the key travels in the proof). */
 export const DPOP_ALGORITHMS = ['ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512'] as const;
@@ -59,8 +61,8 @@ export function comparableUrl(url: string): string | undefined {
 }
 
 /** base64url(SHA-256(token)): the `ath` a proof for `token` carries. */
-export async function tokenHash(token: string): Promise<string> {
-  return base64url.encode(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(token))));
+export async function tokenHash(token: string, native?: NativeCrypto): Promise<string> {
+  return base64url.encode(await sha256(new TextEncoder().encode(token), native));
 }
 
 /**
@@ -92,14 +94,14 @@ export async function checkProof(
   const nowMs = env.now();
   let payload: JWTPayload;
   try {
-    ({ payload } = await jwtVerify(proof, EmbeddedJWK, {
+    payload = await verifyJwt(proof, EmbeddedJWK, {
       typ: 'dpop+jwt',
       algorithms: [...rules.algorithms],
       maxTokenAge: rules.maxAge,
       clockTolerance: rules.tolerance,
       currentDate: new Date(nowMs),
       requiredClaims: ['jti', 'htm', 'htu', 'iat'],
-    }));
+    }, env.crypto);
   } catch (error) {
     if (error instanceof errors.JOSEAlgNotAllowed) return fail('authn.dpop_proof_alg_not_allowed');
     if (error instanceof errors.JWTExpired || (error instanceof errors.JWTClaimValidationFailed && error.claim === 'iat')) return fail('authn.dpop_proof_stale');
@@ -115,7 +117,7 @@ export async function checkProof(
 
   const jkt = await calculateJwkThumbprint(jwk, 'sha256');
   if (bound) {
-    if (payload.ath !== (await tokenHash(bound.accessToken))) return fail('authn.dpop_proof_wrong_token');
+    if (payload.ath !== (await tokenHash(bound.accessToken, env.crypto))) return fail('authn.dpop_proof_wrong_token');
     if (jkt !== bound.jkt) return fail('authn.dpop_key_mismatch');
   }
 

@@ -1,5 +1,7 @@
-/** SHA-256 of a string as lowercase hex (WebCrypto). */
-export async function sha256Hex(text: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
+import { sha256, type NativeCrypto } from './native-crypto.ts';
+
+/** SHA-256 of a string as lowercase hex: the runtime's own hash when `native` is given, else WebCrypto's. */
+export async function sha256Hex(text: string, native?: NativeCrypto): Promise<string> {
+  const digest = await sha256(new TextEncoder().encode(text), native);
   return Array.from(digest, (byte) => byte.toString(16).padStart(2, '0')).join('');
 }

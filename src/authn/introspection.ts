@@ -203,7 +203,7 @@ export function oauth2Introspection(options: IntrospectionOptions): AuthnMethod 
   async function check(token: string, env: AuthnEnv): Promise<AuthnOutcome> {
     if (token.length > 4096) return { kind: 'failure', reason: 'authn.token_too_large' };
     // Cached by hash: the cache never holds a usable token.
-    const key = await sha256Hex(token);
+    const key = await sha256Hex(token, env.crypto);
     const now = env.now();
     const entry = cache.get(key);
     let answer: Answer;

@@ -11,7 +11,6 @@ import {
   decodeProtectedHeader,
   errors,
   jwksCache,
-  jwtVerify,
   type CompactJWSHeaderParameters,
   type ExportedJWKSCache,
   type FlattenedJWSInput,
@@ -28,6 +27,7 @@ import { compileDpop, refuseBoundBearer, type DpopSetting } from './dpop.ts';
 import { claimList, readClaim } from './claims.ts';
 import { checkCertificateBinding } from './confirmation.ts';
 import { keyName, unusableKeyProblem, verifyKeyProblem } from './jwk.ts';
+import { verifyJwt } from './jwt-verify.ts';
 import { Lru } from './lru.ts';
 import { secureUrl } from './secure-url.ts';
 
@@ -257,7 +257,8 @@ export function jwt(options: JwtOptions): AuthnMethod {
     if (!hash) return bytes;
     let key = hmacKeys.get(alg);
     if (key === undefined) {
-      const pending = crypto.subtle.importKey('raw', bytes as BufferSource, { name: 'HMAC', hash }, false, ['verify']).then(
+      // Extractable, so that the runtime's own crypto (env.crypto) can use it: the bytes are held here anyway.
+      const pending = crypto.subtle.importKey('raw', bytes as BufferSource, { name: 'HMAC', hash }, true, ['verify']).then(
         (imported) => {
           hmacKeys.set(alg, imported);
           return imported;
@@ -304,8 +305,7 @@ export function jwt(options: JwtOptions): AuthnMethod {
     let payload: JWTPayload;
     try {
       // jose checks exp, nbf and (with maxTokenAge) iat against this same instant and tolerance.
-      const result = await jwtVerify(token, keyFor, verifyOptionsAt(nowMs));
-      payload = result.payload;
+      payload = await verifyJwt(token, keyFor, verifyOptionsAt(nowMs), env.crypto);
     } catch (error) {
       // A header that does not parse, or that names its own key, is reported as such whatever
       // else jose found wrong first (an algorithm not allowed, a bad signature...).
