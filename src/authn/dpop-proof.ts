@@ -133,7 +133,7 @@ export async function checkProof(
   let first: boolean;
   try {
     // Scoped by key: one client's jti never blocks another's.
-    first = await env.firstUse(`dpop:${await sha256Hex(`${jkt}.${jti}`)}`, expiresAt);
+    first = await env.firstUse(`dpop:${await sha256Hex(`${jkt}.${jti}`, env.crypto)}`, expiresAt);
   } catch {
     return fail('authn.dpop_replay_unavailable', headers);
   }
