@@ -11,6 +11,7 @@ import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, 
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { definePolicy, forwardTo, type ForwardOptions, type Handler } from '../src/index.ts';
+import { listenOrigin } from '../test/node/origin.ts';
 import { nodeTransport, serve, type Running } from './node.ts';
 
 const APP = 'https://app.example';
@@ -33,19 +34,13 @@ afterEach(async () => {
 /** An origin on 127.0.0.1 that remembers what it was sent, and a gateway in front of it. */
 async function gatewayTo(listener: RequestListener, handler: (origin: string) => Handler = (origin) => forwardTo(origin)) {
   const seen: IncomingHttpHeaders[] = [];
-  const origin = createServer((req, res) => {
+  const origin = await listenOrigin((req, res) => {
     seen.push(req.headers);
     listener(req, res);
-  });
-  let connections = 0;
-  origin.on('connection', () => connections++);
-  origin.listen(0, '127.0.0.1');
-  await once(origin, 'listening');
-  closers.push(() => new Promise((resolve) => origin.close(resolve)), async () => origin.closeAllConnections());
-  const { port } = origin.address() as AddressInfo;
-  const gateway = await serve(policy, handler(`http://127.0.0.1:${port}`), { port: 0, handleSignals: false, env: { log: () => {} } });
+  }, closers);
+  const gateway = await serve(policy, handler(origin.url), { port: 0, handleSignals: false, env: { log: () => {} } });
   closers.push(() => gateway.close());
-  return { gateway, seen, connections: () => connections };
+  return { gateway, seen, connections: origin.connections };
 }
 
 /** A request to the gateway over node:http (the client sees the wire: trailers, framing). */

@@ -9,6 +9,7 @@ import { createServer, request, type IncomingMessage, type RequestListener } fro
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { definePolicy, forwardTo, type ForwardOptions } from '../src/index.ts';
+import { listenOrigin } from '../test/node/origin.ts';
 import { nodeTransport, serve, type Running } from './node.ts';
 
 const policy = definePolicy({
@@ -36,16 +37,10 @@ let forwardOptions: () => ForwardOptions = transports[0]![1];
 
 /** An origin on 127.0.0.1 and a gateway in front of it through nodeTransport(). */
 async function gatewayTo(listener: RequestListener) {
-  const origin = createServer(listener);
-  let connections = 0;
-  origin.on('connection', () => connections++);
-  origin.listen(0, '127.0.0.1');
-  await once(origin, 'listening');
-  closers.push(() => new Promise((resolve) => origin.close(resolve)), async () => origin.closeAllConnections());
-  const { port } = origin.address() as AddressInfo;
-  const gateway = await serve(policy, forwardTo(`http://127.0.0.1:${port}`, forwardOptions()), { port: 0, handleSignals: false, env: { log: () => {} } });
+  const origin = await listenOrigin(listener, closers);
+  const gateway = await serve(policy, forwardTo(origin.url, forwardOptions()), { port: 0, handleSignals: false, env: { log: () => {} } });
   closers.push(() => gateway.close());
-  return { gateway, connections: () => connections };
+  return { gateway, connections: origin.connections };
 }
 
 /** A request to the gateway; resolves with the response as soon as its head arrives. */

@@ -265,7 +265,9 @@ class TlsPeer implements Peer {
 }
 
 /**
- * Serves `handler` behind `policy` on 127.0.0.1.
+ * Serves `handler` behind `policy` on 127.0.0.1. A `forwardTo(origin)` given neither `transport`
+ * nor `fetch` reaches its origin over this server's keep-alive `node:http` client (as
+ * `nodeTransport()` does), and its answers are piped to the client.
  *
  * @example
  * ```ts
