@@ -8,7 +8,7 @@
  *
  * Environment: BENCH_SECONDS (measured seconds per stack in the main ES256 run, default 12; the
  * HS256 and cold-token runs are scaled from it), BENCH_CONNECTIONS (default 32), BENCH_STACKS
- * (comma-separated subset; `bridge` adds a reference stack), BENCH_RUNS (subset of `es256,cold,hs256,store,inprocess`;
+ * (comma-separated subset of the five stacks, `bridge` (run by default) and `portcullis-open`), BENCH_RUNS (subset of `es256,cold,hs256,store,inprocess`;
  * `store` runs portcullis-node on the memory store and on redisStore with a local redis-server; `gateway`
  * puts each of BENCH_GATEWAYS in front of a bare node:http origin; `scale` times evaluate() and compiling
  * at 10 to 10,000 routes; `otel` times evaluate() with telemetry off, on without an SDK, and on with the SDK), BENCH_PROFILE
@@ -32,8 +32,11 @@ import { startHaproxy } from './haproxy.ts';
 import { AUDIENCE, HOST, ISSUER, ORIGIN, PATH, type Alg, type StackKey } from './scenario.ts';
 
 const STACKS = ['bare', 'hono', 'express', 'portcullis-node', 'portcullis-hono'] as const;
-/** Run only when named in BENCH_STACKS: `bridge`, portcullis-node's Request/Response bridge and headers without the policy. */
-const REFERENCES = ['bridge'] as const;
+/**
+ * Run only when named in BENCH_STACKS: `bridge`, portcullis-node's Request/Response bridge and headers
+ * without the policy; `portcullis-open`, portcullis-node on an anonymous route (the pipeline, no checks).
+ */
+const REFERENCES = ['bridge', 'portcullis-open'] as const;
 type StackName = (typeof STACKS)[number] | (typeof REFERENCES)[number];
 /**
  * The gateway run: client → gateway → the `bare` stack as origin, on loopback. `direct` is the
@@ -55,7 +58,8 @@ const connections = positive('BENCH_CONNECTIONS', 32);
 const mainRounds = Math.max(1, Math.round(seconds / SLICE_S));
 const hsRounds = Math.max(1, Math.round(mainRounds / 2));
 const coldRounds = Math.max(1, Math.round((mainRounds * 3) / 4));
-const selected = list('BENCH_STACKS', [...STACKS]) as StackName[];
+// The bridge runs by default: the CPU targets are ratios to it.
+const selected = list('BENCH_STACKS', [...STACKS, 'bridge']) as StackName[];
 const profiled = new Set(list('BENCH_PROFILE', []));
 const runs = new Set(list('BENCH_RUNS', ['es256', 'cold', 'hs256', 'store', 'gateway', 'inprocess', 'scale', 'otel']));
 const loader = loadGenerator();

@@ -44,24 +44,43 @@ const median = (samples: number[]) => [...samples].sort((a, b) => a - b)[Math.fl
 const context = { peer: { address: '127.0.0.1', scheme: 'http' as const }, rawTarget: PATH };
 const request = () => new Request(`http://127.0.0.1${PATH}`, { headers: { authorization: `Bearer ${token}`, origin: ORIGIN, host: '127.0.0.1' } });
 
-/** Median µs per request of `evaluate()` over timed batches of fresh Requests (the first 10 warm up). */
-async function timeEvaluate(engine: ReturnType<typeof createEngine>, makeRequest: () => Request, label: string): Promise<number> {
-  const batches: number[] = [];
-  for (let b = 0; b < BATCHES + 10; b++) {
-    const requests = Array.from({ length: BATCH }, makeRequest);
-    const start = performance.now();
-    for (const each of requests) {
-      const decision = await engine.evaluate(each, context);
-      if (decision.kind !== 'allow') throw new Error(`${label}: evaluate denied: ${decision.reason}`);
-    }
-    if (b >= 10) batches.push(((performance.now() - start) * 1000) / BATCH);
+interface Subject {
+  label: string;
+  engine: ReturnType<typeof createEngine>;
+  makeRequest: () => Request;
+}
+
+/** µs per request of one batch of fresh Requests through `subject`'s engine. */
+async function timeBatch({ engine, makeRequest, label }: Subject): Promise<number> {
+  const requests = Array.from({ length: BATCH }, makeRequest);
+  const start = performance.now();
+  for (const each of requests) {
+    const decision = await engine.evaluate(each, context);
+    if (decision.kind !== 'allow') throw new Error(`${label}: evaluate denied: ${decision.reason}`);
   }
-  return Number(median(batches).toFixed(2));
+  return ((performance.now() - start) * 1000) / BATCH;
+}
+
+/**
+ * Median µs per request of each subject's `evaluate()`, its batches taken in turn with the others'
+ * (the first 10 rounds warm up): a burst of load on this machine falls on every size alike, so
+ * their ratios hold where a curve measured one size after another would not.
+ */
+async function timeEvaluate(subjects: Subject[]): Promise<Record<string, number>> {
+  const batches = new Map<string, number[]>(subjects.map(({ label }) => [label, []]));
+  for (let round = 0; round < BATCHES + 10; round++) {
+    for (const subject of subjects) {
+      const us = await timeBatch(subject);
+      if (round >= 10) batches.get(subject.label)!.push(us);
+    }
+  }
+  return Object.fromEntries([...batches].map(([label, samples]) => [label, Number(median(samples).toFixed(2))]));
 }
 
 const evaluate_us: Record<string, number> = {};
 
 const compile_ms: Record<string, number> = {};
+const routeSubjects: Subject[] = [];
 for (const count of SIZES) {
   const compiles: number[] = [];
   let engine!: ReturnType<typeof createEngine>;
@@ -71,15 +90,18 @@ for (const count of SIZES) {
     engine = createEngine(definePolicy(policy));
     compiles.push(performance.now() - start);
   }
-  evaluate_us[count] = await timeEvaluate(engine, request, `${count} routes`);
+  routeSubjects.push({ label: String(count), engine, makeRequest: request });
   compile_ms[count] = Number(median(compiles).toFixed(2));
 }
+Object.assign(evaluate_us, await timeEvaluate(routeSubjects));
 
 // API-key maps: the key map is hashed once at compile; a request hashes its key and looks it up.
 const KEY_COUNTS = [1, 1_000, 100_000, 1_000_000];
 const presented = 'pk_bench_presented_key_0000000000000000';
 const presentedHash = await hashApiKey(presented);
 const api_keys = { evaluate_us: {} as Record<string, number>, compile_ms: {} as Record<string, number> };
+const keySubjects: Subject[] = [];
+const keyed = () => new Request(`http://127.0.0.1${PATH}`, { headers: { 'x-api-key': presented, host: '127.0.0.1' } });
 for (const count of KEY_COUNTS) {
   const keys: Record<string, ApiKeyRecord> = { [presentedHash]: { principal: 'svc_bench', scopes: ['read'] } };
   // Distinct well-formed SHA-256 hex strings: what a map of hashed keys holds.
@@ -93,13 +115,13 @@ for (const count of KEY_COUNTS) {
     }),
   );
   api_keys.compile_ms[count] = Number((performance.now() - start).toFixed(2));
-  const keyed = () => new Request(`http://127.0.0.1${PATH}`, { headers: { 'x-api-key': presented, host: '127.0.0.1' } });
-  api_keys.evaluate_us[count] = await timeEvaluate(engine, keyed, `${count} keys`);
+  keySubjects.push({ label: String(count), engine, makeRequest: keyed });
 }
+api_keys.evaluate_us = await timeEvaluate(keySubjects);
 
 // Buckets on one route: every request takes from each (the memory store).
 const BUCKET_COUNTS = [1, 5, 20, 50];
-const buckets = { evaluate_us: {} as Record<string, number> };
+const bucketSubjects: Subject[] = [];
 for (const count of BUCKET_COUNTS) {
   const rateLimits = Object.fromEntries(Array.from({ length: count }, (_, i) => [`b${i}`, { limit: 1_000_000_000, window: '1h', by: 'principal' as const }]));
   const engine = createEngine(
@@ -110,7 +132,8 @@ for (const count of BUCKET_COUNTS) {
       routes: { 'GET /users/:id': { authn: ['user'], allow: 'authenticated', rateLimit: Object.keys(rateLimits) } },
     }),
   );
-  buckets.evaluate_us[count] = await timeEvaluate(engine, request, `${count} buckets`);
+  bucketSubjects.push({ label: String(count), engine, makeRequest: request });
 }
+const buckets = { evaluate_us: await timeEvaluate(bucketSubjects) };
 
 console.log(JSON.stringify({ evaluate_us, compile_ms, api_keys, buckets }));
