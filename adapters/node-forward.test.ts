@@ -149,6 +149,14 @@ describe('serve() + forwardTo(origin) with no transport', () => {
     });
   }
 
+  it('relays a whole binary answer byte for byte', async () => {
+    const bytes = randomBytes(12 * 1024);
+    const { gateway } = await gatewayTo((_req, res) => res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(bytes));
+    const response = await exchange(gateway, 'GET', '/v1/things');
+    expect(response.headers['content-length']).toBe(String(bytes.byteLength));
+    expect(response.body.equals(bytes)).toBe(true);
+  });
+
   it('streams large bodies both ways intact (8 MiB up, 8 MiB down)', async () => {
     const down = randomBytes(8 * 1024 * 1024);
     const { gateway } = await gatewayTo((req, res) => {

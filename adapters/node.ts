@@ -230,8 +230,18 @@ function writeRelayed(response: Response, outgoing: ServerResponse): boolean {
   outgoing.writeHead(response.status, head);
   // A cut on either side cuts the other: the client's answer ends short, or the origin's connection closes.
   if (source) pipeline(source, outgoing, () => {});
-  else outgoing.end(body ?? undefined);
+  else if (body instanceof Uint8Array) endWith(outgoing, body);
+  else outgoing.end();
   return true;
+}
+
+/**
+ * Ends the answer with a whole body. A small one goes as a latin1 string (byte for byte): node:http
+ * then sends head and body as one string instead of two buffers.
+ */
+function endWith(outgoing: ServerResponse, body: Uint8Array): void {
+  if (body.byteLength > 16 * 1024) outgoing.end(body);
+  else outgoing.end(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('latin1'), 'latin1');
 }
 
 function peerOf(incoming: IncomingMessage) {
