@@ -1,5 +1,5 @@
 /**
- * `nodeTransport()` behind `serve()`, against a real origin on 127.0.0.1: a request body arrives
+ * `nodeTransport()` behind `serve()` (named, and as serve()'s own default), against a real origin on 127.0.0.1: a request body arrives
  * whole, the answer streams (it is not buffered whole), an answer the origin cuts short stays cut short for the client,
  * connections to the origin are kept alive, and an origin that is down is a 502.
  */
@@ -7,8 +7,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, request, type IncomingMessage, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { definePolicy, forwardTo } from '../src/index.ts';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { definePolicy, forwardTo, type ForwardOptions } from '../src/index.ts';
+import { listenOrigin } from '../test/node/origin.ts';
 import { nodeTransport, serve, type Running } from './node.ts';
 
 const policy = definePolicy({
@@ -27,18 +28,19 @@ afterEach(async () => {
   await Promise.all(closers.splice(0).map((close) => close()));
 });
 
+/** How the gateway reaches the origin: a named nodeTransport(), or what serve() offers by itself. */
+const transports: [string, () => ForwardOptions][] = [
+  ['nodeTransport()', () => ({ transport: nodeTransport() })],
+  ["serve()'s own", () => ({})],
+];
+let forwardOptions: () => ForwardOptions = transports[0]![1];
+
 /** An origin on 127.0.0.1 and a gateway in front of it through nodeTransport(). */
 async function gatewayTo(listener: RequestListener) {
-  const origin = createServer(listener);
-  let connections = 0;
-  origin.on('connection', () => connections++);
-  origin.listen(0, '127.0.0.1');
-  await once(origin, 'listening');
-  closers.push(() => new Promise((resolve) => origin.close(resolve)), async () => origin.closeAllConnections());
-  const { port } = origin.address() as AddressInfo;
-  const gateway = await serve(policy, forwardTo(`http://127.0.0.1:${port}`, { transport: nodeTransport() }), { port: 0, handleSignals: false, env: { log: () => {} } });
+  const origin = await listenOrigin(listener, closers);
+  const gateway = await serve(policy, forwardTo(origin.url, forwardOptions()), { port: 0, handleSignals: false, env: { log: () => {} } });
   closers.push(() => gateway.close());
-  return { gateway, connections: () => connections };
+  return { gateway, connections: origin.connections };
 }
 
 /** A request to the gateway; resolves with the response as soon as its head arrives. */
@@ -54,7 +56,11 @@ async function text(answer: IncomingMessage): Promise<string> {
   return body;
 }
 
-describe('nodeTransport', () => {
+describe.each(transports)('nodeTransport: %s', (_name, options) => {
+  beforeEach(() => {
+    forwardOptions = options;
+  });
+
   it('forwards a request body whole and unchanged (1 MiB, sent in pieces)', async () => {
     const { gateway } = await gatewayTo((req, res) => {
       const hash = createHash('sha256');
@@ -121,7 +127,7 @@ describe('nodeTransport', () => {
     await once(closed, 'listening');
     const { port } = closed.address() as AddressInfo;
     await new Promise((resolve) => closed.close(resolve));
-    const gateway = await serve(policy, forwardTo(`http://127.0.0.1:${port}`, { transport: nodeTransport() }), { port: 0, handleSignals: false, env: { log: () => {} } });
+    const gateway = await serve(policy, forwardTo(`http://127.0.0.1:${port}`, options()), { port: 0, handleSignals: false, env: { log: () => {} } });
     closers.push(() => gateway.close());
     const response = await fetch(`${gateway.url}/v1/things`);
     expect(response.status).toBe(502);

@@ -3,8 +3,10 @@
  *
  * The Request/Response bridge is `@hono/node-server`'s request listener; this file adds the client
  * address from the socket, the raw request target (before URL parsing hid `..`), the policy's
- * headers written in the `ServerResponse`'s head directly, graceful shutdown, and connection limits
- * (timeouts, head size, connection cap) whose refusals are problem+json like every other denial.
+ * headers written in the `ServerResponse`'s head directly, a keep-alive `node:http` client for
+ * `forwardTo` whose answers are piped to the client without a web stream, graceful shutdown, and
+ * connection limits (timeouts, head size, connection cap) whose refusals are problem+json like
+ * every other denial.
  * @module
  */
 
@@ -12,11 +14,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { SecureContextOptions, TLSSocket, TlsOptions } from 'node:tls';
+import { pipeline } from 'node:stream';
 import { getRequestListener } from '@hono/node-server';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import {
   denialResponse,
   type Engine,
   type EngineEnv,
+  type EvaluateContext,
+  type ForwardTransport,
   type Handler,
   type HandleOptions,
   type HeaderList,
@@ -25,10 +31,12 @@ import {
   type PresentedCertificate,
 } from '../src/index.ts';
 import { engineFor } from '../src/engine.ts';
+import { relayedAnswer } from '../src/proxy-transport.ts';
 import { parseHost } from '../src/target.ts';
 import { guardConnections } from './node-connections.ts';
 import { adapterCrypto } from './node-crypto.ts';
 import { guardResponse } from './node-response.ts';
+import { nodeOriginClient, takeOriginSource, type NodeOriginClient } from './node-transport.ts';
 
 export { nodeCrypto, type NodeCryptoOptions } from './node-crypto.ts';
 export { nodeTransport, type NodeTransportOptions } from './node-transport.ts';
@@ -124,11 +132,27 @@ export interface Running {
   close(): Promise<void>;
 }
 
-/** A `node:http` request listener that guards `handler` with the engine. */
+/**
+ * Tells node-server that the answer is written already. Built while `Response` may already be
+ * node-server's own class: reading `statusText` makes it a platform Response, the kind whose
+ * `x-hono-already-sent` header node-server honours.
+ */
+const ALREADY_SENT = RESPONSE_ALREADY_SENT;
+void ALREADY_SENT.statusText;
+
+/**
+ * A `node:http` request listener that guards `handler` with the engine. A `forwardTo` given no
+ * transport reaches its origin through this listener's keep-alive `node:http` client (see
+ * `nodeTransport`).
+ */
 export function createListener(engine: Engine, handler: Handler): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  const origins = nodeOriginClient();
   const listener = getRequestListener(
-    (request, { incoming, outgoing }) =>
-      engine.handle(request, { peer: peerOf(incoming as IncomingMessage), rawTarget: incoming.url }, handler, new ToServerResponse(outgoing as ServerResponse)),
+    async (request, { incoming, outgoing }) => {
+      const exchange = new NodeExchange(incoming as IncomingMessage, outgoing as ServerResponse, origins);
+      const response = await engine.handle(request, exchange, handler, exchange);
+      return writeRelayed(response, outgoing as ServerResponse) ? ALREADY_SENT : response;
+    },
     {
       // The runtime could not build a Request (backslash in the path, no Host): still a problem+json
       // 400 with the policy's headers, and a log line.
@@ -168,15 +192,62 @@ async function writeResponse(outgoing: ServerResponse, response: Response): Prom
   outgoing.writeHead(response.status, [...response.headers].flat()).end(body);
 }
 
-/** The policy's headers go into the ServerResponse's head (a class, not a closure per request). */
-class ToServerResponse implements HandleOptions {
+/**
+ * One request's side of the adapter contract (a class, not closures per request): the connection,
+ * the raw target, the transport offered to `forwardTo`, and the policy's headers going into the
+ * ServerResponse's head.
+ */
+class NodeExchange implements EvaluateContext, HandleOptions {
+  readonly peer: Peer;
+  readonly rawTarget: string | undefined;
   readonly #outgoing: ServerResponse;
-  constructor(outgoing: ServerResponse) {
+  readonly #origins: NodeOriginClient;
+  constructor(incoming: IncomingMessage, outgoing: ServerResponse, origins: NodeOriginClient) {
+    this.peer = peerOf(incoming);
+    this.rawTarget = incoming.url;
     this.#outgoing = outgoing;
+    this.#origins = origins;
+  }
+  /** The listener's origin client, stopping the origin request when this client's connection closes. */
+  get transport(): ForwardTransport {
+    return (target, request) => this.#origins(target, request, this.#outgoing);
   }
   setHeaders(headers: HeaderList): void {
     guardResponse(this.#outgoing, headers);
   }
+}
+
+/**
+ * Writes an origin answer `forwardTo` relayed, when its body is still the transport's, straight to
+ * the client: the origin's message is piped into the ServerResponse (no web stream in between, no
+ * Response read back). Status and headers are the Response's; the policy's headers and the rules on
+ * the Response's headers apply in `writeHead` as for every answer (`guardResponse`). `false` for any
+ * other Response, which node-server writes.
+ */
+function writeRelayed(response: Response, outgoing: ServerResponse): boolean {
+  const answer = relayedAnswer(response);
+  if (!answer) return false;
+  const { body } = answer;
+  const source = body instanceof ReadableStream ? takeOriginSource(body) : undefined;
+  if (body instanceof ReadableStream && !source) return false;
+  const head: string[] = [];
+  response.headers.forEach((value, name) => head.push(name, value));
+  if (body instanceof Uint8Array && !response.headers.has('content-length')) head.push('content-length', String(body.byteLength));
+  outgoing.writeHead(response.status, head);
+  // A cut on either side cuts the other: the client's answer ends short, or the origin's connection closes.
+  if (source) pipeline(source, outgoing, () => {});
+  else if (body instanceof Uint8Array) endWith(outgoing, body);
+  else outgoing.end();
+  return true;
+}
+
+/**
+ * Ends the answer with a whole body. A small one goes as a latin1 string (byte for byte): node:http
+ * then sends head and body as one string instead of two buffers.
+ */
+function endWith(outgoing: ServerResponse, body: Uint8Array): void {
+  if (body.byteLength > 16 * 1024) outgoing.end(body);
+  else outgoing.end(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('latin1'), 'latin1');
 }
 
 function peerOf(incoming: IncomingMessage) {
@@ -210,7 +281,9 @@ class TlsPeer implements Peer {
 }
 
 /**
- * Serves `handler` behind `policy` on 127.0.0.1.
+ * Serves `handler` behind `policy` on 127.0.0.1. A `forwardTo(origin)` given neither `transport`
+ * nor `fetch` reaches its origin over this server's keep-alive `node:http` client (as
+ * `nodeTransport()` does), and its answers are piped to the client.
  *
  * @example
  * ```ts

@@ -128,8 +128,9 @@ export async function startDemo(options: DemoOptions) {
     }),
   });
   // The policy has checked the caller (an admin, from ADMIN_CIDRS) before this answers.
-  const handler: Handler = (request, decision) =>
-    decision.route === 'GET /v1/admin/events' ? Response.json({ events: events.list() }) : forward(request, decision);
+  // `context` carries serve()'s node:http client to forwardTo.
+  const handler: Handler = (request, decision, context) =>
+    decision.route === 'GET /v1/admin/events' ? Response.json({ events: events.list() }) : forward(request, decision, context);
   const gateway = await serve(demoPolicy(config, { publicJwk, apiKeyHash: await hashApiKey(apiKey), webhookSecret }), handler, {
     port: options.port,
     handleSignals: options.handleSignals ?? false,

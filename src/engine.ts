@@ -12,7 +12,7 @@ import type { NativeCrypto } from './authn/native-crypto.ts';
 import { compileClientResolver } from './client.ts';
 import { decisions } from './decide.ts';
 import { denialResponse, type Allow, type Decision, type Deny, type ReasonCode } from './decision.ts';
-import type { EvaluateContext, Exchange, StageEnv, StageResult } from './exchange.ts';
+import type { EvaluateContext, Exchange, HandlerContext, StageEnv, StageResult } from './exchange.ts';
 import type { HeaderList } from './header-list.ts';
 import { jsonLineSink, type SecuritySink } from './log.ts';
 import { definePolicy } from './policy/define.ts';
@@ -36,7 +36,7 @@ import { memoryStore } from './stores/memory.ts';
 import { guardObserver, type EngineObserver, type EvaluationRecord } from './telemetry/observer.ts';
 import type { RateLimitStore } from './stores/types.ts';
 
-export type { EvaluateContext } from './exchange.ts';
+export type { EvaluateContext, HandlerContext } from './exchange.ts';
 
 /** What the core may use from the outside world. Tests pin the clock through `now`. */
 export interface EngineEnv {
@@ -73,8 +73,11 @@ export interface EngineEnv {
   crypto?: NativeCrypto;
 }
 
-/** A handler for allowed requests: the app, or a forwarder to the origin. */
-export type Handler = (request: Request, decision: Allow) => Response | Promise<Response>;
+/**
+ * A handler for allowed requests: the app, or a forwarder to the origin. `context` carries what the
+ * adapter offers handlers (a transport for `forwardTo`).
+ */
+export type Handler = (request: Request, decision: Allow, context?: HandlerContext) => Response | Promise<Response>;
 
 /** How `handle` hands over the headers of an allowed request. */
 export interface HandleOptions {
@@ -215,7 +218,7 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     const decision = await evaluate(request, context);
     if (decision.kind === 'deny') return settled(decision, context, denialResponse(decision));
     try {
-      const handled = await handler(decision.request, decision);
+      const handled = await handler(decision.request, decision, context);
       const checked = answered(handled, decision, context);
       const response = checked instanceof Promise ? await checked : checked;
       if (!options.setHeaders) return await settled(decision, context, finalize(response, decision));

@@ -12,6 +12,7 @@ import type { HeaderList } from './header-list.ts';
 import type { SecurityEvent } from './log.ts';
 import type { EngineObserver } from './telemetry/observer.ts';
 import type { FieldError } from './schema.ts';
+import type { ForwardTransport } from './proxy-transport.ts';
 import type { CompiledBucket } from './stages/bucket.ts';
 
 import type { RateLimitResult, RateLimitStore } from './stores/types.ts';
@@ -36,7 +37,17 @@ export interface EvaluateContext {
    * `ctx.waitUntil` on Workers. Without it, `handle` awaits that work before returning.
    */
   waitUntil?: (promise: Promise<unknown>) => void;
+  /**
+   * The runtime's cheapest way to reach an origin, for a `forwardTo` given neither `transport` nor
+   * `fetch` (the Node adapter offers its keep-alive `node:http` client). The engine hands it to the
+   * handler; the core never imports a runtime's client itself.
+   * @default none: `forwardTo` uses `fetch`
+   */
+  transport?: ForwardTransport;
 }
+
+/** What the engine hands a handler besides the request and the decision: the adapter's offers. */
+export type HandlerContext = Pick<EvaluateContext, 'transport'>;
 
 /** Per-request state: set up by the engine, filled in by the stages in pipeline order. */
 export interface Exchange {

@@ -47,7 +47,7 @@ export type { CertificateLookup, ClientCertificateOptions } from './authn/certif
 
 // The engine and its decisions: what a request gets.
 export { createEngine } from './engine.ts';
-export type { Engine, EngineEnv, EvaluateContext, Handler, HandleOptions } from './engine.ts';
+export type { Engine, EngineEnv, EvaluateContext, Handler, HandlerContext, HandleOptions } from './engine.ts';
 export type { NativeCrypto } from './authn/native-crypto.ts';
 export { denialResponse, isAllow, isDeny, problemResponse, problemType, REASONS } from './decision.ts';
 export type { Allow, Decision, Deny, Problem, QuotaInfo, ReasonCode, TraceEntry, ValidatedInput } from './decision.ts';

@@ -1,7 +1,8 @@
 /**
  * How `forwardTo` reaches the origin. The rules (which headers go, what comes back) stay in the
  * core; a transport only moves bytes. The default is the runtime's `fetch` (a service binding's on
- * Workers); an adapter can offer a cheaper one, such as `nodeTransport()` from `portcullis/node`.
+ * Workers); an adapter can offer a cheaper one (the Node adapter's `serve()` offers its keep-alive
+ * `node:http` client, `nodeTransport()`, to every `forwardTo` given none).
  * @module
  */
 
@@ -12,8 +13,11 @@ export interface OriginRequest {
   headers: Headers;
   /** The request body, streamed; `null` for GET, HEAD and a request without one. */
   body: ReadableStream<Uint8Array> | null;
-  /** Aborted when the client goes away: the transport stops the origin request. */
-  signal: AbortSignal;
+  /**
+   * Aborted when the client goes away: the transport stops the origin request. Read it only to use
+   * it: a runtime may build the signal on first read (Node's adapter does, at a cost per request).
+   */
+  readonly signal: AbortSignal;
 }
 
 /** The origin's answer, before `forwardTo` checks it: headers a fresh, mutable `Headers` it may change. */
@@ -23,6 +27,25 @@ export interface OriginAnswer {
   headers: Headers;
   /** The body: a stream, or its bytes when the transport already holds all of it. */
   body: ReadableStream<Uint8Array> | Uint8Array<ArrayBuffer> | null;
+}
+
+/** The origin answers `forwardTo` relayed as they came, by the Response it made of each. */
+const relayed = new WeakMap<Response, OriginAnswer>();
+
+/** Records that `response` is `answer` relayed, headers checked (see `relayedAnswer`). */
+export function relayAnswer(response: Response, answer: OriginAnswer): Response {
+  relayed.set(response, answer);
+  return response;
+}
+
+/**
+ * The origin answer behind a Response of `forwardTo`, for an adapter that writes the body from its
+ * transport's own source instead of through the Response's stream. The Response's status and
+ * headers are the ones to send: they are what the rules let through (and what a handler may have
+ * changed since). `undefined` for any other Response.
+ */
+export function relayedAnswer(response: Response): OriginAnswer | undefined {
+  return relayed.get(response);
 }
 
 /** Lets an answer's body go unread (the origin's connection is freed). */

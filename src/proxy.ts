@@ -10,7 +10,7 @@ import { IDENTITY_HEADER, identitySigner, type IdentityOptions } from './identit
 import { jsonLineSink, type SecuritySink } from './log.ts';
 import { locationOrigin, publicLocation } from './proxy-answer.ts';
 import { HOP_BY_HOP, requestHeaderFilter } from './proxy-headers.ts';
-import { discardBody, fetchTransport, type ForwardTransport, type OriginAnswer } from './proxy-transport.ts';
+import { discardBody, fetchTransport, relayAnswer, type ForwardTransport, type OriginAnswer, type OriginRequest } from './proxy-transport.ts';
 import { maskServerError } from './server-errors.ts';
 
 export { FORWARDED_BY_DEFAULT } from './proxy-headers.ts';
@@ -21,10 +21,11 @@ export interface ForwardOptions {
   /** The fetch used to reach the origin (a service binding's `fetch` on Workers). @default globalThis.fetch */
   fetch?: (input: URL, init: RequestInit) => Promise<Response>;
   /**
-   * How the origin is reached, instead of `fetch`: on Node, `nodeTransport()` from `portcullis/node`
-   * (keep-alive `node:http`, a fraction of fetch's CPU per request). Every rule of `forwardTo` holds
-   * whichever transport carries the bytes. Not together with `fetch`.
-   * @default a transport on `fetch`
+   * How the origin is reached, instead of `fetch`. Every rule of `forwardTo` holds whichever
+   * transport carries the bytes. Not together with `fetch`. Under `serve()` from `portcullis/node`
+   * there is no need to name one: the adapter's keep-alive `node:http` client (`nodeTransport()`, a
+   * fraction of fetch's CPU per request) is used; give one to choose its options.
+   * @default the adapter's transport (`nodeTransport()` under Node's `serve()`), else one on `fetch`
    */
   transport?: ForwardTransport;
   /**
@@ -101,7 +102,9 @@ export function forwardTo(origin: string, options: ForwardOptions = {}): Handler
   const base = URL.canParse(origin) ? new URL(origin) : undefined;
   if (!base || base.pathname !== '/' || base.search || base.hash) policyError('forwardTo().origin', `"${origin}" must be an origin with no path`);
   if (options.fetch && options.transport) policyError('forwardTo().transport', 'give fetch or transport, not both');
-  const send = options.transport ?? fetchTransport(options.fetch ?? ((input: URL, init: RequestInit) => fetch(input, init)));
+  // An explicit transport or fetch wins; else the adapter's (handed in per request), else fetch.
+  const chosen = options.transport ?? (options.fetch && fetchTransport(options.fetch));
+  const viaFetch = chosen ?? fetchTransport((input: URL, init: RequestInit) => fetch(input, init));
   const extra = Object.entries(options.headers ?? {});
   const identity = options.identity && identitySigner(options.identity);
   const identityHeader = options.identity?.header ?? IDENTITY_HEADER;
@@ -135,7 +138,7 @@ export function forwardTo(origin: string, options: ForwardOptions = {}): Handler
     return response;
   }
 
-  return async function forward(request, decision) {
+  return async function forward(request, decision, context) {
     const url = new URL(request.url);
     const target = originFormTarget(base, url);
     // Never fetch a URL the policy did not check: `//127.0.0.1:9/leak` would be scheme-relative.
@@ -154,9 +157,10 @@ export function forwardTo(origin: string, options: ForwardOptions = {}): Handler
     if (identity) headers.set(identityHeader, await identity(decision, request.method, target));
 
     const hasBody = request.method !== 'GET' && request.method !== 'HEAD' && request.body !== null;
+    const send = chosen ?? context?.transport ?? viaFetch;
     let answer: OriginAnswer;
     try {
-      answer = await send(target, { method: request.method, headers, body: hasBody ? request.body : null, signal: request.signal });
+      answer = await send(target, originRequest(request, headers, hasBody ? request.body : null));
     } catch {
       return problemResponse('origin.unavailable', decision.requestId);
     }
@@ -174,9 +178,21 @@ export function forwardTo(origin: string, options: ForwardOptions = {}): Handler
       }
       out.set('location', rewritten);
     }
-    const relayed = new Response(answer.body, { status: answer.status, statusText: answer.statusText, headers: out });
+    const relayed = relayAnswer(new Response(answer.body, { status: answer.status, statusText: answer.statusText, headers: out }), answer);
     // `originErrors: 'pass'` relays a 5xx as it is: the engine's answer rules must not mask it after all.
     return answer.status >= 500 ? asGatewayAnswer(relayed) : relayed;
+  };
+}
+
+/** The request for the transport; its `signal` is the client's, read only if the transport asks. */
+function originRequest(request: Request, headers: Headers, body: ReadableStream<Uint8Array> | null): OriginRequest {
+  return {
+    method: request.method,
+    headers,
+    body,
+    get signal() {
+      return request.signal;
+    },
   };
 }
 

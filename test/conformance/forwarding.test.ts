@@ -34,6 +34,10 @@ const SOURCE = SOURCE_CONDITION;
 const gateways = [
   { name: 'node', start: (origin: string, mode: string) => spawnServer(process.execPath, [SOURCE, '--import', 'tsx', SERVER, origin, mode]) },
   {
+    name: 'node with fetch',
+    start: (origin: string, mode: string) => spawnServer(process.execPath, [SOURCE, '--import', 'tsx', SERVER, origin, mode], { FORWARD_TRANSPORT: 'fetch' }),
+  },
+  {
     name: 'node with nodeTransport()',
     start: (origin: string, mode: string) => spawnServer(process.execPath, [SOURCE, '--import', 'tsx', SERVER, origin, mode], { FORWARD_TRANSPORT: 'node' }),
   },

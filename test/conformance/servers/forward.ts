@@ -28,7 +28,9 @@ if (runtime.Bun) {
   runtime.Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: ({ hostname, port }) => console.error(`listening on http://${hostname}:${port}`) }, guard(served, forwardTo(origin, options)));
 } else {
   const { nodeTransport, serve } = await import('portcullis/node');
-  const transport = process.env.FORWARD_TRANSPORT === 'node' ? nodeTransport() : undefined;
-  const gateway = await serve(served, forwardTo(origin, { ...options, transport }), { port: 0 });
+  // Unset: serve()'s own node:http client; `node`: a named nodeTransport(); `fetch`: Node's fetch.
+  const chosen = process.env.FORWARD_TRANSPORT;
+  const via = chosen === 'node' ? { transport: nodeTransport() } : chosen === 'fetch' ? { fetch: (input: URL, init: RequestInit) => fetch(input, init) } : {};
+  const gateway = await serve(served, forwardTo(origin, { ...options, ...via }), { port: 0 });
   console.error(`listening on ${gateway.url}`);
 }
