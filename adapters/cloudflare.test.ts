@@ -129,7 +129,13 @@ describe('the policy', () => {
 
 describe('per request', () => {
   it('the client is CF-Connecting-IP, work after the response goes to waitUntil', async () => {
-    const worker = gateway(policy);
+    // A bucket that counts failures is settled once the answer's status is known: work after the response.
+    const counting = definePolicy({
+      ...policy,
+      rateLimits: { failures: { limit: 5, window: '1m', by: 'ip', count: 'failures' } },
+      routes: { ...policy.routes, 'GET /v1/things': { authn: 'anonymous', rateLimit: ['failures'] } },
+    });
+    const worker = gateway(counting);
     const before = main.received.length;
     const { response, waited } = await call(worker, { ORIGIN_URL: main.url, PORTCULLIS_IDENTITY_KEY: KEY }, '/v1/things');
     expect(response.status).toBe(200);

@@ -34,11 +34,12 @@ export function guardConnections(server: Server, engine: Engine, bodyIdleTimeout
 
   server.on('request', (incoming: IncomingMessage, outgoing: ServerResponse) => {
     const socket = incoming.socket;
+    // A finished answer's entry is passed over where it is read (a pipelined request may have
+    // taken the socket's entry already): no listener per request.
     inFlight.set(socket, { incoming, outgoing });
-    // (A pipelined request may have taken the socket's entry already.)
-    outgoing.once('finish', () => inFlight.get(socket)?.incoming === incoming && inFlight.delete(socket));
-    // The response's timeout is the socket's idle timeout while this request owns the socket.
-    if (bodyIdleTimeoutMs > 0) {
+    // The response's timeout is the socket's idle timeout while this request owns the socket. A
+    // request without a body has all arrived with its head: no timer for it.
+    if (bodyIdleTimeoutMs > 0 && mayHaveBody(incoming)) {
       outgoing.setTimeout(bodyIdleTimeoutMs, () => {
         // The whole request arrived: waiting on the handler is not the client's doing.
         if (incoming.complete) return;
@@ -55,7 +56,7 @@ export function guardConnections(server: Server, engine: Engine, bodyIdleTimeout
     if (!socket.writable || CLIENT_GONE.has(error.code ?? '')) return socket.destroy();
     const exchange = inFlight.get(socket);
     const reason = CLIENT_ERRORS[error.code ?? ''] ?? 'request.malformed';
-    if (exchange) return failInFlight(socket, exchange.incoming, exchange.outgoing, reason === 'client.timeout' ? reason : 'request.malformed_framing');
+    if (exchange && !exchange.outgoing.writableFinished) return failInFlight(socket, exchange.incoming, exchange.outgoing, reason === 'client.timeout' ? reason : 'request.malformed_framing');
     void answerAndClose(socket, denialResponse(engine.reject({ peer: peerOf(socket as Socket), reason })));
   });
 
@@ -73,6 +74,16 @@ export function guardConnections(server: Server, engine: Engine, bodyIdleTimeout
     const answer = denialResponse(engine.reject({ peer: peerOf(incoming.socket), method: incoming.method, reason }));
     void answerAndClose(socket, answer).then(fail, fail);
   }
+}
+
+/**
+ * Whether a body may follow the request's head: RFC 9112 §6.3, a request has one only with
+ * `Transfer-Encoding` or a `Content-Length` other than 0. (node:http has parsed the head already,
+ * and node-server reads these same parsed headers.)
+ */
+function mayHaveBody(incoming: IncomingMessage): boolean {
+  const { headers } = incoming;
+  return headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
 }
 
 /**

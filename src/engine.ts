@@ -26,7 +26,7 @@ import { corsStage } from './stages/cors.ts';
 import { networkStages } from './stages/network.ts';
 import { normalizeStage } from './stages/normalize.ts';
 import { quotaStage } from './stages/quota.ts';
-import { rateLimitStages, withTimeout } from './stages/ratelimit.ts';
+import { rateLimitStages, settleNothing, withTimeout } from './stages/ratelimit.ts';
 import { compileRoutes, routeStage } from './stages/route.ts';
 import { transportStage } from './stages/transport.ts';
 import { validateStage } from './stages/validate.ts';
@@ -171,30 +171,38 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
 
   /** One request through the stages: the first refusal, or nothing when every stage let it pass. */
   async function run(x: Exchange): Promise<StageResult> {
-    // The stages up to here answer synchronously, and so do the pre-authentication buckets when a
-    // route has none: a request does not wait a microtask for nothing.
-    const early =
+    // A stage that answers synchronously is not awaited: a request does not wait a microtask for
+    // nothing. (The stages are called one by one: a loop over them makes one call site call them
+    // all, which V8 cannot inline.)
+    let step: StageResult | Promise<StageResult> =
       normalize(x) ?? network.beforeRouting(x) ?? transport(x) ?? cors(x) ?? route(x) ?? network.afterRouting(x) ?? version(x) ?? limits.beforeAuthn(x);
-    const refused =
-      (early instanceof Promise ? await early : early) ??
-      (await authenticate(x)) ??
-      alerts.afterAuthn(x) ??
-      (await limits.afterAuthn(x)) ??
-      (await authorize(x)) ??
-      (await validate(x)) ??
-      alerts.afterValidate(x);
-    if (refused) return refused;
-    // Last: only calls the policy lets through use up the allowance. A route without a quota answers at once.
-    const counted = quota(x);
-    return counted instanceof Promise ? await counted : counted;
+    if ((step instanceof Promise ? (step = await step) : step) !== undefined) return step;
+    step = authenticate(x);
+    if ((step instanceof Promise ? (step = await step) : step) !== undefined) return step;
+    step = alerts.afterAuthn(x);
+    if ((step instanceof Promise ? (step = await step) : step) !== undefined) return step;
+    step = limits.afterAuthn(x);
+    if ((step instanceof Promise ? (step = await step) : step) !== undefined) return step;
+    step = authorize(x);
+    if ((step instanceof Promise ? (step = await step) : step) !== undefined) return step;
+    step = validate(x);
+    if ((step instanceof Promise ? (step = await step) : step) !== undefined) return step;
+    step = alerts.afterValidate(x);
+    if ((step instanceof Promise ? (step = await step) : step) !== undefined) return step;
+    // Last: only calls the policy lets through use up the allowance.
+    step = quota(x);
+    return step instanceof Promise ? await step : step;
   }
 
-  /** Decides, and tells the observer what and how fast. */
-  async function evaluate(request: Request, context: EvaluateContext = {}): Promise<Decision> {
-    if (!observer?.evaluated) return decide(request, context);
+  // Not async: an async function returning decide's promise would cost the request two more microtasks.
+  function evaluate(request: Request, context: EvaluateContext = {}): Promise<Decision> {
+    return observer?.evaluated ? observed(request, context, observer.evaluated) : decide(request, context);
+  }
+
+  async function observed(request: Request, context: EvaluateContext, evaluated: NonNullable<EngineObserver['evaluated']>): Promise<Decision> {
     const started = performance.now();
     const decision = await decide(request, context);
-    observer.evaluated(evaluationRecord(request, decision, started));
+    evaluated(evaluationRecord(request, decision, started));
     return decision;
   }
 
@@ -218,12 +226,15 @@ export function createEngine(policy: Policy, env: EngineEnv = {}): Engine {
     const decision = await evaluate(request, context);
     if (decision.kind === 'deny') return settled(decision, context, denialResponse(decision));
     try {
-      const handled = await handler(decision.request, decision, context);
+      // A handler or rule that answers synchronously is not awaited.
+      const handling = handler(decision.request, decision, context);
+      const handled = handling instanceof Promise ? await handling : handling;
       const checked = answered(handled, decision, context);
       const response = checked instanceof Promise ? await checked : checked;
       if (!options.setHeaders) return await settled(decision, context, finalize(response, decision));
       options.setHeaders(decision.headers);
-      return await settled(decision, context, response);
+      const done = settled(decision, context, response);
+      return done instanceof Promise ? await done : done;
     } catch (error) {
       const x = afterHandler(request, context, decision);
       // The client left while the handler worked (a fetch bound to the request's signal aborted):
@@ -267,10 +278,10 @@ function brand(engine: Engine): Engine {
   return Object.defineProperty(engine, ENGINE, { value: true });
 }
 
-/** The decision's failure buckets settled with the response's status, then the response. */
-async function settled(decision: Decision, context: EvaluateContext, response: Response): Promise<Response> {
-  await settle(decision, response.status, context.waitUntil);
-  return response;
+/** The decision's failure buckets settled with the response's status, then the response (at once when there is nothing to settle). */
+function settled(decision: Decision, context: EvaluateContext, response: Response): Response | Promise<Response> {
+  if (decision.settle === settleNothing) return response;
+  return settle(decision, response.status, context.waitUntil).then(() => response);
 }
 
 /** The exchange of an allowed request whose handler failed: its denial is logged as the request's. */
@@ -285,6 +296,7 @@ function afterHandler(request: Request, context: EvaluateContext, decision: Allo
  * (an answer of 400 or more, the gateway's or the origin's): the sender may send it again.
  */
 function releasing(settle: (status: number) => Promise<void>, x: Exchange): (status: number) => Promise<void> {
+  if (!x.release) return settle;
   return async (status) => {
     const release = status >= 400 ? x.release : undefined;
     x.release = undefined;

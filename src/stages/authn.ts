@@ -92,7 +92,16 @@ export function authnStage(policy: Policy, env: Pick<StageEnv, 'authn' | 'observ
   const methods = policy.authn ?? {};
   const byRoute = new Map(Object.entries(policy.routes).map(([pattern, route]) => [pattern, compileAuthn(route.authn, methods, routeBodyLimit(route, policy.limits))]));
   const certificateOf = compileCertificateSource(policy.clientCertificate);
-  return async function authenticate(x) {
+  const anonymous = new Set(Object.entries(policy.routes).flatMap(([pattern, route]) => (route.authn === 'anonymous' ? [pattern] : [])));
+  return function authenticate(x) {
+    // An anonymous route has nothing to check: decided at once, without a promise.
+    if (!anonymous.has(x.route!)) return authenticateWith(x);
+    x.principal = ANONYMOUS;
+    x.trace.push({ stage: 'authn', outcome: 'pass', detail: principalLabel(x) });
+    return undefined;
+  };
+
+  async function authenticateWith(x: Exchange) {
     const result = await byRoute.get(x.route!)!(x.request, env.authn, contextOf(x, certificateOf));
     if (result.headers) for (const [name, value] of Object.entries(result.headers)) x.headers.set(name, value);
     // A method that checked the body (a signature) read it; the later stages get it from here.
@@ -106,7 +115,7 @@ export function authnStage(policy: Policy, env: Pick<StageEnv, 'authn' | 'observ
     x.release = result.release;
     x.trace.push({ stage: 'authn', outcome: 'pass', detail: principalLabel(x) });
     return undefined;
-  };
+  }
 }
 
 /** The connection as the methods see it: its client certificate, looked up when one asks, once. */

@@ -89,7 +89,8 @@ export interface RateLimitStages {
   settler(x: Exchange): (status: number) => Promise<void>;
 }
 
-const settleNothing = async (): Promise<void> => {};
+/** The settle of a decision with nothing to settle: the engine answers it without a promise hop. */
+export const settleNothing = async (): Promise<void> => {};
 
 export function rateLimitStages(policy: Policy, env: StageEnv): RateLimitStages {
   const { store } = env;
