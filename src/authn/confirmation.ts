@@ -19,14 +19,20 @@ const BASE64URL_SHA256 = /^[A-Za-z0-9_-]{43}$/;
  * (another one), or the reason a certificate did not count (`authn.certificate_unverified`, a
  * header from an untrusted peer...). A token without `x5t#S256` passes unchanged.
  */
-export async function checkCertificateBinding(outcome: AuthnOutcome, context: AuthnContext | undefined): Promise<AuthnOutcome> {
+export function checkCertificateBinding(outcome: AuthnOutcome, context: AuthnContext | undefined): AuthnOutcome | Promise<AuthnOutcome> {
   if (outcome.kind !== 'success') return outcome;
   const cnf = outcome.principal.claims.cnf;
+  // A token bound to nothing is decided at once: no certificate to look up, no promise.
   if (cnf === undefined) return outcome;
   if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf)) return { kind: 'failure', reason: 'authn.claim_invalid' };
   if (!Object.hasOwn(cnf, THUMBPRINT)) return outcome;
   const thumbprint = (cnf as Record<string, unknown>)[THUMBPRINT];
   if (typeof thumbprint !== 'string' || !BASE64URL_SHA256.test(thumbprint)) return { kind: 'failure', reason: 'authn.claim_invalid' };
+  return presentedCertificateIs(outcome, thumbprint, context);
+}
+
+/** The bound certificate's check: the one the client presented, looked up when a token asks. */
+async function presentedCertificateIs(outcome: AuthnOutcome, thumbprint: string, context: AuthnContext | undefined): Promise<AuthnOutcome> {
   const found = context?.clientCertificate ? await context.clientCertificate() : undefined;
   if (found?.kind === 'refused') return { kind: 'failure', reason: found.reason };
   if (found?.kind !== 'present') return { kind: 'failure', reason: 'authn.bound_certificate_missing' };

@@ -280,21 +280,27 @@ export function jwt(options: JwtOptions): AuthnMethod {
     return remote.fresh && keyCache.uat === entry.keysFetchedAt;
   }
 
+  /** A token verified before, decided at once (no promise on the hot path); undefined when it must be verified. */
+  function fromCache(token: string, env: AuthnEnv): AuthnOutcome | undefined {
+    const hit = cache.get(token);
+    if (!hit) return undefined;
+    if (cachedStillValid(hit)) {
+      const problem = timeProblem(hit, Math.floor(env.now() / 1000));
+      if (!problem) return { kind: 'success', principal: hit.principal };
+      cache.delete(token);
+      return { kind: 'failure', reason: problem };
+    }
+    cache.delete(token);
+    return undefined;
+  }
+
   async function verify(token: string, env: AuthnEnv): Promise<AuthnOutcome> {
+    return fromCache(token, env) ?? verifyFresh(token, env);
+  }
+
+  async function verifyFresh(token: string, env: AuthnEnv): Promise<AuthnOutcome> {
     const nowMs = env.now();
     const nowSec = Math.floor(nowMs / 1000);
-    const hit = cache.get(token);
-    if (hit) {
-      if (cachedStillValid(hit)) {
-        const problem = timeProblem(hit, nowSec);
-        if (problem) {
-          cache.delete(token);
-          return { kind: 'failure', reason: problem };
-        }
-        return { kind: 'success', principal: hit.principal };
-      }
-      cache.delete(token);
-    }
     // Only a token that passed these is ever cached: a hit needs no second look.
     if (!isB64Token(token)) return { kind: 'failure', reason: 'authn.invalid_request' };
     if (token.length > maxBytes) return { kind: 'failure', reason: 'authn.token_too_large' };
@@ -375,7 +381,7 @@ export function jwt(options: JwtOptions): AuthnMethod {
       if (extracted.kind === 'absent') return { kind: 'absent' };
       if (extracted.kind === 'invalid') return { kind: 'failure', reason: 'authn.invalid_request' };
       // On cache hits too: the certificate is the request's, not the token's.
-      return checkCertificateBinding(refuseBoundBearer(await verify(extracted.token, env)), context);
+      return checkCertificateBinding(refuseBoundBearer(fromCache(extracted.token, env) ?? (await verifyFresh(extracted.token, env))), context);
     },
   };
 }
