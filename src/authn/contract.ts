@@ -127,8 +127,11 @@ export interface AuthnMethod {
   readonly readsBody?: boolean;
   /** The method refuses replays through `env.firstUse` (DPoP, signatures): an engine whose store cannot remember keys refuses the policy. */
   readonly usesReplayCache?: boolean;
-  /** `context`: what the engine knows of the request; absent where no engine runs (a direct call, a unit test): the method reads `request` itself, and there is no certificate. */
-  authenticate(request: Request, env: AuthnEnv, context?: AuthnContext): Promise<AuthnOutcome>;
+  /**
+   * `context`: what the engine knows of the request; absent where no engine runs (a direct call, a unit test): the method reads `request` itself, and there is no certificate.
+   * A method that knows the answer at once (a token it verified before) may return it without a promise.
+   */
+  authenticate(request: Request, env: AuthnEnv, context?: AuthnContext): AuthnOutcome | Promise<AuthnOutcome>;
 }
 
 /** The principal of a public route. */

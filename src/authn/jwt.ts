@@ -374,14 +374,17 @@ export function jwt(options: JwtOptions): AuthnMethod {
       dpop: dpop?.meta,
     }),
     usesReplayCache: dpop !== undefined,
-    async authenticate(request, env, context): Promise<AuthnOutcome> {
+    // Not async: a token seen before is decided without a promise.
+    authenticate(request, env, context): AuthnOutcome | Promise<AuthnOutcome> {
       // The token's syntax and size are checked in verify(), on a cache miss.
-      if (dpop) return checkCertificateBinding(await dpop.authenticate(request, env, context, (token) => verify(token, env)), context);
+      if (dpop) return dpop.authenticate(request, env, context, (token) => verify(token, env)).then((outcome) => checkCertificateBinding(outcome, context));
       const extracted = bearerCredential(request.headers);
       if (extracted.kind === 'absent') return { kind: 'absent' };
       if (extracted.kind === 'invalid') return { kind: 'failure', reason: 'authn.invalid_request' };
       // On cache hits too: the certificate is the request's, not the token's.
-      return checkCertificateBinding(refuseBoundBearer(fromCache(extracted.token, env) ?? (await verifyFresh(extracted.token, env))), context);
+      const known = fromCache(extracted.token, env);
+      if (known) return checkCertificateBinding(refuseBoundBearer(known), context);
+      return verifyFresh(extracted.token, env).then((outcome) => checkCertificateBinding(refuseBoundBearer(outcome), context));
     },
   };
 }

@@ -5,9 +5,9 @@
 
 import { withError } from '../authn/challenge.ts';
 import { compileCertificateSource, type CertificateLookup, type CertificateSource } from '../authn/certificate-source.ts';
-import { ANONYMOUS, type AuthnContext, type AuthnEnv, type AuthnMethod, type Principal } from '../authn/contract.ts';
+import { ANONYMOUS, type AuthnContext, type AuthnEnv, type AuthnMethod, type AuthnOutcome, type Principal } from '../authn/contract.ts';
 import { readLimited } from '../body.ts';
-import { principalLabel, refuse, type Exchange, type Stage, type StageEnv } from '../exchange.ts';
+import { principalLabel, refuse, type Exchange, type Stage, type StageEnv, type StageResult } from '../exchange.ts';
 import type { Policy } from '../policy/types.ts';
 import { targetHref } from '../target.ts';
 import { routeBodyLimit } from './validate.ts';
@@ -44,7 +44,7 @@ async function readBodyOnce(request: Request, maxBytes: number): Promise<{ ok: t
 
 /** Compiles a route's `authn` list into one function. */
 export function compileAuthn(accepted: 'anonymous' | readonly string[], methods: Readonly<Record<string, AuthnMethod>>, maxBodyBytes = Infinity) {
-  if (accepted === 'anonymous') return async (): Promise<AuthnResult> => ({ ok: true, principal: ANONYMOUS });
+  if (accepted === 'anonymous') return (): AuthnResult => ({ ok: true, principal: ANONYMOUS });
   // `['user', 'anonymous']`: a token is optional, but a bad token is still refused.
   const optional = accepted.includes('anonymous');
   const chain = accepted.filter((name) => name !== 'anonymous').map((name) => ({ name, method: methods[name]! }));
@@ -52,7 +52,30 @@ export function compileAuthn(accepted: 'anonymous' | readonly string[], methods:
   // Methods return the same principal object for a cached credential; so does this route.
   const named = new WeakMap<object, Principal>();
   const readsBody = chain.some(({ method }) => method.readsBody);
-  return async function authenticate(request: Request, env: AuthnEnv, context: AuthnContext = {}): Promise<AuthnResult> {
+  /** The result of `name`'s success: one principal object per credential the method cached. */
+  function succeeded(name: string, method: AuthnMethod, outcome: Extract<AuthnOutcome, { kind: 'success' }>, reread: Request | undefined): AuthnResult {
+    let principal = named.get(outcome.principal);
+    if (principal?.method !== name) {
+      const credential = method.credentialHeader === undefined ? {} : { credentialHeader: method.credentialHeader };
+      principal = Object.freeze({ ...outcome.principal, method: name, ...credential });
+      named.set(outcome.principal, principal);
+    }
+    const extras = { ...(outcome.headers && { headers: outcome.headers }), ...(outcome.release && { release: outcome.release }), ...(reread && { request: reread }) };
+    return { ok: true, principal, ...extras };
+  }
+
+  return function authenticate(request: Request, env: AuthnEnv, context: AuthnContext = {}): AuthnResult | Promise<AuthnResult> {
+    if (readsBody || chain.length === 0) return authenticateInTurn(request, env, context, undefined);
+    // The common case, a first method that knows the credential already (a cached token), is
+    // decided at once; anything else goes on in turn with this first outcome.
+    const { name, method } = chain[0]!;
+    const first = method.authenticate(request, env, context);
+    if (!(first instanceof Promise) && first.kind === 'success') return succeeded(name, method, first, undefined);
+    return authenticateInTurn(request, env, context, first);
+  };
+
+  /** The methods in turn; `first` is the first method's outcome when it was asked already. */
+  async function authenticateInTurn(request: Request, env: AuthnEnv, context: AuthnContext, first: AuthnOutcome | Promise<AuthnOutcome> | undefined): Promise<AuthnResult> {
     let failure: { reason: string; method: AuthnMethod; name: string; challenge?: string; headers?: Readonly<Record<string, string>> } | undefined;
     let reread: Request | undefined;
     if (readsBody) {
@@ -61,18 +84,9 @@ export function compileAuthn(accepted: 'anonymous' | readonly string[], methods:
       context.body = read.body;
       reread = read.request;
     }
-    for (const { name, method } of chain) {
-      const outcome = await method.authenticate(reread ?? request, env, context);
-      if (outcome.kind === 'success') {
-        let principal = named.get(outcome.principal);
-        if (principal?.method !== name) {
-          const credential = method.credentialHeader === undefined ? {} : { credentialHeader: method.credentialHeader };
-          principal = Object.freeze({ ...outcome.principal, method: name, ...credential });
-          named.set(outcome.principal, principal);
-        }
-        const extras = { ...(outcome.headers && { headers: outcome.headers }), ...(outcome.release && { release: outcome.release }), ...(reread && { request: reread }) };
-        return { ok: true, principal, ...extras };
-      }
+    for (const [index, { name, method }] of chain.entries()) {
+      const outcome = index === 0 && first !== undefined ? await first : await method.authenticate(reread ?? request, env, context);
+      if (outcome.kind === 'success') return succeeded(name, method, outcome, reread);
       // A wrong credential of one kind does not stop a right credential of another kind, but it
       // decides the reason when nothing succeeds.
       if (outcome.kind === 'failure') failure ??= { reason: outcome.reason, method, name, challenge: outcome.challenge, headers: outcome.headers };
@@ -84,7 +98,7 @@ export function compileAuthn(accepted: 'anonymous' | readonly string[], methods:
     const { reason, headers, method: failed, challenge: own } = failure;
     const challenge = [...new Set(chain.map(({ method }) => (method === failed ? (own ?? withError(method.challenge, reason)) : method.challenge)))].join(', ');
     return { ok: false, reason, challenge, method: failure.name, ...(headers && { headers }), ...(reread && { request: reread }) };
-  };
+  }
 }
 
 /** The authentication stage: the matched route's methods; a failure answers 401 with the challenge. */
@@ -101,8 +115,12 @@ export function authnStage(policy: Policy, env: Pick<StageEnv, 'authn' | 'observ
     return undefined;
   };
 
-  async function authenticateWith(x: Exchange) {
-    const result = await byRoute.get(x.route!)!(x.request, env.authn, contextOf(x, certificateOf));
+  function authenticateWith(x: Exchange): StageResult | Promise<StageResult> {
+    const result = byRoute.get(x.route!)!(x.request, env.authn, contextOf(x, certificateOf));
+    return result instanceof Promise ? result.then((settled) => decided(x, settled)) : decided(x, result);
+  }
+
+  function decided(x: Exchange, result: AuthnResult): StageResult {
     if (result.headers) for (const [name, value] of Object.entries(result.headers)) x.headers.set(name, value);
     // A method that checked the body (a signature) read it; the later stages get it from here.
     if (result.request) x.request = result.request;
