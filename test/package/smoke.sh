@@ -33,13 +33,30 @@ TARBALL=$(node -e '
 ' "$WORK/pack.json") || fail "the tarball's file list"
 TARBALL=$WORK/$TARBALL
 
+step "npm install portcullis alone: the Node adapter serves"
+mkdir "$WORK/alone"
+(
+  cd "$WORK/alone"
+  echo '{ "name": "alone", "private": true, "type": "module" }' >package.json
+  npm install --no-audit --no-fund --prefer-offline --loglevel=error "$TARBALL" || fail "npm install of the tarball alone"
+  node --input-type=module -e "
+    import { definePolicy } from 'portcullis';
+    import { serve } from 'portcullis/node';
+    const policy = definePolicy({ transport: { requireHttps: false }, routes: { 'GET /health': { authn: 'anonymous' } } });
+    const gateway = await serve(policy, () => new Response('ok'), { port: 0, handleSignals: false, env: { log: () => {} } });
+    const status = (await fetch(gateway.url + '/health')).status;
+    await gateway.close();
+    if (status !== 200) throw new Error('serve answered ' + status);
+  " || fail "portcullis/node with nothing but the tarball installed"
+)
+
 step "install the tarball into a fresh project"
 mkdir "$WORK/consumer"
 cp -R "$ROOT"/test/package/consumer/. "$WORK/consumer/"
 cd "$WORK/consumer"
 echo '{ "name": "consumer", "private": true, "type": "module" }' >package.json
 npm install --no-audit --no-fund --prefer-offline --loglevel=error "$TARBALL" \
-  "hono@$(pinned hono)" "@hono/node-server@$(pinned @hono/node-server)" "typescript@$(pinned typescript)" "@types/node@$(pinned @types/node)" \
+  "hono@$(pinned hono)" "typescript@$(pinned typescript)" "@types/node@$(pinned @types/node)" \
   "@opentelemetry/api@$(pinned @opentelemetry/api)" \
   || fail "npm install of the tarball"
 
