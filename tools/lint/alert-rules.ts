@@ -5,28 +5,8 @@
  */
 
 import { parseDuration } from '../../src/policy/duration.ts';
-import type { FailedLoginsAlert, Policy, RoutePolicy, SpikeAlert } from '../../src/policy/types.ts';
-import type { ParsedPattern } from '../../src/router.ts';
-import type { OwaspKey } from './owasp.ts';
-
-/**
- * The shape of a lint rule (rules.ts's `LintRule`, which lists these rules and checks them
- * against it), spelled here so that this module does not import the one that imports it.
- */
-interface RouteInfo {
-  readonly pattern: string;
-  readonly route: RoutePolicy;
-  readonly parsed: ParsedPattern;
-}
-interface AlertRule {
-  readonly id: string;
-  readonly severity: 'error' | 'warning';
-  readonly owasp: OwaspKey;
-  readonly title: string;
-  readonly description: string;
-  readonly fix: string;
-  check(context: { readonly policy: Policy; readonly routes: readonly RouteInfo[] }): { keys: (string | number)[]; message: string }[];
-}
+import type { FailedLoginsAlert, Policy, SpikeAlert } from '../../src/policy/types.ts';
+import type { LintRule, RouteInfo } from './rule-types.ts';
 
 const WRITE_METHODS = ['POST', 'PUT', 'PATCH'];
 /** Paths of password logins: where stuffing and spraying aim. */
@@ -40,7 +20,7 @@ function alertsOf<K extends 'failed-logins' | 'spike'>(policy: Policy, kind: K) 
   return Object.entries(policy.alerts ?? {}).filter((entry): entry is [string, K extends 'spike' ? SpikeAlert : FailedLoginsAlert] => entry[1]?.kind === kind);
 }
 
-export const ALERT_RULES: readonly AlertRule[] = [
+export const ALERT_RULES: readonly LintRule[] = [
   {
     id: 'alerts.login_unwatched',
     severity: 'warning',

@@ -5,21 +5,7 @@
  */
 
 import type { Policy } from '../../src/policy/types.ts';
-import type { OwaspKey } from './owasp.ts';
-
-/**
- * The shape of a lint rule (rules.ts's `LintRule`, which spreads these in and checks them against
- * it): restated here so that this module does not import the one that imports it.
- */
-interface SignatureRule {
-  readonly id: string;
-  readonly severity: 'error' | 'warning';
-  readonly owasp: OwaspKey;
-  readonly title: string;
-  readonly description: string;
-  readonly fix: string;
-  check(context: { readonly policy: Policy }): { keys: (string | number)[]; message: string; severity?: 'error' | 'warning' }[];
-}
+import type { LintRule } from './rule-types.ts';
 
 /** Longer than this, a captured request is good long enough to be worth replaying. */
 const MAX_WINDOW_SECONDS = 600;
@@ -31,7 +17,7 @@ function signatureMethods(policy: Policy) {
   );
 }
 
-export const SIGNATURE_RULES: readonly SignatureRule[] = [
+export const SIGNATURE_RULES: readonly LintRule[] = [
   {
     id: 'authn.signature_window_long',
     severity: 'warning',
