@@ -2,38 +2,22 @@
  * The demo's promises (README, "Try the demo"), checked over real HTTP against the process
  * `npm start` runs.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnDemo, type DemoProcess } from './demo-process.ts';
 
-let child: ChildProcess;
+let demo: DemoProcess;
 let base: string;
-let stdout = '';
 
 /** Starts the demo exactly as `npm start` does, on a free port, and waits for its banner. */
 beforeAll(async () => {
-  child = spawn(process.execPath, ['--import', 'tsx', 'policies/demo-gateway.ts'], {
-    env: { ...process.env, PORT: '0', ALLOWED_ORIGINS: 'https://app.example.com', TRUSTED_PROXIES: 'loopback' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (chunk) => (stdout += chunk));
-  base = await new Promise<string>((resolve, reject) => {
-    let stderr = '';
-    child.stderr!.on('data', (chunk) => {
-      stderr += chunk;
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
-      if (match) resolve(match[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`demo exited with ${code}: ${stderr}`)));
-  });
+  demo = await spawnDemo({ ALLOWED_ORIGINS: 'https://app.example.com', TRUSTED_PROXIES: 'loopback' });
+  base = demo.base;
 }, 120_000); // the child creates its Postgres (PGlite) before it listens: seconds of CPU
 
 afterAll(async () => {
-  if (child.exitCode === null) {
-    child.kill('SIGTERM');
-    await once(child, 'exit');
-  }
+  await demo?.stop();
 });
 
 /** A request with an exact, unnormalized request target (fetch would resolve `..` itself). */
@@ -54,7 +38,7 @@ function raw(path: string, init: { method?: string; headers?: Record<string, str
 /** The security event logged for a request id (stdout may lag the response by a moment). */
 async function eventFor(requestId: unknown): Promise<Record<string, unknown> | undefined> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const events = stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const events = demo.stdout().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
     const event = events.find((e) => e.requestId === requestId);
     if (event) return event;
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -187,7 +171,7 @@ describe('the demo gateway over HTTP', () => {
     const res = await raw('/v1/nope?api_key=sk_live_secret', { headers: { authorization: 'Bearer secret.token.value', cookie: 'sid=secret' } });
     const event = await eventFor(res.headers['x-request-id']);
     expect(event).toMatchObject({ event: 'portcullis.deny', reason: 'route.not_found', status: 404, clientIp: '127.0.0.1', route: null, path: '/v1/nope' });
-    expect(stdout).not.toMatch(/secret/);
+    expect(demo.stdout()).not.toMatch(/secret/);
   });
 
   it('believes X-Forwarded-For from a trusted proxy (loopback): the client is the forwarded address', async () => {
@@ -196,8 +180,8 @@ describe('the demo gateway over HTTP', () => {
   });
 
   it('shuts down gracefully on SIGTERM', async () => {
-    child.kill('SIGTERM');
-    const [code] = await once(child, 'exit');
+    demo.child.kill('SIGTERM');
+    const [code] = await once(demo.child, 'exit');
     expect(code).toBe(0);
   });
 });

@@ -10,10 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, freePort } from '../wait.ts';
+import { spawnDemo, type DemoProcess } from './demo-process.ts';
 
+const demos: DemoProcess[] = [];
 const children: ChildProcess[] = [];
 const directories: string[] = [];
 afterEach(async () => {
+  for (const demo of demos.splice(0)) await demo.stop();
   for (const child of children.splice(0)) {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
@@ -26,26 +29,11 @@ afterEach(async () => {
 
 /** Starts the demo as `npm start` does, on a free port; its stdout lines as they come. */
 async function startDemo(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'policies/demo-gateway.ts'], {
-    env: { ...process.env, PORT: '0', TRUSTED_PROXIES: 'loopback', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let stdout = '';
-  child.stdout!.on('data', (chunk) => (stdout += chunk));
-  const base = await new Promise<string>((resolve, reject) => {
-    let stderr = '';
-    child.stderr!.on('data', (chunk) => {
-      stderr += chunk;
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
-      if (match) resolve(match[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`demo exited with ${code}: ${stderr}`)));
-  });
-  const lines = () => stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
-  return { base, lines };
+  const demo = await spawnDemo({ TRUSTED_PROXIES: 'loopback', ...env });
+  demos.push(demo);
+  const lines = () => demo.stdout().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+  return { base: demo.base, lines };
 }
-
 
 const login = (base: string, username: string, clientIp: string) =>
   fetch(`${base}/v1/auth/login`, {

@@ -3,43 +3,26 @@
  * LOG_ALLOWED=1 (every allowed request logged), real requests go through it, its stdout is the log,
  * and the CLI decides that log again under a stricter copy of the demo policy.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReplayReport } from '../../tools/replay/index.ts';
 import { portcullis } from '../cli/run.ts';
+import { spawnDemo, type DemoProcess } from './demo-process.ts';
 
 const API_KEY = 'pk_demo_replay_0123456789abcdef';
 const dir = mkdtempSync(join(tmpdir(), 'portcullis-replay-'));
-let child: ChildProcess;
+let demo: DemoProcess;
 let base: string;
-let stdout = '';
 
 beforeAll(async () => {
-  child = spawn(process.execPath, ['--import', 'tsx', 'policies/demo-gateway.ts'], {
-    env: { ...process.env, PORT: '0', LOG_ALLOWED: '1', DEMO_API_KEY: API_KEY, TRUSTED_PROXIES: 'loopback' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (chunk) => (stdout += chunk));
-  base = await new Promise<string>((resolve, reject) => {
-    let stderr = '';
-    child.stderr!.on('data', (chunk) => {
-      stderr += chunk;
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
-      if (match) resolve(match[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`demo exited with ${code}: ${stderr}`)));
-  });
+  demo = await spawnDemo({ LOG_ALLOWED: '1', DEMO_API_KEY: API_KEY, TRUSTED_PROXIES: 'loopback' });
+  base = demo.base;
 }, 30_000);
 
 afterAll(async () => {
-  if (child.exitCode === null) {
-    child.kill('SIGTERM');
-    await once(child, 'exit');
-  }
+  await demo?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -67,8 +50,8 @@ async function sendTraffic(): Promise<string> {
   await send('/v1/users/u_nobody', bearer(bob, { method: 'DELETE' }));
   expect(statuses).toEqual([200, 200, 401, 200, 200, 403, 200, 403, 401, 404, 200, expect.any(Number)]);
   // Events are written when the response is settled: wait for all 14 lines.
-  for (let i = 0; i < 50 && stdout.trim().split('\n').filter((line) => line.startsWith('{')).length < 14; i++) await new Promise((r) => setTimeout(r, 100));
-  return stdout;
+  for (let i = 0; i < 50 && demo.stdout().trim().split('\n').filter((line) => line.startsWith('{')).length < 14; i++) await new Promise((r) => setTimeout(r, 100));
+  return demo.stdout();
 }
 
 describe('replay of the demo\'s logged traffic under a stricter policy', () => {
