@@ -17,6 +17,7 @@
 import { jwtVerify } from 'jose';
 import { nodeCrypto } from '../adapters/node-crypto.ts';
 import { apiKey, createEngine, definePolicy, hashApiKey, type Engine } from '../src/index.ts';
+import { timeEvaluations } from './batch.ts';
 import { AUDIENCE, ISSUER, ORIGIN, PATH } from './scenario.ts';
 import { scenarioSigner } from './signer.ts';
 import { benchPolicy } from './stacks/policy.ts';
@@ -40,14 +41,8 @@ const median = (samples: number[]) => {
 };
 
 /** µs per request of evaluating one batch of fresh Requests. */
-async function timeEvaluate(tokens: string[], by = engine): Promise<number> {
-  const requests = tokens.map(request);
-  const start = performance.now();
-  for (const each of requests) {
-    const decision = await by.evaluate(each, context);
-    if (decision.kind !== 'allow') throw new Error(`evaluate denied: ${decision.reason}`);
-  }
-  return ((performance.now() - start) * 1000) / requests.length;
+function timeEvaluate(tokens: string[], by = engine): Promise<number> {
+  return timeEvaluations(by, tokens.map(request), context);
 }
 
 async function timeJose(tokens: string[]): Promise<number> {
@@ -119,14 +114,8 @@ const keyPolicy = definePolicy({
 });
 const keyEngines = [createEngine(keyPolicy), createEngine(keyPolicy, { crypto: nodeCrypto() })] as const;
 const keyed = () => new Request(`http://127.0.0.1${PATH}`, { headers: { 'x-api-key': presented, host: '127.0.0.1' } });
-async function timeKeyed(by: Engine): Promise<number> {
-  const requests = Array.from({ length: WARM_BATCH }, keyed);
-  const start = performance.now();
-  for (const each of requests) {
-    const decision = await by.evaluate(each, context);
-    if (decision.kind !== 'allow') throw new Error(`evaluate denied: ${decision.reason}`);
-  }
-  return ((performance.now() - start) * 1000) / requests.length;
+function timeKeyed(by: Engine): Promise<number> {
+  return timeEvaluations(by, Array.from({ length: WARM_BATCH }, keyed), context, 'API key');
 }
 const apiKeyUs: [number[], number[]] = [[], []];
 for (let i = 0; i < 5; i++) for (const by of keyEngines) await timeKeyed(by);

@@ -10,6 +10,7 @@
 
 import { createEngine, type Client, type Policy } from '../src/index.ts';
 import { compileNetworkRules } from '../src/stages/network.ts';
+import { timeEvaluations } from './batch.ts';
 
 const BATCHES = 60;
 const BATCH = 2000;
@@ -27,13 +28,8 @@ async function median(ip: Policy['ip'], address: string): Promise<number> {
   const context = { peer: { address } };
   const samples: number[] = [];
   for (let batch = 0; batch < BATCHES + 10; batch++) {
-    const requests = Array.from({ length: BATCH }, () => new Request('http://api.test/x'));
-    const start = performance.now();
-    for (const request of requests) {
-      const decision = await engine.evaluate(request, context);
-      if (decision.kind !== 'allow') throw new Error(`denied: ${decision.reason}`);
-    }
-    if (batch >= 10) samples.push(((performance.now() - start) * 1000) / BATCH);
+    const us = await timeEvaluations(engine, Array.from({ length: BATCH }, () => new Request('http://api.test/x')), context);
+    if (batch >= 10) samples.push(us);
   }
   samples.sort((a, b) => a - b);
   return Number(samples[Math.floor(samples.length / 2)]!.toFixed(2));

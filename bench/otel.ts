@@ -11,6 +11,7 @@ import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, Periodic
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { createEngine, type Engine } from '../src/index.ts';
 import { otelObserver } from '../src/telemetry/otel.ts';
+import { timeEvaluations } from './batch.ts';
 import { ORIGIN, PATH } from './scenario.ts';
 import { scenarioSigner } from './signer.ts';
 import { benchPolicy } from './stacks/policy.ts';
@@ -37,14 +38,8 @@ const engines: Record<string, Engine> = {
 };
 
 /** µs per request of evaluating one batch of fresh Requests. */
-async function time(engine: Engine): Promise<number> {
-  const requests = Array.from({ length: BATCH }, request);
-  const start = performance.now();
-  for (const each of requests) {
-    const decision = await engine.evaluate(each, context);
-    if (decision.kind !== 'allow') throw new Error(`evaluate denied: ${decision.reason}`);
-  }
-  return ((performance.now() - start) * 1000) / BATCH;
+function time(engine: Engine): Promise<number> {
+  return timeEvaluations(engine, Array.from({ length: BATCH }, request), context);
 }
 
 const median = (samples: number[]) => {

@@ -11,6 +11,7 @@
 
 import * as v from 'valibot';
 import { apiKey, createEngine, definePolicy, hashApiKey, jwt, type ApiKeyRecord, type Policy } from '../src/index.ts';
+import { timeEvaluations } from './batch.ts';
 import { AUDIENCE, ISSUER, ORIGIN, PATH, RATE_LIMIT } from './scenario.ts';
 import { scenarioSigner } from './signer.ts';
 
@@ -51,14 +52,8 @@ interface Subject {
 }
 
 /** µs per request of one batch of fresh Requests through `subject`'s engine. */
-async function timeBatch({ engine, makeRequest, label }: Subject): Promise<number> {
-  const requests = Array.from({ length: BATCH }, makeRequest);
-  const start = performance.now();
-  for (const each of requests) {
-    const decision = await engine.evaluate(each, context);
-    if (decision.kind !== 'allow') throw new Error(`${label}: evaluate denied: ${decision.reason}`);
-  }
-  return ((performance.now() - start) * 1000) / BATCH;
+function timeBatch({ engine, makeRequest, label }: Subject): Promise<number> {
+  return timeEvaluations(engine, Array.from({ length: BATCH }, makeRequest), context, label);
 }
 
 /**
