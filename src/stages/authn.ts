@@ -106,19 +106,11 @@ export function authnStage(policy: Policy, env: Pick<StageEnv, 'authn' | 'observ
   const methods = policy.authn ?? {};
   const byRoute = new Map(Object.entries(policy.routes).map(([pattern, route]) => [pattern, compileAuthn(route.authn, methods, routeBodyLimit(route, policy.limits))]));
   const certificateOf = compileCertificateSource(policy.clientCertificate);
-  const anonymous = new Set(Object.entries(policy.routes).flatMap(([pattern, route]) => (route.authn === 'anonymous' ? [pattern] : [])));
+  // A route's methods that know the answer at once (anonymous, a cached token) decide without a promise.
   return function authenticate(x) {
-    // An anonymous route has nothing to check: decided at once, without a promise.
-    if (!anonymous.has(x.route!)) return authenticateWith(x);
-    x.principal = ANONYMOUS;
-    x.trace.push({ stage: 'authn', outcome: 'pass', detail: principalLabel(x) });
-    return undefined;
-  };
-
-  function authenticateWith(x: Exchange): StageResult | Promise<StageResult> {
     const result = byRoute.get(x.route!)!(x.request, env.authn, contextOf(x, certificateOf));
     return result instanceof Promise ? result.then((settled) => decided(x, settled)) : decided(x, result);
-  }
+  };
 
   function decided(x: Exchange, result: AuthnResult): StageResult {
     if (result.headers) for (const [name, value] of Object.entries(result.headers)) x.headers.set(name, value);
