@@ -8,6 +8,7 @@
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate, id_ce_subjectAltName, SubjectAlternativeName, type Name } from '@peculiar/asn1-x509';
 import { base64url } from 'jose';
+import { hexOf } from '../hex.ts';
 
 /**
  * What the runtime knows about the client certificate of the connection a request arrived on:
@@ -74,7 +75,7 @@ export async function certificateFromDer(der: Uint8Array): Promise<ClientCertifi
     }
   }
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', der as BufferSource));
-  return identity(hex(digest), formatName(certificate.tbsCertificate.subject), names);
+  return identity(hexOf(digest), formatName(certificate.tbsCertificate.subject), names);
 }
 
 /**
@@ -120,8 +121,6 @@ function identity(sha256: string, subject: string | undefined, names: { uris: st
     emails: Object.freeze(names.emails),
   });
 }
-
-const hex = (bytes: Uint8Array) => Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
 
 /** The short names RFC 4514 (and OpenSSL's `-nameopt RFC2253`) print; other types print as their OID. */
 const ATTRIBUTE_NAMES: ReadonlyMap<string, string> = new Map([

@@ -89,8 +89,3 @@ export async function anyHmacMatches(keys: readonly Promise<CryptoKey>[], signat
 export function unixSeconds(text: string | null): number | undefined {
   return text !== null && /^\d{1,12}$/.test(text) ? Number(text) : undefined;
 }
-
-/** Lowercase hex of bytes (a replay key made of a signature). */
-export function hexOf(bytes: Uint8Array): string {
-  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
-}

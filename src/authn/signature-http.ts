@@ -8,12 +8,13 @@
 import { createRemoteJWKSet, customFetch, errors, type JWK } from 'jose';
 import { parseDictionary, type Dictionary, type InnerList } from 'structured-headers';
 import { policyError } from '../errors.ts';
+import { hexOf } from '../hex.ts';
 import { checkContentDigest, type DigestAlgorithm } from './content-digest.ts';
 import type { FetchLike } from './contract.ts';
 import { publicJwk, verifyKeyProblem } from './jwk.ts';
 import { secureUrl } from './secure-url.ts';
 import { signatureBase, type SignedTarget } from './signature-base.ts';
-import { hexOf, type SignatureCheck, type SignatureVerifier, type SignerRecord } from './signature-check.ts';
+import type { SignatureCheck, SignatureVerifier, SignerRecord } from './signature-check.ts';
 
 /** The RFC 9421 algorithms the gateway verifies (§3.3). */
 export const HTTP_SIGNATURE_ALGORITHMS = ['ed25519', 'ecdsa-p256-sha256', 'rsa-pss-sha512', 'hmac-sha256'] as const;

@@ -6,11 +6,11 @@
  */
 
 import { policyError } from '../errors.ts';
+import { hexOf } from '../hex.ts';
 import {
   anyHmacMatches,
   base64Bytes,
   hexBytes,
-  hexOf,
   hmacVerifyKey,
   prefixedBody,
   unixSeconds,

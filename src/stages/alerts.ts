@@ -7,6 +7,7 @@
 
 import { ANONYMOUS } from '../authn/contract.ts';
 import { describeError, principalLabel, type Exchange, type Stage, type StageEnv } from '../exchange.ts';
+import { hexOf } from '../hex.ts';
 import { parseDuration } from '../policy/duration.ts';
 import type { AlertPolicy, FailedLoginsAlert, Policy, SpikeAlert } from '../policy/types.ts';
 import type { BucketSpec, RateLimitStore } from '../stores/types.ts';
@@ -93,7 +94,7 @@ export function fieldAt(body: unknown, path: string): string | undefined {
  */
 export async function nameHash(name: string): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(name.normalize('NFKC').toLowerCase()));
-  return Array.from(new Uint8Array(digest).subarray(0, 8), (byte) => byte.toString(16).padStart(2, '0')).join('');
+  return hexOf(new Uint8Array(digest).subarray(0, 8));
 }
 
 function spec(name: string, windowMs: number, algorithm: BucketSpec['algorithm'], limit: number): BucketSpec {

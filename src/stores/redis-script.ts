@@ -12,6 +12,8 @@
  * @module
  */
 
+import { hexOf } from '../hex.ts';
+
 export const RATE_LIMIT_SCRIPT = `
 local key = KEYS[1]
 local op, algorithm = ARGV[1], ARGV[2]
@@ -126,5 +128,5 @@ return {success, math.max(0, limit - n), string.format('%.17g', finish)}
 /** The SHA-1 a script is called by (`EVALSHA`), lowercase hex. */
 export async function sha1Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-1', new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, '0')).join('');
+  return hexOf(new Uint8Array(digest));
 }

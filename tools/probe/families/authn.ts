@@ -6,6 +6,7 @@
  */
 
 import type { JWTPayload } from 'jose';
+import { hexOf } from '../../../src/hex.ts';
 import { CHECKS } from '../checks.ts';
 import { describeStatus, fail, inconclusive, is2xx, isBusy, pass, type ProbeContext, type Verdict } from '../context.ts';
 import type { ProbeResponse } from '../http.ts';
@@ -36,7 +37,7 @@ export async function probeMissingCredentials(ctx: ProbeContext) {
     await ctx.attempt(CHECKS.missingCredentials, route.pattern, bare(ctx, route), '401 with WWW-Authenticate', (response) => refusedByAuthn(response, 'a request without credentials'));
     for (const { method } of route.methods.filter(({ method }) => method.kind === 'apiKey')) {
       const header = (method.meta?.header as string | undefined) ?? 'x-api-key';
-      const key = `pk_portcullis_probe_${[...crypto.getRandomValues(new Uint8Array(12))].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+      const key = `pk_portcullis_probe_${hexOf(crypto.getRandomValues(new Uint8Array(12)))}`;
       await ctx.attempt(CHECKS.badApiKey, route.pattern, bare(ctx, route, { [header]: key }), '401', (response) => refusedByAuthn(response, 'an unknown API key'));
     }
   }

@@ -6,12 +6,13 @@
  */
 
 import { base64url } from 'jose';
+import { hexOf } from '../../../src/hex.ts';
 import { CHECKS } from '../checks.ts';
 import type { ProbeContext } from '../context.ts';
 import type { ProbeRoute } from '../model.ts';
 import { forgedClaims, refusedByAuthn } from './authn.ts';
 
-const randomHex = () => Array.from(crypto.getRandomValues(new Uint8Array(32)), (byte) => byte.toString(16).padStart(2, '0')).join('');
+const randomHex = () => hexOf(crypto.getRandomValues(new Uint8Array(32)));
 
 /** An XFCC element naming `identity` (an `mtls()` clients key): what a proxy would write for that client. */
 function xfccFor(identity: string): string {

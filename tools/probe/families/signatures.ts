@@ -7,6 +7,7 @@
  * @module
  */
 
+import { hexOf } from '../../../src/hex.ts';
 import { CHECKS } from '../checks.ts';
 import { describeStatus, inconclusive, is2xx, type ProbeContext } from '../context.ts';
 import { PROBE_ID, type ProbeRoute } from '../model.ts';
@@ -26,12 +27,11 @@ async function hmac(key: Uint8Array<ArrayBuffer>, message: string): Promise<Uint
 }
 
 const base64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
-const hex = (bytes: Uint8Array) => Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
 
 /** The headers of a webhook of `scheme` signed under `secret` at `timestamp` (Unix seconds). */
 async function webhookHeaders(scheme: Scheme, secret: string, id: string, timestamp: number, body = PROBE_BODY): Promise<Record<string, string>> {
   if (scheme === 'stripe') {
-    return { 'content-type': 'application/json', 'stripe-signature': `t=${timestamp},v1=${hex(await hmac(encoder.encode(secret), `${timestamp}.${body}`))}` };
+    return { 'content-type': 'application/json', 'stripe-signature': `t=${timestamp},v1=${hexOf(await hmac(encoder.encode(secret), `${timestamp}.${body}`))}` };
   }
   const key = Uint8Array.from(atob(secret.replace(/^whsec_/, '')), (char) => char.charCodeAt(0));
   const signature = base64(await hmac(key, `${id}.${timestamp}.${body}`));
