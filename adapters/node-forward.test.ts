@@ -1,6 +1,6 @@
 /**
  * `serve(policy, forwardTo(origin))` with no transport named, against a real origin on 127.0.0.1:
- * the adapter's keep-alive `node:http` client carries the request, the origin's answer is written to
+ * the adapter's keep-alive client carries the request, the origin's answer is written to
  * the client under the same rules as any other answer (leaking headers dropped, the policy's headers
  * and CORS, Vary merged, 5xx masked, response fields protected), bodies stream both ways, and either
  * side going away ends the other.
@@ -66,7 +66,7 @@ function later(res: import('node:http').ServerResponse, body: string, ms = 30): 
 }
 
 describe('serve() + forwardTo(origin) with no transport', () => {
-  it('reaches the origin over its keep-alive node:http client, not fetch', async () => {
+  it('reaches the origin over its keep-alive client, not fetch', async () => {
     const { gateway, seen, connections } = await gatewayTo((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'));
     for (let i = 0; i < 10; i++) expect((await exchange(gateway, 'GET', '/v1/things')).body.toString()).toBe('{"ok":true}');
     expect(connections()).toBe(1);
@@ -178,6 +178,40 @@ describe('serve() + forwardTo(origin) with no transport', () => {
     expect(response.statusCode).toBe(200);
     expect(response.headers['x-upload-sha256']).toBe(createHash('sha256').update(up).digest('hex'));
     expect(hash.digest('hex')).toBe(createHash('sha256').update(down).digest('hex'));
+  });
+
+  it('pauses the origin while the client does not read, and relays the whole answer once it does', async () => {
+    const total = 64 * 1024 * 1024;
+    const piece = Buffer.alloc(256 * 1024, 7);
+    let written = 0;
+    const { gateway } = await gatewayTo(async (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(total) });
+      while (written < total) {
+        written += piece.byteLength;
+        if (!res.write(piece)) await once(res, 'drain');
+      }
+      res.end();
+    });
+    const { outgoing, answer } = send(gateway, 'GET', '/v1/things');
+    outgoing.end();
+    const response = await answer;
+    response.pause();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Without backpressure the gateway would take all 64 MiB into memory at once; socket buffers hold a few MiB.
+    expect(written).toBeLessThan(40 * 1024 * 1024);
+    let received = 0;
+    for await (const chunk of response) received += (chunk as Buffer).byteLength;
+    expect([received, response.complete]).toEqual([total, true]);
+  });
+
+  it('waits out interim 1xx answers (103 Early Hints) and relays the final one', async () => {
+    const { gateway } = await gatewayTo((_req, res) => {
+      res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' }, () => {
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+      });
+    });
+    const response = await exchange(gateway, 'GET', '/v1/things');
+    expect([response.status, response.body.toString()]).toEqual([200, '{"ok":true}']);
   });
 
   it('HEAD, 204 and 304 answers go out without a body, with their headers', async () => {

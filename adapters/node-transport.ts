@@ -1,24 +1,26 @@
 /**
- * `nodeTransport()`: `forwardTo`'s way to the origin on Node without WHATWG `fetch` — a keep-alive
- * `node:http`/`node:https` agent, the request body streamed out, the answer's body streamed back.
- * On Node, `fetch` (undici) builds a Request, a Response, their Headers and an AbortSignal per
- * request; that, not the policy, was most of a forwarding gateway's CPU.
+ * `nodeTransport()`: `forwardTo`'s way to the origin on Node without WHATWG `fetch`. It dispatches
+ * on undici's `Agent` — the client under Node's own `fetch`, without the Request, Response, Headers,
+ * web streams and AbortSignal that `fetch` builds per request: keep-alive connections, the request
+ * body streamed out, the answer's body streamed back. That, not the policy, was most of a
+ * forwarding gateway's CPU; undici's dispatcher also costs less per request than a `node:http`
+ * client (see docs/performance.md).
  * @module
  */
 
-import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Agent, type Dispatcher } from 'undici';
 import type { ForwardTransport, OriginAnswer, OriginRequest } from '../src/index.ts';
 
 /** Options of `nodeTransport`. */
 export interface NodeTransportOptions {
-  /** Connections to the origin at most (node:http's `maxSockets`); more requests wait for one. @default 256 */
+  /** Connections to one origin at most; more requests wait for one. @default 256 */
   maxSockets?: number;
-  /** Idle connections kept open for the next request (node:http's `maxFreeSockets`). @default 256 */
-  maxFreeSockets?: number;
-  /** Longest wait for the origin's connection or answer to go on, in ms; then the request fails (502). @default 30000 */
+  /**
+   * Longest wait, in ms, for a connection to the origin, for the head of its answer, and between two
+   * pieces of its body; then the request fails (502 before the head, a cut answer after it).
+   * @default 30000
+   */
   timeoutMs?: number;
   /** Certificates to trust for an https origin (a private CA), PEM. @default Node's bundled CAs */
   ca?: string | readonly string[];
@@ -33,18 +35,26 @@ export interface ClientConnection {
   off(event: 'close', listener: () => void): unknown;
 }
 
+/** Where an answer's body goes as it arrives: a ServerResponse, as far as the relay writes to it. */
+export interface RelayTarget {
+  write(chunk: Uint8Array): boolean;
+  end(): unknown;
+  destroy(error?: Error): unknown;
+  once(event: 'drain', listener: () => void): unknown;
+}
+
 /** Sends one origin request; stops it when `client` closes (else when the request's signal aborts). */
 export type NodeOriginClient = (target: URL, request: OriginRequest, client?: ClientConnection) => Promise<OriginAnswer>;
 
 /**
- * The bodies of answers still streaming from the origin, by the stream `forwardTo` put in its
- * Response: the Node adapter pipes the origin's message into the ServerResponse instead of reading
- * the stream (see `takeOriginSource`).
+ * The calls whose answers are still streaming from the origin, by the stream `forwardTo` put in its
+ * Response: the Node adapter writes the origin's chunks into the ServerResponse itself instead of
+ * reading the stream (see `takeOriginRelay`).
  */
-const sources = new WeakMap<ReadableStream<Uint8Array>, IncomingMessage>();
+const streaming = new WeakMap<ReadableStream<Uint8Array>, OriginCall>();
 
 /**
- * A `forwardTo` transport on Node's own HTTP client with keep-alive connections to the origin.
+ * A `forwardTo` transport on undici's dispatcher with keep-alive connections to the origin.
  * `serve()` uses one by itself for a `forwardTo` given no transport; name one to set its options.
  *
  * @example
@@ -56,7 +66,7 @@ const sources = new WeakMap<ReadableStream<Uint8Array>, IncomingMessage>();
  */
 export function nodeTransport(options: NodeTransportOptions = {}): ForwardTransport {
   const send = nodeOriginClient(options);
-  return function viaNodeHttp(target, request) {
+  return function viaUndici(target, request) {
     return send(target, request);
   };
 }
@@ -67,131 +77,218 @@ export function nodeTransport(options: NodeTransportOptions = {}): ForwardTransp
  * build for each request only for this.
  */
 export function nodeOriginClient(options: NodeTransportOptions = {}): NodeOriginClient {
-  const pool = { keepAlive: true, maxSockets: options.maxSockets ?? 256, maxFreeSockets: options.maxFreeSockets ?? 256, scheduling: 'lifo' as const };
-  const http = new HttpAgent(pool);
-  const https = new HttpsAgent({ ...pool, ...(options.ca && { ca: options.ca as string | string[] }) });
   const timeout = options.timeoutMs ?? 30_000;
+  const agent = new Agent({
+    connections: options.maxSockets ?? 256,
+    headersTimeout: timeout,
+    bodyTimeout: timeout,
+    connect: { timeout, ...(options.ca && { ca: options.ca as string | string[] }) },
+  });
 
   return function sendToOrigin(target, request, client) {
     return new Promise<OriginAnswer>((resolve, reject) => {
-      const secure = target.protocol === 'https:';
-      const { method, body } = request;
-      const outgoing = (secure ? httpsRequest : httpRequest)(
+      const call = new OriginCall(request.method, resolve, reject);
+      if (client) call.stopWhenGone(client);
+      else call.stopOnAbort(request.signal);
+      agent.dispatch(
         {
-          protocol: target.protocol,
-          // node:http wants an IPv6 literal without its brackets.
-          hostname: target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname,
-          port: target.port,
+          origin: target.origin,
           path: target.pathname + target.search,
-          method,
-          headers: plainHeaders(request.headers),
-          agent: secure ? https : http,
-          timeout,
-          ...(client ? {} : { signal: request.signal }),
+          method: request.method,
+          headers: flatHeaders(request.headers),
+          body: request.body && Readable.fromWeb(request.body as unknown as import('node:stream/web').ReadableStream<Uint8Array>),
         },
-        // The parser goes on with the rest of the packet after this callback: on the next tick, a
-        // small answer is all there, and goes out in one write instead of through a stream.
-        (answer) => process.nextTick(() => resolve(answerOf(answer, method))),
+        call,
       );
-      if (client) stopWhenGone(client, outgoing);
-      outgoing.once('error', reject);
-      outgoing.once('timeout', () => outgoing.destroy(new Error(`the origin did not answer within ${timeout} ms`)));
-      if (!body) return void outgoing.end();
-      pipeline(Readable.fromWeb(body as unknown as import('node:stream/web').ReadableStream<Uint8Array>), outgoing).catch((error: unknown) => outgoing.destroy(error as Error));
     });
   };
 }
 
 /**
- * The origin's message whose body `stream` is, once: the caller writes it to the client itself.
- * `undefined` when `stream` is not one of ours, or someone has begun to read it.
+ * Hands the origin's answer whose body `stream` is, once, to `target`: its chunks are written to
+ * `target` as they arrive (the origin paused while `target` is full), `target` is ended with the
+ * answer and destroyed when the origin cuts it. `undefined` when `stream` is not one of ours, or
+ * someone has begun to read it.
  */
-export function takeOriginSource(stream: ReadableStream<Uint8Array>): IncomingMessage | undefined {
-  const source = sources.get(stream);
-  if (!source || stream.locked) return undefined;
-  sources.delete(stream);
-  return source;
+export function takeOriginRelay(stream: ReadableStream<Uint8Array>): ((target: RelayTarget) => void) | undefined {
+  const call = streaming.get(stream);
+  if (!call || stream.locked) return undefined;
+  streaming.delete(stream);
+  return (target) => call.relayTo(target);
 }
 
-/** The filtered headers as node:http takes them (`Headers` joins repeated fields already, save Set-Cookie, which requests do not carry). */
-function plainHeaders(headers: Headers): Record<string, string> {
-  const plain: Record<string, string> = {};
-  headers.forEach((value, name) => (plain[name] = value));
-  return plain;
+/** The filtered headers as undici takes them: names and values alternating. */
+function flatHeaders(headers: Headers): string[] {
+  const flat: string[] = [];
+  headers.forEach((value, name) => flat.push(name, value));
+  return flat;
 }
 
-/** Ends the origin request when the client leaves before the origin's answer has been relayed. */
-function stopWhenGone(client: ClientConnection, outgoing: ClientRequest): void {
-  const gone = () => outgoing.destroy(new Error('the client went away'));
-  client.once('close', gone);
-  outgoing.once('close', () => client.off('close', gone));
+/** Where the body of an answer already handed out goes. */
+interface BodySink {
+  /** `false`: full, pause the origin until `resume`. */
+  write(chunk: Uint8Array): boolean;
+  end(): void;
+  fail(error: Error): void;
 }
 
 /**
- * The origin's head as a fresh `Headers`; its body as the bytes when all of it has arrived already,
- * else as a stream (none for HEAD, 204, 304).
+ * One dispatched request, as undici's handler: it resolves with the answer once the head has
+ * arrived, and keeps the body's chunks until something takes them (a stream reader, or the
+ * adapter relaying them to the client).
  */
-function answerOf(answer: IncomingMessage, method: string): OriginAnswer {
-  const headers = new Headers();
-  const raw = answer.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
-  const status = answer.statusCode!;
-  if (method === 'HEAD' || NO_BODY.has(status)) {
-    answer.resume();
-    return { status, statusText: answer.statusMessage, headers, body: null };
-  }
-  if (answer.complete) {
-    const bytes = (answer.read() as Uint8Array<ArrayBuffer> | null) ?? new Uint8Array(0);
-    answer.resume(); // to its end, which hands the connection back to the agent
-    return { status, statusText: answer.statusMessage, headers, body: bytes };
-  }
-  const body = streamOf(answer);
-  sources.set(body, answer);
-  return { status, statusText: answer.statusMessage, headers, body };
-}
+class OriginCall implements Dispatcher.DispatchHandler {
+  readonly #method: string;
+  readonly #resolve: (answer: OriginAnswer) => void;
+  readonly #reject: (error: Error) => void;
+  #controller: Dispatcher.DispatchController | undefined;
+  /** Why the call was stopped before undici started it. */
+  #stopped: Error | undefined;
+  #head: { status: number; statusText: string | undefined; headers: Record<string, string | string[]> } | undefined;
+  #chunks: Uint8Array[] = [];
+  #ended = false;
+  #error: Error | undefined;
+  #sink: BodySink | undefined;
+  #release: (() => void) | undefined;
 
-/**
- * The answer's body as a ReadableStream that pauses the socket when the client reads slowly, and
- * fails (so the client's answer is cut, not ended as if complete) when the origin closes mid-body.
- * It takes nothing from the message until it is first read: until then the message can still be
- * piped to the client directly.
- */
-function streamOf(answer: IncomingMessage): ReadableStream<Uint8Array> {
-  let listening = false;
-  return new ReadableStream<Uint8Array>(
-    {
-      pull(controller) {
-        if (!listening) {
-          listening = true;
-          listen(answer, controller);
+  constructor(method: string, resolve: (answer: OriginAnswer) => void, reject: (error: Error) => void) {
+    this.#method = method;
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  /** Ends the origin request when the client leaves before the answer has been relayed. */
+  stopWhenGone(client: ClientConnection): void {
+    const gone = () => this.stop(new Error('the client went away'));
+    client.once('close', gone);
+    this.#release = () => client.off('close', gone);
+  }
+
+  stopOnAbort(signal: AbortSignal): void {
+    if (signal.aborted) return this.stop(new Error('the request was aborted'));
+    const abort = () => this.stop(new Error('the request was aborted'));
+    signal.addEventListener('abort', abort, { once: true });
+    this.#release = () => signal.removeEventListener('abort', abort);
+  }
+
+  stop(error: Error): void {
+    if (this.#controller) this.#controller.abort(error);
+    else this.#stopped = error;
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#stopped) controller.abort(this.#stopped);
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[]>, statusText?: string): void {
+    // 1xx heads are interim; the answer's head comes after them.
+    if (status < 200) return;
+    this.#head = { status, statusText, headers };
+    // The parser goes on with the rest of the packet after this call: on the next tick, a small
+    // answer is all there, and goes out as bytes in one write instead of through a stream.
+    process.nextTick(() => this.#resolve(this.#answer()));
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (!this.#sink) this.#chunks.push(bytes);
+    else if (!this.#sink.write(bytes)) controller.pause();
+  }
+
+  onResponseEnd(): void {
+    this.#ended = true;
+    this.#release?.();
+    this.#sink?.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.#release?.();
+    if (!this.#head) return this.#reject(error);
+    this.#error = error;
+    this.#sink?.fail(error);
+  }
+
+  /** Writes the body to `target` from here on (see `takeOriginRelay`). */
+  relayTo(target: RelayTarget): void {
+    let waiting = false;
+    this.#attach({
+      write: (chunk) => {
+        if (target.write(chunk)) return true;
+        if (!waiting) {
+          waiting = true;
+          target.once('drain', () => {
+            waiting = false;
+            this.#controller?.resume();
+          });
         }
-        answer.resume();
+        return false;
       },
-      cancel() {
-        answer.destroy();
+      end: () => void target.end(),
+      // The client's answer ends short rather than as if complete.
+      fail: (error) => void target.destroy(error),
+    });
+  }
+
+  /** The head as a fresh `Headers`; the body as bytes when all of it has arrived, else as a stream. */
+  #answer(): OriginAnswer {
+    const { status, statusText, headers: fields } = this.#head!;
+    const headers = new Headers();
+    for (const name of Object.keys(fields)) {
+      const value = fields[name]!;
+      if (typeof value === 'string') headers.append(name, value);
+      else for (const one of value) headers.append(name, one);
+    }
+    if (this.#method === 'HEAD' || NO_BODY.has(status)) return { status, statusText, headers, body: null };
+    if (this.#ended) return { status, statusText, headers, body: joined(this.#chunks) };
+    const body = this.#stream();
+    streaming.set(body, this);
+    return { status, statusText, headers, body };
+  }
+
+  /**
+   * The body as a ReadableStream that pauses the origin when the reader is slow, and fails (so the
+   * client's answer is cut, not ended as if complete) when the origin cuts it. It takes nothing
+   * until first read: until then the adapter can still relay the body itself.
+   */
+  #stream(): ReadableStream<Uint8Array> {
+    return new ReadableStream<Uint8Array>(
+      {
+        pull: (controller) => {
+          if (!this.#sink) {
+            this.#attach({
+              write: (chunk) => {
+                controller.enqueue(chunk);
+                return (controller.desiredSize ?? 1) > 0;
+              },
+              end: () => controller.close(),
+              fail: (error) => controller.error(error),
+            });
+          }
+          this.#controller?.resume();
+        },
+        cancel: () => this.stop(new Error('the answer was cancelled')),
       },
-    },
-    // Nothing is pulled before a reader asks: a high-water mark of 0.
-    { highWaterMark: 0 },
-  );
+      // Nothing is pulled before a reader asks: a high-water mark of 0.
+      { highWaterMark: 0 },
+    );
+  }
+
+  /** Sends what has arrived to `sink`, then what arrives after. */
+  #attach(sink: BodySink): void {
+    this.#sink = sink;
+    const chunks = this.#chunks;
+    this.#chunks = [];
+    let room = true;
+    for (const chunk of chunks) room = sink.write(chunk);
+    if (this.#ended) sink.end();
+    else if (this.#error) sink.fail(this.#error);
+    else if (!room) this.#controller?.pause();
+  }
 }
 
-function listen(answer: IncomingMessage, controller: ReadableStreamDefaultController<Uint8Array>): void {
-  let settled = false;
-  answer.on('data', (chunk: Buffer) => {
-    controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-    if ((controller.desiredSize ?? 1) <= 0) answer.pause();
-  });
-  answer.once('end', () => {
-    if (settled) return;
-    settled = true;
-    controller.close();
-  });
-  const fail = () => {
-    if (settled) return;
-    settled = true;
-    controller.error(new Error('the origin closed the connection before the end of its answer'));
-  };
-  answer.once('error', fail);
-  answer.once('close', fail);
+/** The chunks as one array of bytes. */
+function joined(chunks: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  if (chunks.length === 1) return chunks[0] as Uint8Array<ArrayBuffer>;
+  return Buffer.concat(chunks) as Uint8Array<ArrayBuffer>;
 }

@@ -3,8 +3,8 @@
  *
  * The Request/Response bridge is `@hono/node-server`'s request listener; this file adds the client
  * address from the socket, the raw request target (before URL parsing hid `..`), the policy's
- * headers written in the `ServerResponse`'s head directly, a keep-alive `node:http` client for
- * `forwardTo` whose answers are piped to the client without a web stream, graceful shutdown, and
+ * headers written in the `ServerResponse`'s head directly, a keep-alive client (undici's dispatcher)
+ * for `forwardTo` whose answers are written to the client without a web stream, graceful shutdown, and
  * connection limits (timeouts, head size, connection cap) whose refusals are problem+json like
  * every other denial.
  * @module
@@ -14,7 +14,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { SecureContextOptions, TLSSocket, TlsOptions } from 'node:tls';
-import { pipeline } from 'node:stream';
 import { getRequestListener } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import {
@@ -36,7 +35,7 @@ import { parseHost } from '../src/target.ts';
 import { guardConnections } from './node-connections.ts';
 import { adapterCrypto } from './node-crypto.ts';
 import { guardResponse } from './node-response.ts';
-import { nodeOriginClient, takeOriginSource, type NodeOriginClient } from './node-transport.ts';
+import { nodeOriginClient, takeOriginRelay, type NodeOriginClient } from './node-transport.ts';
 
 export { nodeCrypto, type NodeCryptoOptions } from './node-crypto.ts';
 export { nodeTransport, type NodeTransportOptions } from './node-transport.ts';
@@ -142,7 +141,7 @@ void ALREADY_SENT.statusText;
 
 /**
  * A `node:http` request listener that guards `handler` with the engine. A `forwardTo` given no
- * transport reaches its origin through this listener's keep-alive `node:http` client (see
+ * transport reaches its origin through this listener's keep-alive client (see
  * `nodeTransport`).
  */
 export function createListener(engine: Engine, handler: Handler): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
@@ -219,7 +218,7 @@ class NodeExchange implements EvaluateContext, HandleOptions {
 
 /**
  * Writes an origin answer `forwardTo` relayed, when its body is still the transport's, straight to
- * the client: the origin's message is piped into the ServerResponse (no web stream in between, no
+ * the client: the origin's chunks are written into the ServerResponse (no web stream in between, no
  * Response read back). Status and headers are the Response's; the policy's headers and the rules on
  * the Response's headers apply in `writeHead` as for every answer (`guardResponse`). `false` for any
  * other Response, which node-server writes.
@@ -228,14 +227,14 @@ function writeRelayed(response: Response, outgoing: ServerResponse): boolean {
   const answer = relayedAnswer(response);
   if (!answer) return false;
   const { body } = answer;
-  const source = body instanceof ReadableStream ? takeOriginSource(body) : undefined;
-  if (body instanceof ReadableStream && !source) return false;
+  const relay = body instanceof ReadableStream ? takeOriginRelay(body) : undefined;
+  if (body instanceof ReadableStream && !relay) return false;
   const head: string[] = [];
   response.headers.forEach((value, name) => head.push(name, value));
   if (body instanceof Uint8Array && !response.headers.has('content-length')) head.push('content-length', String(body.byteLength));
   outgoing.writeHead(response.status, head);
-  // A cut on either side cuts the other: the client's answer ends short, or the origin's connection closes.
-  if (source) pipeline(source, outgoing, () => {});
+  // A cut on either side cuts the other: the client's answer ends short, or the origin request stops.
+  if (relay) relay(outgoing);
   else if (body instanceof Uint8Array) endWith(outgoing, body);
   else outgoing.end();
   return true;
@@ -282,8 +281,8 @@ class TlsPeer implements Peer {
 
 /**
  * Serves `handler` behind `policy` on 127.0.0.1. A `forwardTo(origin)` given neither `transport`
- * nor `fetch` reaches its origin over this server's keep-alive `node:http` client (as
- * `nodeTransport()` does), and its answers are piped to the client.
+ * nor `fetch` reaches its origin over this server's keep-alive client (as `nodeTransport()` does),
+ * and its answers are written to the client as they arrive.
  *
  * @example
  * ```ts

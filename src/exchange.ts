@@ -39,7 +39,7 @@ export interface EvaluateContext {
   waitUntil?: (promise: Promise<unknown>) => void;
   /**
    * The runtime's cheapest way to reach an origin, for a `forwardTo` given neither `transport` nor
-   * `fetch` (the Node adapter offers its keep-alive `node:http` client). The engine hands it to the
+   * `fetch` (the Node adapter offers its keep-alive client, `nodeTransport()`). The engine hands it to the
    * handler; the core never imports a runtime's client itself.
    * @default none: `forwardTo` uses `fetch`
    */

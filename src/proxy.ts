@@ -23,7 +23,7 @@ export interface ForwardOptions {
   /**
    * How the origin is reached, instead of `fetch`. Every rule of `forwardTo` holds whichever
    * transport carries the bytes. Not together with `fetch`. Under `serve()` from `portcullis/node`
-   * there is no need to name one: the adapter's keep-alive `node:http` client (`nodeTransport()`, a
+   * there is no need to name one: the adapter's keep-alive client (`nodeTransport()`, a
    * fraction of fetch's CPU per request) is used; give one to choose its options.
    * @default the adapter's transport (`nodeTransport()` under Node's `serve()`), else one on `fetch`
    */

@@ -2,7 +2,7 @@ import { forwardTo } from 'portcullis';
 import { nodeTransport, serve } from 'portcullis/node';
 import policy from './policy.ts';
 
-// The gateway of gateway.ts with the options of its keep-alive node:http client set (serve() uses one by itself).
+// The gateway of gateway.ts with the options of its keep-alive client set (serve() uses one by itself).
 const origin = forwardTo(process.env.ORIGIN_URL!, {
   identity: { key: process.env.PORTCULLIS_IDENTITY_KEY! },
   transport: nodeTransport({ maxSockets: 256 }),
