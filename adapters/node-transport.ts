@@ -132,19 +132,25 @@ interface BodySink {
   fail(error: Error): void;
 }
 
+const settled = () => {};
+
 /**
  * One dispatched request, as undici's handler: it resolves with the answer once the head has
  * arrived, and keeps the body's chunks until something takes them (a stream reader, or the
- * adapter relaying them to the client).
+ * adapter relaying them to the client). Once done it lets go of all of them: undici's client keeps
+ * up to 256 finished requests, handlers included, per connection, long enough for V8 to move them
+ * to the old generation.
  */
 class OriginCall implements Dispatcher.DispatchHandler {
   readonly #method: string;
-  readonly #resolve: (answer: OriginAnswer) => void;
-  readonly #reject: (error: Error) => void;
+  #resolve: (answer: OriginAnswer) => void;
+  #reject: (error: Error) => void;
   #controller: Dispatcher.DispatchController | undefined;
   /** Why the call was stopped before undici started it. */
   #stopped: Error | undefined;
   #head: { status: number; statusText: string | undefined; headers: Record<string, string | string[]> } | undefined;
+  /** The head has arrived: from here on a failure cuts the body instead of failing the call. */
+  #headed = false;
   #chunks: Uint8Array[] = [];
   #ended = false;
   #error: Error | undefined;
@@ -185,6 +191,7 @@ class OriginCall implements Dispatcher.DispatchHandler {
     // 1xx heads are interim; the answer's head comes after them.
     if (status < 200) return;
     this.#head = { status, statusText, headers };
+    this.#headed = true;
     // The parser goes on with the rest of the packet after this call: on the next tick, a small
     // answer is all there, and goes out as bytes in one write instead of through a stream.
     process.nextTick(() => this.#resolve(this.#answer()));
@@ -198,15 +205,24 @@ class OriginCall implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     this.#ended = true;
-    this.#release?.();
     this.#sink?.end();
+    this.#done();
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    if (!this.#headed) this.#reject(error);
+    else if (this.#sink) this.#sink.fail(error);
+    else this.#error = error;
+    this.#done();
+  }
+
+  /** Lets go of the client, the sink and the promise's functions (the chunks go when taken). */
+  #done(): void {
     this.#release?.();
-    if (!this.#head) return this.#reject(error);
-    this.#error = error;
-    this.#sink?.fail(error);
+    this.#release = undefined;
+    this.#sink = undefined;
+    this.#controller = undefined;
+    this.#reject = settled;
   }
 
   /** Writes the body to `target` from here on (see `takeOriginRelay`). */
@@ -233,6 +249,8 @@ class OriginCall implements Dispatcher.DispatchHandler {
   /** The head as a fresh `Headers`; the body as bytes when all of it has arrived, else as a stream. */
   #answer(): OriginAnswer {
     const { status, statusText, headers: fields } = this.#head!;
+    this.#head = undefined;
+    this.#resolve = settled;
     const headers = new Headers();
     for (const name of Object.keys(fields)) {
       const value = fields[name]!;
@@ -240,7 +258,11 @@ class OriginCall implements Dispatcher.DispatchHandler {
       else for (const one of value) headers.append(name, one);
     }
     if (this.#method === 'HEAD' || NO_BODY.has(status)) return { status, statusText, headers, body: null };
-    if (this.#ended) return { status, statusText, headers, body: joined(this.#chunks) };
+    if (this.#ended) {
+      const body = joined(this.#chunks);
+      this.#chunks = [];
+      return { status, statusText, headers, body };
+    }
     const body = this.#stream();
     streaming.set(body, this);
     return { status, statusText, headers, body };
@@ -284,6 +306,7 @@ class OriginCall implements Dispatcher.DispatchHandler {
     if (this.#ended) sink.end();
     else if (this.#error) sink.fail(this.#error);
     else if (!room) this.#controller?.pause();
+    if (this.#ended || this.#error) this.#sink = undefined;
   }
 }
 
