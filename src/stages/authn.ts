@@ -42,6 +42,14 @@ async function readBodyOnce(request: Request, maxBytes: number): Promise<{ ok: t
 }
 
 
+/**
+ * Where the stage keeps, on a method's principal, the principal it named after it: methods return
+ * the same principal object for a cached credential, and so does the stage. A hidden slot rather
+ * than a WeakMap: an entry per new token cost a new token more than the rest of `succeeded`, and the
+ * map's entries outlive the tokens until a full GC.
+ */
+const NAMED = Symbol('portcullis.named');
+
 /** Compiles a route's `authn` list into one function. */
 export function compileAuthn(accepted: 'anonymous' | readonly string[], methods: Readonly<Record<string, AuthnMethod>>, maxBodyBytes = Infinity) {
   if (accepted === 'anonymous') return (): AuthnResult => ({ ok: true, principal: ANONYMOUS });
@@ -49,16 +57,16 @@ export function compileAuthn(accepted: 'anonymous' | readonly string[], methods:
   const optional = accepted.includes('anonymous');
   const chain = accepted.filter((name) => name !== 'anonymous').map((name) => ({ name, method: methods[name]! }));
   const plain = [...new Set(chain.map(({ method }) => method.challenge))].join(', ');
-  // Methods return the same principal object for a cached credential; so does this route.
-  const named = new WeakMap<object, Principal>();
   const readsBody = chain.some(({ method }) => method.readsBody);
   /** The result of `name`'s success: one principal object per credential the method cached. */
   function succeeded(name: string, method: AuthnMethod, outcome: Extract<AuthnOutcome, { kind: 'success' }>, reread: Request | undefined): AuthnResult {
-    let principal = named.get(outcome.principal);
+    const from = outcome.principal as typeof outcome.principal & { [NAMED]?: Principal };
+    let principal = from[NAMED];
     if (principal?.method !== name) {
       const credential = method.credentialHeader === undefined ? {} : { credentialHeader: method.credentialHeader };
       principal = Object.freeze({ ...outcome.principal, method: name, ...credential });
-      named.set(outcome.principal, principal);
+      // Not enumerable: spreads and JSON of the method's principal never see it. A frozen one keeps none.
+      if (Object.isExtensible(from)) Object.defineProperty(from, NAMED, { value: principal, writable: true, configurable: true });
     }
     const extras = { ...(outcome.headers && { headers: outcome.headers }), ...(outcome.release && { release: outcome.release }), ...(reread && { request: reread }) };
     return { ok: true, principal, ...extras };
