@@ -1,14 +1,17 @@
 /**
  * `nodeTransport()` behind `serve()` (named, and as serve()'s own default), against a real origin on 127.0.0.1: a request body arrives
  * whole, the answer streams (it is not buffered whole), an answer the origin cuts short stays cut short for the client,
- * connections to the origin are kept alive, and an origin that is down is a 502.
+ * connections to the origin are kept alive, an origin that is down is a 502, and an https origin is trusted by the CA given (`ca`)
+ * and by no other.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, request, type IncomingMessage, type RequestListener } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { definePolicy, forwardTo, type ForwardOptions } from '../src/index.ts';
+import { makeTestPki } from '../test/fixtures/certificates.ts';
 import { listenOrigin } from '../test/node/origin.ts';
 import { nodeTransport, serve, type Running } from './node.ts';
 
@@ -132,5 +135,24 @@ describe.each(transports)('nodeTransport: %s', (_name, options) => {
     const response = await fetch(`${gateway.url}/v1/things`);
     expect(response.status).toBe(502);
     expect((await response.json()).code).toBe('origin.unavailable');
+  });
+});
+
+describe('nodeTransport({ ca })', () => {
+  it('reaches an https origin whose certificate a private CA signed, and refuses it without that CA (502)', async () => {
+    const pki = makeTestPki();
+    closers.push(async () => pki.remove());
+    const origin = createHttpsServer({ key: pki.server.key, cert: pki.server.cert }, (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"tls":true}'));
+    origin.listen(0, '127.0.0.1');
+    await once(origin, 'listening');
+    closers.push(() => new Promise((resolve) => origin.close(resolve)), async () => origin.closeAllConnections());
+    const url = `https://127.0.0.1:${(origin.address() as AddressInfo).port}`;
+    const trusting = await serve(policy, forwardTo(url, { transport: nodeTransport({ ca: pki.ca.cert }) }), { port: 0, handleSignals: false, env: { log: () => {} } });
+    const untrusting = await serve(policy, forwardTo(url, { transport: nodeTransport() }), { port: 0, handleSignals: false, env: { log: () => {} } });
+    closers.push(() => trusting.close(), () => untrusting.close());
+    const trusted = await fetch(`${trusting.url}/v1/things`);
+    expect([trusted.status, await trusted.json()]).toEqual([200, { tls: true }]);
+    const refused = await fetch(`${untrusting.url}/v1/things`);
+    expect([refused.status, (await refused.json()).code]).toEqual([502, 'origin.unavailable']);
   });
 });
