@@ -132,6 +132,7 @@ interface BodySink {
   fail(error: Error): void;
 }
 
+/** What the promise's functions become once used: the call holds nothing through them. */
 const settled = () => {};
 
 /**
