@@ -47,11 +47,14 @@ export interface RelayTarget {
 export type NodeOriginClient = (target: URL, request: OriginRequest, client?: ClientConnection) => Promise<OriginAnswer>;
 
 /**
- * The calls whose answers are still streaming from the origin, by the stream `forwardTo` put in its
- * Response: the Node adapter writes the origin's chunks into the ServerResponse itself instead of
- * reading the stream (see `takeOriginRelay`).
+ * The call whose answer is still streaming from the origin, in a hidden slot on the stream
+ * `forwardTo` put in its Response: the Node adapter writes the origin's chunks into the
+ * ServerResponse itself instead of reading the stream (see `takeOriginRelay`). A slot, not a
+ * WeakMap, for the reason `relayAnswer` gives.
  */
-const streaming = new WeakMap<ReadableStream<Uint8Array>, OriginCall>();
+const STREAMING = Symbol('portcullis.streaming');
+
+type Streaming = ReadableStream<Uint8Array> & { [STREAMING]?: OriginCall };
 
 /**
  * A `forwardTo` transport on undici's dispatcher with keep-alive connections to the origin.
@@ -111,9 +114,9 @@ export function nodeOriginClient(options: NodeTransportOptions = {}): NodeOrigin
  * someone has begun to read it.
  */
 export function takeOriginRelay(stream: ReadableStream<Uint8Array>): ((target: RelayTarget) => void) | undefined {
-  const call = streaming.get(stream);
+  const call = (stream as Streaming)[STREAMING];
   if (!call || stream.locked) return undefined;
-  streaming.delete(stream);
+  (stream as Streaming)[STREAMING] = undefined;
   return (target) => call.relayTo(target);
 }
 
@@ -265,7 +268,7 @@ class OriginCall implements Dispatcher.DispatchHandler {
       return { status, statusText, headers, body };
     }
     const body = this.#stream();
-    streaming.set(body, this);
+    Object.defineProperty(body, STREAMING, { value: this, writable: true });
     return { status, statusText, headers, body };
   }
 

@@ -23,14 +23,16 @@ export function compileHierarchy(hierarchy: Readonly<Record<string, readonly str
     expand(role, seen);
     closure.set(role, seen);
   }
-  // Principals of cached credentials share one roles array: expand each array once.
-  const expanded = new WeakMap<readonly string[], Set<string>>();
+  // Principals of cached credentials share one roles array: expand each array once, into a hidden
+  // slot of this hierarchy's on the array rather than a WeakMap entry per new token.
+  const EXPANDED = Symbol('portcullis.roles');
   return (roles) => {
-    let out = expanded.get(roles);
+    const slotted = roles as readonly string[] & { [EXPANDED]?: Set<string> };
+    let out = slotted[EXPANDED];
     if (out) return out;
     out = new Set<string>();
     for (const role of roles) for (const implied of closure.get(role) ?? [role]) out.add(implied);
-    expanded.set(roles, out);
+    if (Object.isExtensible(roles)) Object.defineProperty(roles, EXPANDED, { value: out });
     return out;
   };
 }
