@@ -160,7 +160,7 @@ export function forwardTo(origin: string, options: ForwardOptions = {}): Handler
     const send = chosen ?? context?.transport ?? viaFetch;
     let answer: OriginAnswer;
     try {
-      answer = await send(target, originRequest(request, headers, hasBody ? request.body : null));
+      answer = await send(target, new ForwardedRequest(request, headers, hasBody ? request.body : null));
     } catch {
       return problemResponse('origin.unavailable', decision.requestId);
     }
@@ -184,16 +184,25 @@ export function forwardTo(origin: string, options: ForwardOptions = {}): Handler
   };
 }
 
-/** The request for the transport; its `signal` is the client's, read only if the transport asks. */
-function originRequest(request: Request, headers: Headers, body: ReadableStream<Uint8Array> | null): OriginRequest {
-  return {
-    method: request.method,
-    headers,
-    body,
-    get signal() {
-      return request.signal;
-    },
-  };
+/**
+ * The request for the transport; its `signal` is the client's, read only if the transport asks. A
+ * class: an object literal with a getter cost each forwarded request about 1.7 KB promoted to V8's
+ * old generation (`--trace-gc`).
+ */
+class ForwardedRequest implements OriginRequest {
+  readonly method: string;
+  readonly #request: Request;
+  constructor(
+    request: Request,
+    readonly headers: Headers,
+    readonly body: ReadableStream<Uint8Array> | null,
+  ) {
+    this.method = request.method;
+    this.#request = request;
+  }
+  get signal(): AbortSignal {
+    return this.#request.signal;
+  }
 }
 
 /**
