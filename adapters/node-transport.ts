@@ -10,6 +10,7 @@
 
 import { Readable } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
+import { hiddenSlot } from '../src/hidden-slot.ts';
 import type { ForwardTransport, OriginAnswer, OriginRequest } from '../src/index.ts';
 
 /** Options of `nodeTransport`. */
@@ -47,14 +48,11 @@ export interface RelayTarget {
 export type NodeOriginClient = (target: URL, request: OriginRequest, client?: ClientConnection) => Promise<OriginAnswer>;
 
 /**
- * The call whose answer is still streaming from the origin, in a hidden slot on the stream
- * `forwardTo` put in its Response: the Node adapter writes the origin's chunks into the
- * ServerResponse itself instead of reading the stream (see `takeOriginRelay`). A slot, not a
- * WeakMap, for the reason `relayAnswer` gives.
+ * The call whose answer is still streaming from the origin, on the stream `forwardTo` put in its
+ * Response: the Node adapter writes the origin's chunks into the ServerResponse itself instead of
+ * reading the stream (see `takeOriginRelay`).
  */
-const STREAMING = Symbol('portcullis.streaming');
-
-type Streaming = ReadableStream<Uint8Array> & { [STREAMING]?: OriginCall };
+const streaming = hiddenSlot<OriginCall>('portcullis.streaming');
 
 /**
  * A `forwardTo` transport on undici's dispatcher with keep-alive connections to the origin.
@@ -114,9 +112,9 @@ export function nodeOriginClient(options: NodeTransportOptions = {}): NodeOrigin
  * someone has begun to read it.
  */
 export function takeOriginRelay(stream: ReadableStream<Uint8Array>): ((target: RelayTarget) => void) | undefined {
-  const call = (stream as Streaming)[STREAMING];
+  const call = streaming.get(stream);
   if (!call || stream.locked) return undefined;
-  (stream as Streaming)[STREAMING] = undefined;
+  streaming.set(stream, undefined);
   return (target) => call.relayTo(target);
 }
 
@@ -268,7 +266,7 @@ class OriginCall implements Dispatcher.DispatchHandler {
       return { status, statusText, headers, body };
     }
     const body = this.#stream();
-    Object.defineProperty(body, STREAMING, { value: this, writable: true });
+    streaming.set(body, this);
     return { status, statusText, headers, body };
   }
 

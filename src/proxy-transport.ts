@@ -2,9 +2,11 @@
  * How `forwardTo` reaches the origin. The rules (which headers go, what comes back) stay in the
  * core; a transport only moves bytes. The default is the runtime's `fetch` (a service binding's on
  * Workers); an adapter can offer a cheaper one (the Node adapter's `serve()` offers its keep-alive
- * `node:http` client, `nodeTransport()`, to every `forwardTo` given none).
+ * client, `nodeTransport()`, to every `forwardTo` given none).
  * @module
  */
+
+import { hiddenSlot } from './hidden-slot.ts';
 
 /** The request `forwardTo` sends: the checked target, the filtered headers, the body as a stream. */
 export interface OriginRequest {
@@ -29,16 +31,12 @@ export interface OriginAnswer {
   body: ReadableStream<Uint8Array> | Uint8Array<ArrayBuffer> | null;
 }
 
-/**
- * The origin answer a Response of `forwardTo` relays, in a hidden slot on the Response. Not a
- * WeakMap: V8 kept each entry's value through young-generation collections, so every relayed answer
- * was promoted to the old generation (about 1.4 KB a request, from `--trace-gc`).
- */
-const RELAYED = Symbol('portcullis.relayed');
+/** The origin answer a Response of `forwardTo` relays (a WeakMap entry here cost 1.4 KB promoted a request). */
+const relayed = hiddenSlot<OriginAnswer>('portcullis.relayed');
 
 /** Records that `response` is `answer` relayed, headers checked (see `relayedAnswer`). */
 export function relayAnswer(response: Response, answer: OriginAnswer): Response {
-  Object.defineProperty(response, RELAYED, { value: answer });
+  relayed.set(response, answer);
   return response;
 }
 
@@ -49,7 +47,7 @@ export function relayAnswer(response: Response, answer: OriginAnswer): Response 
  * changed since). `undefined` for any other Response.
  */
 export function relayedAnswer(response: Response): OriginAnswer | undefined {
-  return (response as Response & { [RELAYED]?: OriginAnswer })[RELAYED];
+  return relayed.get(response);
 }
 
 /** Lets an answer's body go unread (the origin's connection is freed). */

@@ -8,6 +8,7 @@ import { compileCertificateSource, type CertificateLookup, type CertificateSourc
 import { ANONYMOUS, type AuthnContext, type AuthnEnv, type AuthnMethod, type AuthnOutcome, type Principal } from '../authn/contract.ts';
 import { readLimited } from '../body.ts';
 import { principalLabel, refuse, type Exchange, type Stage, type StageEnv, type StageResult } from '../exchange.ts';
+import { hiddenSlot } from '../hidden-slot.ts';
 import type { Policy } from '../policy/types.ts';
 import { targetHref } from '../target.ts';
 import { routeBodyLimit } from './validate.ts';
@@ -43,12 +44,11 @@ async function readBodyOnce(request: Request, maxBytes: number): Promise<{ ok: t
 
 
 /**
- * Where the stage keeps, on a method's principal, the principal it named after it: methods return
- * the same principal object for a cached credential, and so does the stage. A hidden slot rather
- * than a WeakMap: an entry per new token cost a new token more than the rest of `succeeded`, and the
- * map's entries outlive the tokens until a full GC.
+ * The principal the stage named after a method's principal: methods return the same principal
+ * object for a cached credential, and so does the stage. (A WeakMap entry per new token cost a new
+ * ES256 token 7–14 µs of CPU.)
  */
-const NAMED = Symbol('portcullis.named');
+const named = hiddenSlot<Principal>('portcullis.named');
 
 /** Compiles a route's `authn` list into one function. */
 export function compileAuthn(accepted: 'anonymous' | readonly string[], methods: Readonly<Record<string, AuthnMethod>>, maxBodyBytes = Infinity) {
@@ -60,13 +60,11 @@ export function compileAuthn(accepted: 'anonymous' | readonly string[], methods:
   const readsBody = chain.some(({ method }) => method.readsBody);
   /** The result of `name`'s success: one principal object per credential the method cached. */
   function succeeded(name: string, method: AuthnMethod, outcome: Extract<AuthnOutcome, { kind: 'success' }>, reread: Request | undefined): AuthnResult {
-    const from = outcome.principal as typeof outcome.principal & { [NAMED]?: Principal };
-    let principal = from[NAMED];
+    let principal = named.get(outcome.principal);
     if (principal?.method !== name) {
       const credential = method.credentialHeader === undefined ? {} : { credentialHeader: method.credentialHeader };
       principal = Object.freeze({ ...outcome.principal, method: name, ...credential });
-      // Not enumerable: spreads and JSON of the method's principal never see it. A frozen one keeps none.
-      if (Object.isExtensible(from)) Object.defineProperty(from, NAMED, { value: principal, writable: true, configurable: true });
+      named.set(outcome.principal, principal);
     }
     const extras = { ...(outcome.headers && { headers: outcome.headers }), ...(outcome.release && { release: outcome.release }), ...(reread && { request: reread }) };
     return { ok: true, principal, ...extras };

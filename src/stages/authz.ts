@@ -6,6 +6,7 @@
 import { readClaim } from '../authn/claims.ts';
 import type { Principal } from '../authn/contract.ts';
 import { refuse, type Stage, type StageEnv } from '../exchange.ts';
+import { hiddenSlot } from '../hidden-slot.ts';
 import type { AllowRule, CheckContext, Policy } from '../policy/types.ts';
 
 export type { AllowRule, CheckContext } from '../policy/types.ts';
@@ -23,16 +24,15 @@ export function compileHierarchy(hierarchy: Readonly<Record<string, readonly str
     expand(role, seen);
     closure.set(role, seen);
   }
-  // Principals of cached credentials share one roles array: expand each array once, into a hidden
-  // slot of this hierarchy's on the array rather than a WeakMap entry per new token.
-  const EXPANDED = Symbol('portcullis.roles');
+  // Principals of cached credentials share one roles array: expand each array once, in a slot of
+  // this hierarchy's own.
+  const expanded = hiddenSlot<Set<string>>('portcullis.roles');
   return (roles) => {
-    const slotted = roles as readonly string[] & { [EXPANDED]?: Set<string> };
-    let out = slotted[EXPANDED];
+    let out = expanded.get(roles);
     if (out) return out;
     out = new Set<string>();
     for (const role of roles) for (const implied of closure.get(role) ?? [role]) out.add(implied);
-    if (Object.isExtensible(roles)) Object.defineProperty(roles, EXPANDED, { value: out });
+    expanded.set(roles, out);
     return out;
   };
 }
