@@ -5,7 +5,7 @@
  * @module
  */
 
-import { open, stat, writeFile } from 'node:fs/promises';
+import { open, readFile, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import type { Policy } from '../src/policy/types.ts';
@@ -17,7 +17,8 @@ async function chartLibrary(): Promise<ChartLibrary> {
   const require = createRequire(import.meta.url);
   try {
     const [script, css] = await Promise.all(
-      ['uplot/dist/uPlot.iife.min.js', 'uplot/dist/uPlot.min.css'].map(async (file) => (await open(require.resolve(file))).readFile('utf8')),
+      // readFile, not open(): a FileHandle left to the garbage collector prints a warning on stderr.
+      ['uplot/dist/uPlot.iife.min.js', 'uplot/dist/uPlot.min.css'].map((file) => readFile(require.resolve(file), 'utf8')),
     );
     return { script: script!, css: css! };
   } catch (error) {
