@@ -25,3 +25,15 @@ export async function eventually<T>(check: () => Promise<T | undefined> | T | un
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/**
+ * Returns at once, or, when fewer than `needMs` are left before the next multiple of `windowMs`,
+ * once that boundary has passed. A test that counts a rate limit out against the real clock must
+ * run inside one window: across a boundary a sliding window counts the previous window by its
+ * overlap, rounded down, and grants one request more than the limit (see docs/rate-limits.md); a
+ * quota starts from zero at its period's end.
+ */
+export async function clearOfWindowEdge(windowMs: number, needMs: number): Promise<void> {
+  const left = windowMs - (Date.now() % windowMs);
+  if (left < needMs) await new Promise((resolve) => setTimeout(resolve, left + 50));
+}

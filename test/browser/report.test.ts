@@ -17,6 +17,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { portcullis, ROOT } from '../cli/run.ts';
 import { CHROMIUM, CHROMIUM_ARGS, ensureChromium } from './chromium.ts';
+import { clearOfWindowEdge } from '../wait.ts';
 
 let dir: string;
 let browser: Browser;
@@ -168,6 +169,8 @@ beforeAll(async () => {
   report = join(dir, 'report.html');
   // Small limits so a few requests reach them; the demo's failed-login alert and sampling of allowed
   // requests (every one) where the demo has them.
+  // The traffic counts the demo's 15-minute buckets out on the real clock: inside one window.
+  await clearOfWindowEdge(15 * 60_000, 30_000);
   const base = await startDemoProcess(events, { LOGIN_RATE_LIMIT: '3', RATE_LIMIT: '10', ALERT_FAILED_LOGINS: '5', LOG_ALLOWED: '1' });
   try {
     await sendTraffic(base);

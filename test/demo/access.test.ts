@@ -7,6 +7,7 @@ import { exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemo } from '../../policies/demo-gateway.ts';
 import { generateApiKey } from '../../src/index.ts';
+import { clearOfWindowEdge } from '../wait.ts';
 
 let demo: Awaited<ReturnType<typeof startDemo>>;
 let apiKey: string;
@@ -79,6 +80,7 @@ describe('GET /v1/admin/events', () => {
 
 describe('the demo API key quota on GET /v1/reports', () => {
   it('allows API_KEY_QUOTA calls per UTC day, then 429 quota.exhausted with Retry-After at midnight UTC', async () => {
+    await clearOfWindowEdge(86_400_000, 10_000);
     const call = () => fetch(`${demo.url}/v1/reports`, { headers: { 'x-api-key': apiKey } });
     const first = await call();
     expect(first.status).toBe(200);

@@ -1,10 +1,13 @@
 /** The demo's rate limits (API-wide and failed logins), over real HTTP, with the default memory store. */
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { warmDemoDatabase } from '../../policies/demo-db.ts';
 import { startDemo } from '../../policies/demo-gateway.ts';
+import { clearOfWindowEdge } from '../wait.ts';
 
 // Each test starts its own demo: the first would pay for creating the database within its time.
 beforeAll(warmDemoDatabase);
+// The demo's buckets have 15-minute windows on the real clock; no test may straddle two.
+beforeEach(() => clearOfWindowEdge(15 * 60_000, 15_000));
 let demo: Awaited<ReturnType<typeof startDemo>> | undefined;
 afterEach(async () => {
   await demo?.close();

@@ -12,6 +12,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { startDemo } from '../../policies/demo-gateway.ts';
 import { startRedisServer, type RedisServer } from './redis-server.ts';
 import { startUpstashBridge, type UpstashBridge } from './upstash-bridge.ts';
+import { clearOfWindowEdge } from '../wait.ts';
 
 let server: RedisServer;
 let bridge: UpstashBridge;
@@ -27,6 +28,8 @@ afterAll(async () => {
 type Demo = Awaited<ReturnType<typeof startDemo>>;
 const demos: Demo[] = [];
 beforeEach(async () => void (await new Redis({ url: bridge.url, token: bridge.token }).flushdb()));
+// The demo's buckets have 15-minute windows on the real clock; no test may straddle two.
+beforeEach(() => clearOfWindowEdge(15 * 60_000, 15_000));
 afterEach(async () => {
   await Promise.all(demos.splice(0).map((demo) => demo.close()));
 });

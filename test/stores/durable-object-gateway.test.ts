@@ -3,9 +3,10 @@
  * durableObjectStore, RateLimitObject bound as RATE_LIMITS, in front of an origin on 127.0.0.1.
  */
 import { Miniflare } from 'miniflare';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { bundleWorker } from '../cloudflare/workerd.ts';
 import { startOrigin, type RunningOrigin } from '../cloudflare/origin.ts';
+import { clearOfWindowEdge } from '../wait.ts';
 
 const IDENTITY_KEY = 'durable-object-gateway-identity-key-0123456789';
 let origin: RunningOrigin;
@@ -21,6 +22,8 @@ beforeAll(async () => {
   });
   await mf.ready;
 }, 60_000);
+// The worker's buckets have 1-hour windows on the real clock; no test may straddle two.
+beforeEach(() => clearOfWindowEdge(60 * 60_000, 10_000));
 afterAll(async () => {
   await mf?.dispose();
   await origin?.close();
