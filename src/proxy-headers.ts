@@ -44,6 +44,27 @@ export const FORWARDED_BY_DEFAULT: readonly string[] = Object.freeze([
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection, not the message. */
 export const HOP_BY_HOP: readonly string[] = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade'];
+const HOP_BY_HOP_NAMES: ReadonlySet<string> = new Set(HOP_BY_HOP);
+
+/** The names a `Connection` header lists: hop-by-hop for this one message (RFC 9110 §7.6.1). */
+function connectionNamed(headers: Headers): ReadonlySet<string> | undefined {
+  const connection = headers.get('connection');
+  return connection === null ? undefined : new Set(connection.split(',').map((name) => name.trim().toLowerCase()));
+}
+
+/**
+ * An origin's answer headers that go on to the client, as name/value pairs in `Headers` order: all
+ * but the hop-by-hop ones. One pass over them: every call on a `Headers` pays for WebIDL checks,
+ * and deleting each hop-by-hop name in turn was a third of what forwarding cost the gateway.
+ */
+export function endToEndHeaders(headers: Headers): [string, string][] {
+  const named = connectionNamed(headers);
+  const kept: [string, string][] = [];
+  headers.forEach((value, name) => {
+    if (!HOP_BY_HOP_NAMES.has(name) && !named?.has(name)) kept.push([name, value]);
+  });
+  return kept;
+}
 
 /**
  * Never forwarded from the client, whatever the options say: the gateway sets them itself
@@ -87,10 +108,9 @@ export function requestHeaderFilter(options: RequestHeaderOptions): (request: Re
   const credentialFrom = credential === true ? () => true : credential === false ? () => false : (method: string) => credential.includes(method);
 
   return function forwardedHeaders(request, decision) {
-    // Headers a client names in `Connection` are hop-by-hop for this message (RFC 9110 §7.6.1).
-    const hopByHop = new Set((request.headers.get('connection') ?? '').split(',').map((name) => name.trim().toLowerCase()));
+    const hopByHop = connectionNamed(request.headers);
     const headers = new Headers();
-    for (const [name, value] of request.headers) if (allowed.has(name) && !hopByHop.has(name)) headers.append(name, value);
+    for (const [name, value] of request.headers) if (allowed.has(name) && !hopByHop?.has(name)) headers.append(name, value);
     // The verified credential: the header its method read, on a request that method authenticated.
     // An Authorization header on an anonymous route, or beside an API key that won, proved nothing.
     const { credentialHeader, method } = decision.principal;

@@ -9,7 +9,7 @@ import type { Handler } from './engine.ts';
 import { IDENTITY_HEADER, identitySigner, type IdentityOptions } from './identity.ts';
 import { jsonLineSink, type SecuritySink } from './log.ts';
 import { locationOrigin, publicLocation } from './proxy-answer.ts';
-import { HOP_BY_HOP, requestHeaderFilter } from './proxy-headers.ts';
+import { endToEndHeaders, requestHeaderFilter } from './proxy-headers.ts';
 import { discardBody, fetchTransport, relayAnswer, type ForwardTransport, type OriginAnswer, type OriginRequest } from './proxy-transport.ts';
 import { maskServerError } from './server-errors.ts';
 
@@ -165,18 +165,18 @@ export function forwardTo(origin: string, options: ForwardOptions = {}): Handler
       return problemResponse('origin.unavailable', decision.requestId);
     }
     if (answer.status >= 500 && options.originErrors !== 'pass') return await maskServerError(answer, decision.requestId);
-    const out = answer.headers;
-    for (const name of (out.get('connection') ?? '').split(',')) if (name.trim()) out.delete(name.trim());
-    for (const name of HOP_BY_HOP) out.delete(name);
-    const location = out.get('location');
-    if (location !== null && options.redirects !== 'pass') {
+    const out = endToEndHeaders(answer.headers);
+    // `Headers` joins repeated fields (all but Set-Cookie): one Location at most.
+    const at = options.redirects === 'pass' ? -1 : out.findIndex(([name]) => name === 'location');
+    if (at !== -1) {
+      const location = out[at]![1];
       const rewritten = publicLocation(location, target, `${decision.client.scheme}://${url.host}`, redirectOrigins);
       if (rewritten === null) {
         await discardBody(answer);
         const where = locationOrigin(location, target);
         return refuse('portcullis.error', 'origin.redirect_refused', request, decision, `the origin answered ${answer.status} with a Location to ${where}`);
       }
-      out.set('location', rewritten);
+      out[at] = ['location', rewritten];
     }
     const relayed = relayAnswer(new Response(answer.body, { status: answer.status, statusText: answer.statusText, headers: out }), answer);
     // `originErrors: 'pass'` relays a 5xx as it is: the engine's answer rules must not mask it after all.
