@@ -568,6 +568,8 @@ let evaluate: Record<string, unknown> = {
   cold_x8_us: null,
   cold_native_x8_us: null,
   jose_x8_us: null,
+  cold_x8_cpu_us: null,
+  jose_x8_cpu_us: null,
   apikey_us: null,
   apikey_native_us: null,
 };
@@ -763,6 +765,7 @@ const us = (value: unknown) => (typeof value === 'number' ? `${value.toFixed(2)}
 console.log(
   `\nin-process, median per request: evaluate() warm ${us(evaluate.warm_us)}, cold ${us(evaluate.cold_us)} (native crypto ${us(evaluate.cold_native_us)}); jose.jwtVerify ${us(evaluate.jose_us)}` +
     `\n  with 8 in flight (wall time per request): evaluate() cold ${us(evaluate.cold_x8_us)} (native crypto ${us(evaluate.cold_native_x8_us)}); jose.jwtVerify ${us(evaluate.jose_x8_us)}` +
+    `\n  with 8 in flight (the process's CPU time per request, every thread): evaluate() cold ${us(evaluate.cold_x8_cpu_us)}; jose.jwtVerify ${us(evaluate.jose_x8_cpu_us)}` +
     `\n  an API-key request: ${us(evaluate.apikey_us)} (native crypto ${us(evaluate.apikey_native_us)})`,
 );
 const byRoutes = (values: unknown, unit: string) =>
