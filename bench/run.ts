@@ -35,9 +35,10 @@ const STACKS = ['bare', 'hono', 'express', 'portcullis-node', 'portcullis-hono']
 /**
  * Run only when named in BENCH_STACKS: `bridge`, portcullis-node's Request/Response bridge and headers
  * without the policy; `portcullis-open`, portcullis-node on an anonymous route (the pipeline, no checks);
- * `portcullis-node-native`, portcullis-node checking every signature with `nodeCrypto()`.
+ * `portcullis-node-native`, portcullis-node checking every signature with `nodeCrypto()`; `hono-open`,
+ * the Hono app portcullis-hono runs in, answering with the same headers and no middleware.
  */
-const REFERENCES = ['bridge', 'portcullis-open', 'portcullis-node-native'] as const;
+const REFERENCES = ['bridge', 'portcullis-open', 'portcullis-node-native', 'hono-open'] as const;
 type StackName = (typeof STACKS)[number] | (typeof REFERENCES)[number];
 /**
  * The gateway run: client → gateway → the `bare` stack as origin, on loopback. `direct` is the
@@ -270,7 +271,7 @@ async function check(stack: Stack, tokens: Tokens): Promise<void> {
   const ok = await get(PATH, tokens.owner);
   const body = await ok.json();
   if (ok.status !== 200 || body?.id !== '42') fail(`GET ${PATH} answered ${ok.status} ${JSON.stringify(body)}`);
-  const headersOnly = stack.name === 'bridge' || stack.name === 'portcullis-open';
+  const headersOnly = stack.name === 'bridge' || stack.name === 'portcullis-open' || stack.name === 'hono-open';
   const checks = stack.checks ?? (stack.name === 'bare' ? 'answer' : headersOnly ? 'headers' : 'all');
   if (checks === 'answer') return;
   if (ok.headers.get('access-control-allow-origin') !== ORIGIN) fail('no CORS header for the allowed origin');
