@@ -55,7 +55,7 @@ function connectionNamed(headers: Headers): ReadonlySet<string> | undefined {
 /**
  * An origin's answer headers that go on to the client, as name/value pairs in `Headers` order: all
  * but the hop-by-hop ones. One pass over them: every call on a `Headers` pays for WebIDL checks,
- * and deleting each hop-by-hop name in turn was a third of what forwarding cost the gateway.
+ * and a get and nine deletes cost `forwardTo` about 0.7 µs a request.
  */
 export function endToEndHeaders(headers: Headers): [string, string][] {
   const named = connectionNamed(headers);
