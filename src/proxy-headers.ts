@@ -43,8 +43,7 @@ export const FORWARDED_BY_DEFAULT: readonly string[] = Object.freeze([
 ]);
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection, not the message. */
-export const HOP_BY_HOP: readonly string[] = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade'];
-const HOP_BY_HOP_NAMES: ReadonlySet<string> = new Set(HOP_BY_HOP);
+const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
 /** The names a `Connection` header lists: hop-by-hop for this one message (RFC 9110 §7.6.1). */
 function connectionNamed(headers: Headers): ReadonlySet<string> | undefined {
@@ -61,7 +60,7 @@ export function endToEndHeaders(headers: Headers): [string, string][] {
   const named = connectionNamed(headers);
   const kept: [string, string][] = [];
   headers.forEach((value, name) => {
-    if (!HOP_BY_HOP_NAMES.has(name) && !named?.has(name)) kept.push([name, value]);
+    if (!HOP_BY_HOP.has(name) && !named?.has(name)) kept.push([name, value]);
   });
   return kept;
 }
@@ -75,7 +74,7 @@ export function endToEndHeaders(headers: Headers): [string, string][] {
 const NEVER_FROM_CLIENT = new Map<string, string>([
   ...['host', 'forwarded', 'x-request-id', 'accept-encoding'].map((name) => [name, 'the gateway sets it'] as const),
   ['authorization', 'use forwardCredential: it forwards only the credential that authenticated the request'],
-  ...HOP_BY_HOP.map((name) => [name, 'it describes one connection'] as const),
+  ...[...HOP_BY_HOP].map((name) => [name, 'it describes one connection'] as const),
   // Hop-by-hop too, but first of all a credential: the later entry names it so.
   ['proxy-authorization', 'a credential for the gateway, never for the origin'],
 ]);
